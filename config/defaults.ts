@@ -1,0 +1,63 @@
+// Every default of ringcast, in one place, with its unit. The CLI, the env vars
+// (RINGCAST_<NAME>), the JSON config file and `ringcast --help` all read this table.
+
+export interface OptionSpec {
+  /** default value; `null` means "unset" */
+  readonly default: string | number | boolean | null;
+  /** unit or value set shown by --help */
+  readonly unit: string;
+  readonly help: string;
+}
+
+export const defaults = {
+  host: { default: '0.0.0.0', unit: 'address', help: 'interface to listen on' },
+  port: { default: 8080, unit: 'port', help: 'TCP port for WebSocket and HTTP (0 = any free port)' },
+  path: { default: '/ws', unit: 'path', help: 'URL path of the WebSocket endpoint' },
+  transport: {
+    default: 'auto',
+    unit: 'auto|uring|ws',
+    help: 'socket I/O: io_uring engine, ws fallback, or uring when the probe passes',
+  },
+  maxPayload: {
+    default: 1024 * 1024,
+    unit: 'bytes',
+    help: 'largest inbound message or HTTP body; a bigger WebSocket message closes with 1009',
+  },
+  maxOutbound: {
+    default: 8 * 1024 * 1024,
+    unit: 'bytes',
+    help: 'unsent bytes allowed per connection; past it the connection is closed with 1013',
+  },
+  history: { default: 100, unit: 'messages', help: 'messages retained per topic for history and recovery' },
+  historyTtl: {
+    default: 300,
+    unit: 'seconds',
+    help: 'how long a topic without subscribers keeps its history (its seq and epoch) after its last publish',
+  },
+  maxConnections: { default: 0, unit: 'connections', help: 'WebSocket connections at once; more get 503 (0 = no limit)' },
+  maxTopicsPerConnection: { default: 1000, unit: 'topics', help: 'subscriptions one connection may hold' },
+  handshakeTimeout: {
+    default: 10000,
+    unit: 'ms',
+    help: 'time a new TCP connection has to complete its HTTP request or upgrade',
+  },
+  pingInterval: {
+    default: 25000,
+    unit: 'ms',
+    help: 'server ping period; a connection silent for a whole period after a ping is dropped',
+  },
+  drainDelay: {
+    default: 0,
+    unit: 'ms',
+    help: 'on SIGTERM, time /healthz answers 503 before connections are closed (lets load balancers notice)',
+  },
+  drainTimeout: {
+    default: 10000,
+    unit: 'ms',
+    help: 'on SIGTERM, longest wait for clients to acknowledge 1001 and queued frames to flush',
+  },
+  logLevel: { default: 'info', unit: 'fatal|error|warn|info|debug|trace|silent', help: 'log level' },
+  config: { default: null, unit: 'file', help: 'JSON file with any of these keys (camelCase)' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof defaults;

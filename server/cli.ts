@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// ringcast [flags]: parse the configuration (exit 2 on a bad flag, value or key), start the
+// server (exit 1 when --transport uring cannot run), drain on SIGTERM/SIGINT and exit 0.
+import { readFileSync } from 'node:fs';
+import { ConfigError, helpText, loadConfig } from './config.js';
+import { createLogger } from './log.js';
+import { RingcastServer, TransportUnavailableError } from './server.js';
+
+async function main(): Promise<number | undefined> {
+  let action;
+  try {
+    action = loadConfig(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ringcast: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (action.kind === 'help') {
+    process.stdout.write(helpText() + '\n');
+    return 0;
+  }
+  if (action.kind === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(pkg.version + '\n');
+    return 0;
+  }
+  const { config } = action;
+  const log = createLogger(config.logLevel);
+  let server: RingcastServer;
+  try {
+    server = new RingcastServer(config, log);
+    await server.listen();
+  } catch (err) {
+    if (err instanceof TransportUnavailableError) {
+      log.fatal({ event: 'transport_unavailable', transport: 'uring', reason: err.message }, err.message);
+      return 1;
+    }
+    const e = err as NodeJS.ErrnoException;
+    log.fatal({ event: 'listen_failed', code: e.code, err: e.message }, `cannot listen: ${e.message}`);
+    return 1;
+  }
+  const onSignal = (signal: string) => {
+    log.info({ event: 'signal', signal }, `${signal}: draining`);
+    server.drain().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ event: 'drain_failed', err: String(err) }, 'drain failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  return undefined;
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`ringcast: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,142 @@
+// Configuration: flag beats env (RINGCAST_<NAME>) beats JSON file (--config) beats default.
+// Every default lives in config/defaults.ts; this file only merges and validates.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { defaults, type OptionName } from '../config/defaults.js';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+const nonNegativeInt = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const schema = z.strictObject({
+  host: z.string().min(1),
+  port,
+  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold printable ASCII without spaces'),
+  transport: z.enum(['auto', 'uring', 'ws']),
+  maxPayload: z.coerce.number().int().min(64).max(64 * 1024 * 1024),
+  maxOutbound: z.coerce.number().int().min(1024).max(Number.MAX_SAFE_INTEGER),
+  history: nonNegativeInt.max(1_000_000),
+  historyTtl: nonNegativeInt,
+  maxConnections: nonNegativeInt,
+  maxTopicsPerConnection: positiveInt,
+  handshakeTimeout: positiveInt,
+  pingInterval: positiveInt,
+  drainDelay: nonNegativeInt,
+  drainTimeout: positiveInt,
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** A configuration error: the CLI prints `message` as one line and exits 2. */
+export class ConfigError extends Error {}
+
+export type CliAction = { kind: 'run'; config: Config } | { kind: 'help' } | { kind: 'version' };
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+const envName = (name: string) => 'RINGCAST_' + name.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase();
+const flagToName = new Map(Object.keys(defaults).map((n) => [kebab(n), n as OptionName]));
+
+function parseArgv(argv: readonly string[]): { values: Partial<Record<OptionName, string>>; help: boolean; version: boolean } {
+  const values: Partial<Record<OptionName, string>> = {};
+  let help = false;
+  let version = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') { help = true; continue; }
+    if (arg === '--version' || arg === '-v') { version = true; continue; }
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}' (flags look like --port 8080)`);
+    const eq = arg.indexOf('=');
+    const flag = arg.slice(2, eq === -1 ? undefined : eq);
+    const name = flagToName.get(flag);
+    if (name === undefined) throw new ConfigError(`unknown flag --${flag} (see ringcast --help)`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else value = argv[++i];
+    if (value === undefined) throw new ConfigError(`flag --${flag} needs a value`);
+    values[name] = value;
+  }
+  return { values, help, version };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file} must hold a JSON object`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!(key in defaults) || key === 'config') throw new ConfigError(`unknown key '${key}' in config file ${file}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Where a value came from, for error messages that name it the way the user wrote it. */
+function describe(name: OptionName, source: 'flag' | 'env' | 'file' | 'default'): string {
+  switch (source) {
+    case 'flag': return `--${kebab(name)}`;
+    case 'env': return envName(name);
+    case 'file': return `config key '${name}'`;
+    default: return `default of ${name}`;
+  }
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliAction {
+  const { values: flags, help, version } = parseArgv(argv);
+  if (help) return { kind: 'help' };
+  if (version) return { kind: 'version' };
+
+  const configFile = flags.config ?? env[envName('config')];
+  const file = configFile ? readConfigFile(configFile) : {};
+
+  const merged: Record<string, unknown> = {};
+  const sources = new Map<string, 'flag' | 'env' | 'file' | 'default'>();
+  for (const name of Object.keys(defaults) as OptionName[]) {
+    if (name === 'config') continue;
+    const fromEnv = env[envName(name)];
+    if (flags[name] !== undefined) { merged[name] = flags[name]; sources.set(name, 'flag'); }
+    else if (fromEnv !== undefined && fromEnv !== '') { merged[name] = fromEnv; sources.set(name, 'env'); }
+    else if (file[name] !== undefined) { merged[name] = file[name]; sources.set(name, 'file'); }
+    else { merged[name] = defaults[name].default; sources.set(name, 'default'); }
+  }
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = String(issue.path[0]) as OptionName;
+    throw new ConfigError(`invalid ${describe(name, sources.get(name) ?? 'default')} = ${JSON.stringify(merged[name])}: ${issue.message}`);
+  }
+  return { kind: 'run', config: result.data };
+}
+
+/** Configuration for embedding and tests: defaults overridden by a partial object, validated. */
+export function configWith(overrides: Partial<Config> = {}): Config {
+  const base: Record<string, unknown> = {};
+  for (const name of Object.keys(defaults) as OptionName[]) {
+    if (name !== 'config') base[name] = defaults[name].default;
+  }
+  const result = schema.safeParse({ ...base, ...overrides });
+  if (!result.success) throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+  return result.data;
+}
+
+export function helpText(): string {
+  const lines = ['Usage: ringcast [flags]', '', 'Every flag is also an env var RINGCAST_<NAME> and a key of the --config JSON file.', 'Precedence: flag > env > file > default.', ''];
+  for (const [name, spec] of Object.entries(defaults)) {
+    const flag = `--${kebab(name)} <${spec.unit}>`;
+    const def = spec.default === null ? '' : ` (default: ${spec.default})`;
+    lines.push(`  ${flag.padEnd(44)} ${spec.help}${def}`);
+    lines.push(`  ${''.padEnd(44)} env ${envName(name)}`);
+  }
+  lines.push(`  ${'--help'.padEnd(44)} this text`, `  ${'--version'.padEnd(44)} print the version`);
+  return lines.join('\n');
+}

@@ -1,0 +1,289 @@
+// The pub/sub hub: connections, topics, seq, history, presence, and the v1 request handlers.
+// A publish encodes its msg frame once and hands the transport the topic's membership view:
+// nothing is serialized, allocated or looped over per subscriber here.
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { encodeAck, encodeAckParts, encodeErr, encodeMsg, jsonAscii } from '../protocol/encode.js';
+import type { ErrorCode } from '../protocol/errors.js';
+import { parseRequest, type Id, type Request } from '../protocol/request.js';
+import type { Transport } from '../transport/types.js';
+import type { Retained } from './history.js';
+import { Topic } from './topic.js';
+
+/** Presence lists at most this many clients; `count` is always exact. */
+export const PRESENCE_LIST_LIMIT = 1000;
+
+class Conn {
+  /** topic -> this connection's index in the topic's membership array */
+  readonly topics = new Map<Topic, number>();
+  constructor(
+    readonly id: number,
+    readonly clientId: string,
+    readonly user: string,
+  ) {}
+}
+
+export interface PublishResult {
+  seq: number;
+  subscribers: number;
+}
+
+export class Hub {
+  private readonly conns = new Map<number, Conn>();
+  private readonly topics = new Map<string, Topic>();
+  /** topics with no members that still hold history, retired after --history-ttl */
+  private readonly idle = new Set<Topic>();
+  private readonly bootId = randomBytes(4).toString('hex');
+  private epochCounter = 0;
+  private clientCounter = 0;
+  private pendingPublishStarts: number[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  transport!: Transport;
+
+  constructor(
+    private readonly config: Config,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    if (config.historyTtl > 0) {
+      const every = Math.min(config.historyTtl * 1000, 10_000);
+      this.sweepTimer = setInterval(() => this.sweep(), every);
+      this.sweepTimer.unref();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  get topicCount(): number {
+    return this.topics.size;
+  }
+
+  // ---- connection lifecycle (called by the transport) ----
+
+  open(id: number, topics: readonly string[], user: string): void {
+    const conn = new Conn(id, `c${this.bootId}-${(++this.clientCounter).toString(36)}`, user);
+    this.conns.set(id, conn);
+    for (const name of topics) this.join(conn, this.topicFor(name));
+  }
+
+  close(id: number): void {
+    const conn = this.conns.get(id);
+    if (conn === undefined) return;
+    for (const topic of [...conn.topics.keys()]) this.leave(conn, topic);
+    this.conns.delete(id);
+  }
+
+  message(id: number, data: Buffer, isBinary: boolean): void {
+    const conn = this.conns.get(id);
+    if (conn === undefined) return;
+    this.metrics.messagesIn.inc();
+    if (isBinary) {
+      this.reply(conn, encodeErrCounted(this.metrics, undefined, 'bad_request', 'binary frames are not part of protocol v1; send JSON text'));
+      return;
+    }
+    const parsed = parseRequest(data);
+    if (!parsed.ok) {
+      this.reply(conn, encodeErrCounted(this.metrics, parsed.err.id, parsed.err.code, parsed.err.msg));
+      return;
+    }
+    this.handle(conn, parsed.req);
+  }
+
+  /** Called by the transport after each per-turn flush. */
+  flushed(): void {
+    if (this.pendingPublishStarts.length === 0) return;
+    const now = performance.now();
+    for (const t of this.pendingPublishStarts) this.metrics.publishToWrite.observe((now - t) / 1000);
+    this.pendingPublishStarts = [];
+  }
+
+  // ---- publishing ----
+
+  /** Publishes `data` (verbatim JSON bytes) to `topicName`; `exclude` skips one connection. */
+  publish(topicName: string, data: Uint8Array, exclude = -1, source: 'ws' | 'http' = 'http'): PublishResult {
+    const start = performance.now();
+    const topic = this.topicFor(topicName);
+    const seq = ++topic.seq;
+    const msg = encodeMsg(topic.json, seq, data);
+    topic.history.push({ seq, frame: msg.frame, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
+    topic.lastActive = start;
+    const receivers = topic.members.count === 0 ? 0 : this.transport.fanout(topic.members.view(), msg.frame, exclude);
+    this.metrics.publishes.inc({ source });
+    if (receivers > 0) {
+      this.metrics.deliveries.inc(receivers);
+      this.metrics.bytesOut.inc(receivers * msg.frame.length);
+      this.pendingPublishStarts.push(start);
+    }
+    if (topic.members.count === 0) this.retireIfUnused(topic);
+    return { seq, subscribers: receivers };
+  }
+
+  // ---- request handlers ----
+
+  private handle(conn: Conn, req: Request): void {
+    switch (req.op) {
+      case 'sub': return this.onSub(conn, req);
+      case 'unsub': return this.onUnsub(conn, req.id, req.topic);
+      case 'pub': {
+        const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws');
+        if (req.id !== undefined) this.reply(conn, encodeAck(req.id, `"topic":${jsonAscii(req.topic)},"seq":${r.seq},"subscribers":${r.subscribers}`));
+        return;
+      }
+      case 'history': return this.onHistory(conn, req.id, req.topic, req.since);
+      case 'presence': return this.onPresence(conn, req.id, req.topic);
+    }
+  }
+
+  private onSub(conn: Conn, req: Extract<Request, { op: 'sub' }>): void {
+    let topic = this.topics.get(req.topic);
+    if (topic === undefined || !conn.topics.has(topic)) {
+      if (conn.topics.size >= this.config.maxTopicsPerConnection) {
+        return this.err(conn, req.id, 'too_many_topics', `a connection may hold at most ${this.config.maxTopicsPerConnection} subscriptions`);
+      }
+      topic = this.topicFor(req.topic);
+      this.join(conn, topic);
+    }
+    // Ack, replay and membership happen in one synchronous step: no live publish can fall
+    // between the replayed messages and the first live one (no gap, no duplicate).
+    const recovery = req.since === undefined ? undefined : this.recover(topic, req.since, req.epoch);
+    if (req.id !== undefined) {
+      const recovered = recovery === undefined ? '' : `,"recovered":${recovery.recovered}`;
+      this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)}${recovered}`));
+    }
+    if (recovery !== undefined) for (const m of recovery.messages) this.transport.send(conn.id, m.frame);
+  }
+
+  private onUnsub(conn: Conn, id: Id, name: string): void {
+    const topic = this.topics.get(name);
+    if (topic === undefined || !conn.topics.has(topic)) return this.err(conn, id, 'not_subscribed', `not subscribed to ${name}`);
+    this.leave(conn, topic);
+    if (id !== undefined) this.reply(conn, encodeAck(id, `"topic":${topic.json}`));
+  }
+
+  private onHistory(conn: Conn, id: Id, name: string, since: number): void {
+    if (id === undefined) return; // a history request without an id has nowhere to be answered
+    const topic = this.topicFor(name);
+    const { recovered, messages } = this.recover(topic, since, undefined);
+    const parts: (string | Uint8Array)[] = [`"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)},"recovered":${recovered},"messages":[`];
+    messages.forEach((m, i) => {
+      parts.push(`${i === 0 ? '' : ','}{"seq":${m.seq},"data":`, m.frame.subarray(m.dataStart, m.dataEnd), '}');
+    });
+    parts.push(']');
+    this.reply(conn, encodeAckParts(id, parts));
+    this.retireIfUnused(topic);
+  }
+
+  private onPresence(conn: Conn, id: Id, name: string): void {
+    if (id === undefined) return;
+    const topic = this.topics.get(name);
+    const ids = topic?.members.view() ?? new Uint32Array(0);
+    const listed = Math.min(ids.length, PRESENCE_LIST_LIMIT);
+    const clients: string[] = new Array(listed);
+    for (let i = 0; i < listed; i++) {
+      const member = this.conns.get(ids[i]!)!;
+      clients[i] = `{"client":"${member.clientId}","user":${JSON.stringify(member.user)}}`;
+    }
+    const truncated = ids.length > listed ? ',"truncated":true' : '';
+    const body = `"topic":${jsonAscii(name)},"count":${ids.length}${truncated},"clients":[${clients.join(',')}]`;
+    this.reply(conn, encodeAckUtf8(id, body));
+  }
+
+  // ---- recovery ----
+
+  private recover(topic: Topic, since: number, epoch: string | undefined): { recovered: boolean; messages: Retained[] } {
+    const h = topic.history;
+    if ((epoch !== undefined && epoch !== topic.epoch) || since > topic.seq) {
+      // the client's position belongs to another incarnation of the topic
+      return { recovered: false, messages: h.since(0) };
+    }
+    if (since === topic.seq) return { recovered: true, messages: [] };
+    const oldest = h.oldestSeq();
+    if (oldest === undefined) return { recovered: false, messages: [] };
+    if (since + 1 < oldest) return { recovered: false, messages: h.since(0) };
+    return { recovered: true, messages: h.since(since) };
+  }
+
+  // ---- membership ----
+
+  private topicFor(name: string): Topic {
+    let topic = this.topics.get(name);
+    if (topic === undefined) {
+      topic = new Topic(name, `${this.bootId}-${(++this.epochCounter).toString(36)}`, this.config.history);
+      topic.lastActive = performance.now();
+      this.topics.set(name, topic);
+    }
+    return topic;
+  }
+
+  private join(conn: Conn, topic: Topic): void {
+    if (conn.topics.has(topic)) return;
+    conn.topics.set(topic, topic.members.add(conn.id));
+    this.idle.delete(topic);
+  }
+
+  private leave(conn: Conn, topic: Topic): void {
+    const index = conn.topics.get(topic);
+    if (index === undefined) return;
+    const moved = topic.members.removeAt(index);
+    if (moved !== -1) this.conns.get(moved)!.topics.set(topic, index);
+    conn.topics.delete(topic);
+    if (topic.members.count === 0) {
+      topic.members.compact();
+      topic.lastActive = performance.now();
+      this.retireIfUnused(topic);
+    }
+  }
+
+  /**
+   * A topic without members keeps its seq, epoch and history for --history-ttl after its
+   * last activity, so a client reconnecting within it recovers; then it is dropped.
+   */
+  private retireIfUnused(topic: Topic): void {
+    if (topic.members.count !== 0) return;
+    if (this.config.historyTtl === 0) {
+      this.topics.delete(topic.name);
+      this.idle.delete(topic);
+    } else {
+      this.idle.add(topic);
+    }
+  }
+
+  private sweep(): void {
+    const cutoff = performance.now() - this.config.historyTtl * 1000;
+    for (const topic of this.idle) {
+      if (topic.lastActive <= cutoff) {
+        this.idle.delete(topic);
+        this.topics.delete(topic.name);
+      }
+    }
+  }
+
+  // ---- replies ----
+
+  private reply(conn: Conn, frame: Buffer): void {
+    this.transport.send(conn.id, frame);
+  }
+
+  private err(conn: Conn, id: Id, code: ErrorCode, msg: string): void {
+    this.reply(conn, encodeErrCounted(this.metrics, id, code, msg));
+  }
+}
+
+function encodeErrCounted(metrics: Metrics, id: Id, code: ErrorCode, msg: string): Buffer {
+  metrics.protocolErrors.inc({ code });
+  return encodeErr(id, code, msg);
+}
+
+/** An ack whose fields may hold non-ASCII text (user ids), written as UTF-8. */
+function encodeAckUtf8(id: string, body: string): Buffer {
+  return encodeAckParts(id, [Buffer.from(body, 'utf8')]);
+}

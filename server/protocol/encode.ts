@@ -1,0 +1,48 @@
+// Server -> client messages of protocol v1, encoded straight into WebSocket frames.
+// A `msg` is encoded ONCE per publish; its frame is what every subscriber receives and
+// what history keeps, so replays are byte-identical to live deliveries.
+import { textFrame } from './frame.js';
+import type { ErrorCode } from './errors.js';
+import type { Id } from './request.js';
+
+/** JSON string literal of an ASCII-only value (topics, epochs, codes): 7-bit safe. */
+export function jsonAscii(s: string): string {
+  return JSON.stringify(s);
+}
+
+export interface EncodedMsg {
+  frame: Buffer;
+  /** where the verbatim `data` bytes sit inside `frame`, for history acks */
+  dataStart: number;
+  dataEnd: number;
+}
+
+export function encodeMsg(topicJson: string, seq: number, data: Uint8Array): EncodedMsg {
+  const prefix = `{"op":"msg","topic":${topicJson},"seq":${seq},"data":`;
+  const { frame, payloadOffset } = textFrame([prefix, data, '}']);
+  const dataStart = payloadOffset + prefix.length;
+  return { frame, dataStart, dataEnd: dataStart + data.length };
+}
+
+/** Payload bytes a msg frame would carry, to check --max-payload before encoding. */
+export function msgPayloadLength(topicJson: string, seq: number, dataLength: number): number {
+  return `{"op":"msg","topic":${topicJson},"seq":${seq},"data":}`.length + dataLength;
+}
+
+/** {"op":"ack","id":ID,...fields}; `fields` is pre-encoded JSON member text (may be empty). */
+export function encodeAck(id: string, fields: string): Buffer {
+  return textFrame([`{"op":"ack","id":${id}${fields ? ',' + fields : ''}}`]).frame;
+}
+
+/** An ack whose tail includes raw byte parts (history acks carry verbatim data). */
+export function encodeAckParts(id: string, parts: ReadonlyArray<string | Uint8Array>): Buffer {
+  return textFrame([`{"op":"ack","id":${id},`, ...parts, '}']).frame;
+}
+
+export function encodeErr(id: Id, code: ErrorCode, msg: string): Buffer {
+  const idPart = id === undefined ? '' : `"id":${id},`;
+  // msg may hold user text (an unknown op name): JSON.stringify escapes it, then \u-escape
+  // anything outside ASCII so the latin1 write in textFrame stays exact.
+  const safe = JSON.stringify(msg).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+  return textFrame([`{"op":"err",${idPart}"code":"${code}","msg":${safe}}`]).frame;
+}

@@ -1,0 +1,91 @@
+// The server: wires hub, HTTP API, upgrade policy and a transport, and owns the lifecycle
+// (listen, drain, stop). One instance per process in production; tests start many.
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { Hub } from './hub/hub.js';
+import { handleHttp } from './http/api.js';
+import { decideUpgrade } from './http/upgrade.js';
+import { Metrics } from './metrics.js';
+import { closeCodes } from './protocol/errors.js';
+import { probeUring } from './transport/select.js';
+import type { Transport, TransportEvents, TransportName } from './transport/types.js';
+import { WsTransport } from './transport/ws.js';
+
+/** Thrown when --transport uring is demanded and the engine is unavailable (exit 1). */
+export class TransportUnavailableError extends Error {}
+
+export class RingcastServer {
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  readonly transport: Transport;
+  private draining = false;
+  private drainPromise: Promise<void> | undefined;
+  address: { host: string; port: number } | undefined;
+
+  constructor(
+    readonly config: Config,
+    private readonly log: Logger,
+  ) {
+    const { name, reason } = chooseTransport(config);
+    if (reason !== undefined) log.warn({ event: 'transport_fallback', transport: name, reason }, reason);
+    this.metrics = new Metrics(name);
+    this.hub = new Hub(config, this.metrics, log);
+    const events: TransportEvents = {
+      http: (req) => handleHttp({ hub: this.hub, metrics: this.metrics, wsPath: config.path, draining: () => this.draining }, req),
+      upgrade: (req) => decideUpgrade({ config, draining: () => this.draining, connections: () => this.transport.connectionCount() }, req),
+      open: (id, info) => this.hub.open(id, info.topics, info.user),
+      message: (id, data, isBinary) => this.hub.message(id, data, isBinary),
+      close: (id) => this.hub.close(id),
+      flushed: () => this.hub.flushed(),
+    };
+    this.transport = new WsTransport(config, events, this.metrics);
+    this.hub.transport = this.transport;
+  }
+
+  get transportName(): TransportName {
+    return this.transport.name;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    this.address = await this.transport.listen(this.config.host, this.config.port);
+    this.log.info(
+      { event: 'listening', host: this.address.host, port: this.address.port, path: this.config.path, transport: this.transport.name, features: this.transport.features },
+      `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name})`,
+    );
+    return this.address;
+  }
+
+  /**
+   * Drain: /healthz answers 503 and upgrades are refused for --drain-delay, then the listener
+   * closes, every WebSocket gets 1001, and queued frames flush (at most --drain-timeout).
+   */
+  drain(): Promise<void> {
+    this.drainPromise ??= (async () => {
+      this.draining = true;
+      this.log.info({ event: 'draining', connections: this.transport.connectionCount() }, 'draining');
+      if (this.config.drainDelay > 0) await new Promise((r) => setTimeout(r, this.config.drainDelay));
+      await this.transport.stopAccepting();
+      await this.transport.closeAll(closeCodes.goingAway.code, closeCodes.goingAway.reason, this.config.drainTimeout);
+      this.hub.stop();
+      this.log.info({ event: 'stopped' }, 'stopped');
+    })();
+    return this.drainPromise;
+  }
+
+  /** Immediate stop for tests and embedding: same as drain without the delay. */
+  close(): Promise<void> {
+    return this.drain();
+  }
+}
+
+function chooseTransport(config: Config): { name: TransportName; reason?: string } {
+  if (config.transport === 'ws') return { name: 'ws' };
+  const probe = probeUring();
+  if (probe.ok) return { name: 'uring' };
+  if (config.transport === 'uring') throw new TransportUnavailableError(probe.reason);
+  return { name: 'ws', reason: probe.reason };
+}

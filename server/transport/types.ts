@@ -1,0 +1,73 @@
+// The boundary between the server core (hub, HTTP API, upgrade policy) and a transport
+// (ws fallback, or the io_uring engine). Connections are small integers; a transport moves
+// bytes and reports events, the core decides everything else.
+
+export type TransportName = 'ws' | 'uring';
+
+/** A plain HTTP request that is not an upgrade, body fully read (bounded by --max-payload). */
+export interface HttpRequest {
+  method: string;
+  /** path and query as sent, e.g. "/publish?x=1" */
+  url: string;
+  /** lower-cased header names */
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+/** An upgrade request whose RFC 6455 handshake fields the transport has already checked. */
+export interface UpgradeRequest {
+  url: string;
+  headers: Record<string, string | undefined>;
+  remoteAddress: string;
+}
+
+export interface ConnectionInfo {
+  /** topics to subscribe at connect (?topics=) */
+  topics: string[];
+  /** authenticated user id, '' when anonymous */
+  user: string;
+}
+
+export type UpgradeDecision =
+  | { ok: true; info: ConnectionInfo }
+  | { ok: false; status: number; headers?: Record<string, string>; body: string; reason: string };
+
+/** What a transport reports to the core. Called on the event loop, never re-entrantly. */
+export interface TransportEvents {
+  http(req: HttpRequest): Promise<HttpResponse>;
+  /** Decide an upgrade: path, limits, auth, initial topics. */
+  upgrade(req: UpgradeRequest): UpgradeDecision;
+  open(id: number, info: ConnectionInfo): void;
+  /** One complete inbound message (already unmasked, UTF-8 checked when text). */
+  message(id: number, data: Buffer, isBinary: boolean): void;
+  close(id: number): void;
+  /** After every per-turn flush: everything fanned out this turn has been handed to the kernel. */
+  flushed(): void;
+}
+
+export interface Transport {
+  readonly name: TransportName;
+  /** Features in use, for the listen log line. */
+  readonly features: Record<string, unknown>;
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Queue one frame (a complete encoded WebSocket frame) to one connection. */
+  send(id: number, frame: Buffer): void;
+  /**
+   * Queue the same frame to every connection in `ids` but `exclude` (-1 for none); returns
+   * how many connections it was queued on. The frame must not be modified afterwards.
+   */
+  fanout(ids: Uint32Array, frame: Buffer, exclude: number): number;
+  /** Close one connection with a close frame (code, reason), after its queued frames. */
+  close(id: number, code: number, reason: string): void;
+  connectionCount(): number;
+  /** Stop accepting new TCP connections; existing ones go on. */
+  stopAccepting(): Promise<void>;
+  /** Close every WebSocket with `code`, wait until all are gone or `timeoutMs`, then cut the rest. */
+  closeAll(code: number, reason: string, timeoutMs: number): Promise<void>;
+}

@@ -1,0 +1,298 @@
+// The ws transport: Node's http server and the `ws` package parse handshakes and inbound
+// frames; outbound frames are the core's pre-encoded buffers written straight to each
+// socket. Sockets written in a turn are corked once and uncorked together in setImmediate,
+// so several publishes in one event-loop turn become one write per socket.
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { closeCodes } from '../protocol/errors.js';
+import { checkHandshake } from '../http/handshake.js';
+import type { ConnectionInfo, HttpResponse, Transport, TransportEvents } from './types.js';
+
+/** After a close frame is queued to a slow consumer, how long it has to read it (ms). */
+const SLOW_CONSUMER_GRACE_MS = 5000;
+
+interface Conn {
+  id: number;
+  ws: WebSocket;
+  socket: Socket;
+  alive: boolean;
+  corked: boolean;
+  closing: boolean;
+}
+
+export class WsTransport implements Transport {
+  readonly name = 'ws' as const;
+  readonly features = {};
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  /** slot -> connection; slots are reused through `free` */
+  private readonly conns: (Conn | undefined)[] = [];
+  private readonly free: number[] = [];
+  private live = 0;
+  private corkedThisTurn: Conn[] = [];
+  private flushScheduled = false;
+  private readonly pingTimer: NodeJS.Timeout;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly events: TransportEvents,
+    private readonly metrics: Metrics,
+  ) {
+    this.http = createServer({
+      // handshake and request heads must arrive within --handshake-timeout (ms)
+      headersTimeout: config.handshakeTimeout,
+      requestTimeout: config.handshakeTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, config.handshakeTimeout / 2)),
+      keepAliveTimeout: 5000,
+    });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: config.maxPayload,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.http.on('connection', (socket: Socket) => this.onConnection(socket));
+    this.http.on('request', (req, res) => {
+      this.handshakeDone(req.socket);
+      void this.onRequest(req, res);
+    });
+    this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      this.handshakeDone(socket);
+      this.onUpgrade(req, socket, head);
+    });
+    this.http.on('clientError', (_err, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+    });
+    this.pingTimer = setInterval(() => this.pingAll(), config.pingInterval);
+    this.pingTimer.unref();
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen({ host, port }, () => {
+        this.http.off('error', reject);
+        const addr = this.http.address();
+        resolve(typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port });
+      });
+    });
+  }
+
+  connectionCount(): number {
+    return this.live;
+  }
+
+  // ---- outbound ----
+
+  send(id: number, frame: Buffer): void {
+    const conn = this.conns[id];
+    if (conn !== undefined) this.write(conn, frame);
+  }
+
+  fanout(ids: Uint32Array, frame: Buffer, exclude: number): number {
+    let n = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (id === exclude) continue;
+      const conn = this.conns[id];
+      if (conn !== undefined && this.write(conn, frame)) n++;
+    }
+    return n;
+  }
+
+  private write(conn: Conn, frame: Buffer): boolean {
+    if (conn.closing) return false;
+    const { socket } = conn;
+    if (socket.writableLength + frame.length > this.config.maxOutbound) {
+      this.slowConsumer(conn);
+      return false;
+    }
+    if (!conn.corked) {
+      socket.cork();
+      conn.corked = true;
+      this.corkedThisTurn.push(conn);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    }
+    socket.write(frame);
+    return true;
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const corked = this.corkedThisTurn;
+    this.corkedThisTurn = [];
+    for (const conn of corked) {
+      conn.corked = false;
+      conn.socket.uncork();
+    }
+    this.events.flushed();
+  };
+
+  /** Past --max-outbound: stop queueing, close with 1013 behind what is queued, cut it later. */
+  private slowConsumer(conn: Conn): void {
+    conn.closing = true;
+    this.metrics.slowConsumerCloses.inc();
+    conn.ws.close(closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
+    setTimeout(() => conn.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+  }
+
+  close(id: number, code: number, reason: string): void {
+    const conn = this.conns[id];
+    if (conn === undefined || conn.closing) return;
+    conn.closing = true;
+    conn.ws.close(code, reason);
+  }
+
+  // ---- lifecycle ----
+
+  async stopAccepting(): Promise<void> {
+    clearInterval(this.pingTimer);
+    await new Promise<void>((resolve) => {
+      this.http.close(() => undefined);
+      this.http.closeIdleConnections();
+      resolve();
+    });
+  }
+
+  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+    for (const conn of this.conns) {
+      if (conn !== undefined && !conn.closing) {
+        conn.closing = true;
+        conn.ws.close(code, reason);
+      }
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (this.live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const conn of this.conns) conn?.ws.terminate();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  // ---- connections ----
+
+  private onConnection(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    // a client that never completes its first request or upgrade is dropped
+    const timer = setTimeout(() => socket.destroy(), this.config.handshakeTimeout);
+    (socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer = timer;
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.sockets.delete(socket);
+    });
+  }
+
+  private handshakeDone(socket: Socket): void {
+    clearTimeout((socket as Socket & { handshakeTimer?: NodeJS.Timeout }).handshakeTimer);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const bad = checkHandshake(req.method ?? '', req.httpVersion, req.headers);
+    if (bad !== null) return this.reject(socket, bad.status, bad.body, bad.headers, bad.reason);
+    const decision = this.events.upgrade({
+      url: req.url ?? '/',
+      headers: req.headers as Record<string, string | undefined>,
+      remoteAddress: socket.remoteAddress ?? '',
+    });
+    if (!decision.ok) return this.reject(socket, decision.status, decision.body, decision.headers ?? {}, decision.reason);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info));
+  }
+
+  private reject(socket: Socket, status: number, body: string, headers: Record<string, string>, reason: string): void {
+    this.metrics.upgradesRejected.inc({ reason });
+    writeRaw(socket, { status, headers: { ...headers, Connection: 'close' }, body });
+  }
+
+  private attach(ws: WebSocket, socket: Socket, info: ConnectionInfo): void {
+    const id = this.free.pop() ?? this.conns.length;
+    const conn: Conn = { id, ws, socket, alive: true, corked: false, closing: false };
+    this.conns[id] = conn;
+    this.live++;
+    this.metrics.connections.inc({ transport: this.name });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      conn.alive = true;
+      this.events.message(id, data, isBinary);
+    });
+    ws.on('pong', () => { conn.alive = true; });
+    ws.on('error', () => undefined); // a close event follows; the code was sent by ws
+    ws.on('close', () => {
+      this.conns[id] = undefined;
+      this.free.push(id);
+      this.live--;
+      this.metrics.connections.dec({ transport: this.name });
+      this.events.close(id);
+    });
+    this.events.open(id, info);
+  }
+
+  private pingAll(): void {
+    for (const conn of this.conns) {
+      if (conn === undefined) continue;
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }
+
+  // ---- plain HTTP ----
+
+  private async onRequest(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+    const limit = this.config.maxPayload;
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return sendResponse(res, tooLarge(limit), true);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limit) return sendResponse(res, tooLarge(limit), true);
+        chunks.push(chunk);
+      }
+    } catch {
+      return; // the client went away mid-body
+    }
+    const response = await this.events.http({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers as Record<string, string | undefined>,
+      body: Buffer.concat(chunks, size),
+    });
+    sendResponse(res, response, false);
+  }
+}
+
+function tooLarge(limit: number): HttpResponse {
+  return {
+    status: 413,
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ error: 'too_large', msg: `body exceeds ${limit} bytes` }),
+  };
+}
+
+function sendResponse(res: import('node:http').ServerResponse, r: HttpResponse, close: boolean): void {
+  const headers: Record<string, string | number> = { ...r.headers, 'Content-Length': Buffer.byteLength(r.body) };
+  if (close) headers.Connection = 'close';
+  res.writeHead(r.status, headers);
+  res.end(r.body);
+}
+
+/** Writes a complete HTTP/1.1 response on a raw socket (no ServerResponse at upgrade) and ends it. */
+function writeRaw(socket: Socket, r: HttpResponse): void {
+  const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
+  const lines = [`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`];
+  for (const [k, v] of Object.entries({ 'Content-Type': 'text/plain; charset=utf-8', ...r.headers, 'Content-Length': String(body.length) })) {
+    lines.push(`${k}: ${v}`);
+  }
+  socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]));
+  socket.once('finish', () => socket.destroy());
+}
