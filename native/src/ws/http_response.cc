@@ -1,0 +1,99 @@
+#include "ws/http_response.h"
+
+#include <cstring>
+
+#include "ws/handshake.h"
+
+namespace ringcast::ws {
+
+namespace {
+
+constexpr size_t kMaxDecimalChars = 20;
+
+struct StatusText {
+  int status;
+  std::string_view phrase;
+};
+constexpr StatusText kPhrases[] = {
+    {101, "Switching Protocols"}, {400, "Bad Request"},
+    {403, "Forbidden"},           {404, "Not Found"},
+    {405, "Method Not Allowed"},  {411, "Length Required"},
+    {413, "Payload Too Large"},   {426, "Upgrade Required"},
+    {429, "Too Many Requests"},   {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"}, {503, "Service Unavailable"},
+    {505, "HTTP Version Not Supported"},
+};
+
+// Appends to a fixed buffer; remembers overflow instead of checking at every call site.
+class Writer {
+ public:
+  Writer(char* out, size_t cap) : out_(out), cap_(cap) {}
+  Writer& put(std::string_view s) {
+    if (len_ + s.size() > cap_) {
+      overflow_ = true;
+    } else {
+      std::memcpy(out_ + len_, s.data(), s.size());
+      len_ += s.size();
+    }
+    return *this;
+  }
+  Writer& put_uint(unsigned long long v) {
+    char digits[kMaxDecimalChars];
+    size_t n = 0;
+    do {
+      digits[kMaxDecimalChars - 1 - n++] = char('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    return put(std::string_view(digits + kMaxDecimalChars - n, n));
+  }
+  size_t finish() const { return overflow_ ? 0 : len_; }
+
+ private:
+  char* out_;
+  size_t cap_;
+  size_t len_ = 0;
+  bool overflow_ = false;
+};
+
+}  // namespace
+
+std::string_view reason_phrase(int status) {
+  for (const StatusText& s : kPhrases) {
+    if (s.status == status) return s.phrase;
+  }
+  return "Error";
+}
+
+size_t write_switching_protocols(char* out, size_t cap, std::string_view key,
+                                 std::string_view extra_headers) {
+  char accept[kAcceptKeyChars];
+  compute_accept_key(key, accept);
+  Writer w(out, cap);
+  w.put("HTTP/1.1 101 Switching Protocols\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: ")
+      .put(std::string_view(accept, kAcceptKeyChars))
+      .put("\r\n")
+      .put(extra_headers)
+      .put("\r\n");
+  return w.finish();
+}
+
+size_t write_error_response(char* out, size_t cap, int status, std::string_view body,
+                            std::string_view extra_headers) {
+  Writer w(out, cap);
+  w.put("HTTP/1.1 ")
+      .put_uint(unsigned(status))
+      .put(" ")
+      .put(reason_phrase(status))
+      .put("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
+      .put_uint(body.size())
+      .put("\r\nConnection: close\r\n")
+      .put(extra_headers)
+      .put("\r\n")
+      .put(body);
+  return w.finish();
+}
+
+}  // namespace ringcast::ws
