@@ -31,7 +31,7 @@ class Writer {
   Writer& put(std::string_view s) {
     if (len_ + s.size() > cap_) {
       overflow_ = true;
-    } else {
+    } else if (!s.empty()) {  // an empty view may have a null data()
       std::memcpy(out_ + len_, s.data(), s.size());
       len_ += s.size();
     }
