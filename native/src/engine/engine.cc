@@ -1,0 +1,320 @@
+#include "engine/engine.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ringcast {
+
+namespace {
+
+constexpr uint16_t kBufferGroup = 0;
+// After ENOMEM on the buffer ring: one wait for memory freed asynchronously, then halve.
+constexpr useconds_t kEnomemRetryWaitUs = 50 * 1000;
+// Bound on the teardown wait in ~Engine: the kernel answers cancels within microseconds.
+constexpr int kShutdownPolls = 200;
+
+uint32_t slots_for(uint32_t wanted) {
+  rlimit rl;
+  uint32_t cap = kMaxSlots;
+  // The kernel refuses a fixed-file table larger than RLIMIT_NOFILE (EMFILE).
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < cap) cap = static_cast<uint32_t>(rl.rlim_cur);
+  return std::max<uint32_t>(1, std::min(wanted, cap));
+}
+
+int init_buffers(BufferRing* buffers, Ring& ring, uint32_t* count, uint32_t size) {
+  bool waited = false;
+  for (;;) {
+    int r = buffers->init(ring, kBufferGroup, *count, size);
+    if (r != -ENOMEM) return r;
+    buffers->destroy();
+    if (!waited) {
+      waited = true;
+      usleep(kEnomemRetryWaitUs);
+    } else if (*count > 64) {
+      *count /= 2;
+    } else {
+      return r;
+    }
+  }
+}
+
+}  // namespace
+
+Engine::~Engine() {
+  shutdown_all();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+}
+
+int Engine::init(const EngineConfig& config) {
+  config_ = config;
+  sizing_ = plan_sizing({config.sq_entries, config.cq_entries, config.recv_buffers, config.workers});
+  int r = ring_.init({sizing_.sq_entries, sizing_.cq_entries});
+  if (r < 0) return r;
+  sizing_.sq_entries = ring_.sq_entries();
+  sizing_.cq_entries = ring_.cq_entries();
+  r = probe_features(ring_, &features_);
+  if (r < 0) return r;
+  uint32_t slots = slots_for(config.max_connections);
+  r = files_.init(ring_, slots);
+  if (r < 0) return r;
+  r = init_buffers(&buffers_, ring_, &sizing_.recv_buffers, config.recv_buffer_size);
+  if (r < 0) return r;
+  sizing_.recv_buffer_size = config.recv_buffer_size;
+  sizing_.pinned_bytes = ring_pinned_bytes(sizing_.sq_entries, sizing_.cq_entries) +
+                         uint64_t{sizing_.recv_buffers} * sizeof(io_uring_buf);
+  conns_.assign(slots, Conn{});
+  return 0;
+}
+
+int Engine::listen(const char* host, uint16_t port) {
+  sockaddr_in addr;
+  std::memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) return -EINVAL;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
+      ::listen(fd, config_.backlog) < 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) {
+    int err = -errno;
+    ::close(fd);
+    return err;
+  }
+  listen_fd_ = fd;
+  accepting_ = true;
+  arm_accept();
+  int r = ring_.submit(0);
+  if (r < 0) return r;
+  return ntohs(addr.sin_port);
+}
+
+void Engine::stop_accepting() {
+  if (!accepting_) return;
+  accepting_ = false;
+  // Shutting the listener down ends the multishot accept (its final CQE arrives at a later poll).
+  ::shutdown(listen_fd_, SHUT_RDWR);
+}
+
+int Engine::poll(int timeout_ms) {
+  release_batch();
+  int r;
+  if (timeout_ms == 0) {
+    r = ring_.submit(0);
+  } else if (timeout_ms < 0) {
+    r = ring_.submit(1);
+  } else {
+    r = ring_.submit_and_wait_timeout(uint64_t(timeout_ms) * 1000000u);
+  }
+  stats_.enters++;
+  if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
+  reap();
+  // A full CQ parks completions in the kernel's overflow list; one more enter flushes them.
+  while (ring_.cq_overflowed()) {
+    ring_.submit(0);
+    stats_.enters++;
+    reap();
+  }
+  buffers_.publish();
+  return static_cast<int>(events_.size());
+}
+
+void Engine::reap() {
+  while (io_uring_cqe* cqe = ring_.peek_cqe()) {
+    io_uring_cqe copy = *cqe;
+    ring_.cq_advance(1);  // before the handler: it may submit, which may post more CQEs
+    int op = static_cast<int>(user_data_op(copy.user_data));
+    if (op >= static_cast<int>(Op::kCount)) op = 0;
+    Handler handler = kHandlers[op];
+    (this->*handler)(copy);
+  }
+}
+
+void Engine::release_batch() {
+  for (uint16_t bid : held_bids_) buffers_.recycle(bid);
+  if (!held_bids_.empty()) buffers_.publish();
+  held_bids_.clear();
+  events_.clear();
+}
+
+void Engine::emit(EventType type, ConnId conn, int32_t status) {
+  Event e;
+  std::memset(&e, 0, sizeof e);
+  e.type = type;
+  e.conn = conn;
+  e.status = status;
+  events_.push_back(e);
+}
+
+Conn* Engine::live(ConnId id) {
+  uint32_t slot = conn_slot(id);
+  if (slot >= conns_.size()) return nullptr;
+  Conn& c = conns_[slot];
+  if (c.state != ConnState::kOpen || c.gen != conn_gen(id)) return nullptr;
+  return &c;
+}
+
+int Engine::fd_of(ConnId conn) const {
+  uint32_t slot = conn_slot(conn);
+  if (slot >= conns_.size()) return -ENOTCONN;
+  const Conn& c = conns_[slot];
+  if (c.state != ConnState::kOpen || c.gen != conn_gen(conn)) return -ENOTCONN;
+  return c.fd;
+}
+
+void Engine::push(Conn& c, Frame* f) {
+  queue_push(&c.q, &nodes_, f);
+  stats_.bytes_queued += f->len;
+  if (c.q.bytes > config_.drain_mark) c.set(kDrainWanted);
+}
+
+void Engine::mark_dirty(uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (c.has(kDirty)) return;
+  c.set(kDirty);
+  dirty_.push_back(slot);
+}
+
+void Engine::mark_rearm(uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (c.has(kNeedRecv)) return;
+  c.set(kNeedRecv);
+  rearm_.push_back(slot);
+}
+
+int Engine::send(ConnId conn, Frame* f) {
+  Conn* c = live(conn);
+  if (!c || c->has(kCloseAfterDrain)) return -ENOTCONN;
+  if (c->has(kOverflowed)) return -ENOBUFS;
+  if (c->q.bytes + f->len > config_.max_outbound) {
+    overflow(conn_slot(conn), *c);
+    return -ENOBUFS;
+  }
+  push(*c, f);
+  mark_dirty(conn_slot(conn));
+  return 0;
+}
+
+size_t Engine::fanout(const ConnId* conns, size_t n, Frame* f) {
+  size_t queued = 0;
+  for (size_t i = 0; i < n; i++) queued += send(conns[i], f) == 0;
+  return queued;
+}
+
+void Engine::overflow(uint32_t slot, Conn& c) {
+  // Keep what the kernel is sending (and a partly sent head): cutting a frame in half would
+  // corrupt the stream the close frame has to follow.
+  uint32_t keep = c.inflight ? c.inflight->n : (c.q.head_off ? 1 : 0);
+  uint64_t before = c.q.bytes;
+  queue_truncate(&c.q, &nodes_, keep);
+  stats_.bytes_queued -= before - c.q.bytes;
+  c.set(kOverflowed);
+  stats_.overflows++;
+  emit(EventType::kOverflow, make_conn_id(slot, c.gen), -ENOBUFS);
+}
+
+int Engine::close(ConnId conn, CloseMode mode, Frame* last) {
+  Conn* c = live(conn);
+  if (!c) return -ENOTCONN;
+  uint32_t slot = conn_slot(conn);
+  if (mode == CloseMode::kAbort) {
+    linger lg = {1, 0};  // close() then sends RST and discards unsent data
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    teardown(slot, kAborted);
+    return 0;
+  }
+  if (last) push(*c, last);
+  if (c->q.empty() && !c->inflight) {
+    teardown(slot, kClosedLocal);
+    return 0;
+  }
+  c->set(kCloseAfterDrain);
+  mark_dirty(slot);
+  return 0;
+}
+
+// The id goes stale at once (generation bump) and the event is emitted; the slot and its fd
+// are released only when the kernel has answered every op on it (maybe_free).
+void Engine::teardown(uint32_t slot, int32_t reason) {
+  Conn& c = conns_[slot];
+  if (c.state != ConnState::kOpen) return;
+  emit(EventType::kClosed, make_conn_id(slot, c.gen), reason);
+  c.state = ConnState::kClosing;
+  c.gen = static_cast<uint16_t>(next_gen(c.gen));
+  stats_.bytes_queued -= c.q.bytes;
+  queue_clear(&c.q, &nodes_);
+  stats_.closed++;
+  if (c.pending) {
+    submit_cancel(slot);
+  } else {
+    maybe_free(slot);
+  }
+}
+
+void Engine::maybe_free(uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (c.state != ConnState::kClosing || c.pending) return;
+  files_.remove(slot);
+  ::close(c.fd);
+  uint16_t gen = c.gen;
+  c = Conn{};
+  c.gen = gen;
+  stats_.live_slots--;
+}
+
+int Engine::flush() {
+  for (uint32_t slot : rearm_) {
+    Conn& c = conns_[slot];
+    c.clear(kNeedRecv);
+    if (c.state != ConnState::kOpen || c.has(kRecvArmed)) continue;
+    arm_recv(slot);
+  }
+  rearm_.clear();
+  for (uint32_t slot : dirty_) {
+    conns_[slot].clear(kDirty);
+    start_send(slot);
+  }
+  dirty_.clear();
+  if (ring_.sq_pending() == 0) return 0;
+  stats_.enters++;
+  return ring_.submit(0);
+}
+
+EngineStats Engine::stats() const {
+  EngineStats s = stats_;
+  s.live_frames = frame_counters_.live;
+  s.frame_bytes = frame_counters_.live_bytes;
+  s.queue_nodes = nodes_.live();
+  s.buffers_out = buffers_.out();
+  s.sends_in_flight = send_ops_.live();
+  return s;
+}
+
+void Engine::shutdown_all() {
+  if (!ring_.ready()) return;
+  stop_accepting();
+  for (uint32_t slot = 0; slot < conns_.size(); slot++) {
+    Conn& c = conns_[slot];
+    if (c.state != ConnState::kOpen) continue;
+    linger lg = {1, 0};
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    teardown(slot, kShutdown);
+  }
+  for (int i = 0; i < kShutdownPolls && (stats_.live_slots || send_ops_.live()); i++) poll(10);
+  release_batch();
+  buffers_.destroy();
+  ring_.destroy();
+}
+
+}  // namespace ringcast

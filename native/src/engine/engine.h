@@ -1,0 +1,189 @@
+// The engine's API for the layer above (the per-connection protocol layer, then the Node
+// binding). No N-API here: connections are ConnIds, events come back in one batch per poll().
+//
+// A turn, as the binding's uv_poll callback on ring_fd() runs it:
+//   engine.poll(0);                          // one enter: runs deferred task work, reaps CQEs
+//   for (const Event& e : engine.events())   // open / data / closed / drain / overflow
+//     ...                                    // may call send, fanout, close
+//   engine.flush();                          // one enter: every send and re-arm of the turn
+// Data spans stay valid until the next poll() or release_batch().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "engine/buffer_ring.h"
+#include "engine/conn.h"
+#include "engine/file_table.h"
+#include "engine/frame.h"
+#include "engine/memlock.h"
+#include "engine/outbound.h"
+#include "engine/probe.h"
+#include "engine/ring.h"
+#include "engine/user_data.h"
+
+namespace ringcast {
+
+// Every default in one place, with its unit.
+struct EngineConfig {
+  uint32_t max_connections = 16384;       // capped by RLIMIT_NOFILE and kMaxSlots
+  uint64_t max_outbound = 8u << 20;       // bytes queued per connection before the policy
+  uint64_t drain_mark = 64u << 10;        // bytes; a queue past it emits kDrain when empty
+  uint32_t sq_entries = 4096;
+  uint32_t cq_entries = 16384;
+  uint32_t recv_buffers = 1024;           // power of two, shared by every connection
+  uint32_t recv_buffer_size = 16384;      // bytes
+  uint32_t zc_threshold = 0;              // bytes per gathered send for SENDMSG_ZC; 0 = off
+  uint32_t accept_backoff_ms = 100;       // after EMFILE/ENFILE
+  uint32_t workers = 1;                   // processes of this uid sharing RLIMIT_MEMLOCK
+  int backlog = 511;
+};
+
+enum class EventType : uint8_t {
+  kOpen = 1,   // conn accepted
+  kData,       // data/len: received bytes
+  kClosed,     // status: CloseReason or -errno; the id is stale from now on
+  kDrain,      // a queue that passed drain_mark is empty again
+  kOverflow,   // queue would pass max_outbound: unsent frames dropped; call close()
+};
+
+// kClosed status values >= 0; negative values are the -errno that ended the connection.
+enum CloseReason : int32_t {
+  kPeerClosed = 0,  // the peer's FIN
+  kClosedLocal = 1, // close() after the queue drained
+  kAborted = 2,     // close(kAbort): RST, queue dropped
+  kShutdown = 3,    // engine teardown
+};
+
+struct Event {
+  EventType type;
+  uint8_t reserved;
+  uint16_t bid;       // kData: provided buffer id, recycled by release_batch()
+  ConnId conn;
+  int32_t status;
+  uint32_t len;
+  const uint8_t* data;
+};
+
+enum class CloseMode : uint8_t {
+  kGraceful,  // send what is queued (plus `last`), then FIN
+  kAbort,     // drop the queue, RST (SO_LINGER 0)
+};
+
+struct EngineStats {
+  uint64_t live_slots = 0;
+  uint64_t live_frames = 0;
+  uint64_t frame_bytes = 0;
+  uint64_t bytes_queued = 0;
+  uint64_t queue_nodes = 0;
+  uint64_t buffers_out = 0;
+  uint64_t sends_in_flight = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;         // accepted but the slot table was full
+  uint64_t closed = 0;
+  uint64_t overflows = 0;
+  uint64_t stale_cqes = 0;       // completions for a closed connection
+  uint64_t accept_backoffs = 0;  // EMFILE/ENFILE waits
+  uint64_t recv_rearms = 0;
+  uint64_t sends = 0;
+  uint64_t zc_sends = 0;
+  uint64_t enters = 0;
+};
+
+class Engine {
+ public:
+  Engine() = default;
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Ring, probe, fixed-file table, buffer ring. Returns 0 or -errno.
+  int init(const EngineConfig& config);
+  // Binds, listens and arms multishot accept. Returns the bound port (port 0 picks one) or -errno.
+  int listen(const char* host, uint16_t port);
+  void stop_accepting();
+
+  // Enters once (waiting up to timeout_ms, 0 = not at all, -1 = until a completion) and reaps
+  // every CQE into events(). Releases the previous batch first. Returns events or -errno.
+  int poll(int timeout_ms);
+  const std::vector<Event>& events() const { return events_; }
+  void release_batch();
+
+  // Frames: encoded once, one reference per queue. The caller owns the reference it gets here.
+  Frame* make_frame(size_t len) { return frame_alloc(&frame_counters_, len); }
+  Frame* copy_frame(const void* bytes, size_t len) { return frame_copy(&frame_counters_, bytes, len); }
+
+  // Queues f on conn. 0, -ENOTCONN for a stale id, -ENOBUFS past the outbound limit.
+  int send(ConnId conn, Frame* f);
+  // Queues f on every live id. Returns how many queued it.
+  size_t fanout(const ConnId* conns, size_t n, Frame* f);
+  // Graceful: queue `last` (bypassing the limit), send everything, then close. Abort: RST now.
+  int close(ConnId conn, CloseMode mode = CloseMode::kGraceful, Frame* last = nullptr);
+  // Starts one gathered send per connection with queued frames and none in flight, re-arms
+  // receives, and submits everything in ONE io_uring_enter. Returns SQEs submitted or -errno.
+  int flush();
+
+  // The real fd of a live connection (getpeername, setsockopt), or -ENOTCONN.
+  int fd_of(ConnId conn) const;
+  int ring_fd() const { return ring_.fd(); }
+  const Features& features() const { return features_; }
+  const Sizing& sizing() const { return sizing_; }
+  EngineStats stats() const;
+
+ private:
+  using Handler = void (Engine::*)(const io_uring_cqe& cqe);
+  static const Handler kHandlers[static_cast<int>(Op::kCount)];
+
+  // Completion handlers, one per Op (engine_cqe.cc).
+  void on_none(const io_uring_cqe& cqe);
+  void on_accept(const io_uring_cqe& cqe);
+  void on_accept_wait(const io_uring_cqe& cqe);
+  void on_recv(const io_uring_cqe& cqe);
+  void on_send(const io_uring_cqe& cqe);
+  void on_send_zc(const io_uring_cqe& cqe);
+  void on_cancel(const io_uring_cqe& cqe);
+  void on_accepted(int fd);
+  void on_recv_end(uint32_t slot, Conn& c, int res);
+  void on_send_result(SendOp* op, int res);
+
+  // Submissions (engine_sqe.cc).
+  void arm_accept();
+  void arm_accept_backoff();
+  void arm_recv(uint32_t slot);
+  void start_send(uint32_t slot);
+  void submit_cancel(uint32_t slot);
+
+  // Lifecycle of a connection (engine.cc).
+  Conn* live(ConnId id);
+  void push(Conn& c, Frame* f);
+  void mark_dirty(uint32_t slot);
+  void mark_rearm(uint32_t slot);
+  void overflow(uint32_t slot, Conn& c);
+  void teardown(uint32_t slot, int32_t reason);
+  void maybe_free(uint32_t slot);
+  void emit(EventType type, ConnId conn, int32_t status);
+  void reap();
+  void shutdown_all();
+
+  EngineConfig config_;
+  Ring ring_;
+  Features features_;
+  Sizing sizing_;
+  FileTable files_;
+  BufferRing buffers_;
+  FrameCounters frame_counters_;
+  NodePool nodes_;
+  SendOpPool send_ops_;
+  std::vector<Conn> conns_;
+  std::vector<Event> events_;
+  std::vector<uint16_t> held_bids_;   // buffers lent to the current batch
+  std::vector<uint32_t> dirty_;       // slots with frames to send at flush()
+  std::vector<uint32_t> rearm_;       // slots whose multishot recv must be re-armed
+  int listen_fd_ = -1;
+  bool accepting_ = false;
+  __kernel_timespec backoff_ts_ = {};  // must outlive the TIMEOUT SQE
+  EngineStats stats_;
+};
+
+}  // namespace ringcast

@@ -1,0 +1,92 @@
+// Everything the engine asks of the kernel. An SQE goes into the SQ here and reaches the kernel
+// at the next flush() or poll(), so a whole turn costs one io_uring_enter.
+#include <sys/socket.h>
+
+#include "engine/engine.h"
+
+namespace ringcast {
+
+void Engine::arm_accept() {
+  if (!accepting_) return;
+  io_uring_sqe* sqe = ring_.get_sqe();
+  if (!sqe) return;
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->fd = listen_fd_;  // the listener is a plain fd: accept hands back plain fds to install
+  sqe->ioprio = IORING_ACCEPT_MULTISHOT;  // 5.19
+  sqe->accept_flags = SOCK_CLOEXEC;
+  sqe->user_data = pack_user_data(Op::kAccept, 0);
+}
+
+// Out of fds: wait, then re-arm. Meanwhile pending connections wait in the listen backlog and
+// every established connection keeps being served.
+void Engine::arm_accept_backoff() {
+  io_uring_sqe* sqe = ring_.get_sqe();
+  if (!sqe) return;
+  backoff_ts_.tv_sec = config_.accept_backoff_ms / 1000;
+  backoff_ts_.tv_nsec = (config_.accept_backoff_ms % 1000) * 1000000LL;
+  sqe->opcode = IORING_OP_TIMEOUT;
+  sqe->addr = reinterpret_cast<uint64_t>(&backoff_ts_);
+  sqe->len = 1;
+  sqe->user_data = pack_user_data(Op::kAcceptWait, 0);
+  stats_.accept_backoffs++;
+}
+
+void Engine::arm_recv(uint32_t slot) {
+  Conn& c = conns_[slot];
+  io_uring_sqe* sqe = ring_.get_sqe();
+  if (!sqe) {
+    mark_rearm(slot);
+    return;
+  }
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = static_cast<int32_t>(slot);
+  sqe->flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  sqe->ioprio = IORING_RECV_MULTISHOT;  // 6.0
+  sqe->buf_group = buffers_.group();
+  sqe->user_data = pack_user_data(Op::kRecv, make_conn_id(slot, c.gen));
+  c.set(kRecvArmed);
+  c.pending++;
+}
+
+void Engine::start_send(uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (c.state != ConnState::kOpen || c.inflight || c.q.empty()) return;
+  io_uring_sqe* sqe = ring_.get_sqe();
+  if (!sqe) {
+    mark_dirty(slot);
+    return;
+  }
+  SendOp* op = send_ops_.get();
+  uint64_t bytes = send_op_gather(op, c.q);
+  op->conn = make_conn_id(slot, c.gen);
+  op->zero_copy = config_.zc_threshold && bytes >= config_.zc_threshold && features_.send_zc;
+  sqe->opcode = op->zero_copy ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
+  sqe->fd = static_cast<int32_t>(slot);
+  sqe->flags = IOSQE_FIXED_FILE;
+  sqe->addr = reinterpret_cast<uint64_t>(&op->msg);
+  sqe->len = 1;
+  // No MSG_WAITALL: a short send completes and the rest goes first in the next send.
+  sqe->msg_flags = MSG_NOSIGNAL;
+  sqe->user_data = pack_user_data(op->zero_copy ? Op::kSendZc : Op::kSend, op->index);
+  c.inflight = op;
+  c.pending++;
+  stats_.sends++;
+  stats_.zc_sends += op->zero_copy;
+}
+
+// Closing a fixed file does not cancel its pending recv (6.18): cancel everything on the slot.
+void Engine::submit_cancel(uint32_t slot) {
+  Conn& c = conns_[slot];
+  io_uring_sqe* sqe = ring_.get_sqe();
+  if (!sqe) {
+    ::shutdown(c.fd, SHUT_RDWR);  // no SQ room: ending the socket ends its ops too
+    return;
+  }
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = static_cast<int32_t>(slot);
+  sqe->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_FD_FIXED | IORING_ASYNC_CANCEL_ALL;
+  sqe->user_data = pack_user_data(Op::kCancel, make_conn_id(slot, c.gen));
+  c.pending++;
+}
+
+}  // namespace ringcast

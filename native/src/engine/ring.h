@@ -1,0 +1,93 @@
+// The submission and completion rings: setup, mmap, and the memory ordering between us and the
+// kernel. This is the only file that touches the shared ring indices. The contract (the seed
+// io_uring paper): we load the CQ tail with acquire (the kernel wrote the CQE before publishing
+// the tail), store the CQ head with release (the kernel may reuse the slot after it sees the
+// head), load the SQ head with acquire and store the SQ tail with release (the SQE must be fully
+// written before the kernel can see the tail move).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/uring_abi.h"
+
+namespace ringcast {
+
+struct RingConfig {
+  uint32_t sq_entries = 4096;
+  uint32_t cq_entries = 16384;  // 4x SQ: multishot recv/accept post many CQEs per SQE
+};
+
+class Ring {
+ public:
+  Ring() = default;
+  ~Ring();
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  // Creates the ring, stepping down flags on EINVAL and entries on ENOMEM. Returns 0 or -errno.
+  int init(const RingConfig& config);
+  void destroy();
+
+  bool ready() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  uint32_t setup_flags() const { return flags_; }
+  uint32_t features() const { return features_; }
+  uint32_t sq_entries() const { return sq_entries_; }
+  uint32_t cq_entries() const { return cq_entries_; }
+
+  // A zeroed SQE, or nullptr only if the SQ is full and submitting to make room failed.
+  io_uring_sqe* get_sqe();
+  uint32_t sq_pending() const { return sq_tail_ - sq_submitted_; }
+
+  // Hands every prepared SQE to the kernel and, with wait_nr > 0, waits for that many CQEs.
+  // Always passes GETEVENTS so DEFER_TASKRUN work runs. Returns SQEs submitted or -errno.
+  int submit(uint32_t wait_nr = 0);
+  // As submit(1), with a timeout in nanoseconds (EXT_ARG, 5.11). -ETIME when nothing came.
+  int submit_and_wait_timeout(uint64_t timeout_ns);
+
+  // CQE access: peek one, then advance past it. The head is published once per advance batch.
+  io_uring_cqe* peek_cqe();
+  void cq_advance(uint32_t n);
+  uint32_t cq_ready() const;
+  bool cq_overflowed() const;
+  // IORING_SQ_TASKRUN: completions are waiting as deferred task work until we enter.
+  bool task_work_pending() const;
+
+  int register_op(unsigned opcode, const void* arg, unsigned nr_args);
+
+ private:
+  int try_setup(uint32_t sq, uint32_t cq, uint32_t flags);
+  int map_rings(const io_uring_params& p);
+  int enter(uint32_t to_submit, uint32_t min_complete, uint32_t flags, const void* arg, size_t argsz);
+
+  int fd_ = -1;
+  uint32_t flags_ = 0;
+  uint32_t features_ = 0;
+  uint32_t sq_entries_ = 0;
+  uint32_t cq_entries_ = 0;
+
+  // Memory shared with the kernel.
+  void* sq_map_ = nullptr;
+  size_t sq_map_len_ = 0;
+  void* cq_map_ = nullptr;  // == sq_map_ with IORING_FEAT_SINGLE_MMAP
+  size_t cq_map_len_ = 0;
+  io_uring_sqe* sqes_ = nullptr;
+  size_t sqes_len_ = 0;
+
+  uint32_t* k_sq_head_ = nullptr;
+  uint32_t* k_sq_tail_ = nullptr;
+  uint32_t* k_sq_flags_ = nullptr;
+  uint32_t sq_mask_ = 0;
+  uint32_t* k_cq_head_ = nullptr;
+  uint32_t* k_cq_tail_ = nullptr;
+  uint32_t* k_cq_overflow_ = nullptr;
+  uint32_t cq_mask_ = 0;
+  io_uring_cqe* cqes_ = nullptr;
+
+  // Our view: SQEs prepared up to sq_tail_, of which up to sq_submitted_ were published.
+  uint32_t sq_tail_ = 0;
+  uint32_t sq_submitted_ = 0;
+};
+
+}  // namespace ringcast

@@ -1,0 +1,176 @@
+// Accept, echo of raw bytes, closes from either side, RST mid-send, and completions that arrive
+// for a connection already closed: every test ends with the counters back to zero.
+#include <vector>
+
+#include "engine_test.h"
+
+using namespace ringcast;
+using namespace enginetest;
+
+namespace {
+
+EngineConfig small_config() {
+  EngineConfig c;
+  c.max_connections = 256;
+  c.sq_entries = 256;
+  c.cq_entries = 1024;
+  c.recv_buffers = 64;
+  c.recv_buffer_size = 4096;
+  return c;
+}
+
+// Echo server state: open ids, closes seen, and an echo of every data event.
+struct Echo {
+  explicit Echo(Engine* engine) : e(engine) {}
+  Engine* e;
+  std::vector<ConnId> open;
+  std::vector<Event> closed;
+  size_t bytes_in = 0;
+  bool echo = true;
+
+  void on(const Event& ev) {
+    switch (ev.type) {
+      case EventType::kOpen: open.push_back(ev.conn); break;
+      case EventType::kData: {
+        bytes_in += ev.len;
+        if (!echo) break;
+        Frame* f = e->copy_frame(ev.data, ev.len);
+        e->send(ev.conn, f);
+        frame_unref(f);
+        break;
+      }
+      case EventType::kClosed: closed.push_back(ev); break;
+      default: break;
+    }
+  }
+  std::function<void(const Event&)> handler() {
+    return [this](const Event& ev) { on(ev); };
+  }
+};
+
+void accepts_and_echoes_raw_bytes() {
+  Engine e;
+  CHECK_EQ(e.init(small_config()), 0);
+  int port = e.listen("127.0.0.1", 0);
+  CHECK(port > 0);
+  Echo s(&e);
+  int c = connect_client(port);
+  CHECK(c >= 0);
+  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  CHECK(e.fd_of(s.open[0]) >= 0);
+
+  const uint8_t hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
+  CHECK(write_all(c, hello, sizeof hello));
+  CHECK(pump(e, s.handler(), [&] { return s.bytes_in == sizeof hello; }));
+  uint8_t back[sizeof hello];
+  size_t got = 0;
+  set_nonblocking(c);
+  CHECK(pump(e, s.handler(), [&] {
+    ssize_t r = recv(c, back + got, sizeof back - got, 0);
+    if (r > 0) got += static_cast<size_t>(r);
+    return got == sizeof back;
+  }));
+  CHECK(std::memcmp(back, hello, sizeof hello) == 0);
+
+  close(c);  // FIN: the engine reports kPeerClosed and frees the slot
+  CHECK(pump(e, s.handler(), [&] { return s.closed.size() == 1; }));
+  CHECK_EQ(s.closed[0].status, kPeerClosed);
+  CHECK_EQ(s.closed[0].conn, s.open[0]);
+  CHECK_EQ(e.fd_of(s.open[0]), -ENOTCONN);
+  Frame* f = e.copy_frame("x", 1);
+  CHECK_EQ(e.send(s.open[0], f), -ENOTCONN);  // a stale id is refused
+  frame_unref(f);
+  e.poll(0);
+  e.release_batch();
+  check_quiet(e);
+}
+
+void a_local_close_flushes_then_sends_fin() {
+  Engine e;
+  CHECK_EQ(e.init(small_config()), 0);
+  int port = e.listen("127.0.0.1", 0);
+  Echo s(&e);
+  int c = connect_client(port);
+  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  Frame* f = e.copy_frame("goodbye", 7);
+  CHECK_EQ(e.close(s.open[0], CloseMode::kGraceful, f), 0);
+  frame_unref(f);
+  CHECK(pump(e, s.handler(), [&] { return s.closed.size() == 1; }));
+  CHECK_EQ(s.closed[0].status, kClosedLocal);
+  char buf[16];
+  CHECK_EQ(recv(c, buf, 7, MSG_WAITALL), 7);
+  CHECK(pump(e, s.handler(), [&] { return e.stats().live_slots == 0; }));
+  CHECK_EQ(recv(c, buf, sizeof buf, 0), 0);  // FIN after the last frame
+  close(c);
+  check_quiet(e);
+}
+
+// The client stops reading and resets the connection while a large backlog is being sent.
+void a_reset_mid_send_closes_cleanly() {
+  Engine e;
+  CHECK_EQ(e.init(small_config()), 0);
+  int port = e.listen("127.0.0.1", 0);
+  Echo s(&e);
+  int c = connect_client(port);
+  set_rcvbuf(c, 4096);
+  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  Frame* big = e.make_frame(256 * 1024);
+  std::memset(big->data(), 'x', big->len);
+  for (int i = 0; i < 16; i++) CHECK_EQ(e.send(s.open[0], big), 0);
+  frame_unref(big);
+  pump(e, s.handler(), [&] { return e.stats().sends >= 2; }, 500);
+  CHECK(e.stats().bytes_queued > 0);  // the peer is not reading: sends are stuck in the kernel
+  abort_socket(c);
+  CHECK(pump(e, s.handler(), [&] { return s.closed.size() == 1; }));
+  CHECK(s.closed[0].status == -ECONNRESET || s.closed[0].status == -EPIPE ||
+        s.closed[0].status == kPeerClosed);
+  CHECK(pump(e, s.handler(), [&] { return e.stats().live_slots == 0; }));
+  check_quiet(e);
+}
+
+// close() while a recv is armed and a send is in flight: both complete after the id went
+// stale; they must be recognised, release their frames and buffers, and free the slot.
+void completions_after_close_are_stale_and_release() {
+  Engine e;
+  CHECK_EQ(e.init(small_config()), 0);
+  int port = e.listen("127.0.0.1", 0);
+  Echo s(&e);
+  s.echo = false;
+  int c = connect_client(port);
+  set_rcvbuf(c, 4096);
+  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  ConnId id = s.open[0];
+  Frame* big = e.make_frame(1 << 20);
+  std::memset(big->data(), 'y', big->len);
+  CHECK_EQ(e.send(id, big), 0);
+  frame_unref(big);
+  e.flush();
+  CHECK_EQ(e.stats().sends_in_flight, 1);
+  CHECK(write_all(c, "abc", 3));  // data arriving on a connection about to close
+  CHECK_EQ(e.close(id, CloseMode::kAbort), 0);
+  CHECK_EQ(s.closed.size(), 0);  // reported in the batch, read below
+  uint64_t stale_before = e.stats().stale_cqes;
+  CHECK(pump(e, s.handler(), [&] { return e.stats().live_slots == 0; }));
+  CHECK(e.stats().stale_cqes > stale_before);
+  CHECK_EQ(e.fd_of(id), -ENOTCONN);
+
+  // The slot is reused FIFO, so the next connection gets a different id.
+  int c2 = connect_client(port);
+  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 2; }));
+  CHECK(s.open[1] != id);
+  close(c2);
+  close(c);
+  CHECK(pump(e, s.handler(), [&] { return e.stats().live_slots == 0; }));
+  check_quiet(e);
+}
+
+}  // namespace
+
+int main() {
+  setvbuf(stdout, nullptr, _IONBF, 0);
+  accepts_and_echoes_raw_bytes();
+  a_local_close_flushes_then_sends_fin();
+  a_reset_mid_send_closes_cleanly();
+  completions_after_close_are_stale_and_release();
+  return report();
+}
