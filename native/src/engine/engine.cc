@@ -127,6 +127,7 @@ int Engine::poll(int timeout_ms) {
     reap();
   }
   buffers_.publish();
+  delivered_ = events_.size();
   return static_cast<int>(events_.size());
 }
 
@@ -145,7 +146,10 @@ void Engine::release_batch() {
   for (uint16_t bid : held_bids_) buffers_.recycle(bid);
   if (!held_bids_.empty()) buffers_.publish();
   held_bids_.clear();
-  events_.clear();
+  // Events emitted by calls made after the last poll (a close, an overflow inside send) belong
+  // to the next batch: only the delivered ones go.
+  events_.erase(events_.begin(), events_.begin() + static_cast<long>(delivered_));
+  delivered_ = 0;
 }
 
 void Engine::emit(EventType type, ConnId conn, int32_t status) {

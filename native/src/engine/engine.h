@@ -6,7 +6,8 @@
 //   for (const Event& e : engine.events())   // open / data / closed / drain / overflow
 //     ...                                    // may call send, fanout, close
 //   engine.flush();                          // one enter: every send and re-arm of the turn
-// Data spans stay valid until the next poll() or release_batch().
+// Data spans stay valid until the next poll() or release_batch(). Events caused by calls made
+// between two polls (kClosed from close(), kOverflow from send()) arrive with the next poll.
 #pragma once
 
 #include <cstddef>
@@ -177,6 +178,7 @@ class Engine {
   SendOpPool send_ops_;
   std::vector<Conn> conns_;
   std::vector<Event> events_;
+  size_t delivered_ = 0;               // events_[0, delivered_) were returned by the last poll
   std::vector<uint16_t> held_bids_;   // buffers lent to the current batch
   std::vector<uint32_t> dirty_;       // slots with frames to send at flush()
   std::vector<uint32_t> rearm_;       // slots whose multishot recv must be re-armed
