@@ -26,6 +26,10 @@ class Generator {
   bool run();
   const std::string& error() const { return error_; }
   void print_summary(bool ok) const;
+  void print_human_summary() const;
+  // Set from a signal handler: end the current phase now and report what was measured.
+  static void request_stop();
+  static bool stop_requested();
 
   // Called by a Connection's frame sink.
   void on_text(Connection& c, const uint8_t* data, size_t len);
@@ -65,6 +69,7 @@ class Generator {
   // generator_run.cc: phases and progress
   bool load_phases();
   bool hold_phase();
+  void coalesce() const;
   void enter(Phase p);
   void maybe_progress();
   bool failed() const { return !error_.empty(); }

@@ -1,5 +1,7 @@
 // The phases in order, each bounded in time, and the progress line once a second.
+#include <csignal>
 #include <cstdio>
+#include <time.h>
 
 #include "clock.h"
 #include "generator.h"
@@ -7,12 +9,18 @@
 namespace loadgen {
 namespace {
 
+volatile sig_atomic_t g_stop = 0;
+
 // How often the loop wakes with nothing to read: open-loop pacing and phase deadlines.
 constexpr uint64_t kIdlePollNs = 200000;  // 0.2 ms
 
 double us(uint64_t ns) { return double(ns) / 1000.0; }
 
 }  // namespace
+
+// The first signal ends the current phase (the drain still runs); a second one ends the drain.
+void Generator::request_stop() { g_stop = g_stop + 1; }
+bool Generator::stop_requested() { return g_stop != 0; }
 
 const char* phase_name(Phase p) {
   switch (p) {
@@ -65,6 +73,7 @@ bool Generator::run() {
     return false;
   }
   if (!connect_phase() || !subscribe_phase()) return false;
+  if (g_stop) { error_ = "interrupted before any load"; return false; }
   bool ok = opts_.mode == Mode::Idle ? hold_phase() : load_phases();
   enter(Phase::Done);
   return ok;
@@ -73,12 +82,19 @@ bool Generator::run() {
 bool Generator::hold_phase() {
   enter(Phase::Hold);
   uint64_t end = phase_start_ns_ + seconds_to_ns(opts_.hold);
-  while (now_ns() < end) {
+  while (now_ns() < end && !g_stop) {
     poll_once(10000000);
     maybe_progress();
   }
   held_ = ready_;
   return true;
+}
+
+void Generator::coalesce() const {
+  if (opts_.coalesce_us <= 0) return;
+  uint64_t ns = uint64_t(opts_.coalesce_us * 1000);
+  timespec ts{time_t(ns / 1000000000ull), long(ns % 1000000000ull)};
+  nanosleep(&ts, nullptr);
 }
 
 bool Generator::load_phases() {
@@ -92,10 +108,11 @@ bool Generator::load_phases() {
       window_cpu_start_ = cpu_us();
     }
     uint64_t end = phase_start_ns_ + seconds_to_ns(p == Phase::Warmup ? opts_.warmup : opts_.duration);
-    while (now_ns() < end) {
+    while (now_ns() < end && !g_stop) {
       refill_closed_loop();
       pace_open_loop();
       poll_once(kIdlePollNs);
+      coalesce();
       maybe_progress();
       if (failed_ > 0) {
         error_ = std::to_string(failed_) + " connections lost under load (first: " + first_failure_ + ")";
@@ -108,7 +125,7 @@ bool Generator::load_phases() {
   window_cpu_end_ = cpu_us();
   enter(Phase::Drain);
   uint64_t end = phase_start_ns_ + seconds_to_ns(opts_.drain_timeout);
-  while (!drained() && now_ns() < end) {
+  while (!drained() && now_ns() < end && g_stop < 2) {
     poll_once(kIdlePollNs);
     maybe_progress();
   }

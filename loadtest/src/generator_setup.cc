@@ -99,6 +99,7 @@ bool Generator::connect_phase() {
     }
     poll_once(10000000);
     maybe_progress();
+    if (stop_requested()) break;
   }
   connect_ns_ = now_ns() - phase_start_ns_;
   return true;
@@ -120,6 +121,7 @@ bool Generator::subscribe_phase() {
     }
     poll_once(10000000);
     maybe_progress();
+    if (stop_requested()) break;
   }
   subscribe_ns_ = now_ns() - phase_start_ns_;
   return true;

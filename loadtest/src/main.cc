@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   }
   if (opts.help) { std::fputs(usage(), stdout); return 0; }
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGINT, [](int) { Generator::request_stop(); });
+  std::signal(SIGTERM, [](int) { Generator::request_stop(); });
   Endpoint ep;
   size_t conns = opts.subscribers + (opts.mode == Mode::Idle ? 0 : opts.publishers);
   if (!parse_endpoint(opts.url, ep, error) || !raise_fd_limit(conns, error)) {
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
   Generator gen(opts, ep);
   bool ok = gen.run();
   if (!ok) std::fprintf(stderr, "ringcast-loadgen: %s\n", gen.error().c_str());
+  else gen.print_human_summary();
   gen.print_summary(ok);
   return ok ? 0 : 1;
 }

@@ -50,6 +50,7 @@ bool apply(const std::string& flag, const char* v, Options& o) {
   if (flag == "--batch") return parse_count(v, o.batch) && o.batch > 0;
   if (flag == "--connect-concurrency") return parse_count(v, o.connect_concurrency) && o.connect_concurrency > 0;
   if (flag == "--source-ips") { bool ok = parse_count(v, n) && n <= 254; o.source_ips = int(n); return ok; }
+  if (flag == "--coalesce-us") return parse_seconds(v, o.coalesce_us);
   if (flag == "--rate") return parse_seconds(v, o.rate) && o.rate > 0;
   if (flag == "--connect-timeout") return parse_seconds(v, o.connect_timeout);
   if (flag == "--subscribe-timeout") return parse_seconds(v, o.subscribe_timeout);
@@ -73,16 +74,19 @@ const char* subscribe_name(SubscribeVia s) {
 
 const char* usage() {
   return "usage: ringcast-loadgen --url ws://HOST:PORT/PATH [flags]\n"
-         "  --mode closed|open|idle   closed: --window publishes in flight per publisher;\n"
-         "                            open: --rate publishes/s; idle: hold connections (closed)\n"
+         "  --mode closed|open|idle (closed)  closed: --window publishes in flight per publisher;\n"
+         "                            open: --rate publishes/s; idle: hold connections --hold s\n"
          "  --subscribers N (1000)  --publishers P (1)  --topics T (1)  --size BYTES (64)\n"
          "  --window W (16)  --rate R (1000)  --batch K publishes per write (1)\n"
          "  --subscribe query|op|both  ?topics= at upgrade, a sub op, or both; ready on ack (op)\n"
          "  --warmup S (2)  --duration S (10)  --drain-timeout S (10)  --hold S (10)\n"
          "  --connect-timeout S (60)  --subscribe-timeout S (30)  --publish-timeout S (5)\n"
+         "  --coalesce-us US (0)  pause between reads under load, so reads gather more\n"
          "  --connect-concurrency N (256)  --source-ips N (254 on loopback, else 0)\n"
          "  --topic-prefix NAME (bench)  --quiet (no progress lines)\n"
-         "Progress lines and '#phase NAME' markers go to stderr; the JSON summary to stdout.\n";
+         "Progress lines, '#phase NAME' markers and a closing summary line go to stderr; the\n"
+         "JSON summary to stdout. Ctrl-C ends the load early (a second one ends the drain) and\n"
+         "still prints both.\n";
 }
 
 bool parse_options(int argc, char** argv, Options& o, std::string& error) {

@@ -27,6 +27,27 @@ void field(const char* name, unsigned long long v, bool comma = true) {
 
 }  // namespace
 
+void Generator::print_human_summary() const {
+  const Histogram& h = stats_.latency;
+  double window_s = double(window_end_ns_ - window_start_ns_) / 1e9;
+  double cpu_s = double(window_cpu_end_ - window_cpu_start_) / 1e6;
+  if (opts_.mode == Mode::Idle) {
+    std::fprintf(stderr, "summary: held %zu of %zu connections (%zu failed%s%s)\n", held_,
+                 conns_.size(), failed_, failed_ ? ", first: " : "", first_failure_.c_str());
+    return;
+  }
+  std::fprintf(stderr,
+               "summary: %.0f deliveries/s over %.1f s (%llu publishes), latency p50 %.0f us p99 %.0f us "
+               "p99.9 %.0f us max %.0f us; lost %llu dup %llu reordered %llu%s; loadgen %.0f%% busy%s\n",
+               window_s > 0 ? double(stats_.deliveries_window) / window_s : 0, window_s,
+               (unsigned long long)stats_.publishes_window, double(h.percentile(0.5)) / 1e3,
+               double(h.percentile(0.99)) / 1e3, double(h.percentile(0.999)) / 1e3, double(h.max()) / 1e3,
+               (unsigned long long)final_lost(), (unsigned long long)stats_.duplicates,
+               (unsigned long long)stats_.reordered, drain_complete_ ? "" : " (drain timed out: lost includes the backlog)",
+               window_s > 0 ? 100.0 * cpu_s / window_s : 0,
+               window_s > 0 && cpu_s / window_s > 0.9 ? " -- LIMITED BY THE INSTRUMENT" : "");
+}
+
 void Generator::print_summary(bool ok) const {
   using ull = unsigned long long;
   double window_s = double(window_end_ns_ - window_start_ns_) / 1e9;

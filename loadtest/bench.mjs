@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// npm run bench [-- --quick]: ringcast (uring, ws) beside ws and Bun on this machine, in one
+// run, each server started fresh per scenario on CPU 0 and the generator on CPU 1. Writes every
+// run's JSON under loadtest/results/ and a dated report with plots under loadtest/reports/.
+//   --quick              about 2 minutes: fewer scenarios, 1 repeat, short windows
+//   --servers a,b        subset of ringcast-uring,ringcast-ws,ws,bun
+//   --scenarios a,b      subset by id (see lib/config.mjs)
+//   --repeats N          measured runs per scenario and server
+//   --no-report          results JSON only
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SERVERS, scenarios, timing } from './lib/config.mjs';
+import { writeReport } from './lib/report.mjs';
+import { idleCount, runFanout, runHttp, runIdle } from './lib/runs.mjs';
+import { buildLoadgen, findBun, findRingcast, installPeers, LOADTEST, machineInfo } from './lib/setup.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    servers: { type: 'string' },
+    scenarios: { type: 'string' },
+    repeats: { type: 'string' },
+    'no-report': { type: 'boolean', default: false },
+  },
+});
+
+const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
+
+function pick(all, list, key) {
+  if (!list) return all;
+  const wanted = list.split(',');
+  const unknown = wanted.filter((w) => !all.some((x) => x[key] === w));
+  if (unknown.length) throw new Error(`unknown ${key}: ${unknown.join(', ')}`);
+  return all.filter((x) => wanted.includes(x[key]));
+}
+
+function headline(kind, r) {
+  if (!r.ok) return r.unavailable ? `unavailable: ${r.error}` : `FAILED: ${r.error}`;
+  if (kind === 'idle') return `${r.held} held, ${Math.round(r.bytesPerConnection)} B/conn`;
+  if (kind === 'http') return `${Math.round(r.requestsPerS)} req/s, ${r.cpuUsPerRequest.toFixed(1)} us CPU/req`;
+  return `${Math.round(r.deliveriesPerS)} deliveries/s, ${r.cpuUsPerDelivery.toFixed(2)} us CPU/delivery, ` +
+    `p99 ${(r.latencyUs.p99 / 1000).toFixed(1)} ms, lost ${r.lost} dup ${r.duplicated} reord ${r.reordered}, ` +
+    `loadgen ${r.loadgenBusyPct.toFixed(0)}%${r.limitedByInstrument ? ' LIMITED BY THE INSTRUMENT' : ''}`;
+}
+
+async function main() {
+  const profile = args.quick ? 'quick' : 'full';
+  const t = timing(profile);
+  if (args.repeats) t.repeats = Number(args.repeats);
+  const servers = pick(SERVERS, args.servers, 'name');
+  const plan = pick(scenarios(profile), args.scenarios, 'id');
+
+  installPeers(log);
+  buildLoadgen(log);
+  const bun = findBun();
+  const ringcast = findRingcast(log);
+  const tools = { bunBin: bun.bin, bunReason: bun.reason, ringcastCli: ringcast.cli, ringcastReason: ringcast.reason };
+  const machine = machineInfo(bun.version);
+  const stamp = machine.date.slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  const name = `${stamp}-${machine.commit}-${profile}`;
+  const outDir = path.join(LOADTEST, 'results', name);
+  const logDir = path.join(outDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const ctx = { tools, machine, logDir };
+  log(`${profile} run ${name}: ${plan.length} scenarios x ${servers.length} servers x ${t.repeats}`);
+
+  const runs = [];
+  const unavailable = new Map(); // a server that cannot start is tried once, not per scenario
+  for (const scenario of plan) {
+    for (let rep = 1; rep <= t.repeats; rep++) {
+      // Servers interleave within a repeat, so a drift of the machine touches them all alike.
+      for (const server of servers) {
+        if (scenario.only && server.kind !== scenario.only) continue;
+        const label = `${scenario.id}-${server.name}-${rep}`;
+        let result;
+        if (unavailable.has(server.name)) result = unavailable.get(server.name);
+        else if (scenario.kind === 'idle') result = await runIdle(server, scenario, ctx, label);
+        else if (scenario.kind === 'http') result = await runHttp(server, scenario, t, ctx, label);
+        else result = await runFanout(server, scenario, t, ctx, label);
+        if (result.unavailable) unavailable.set(server.name, result);
+        const run = { scenario: scenario.id, server: server.name, repeat: rep, ...result };
+        runs.push(run);
+        writeFileSync(path.join(outDir, `${label}.json`), JSON.stringify(run, null, 2));
+        log(`${label}: ${headline(scenario.kind, result)}`);
+      }
+    }
+  }
+
+  const all = {
+    name, profile, timing: t, machine, servers: servers.map((s) => s.name),
+    scenarios: plan.map((s) => ({ ...s, connections: s.kind === 'idle' ? idleCount(s, machine.nofile) : s.connections })),
+    runs,
+  };
+  writeFileSync(path.join(outDir, 'bench.json'), JSON.stringify(all, null, 2));
+  log(`results: ${outDir}`);
+  if (!args['no-report']) log(`report: ${writeReport(all)}`);
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(1);
+});

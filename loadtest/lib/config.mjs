@@ -1,0 +1,76 @@
+// Every knob of the benchmark in one place: the servers, the scenarios and their sizes,
+// full and quick, with units. bench.mjs only walks these tables.
+
+/** Servers measured, in report order. `ringcast` servers need the repo's build (dist/). */
+export const SERVERS = [
+  { name: 'ringcast-uring', kind: 'ringcast', transport: 'uring' },
+  { name: 'ringcast-ws', kind: 'ringcast', transport: 'ws' },
+  { name: 'ws', kind: 'ws-peer' },
+  { name: 'bun', kind: 'bun-peer' },
+];
+
+/** CPU the server is pinned to, and the one the generator (or autocannon) is pinned to. */
+export const SERVER_CPU = 0;
+export const LOADGEN_CPU = 1;
+
+/** RLIMIT_NOFILE here is 20,000 for the client and the server alike; keep this many spare. */
+export const FD_MARGIN = 200;
+
+/** A run whose generator was busier than this (% of one core) measured the instrument. */
+export const INSTRUMENT_LIMIT_PCT = 90;
+
+const SUBS_1K = 1000;
+const SUBS_10K = 10000;
+
+/**
+ * Scenarios. `loadgen` are generator flags; `timing` (warmup, duration) comes from the profile.
+ * kind: 'fanout' runs the generator, 'idle' holds connections and samples RSS, 'http' runs
+ * autocannon against POST /publish (ringcast only).
+ */
+export function scenarios(profile) {
+  const quick = profile === 'quick';
+  return [
+    {
+      id: 'fanout-1k-64B', title: '1k subscribers x 64 B, closed loop', kind: 'fanout',
+      loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 64, window: 16 },
+    },
+    {
+      id: 'fanout-10k-64B', title: '10k subscribers x 64 B, closed loop', kind: 'fanout', skipQuick: true,
+      loadgen: { mode: 'closed', subscribers: SUBS_10K, publishers: 1, topics: 1, size: 64, window: 4 },
+    },
+    {
+      // 10 topics of 1,000 subscribers, 400 publishes/s in writes of 8 to one topic:
+      // 400k deliveries/s, a load every server should carry, so CPU per delivery compares
+      // efficiency rather than who saturates first.
+      id: 'fixed-400k-10k', title: '10k subscribers at 400k deliveries/s, 8 publishes per write', kind: 'fanout',
+      loadgen: { mode: 'open', subscribers: SUBS_10K, publishers: 1, topics: 10, size: 64, rate: 400, batch: 8 },
+      targetDeliveries: 400000,
+    },
+    {
+      // 5 publishes/s to all 10k: 50k deliveries/s, light enough that latency is fanout
+      // time and not queueing.
+      id: 'latency-10k-open', title: '10k subscribers, open loop 50k deliveries/s: latency', kind: 'fanout', skipQuick: true,
+      loadgen: { mode: 'open', subscribers: SUBS_10K, publishers: 1, topics: 1, size: 64, rate: 5, batch: 1 },
+      targetDeliveries: 50000,
+    },
+    {
+      id: 'large-1k-16KiB', title: '1k subscribers x 16 KiB, closed loop', kind: 'fanout',
+      loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 4 },
+    },
+    {
+      id: 'idle', title: 'idle subscribed connections: server RSS per connection', kind: 'idle',
+      // Full: as many as RLIMIT_NOFILE allows both processes, computed at run time.
+      connections: quick ? 2000 : 'max', hold: quick ? 3 : 6,
+    },
+    {
+      id: 'http-publish', title: 'HTTP POST /publish (autocannon, 64 connections)', kind: 'http', only: 'ringcast',
+      connections: 64, size: 64,
+    },
+  ].filter((s) => !(quick && s.skipQuick));
+}
+
+export function timing(profile) {
+  return profile === 'quick'
+    ? { repeats: 1, warmup: 1, duration: 2, httpDuration: 2 }
+    : { repeats: 3, warmup: 2, duration: 6, httpDuration: 6 };
+}

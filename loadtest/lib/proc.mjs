@@ -1,0 +1,42 @@
+// Server-side measurement from /proc: CPU (utime + stime of every thread) and resident memory.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let ticksPerSecond;
+function clockTicks() {
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  return ticksPerSecond;
+}
+
+/** CPU seconds the process has used so far. /proc/PID/stat counts all of its threads. */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / clockTicks();
+}
+
+/** Resident set size in bytes. */
+export function rssBytes(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** A CPU meter over a window: start() then stop() gives seconds and % of one core. */
+export function cpuMeter(pid) {
+  let t0, c0;
+  return {
+    start() {
+      t0 = process.hrtime.bigint();
+      c0 = cpuSeconds(pid);
+    },
+    stop() {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = cpuSeconds(pid) - c0;
+      return { cpuSeconds: cpu, wallSeconds: wall, busyPct: (100 * cpu) / wall };
+    },
+  };
+}

@@ -1,0 +1,188 @@
+// The Markdown report: machine and versions, a table of medians with spread and ratios to ws
+// and to Bun per scenario, flags, and the SVG plots beside it.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { INSTRUMENT_LIMIT_PCT } from './config.mjs';
+import { LOADTEST } from './setup.mjs';
+import { summarize } from './stats.mjs';
+import { barPanels, fmt, latencyChart } from './svg.mjs';
+
+const PERCENTILES = [['p50', 'p50'], ['p90', 'p90'], ['p99', 'p99'], ['p999', 'p99.9'], ['max', 'max']];
+
+/** Per scenario and server: the runs and the summarized metrics. */
+function aggregate(all) {
+  const table = new Map();
+  for (const run of all.runs) {
+    const key = `${run.scenario}|${run.server}`;
+    if (!table.has(key)) table.set(key, []);
+    table.get(key).push(run);
+  }
+  const metric = (runs, f) => summarize(runs.filter((r) => r.ok).map(f));
+  const cells = new Map();
+  for (const [key, runs] of table) {
+    const ok = runs.filter((r) => r.ok);
+    cells.set(key, {
+      runs, ok: ok.length, total: runs.length,
+      unavailable: runs.find((r) => r.unavailable)?.error,
+      failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
+      deliveries: metric(runs, (r) => r.deliveriesPerS),
+      cpu: metric(runs, (r) => r.cpuUsPerDelivery),
+      serverBusy: metric(runs, (r) => r.serverBusyPct),
+      loadgenBusy: metric(runs, (r) => r.loadgenBusyPct),
+      latency: Object.fromEntries(PERCENTILES.map(([k]) => [k, metric(runs, (r) => r.latencyUs?.[k])])),
+      lost: ok.filter((r) => r.drainComplete !== false).reduce((n, r) => n + (r.lost ?? 0), 0),
+      duplicated: ok.reduce((n, r) => n + (r.duplicated ?? 0), 0),
+      reordered: ok.reduce((n, r) => n + (r.reordered ?? 0), 0),
+      limited: ok.some((r) => r.limitedByInstrument),
+      behind: ok.some((r) => r.keptUp === false),
+      undrained: ok.some((r) => r.drainComplete === false),
+      undelivered: ok.filter((r) => r.drainComplete === false).reduce((n, r) => n + (r.lost ?? 0), 0),
+      held: metric(runs, (r) => r.held),
+      bytesPerConn: metric(runs, (r) => r.bytesPerConnection),
+      requests: metric(runs, (r) => r.requestsPerS),
+      httpP50: metric(runs, (r) => r.latencyMs?.p50),
+      httpP99: metric(runs, (r) => r.latencyMs?.p99),
+      cpuPerRequest: metric(runs, (r) => r.cpuUsPerRequest),
+    });
+  }
+  return cells;
+}
+
+const withSpread = (s, f = fmt) => (Number.isFinite(s.median) ? `${f(s.median)} ±${s.spreadPct.toFixed(0)}%` : 'n/a');
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '–');
+const ms = (us) => (Number.isFinite(us) ? (us / 1000).toFixed(2) : 'n/a');
+
+function flags(c) {
+  const f = [];
+  if (c.limited) f.push('**limited by the instrument**');
+  if (c.behind) f.push('did not keep up with the rate');
+  if (c.undrained) f.push(`drain timed out with ${c.undelivered} deliveries outstanding (backlog, so loss cannot be told)`);
+  if (c.ok < c.total && !c.unavailable) f.push(`${c.total - c.ok}/${c.total} runs failed: ${c.failure}`);
+  return f.join('; ');
+}
+
+function fanoutTable(scenario, servers, cells) {
+  const ref = (name, k) => cells.get(`${scenario.id}|${name}`)?.[k]?.median;
+  const rows = [
+    '| server | deliveries/s | vs ws | vs Bun | CPU us/delivery | vs ws | vs Bun | p50 ms | p99 ms | p99.9 ms | lost/dup/reord | server CPU % | loadgen CPU % | flags |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const server of servers) {
+    const c = cells.get(`${scenario.id}|${server}`);
+    if (!c) continue;
+    if (c.unavailable || c.ok === 0) {
+      rows.push(`| ${server} | ${c.unavailable ? `unavailable: ${c.unavailable.slice(0, 160)}` : `failed: ${c.failure}`} |||||||||||||`);
+      continue;
+    }
+    rows.push([
+      server, withSpread(c.deliveries), ratio(c.deliveries.median, ref('ws', 'deliveries')),
+      ratio(c.deliveries.median, ref('bun', 'deliveries')), withSpread(c.cpu, (v) => v.toFixed(3)),
+      ratio(c.cpu.median, ref('ws', 'cpu')), ratio(c.cpu.median, ref('bun', 'cpu')),
+      ms(c.latency.p50.median), ms(c.latency.p99.median), ms(c.latency.p999.median),
+      c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`, c.serverBusy.median.toFixed(0), c.loadgenBusy.median.toFixed(0), flags(c),
+    ].join(' | ').replace(/^/, '| ').concat(' |'));
+  }
+  return rows.join('\n');
+}
+
+function idleTable(scenario, servers, cells) {
+  const ref = (name) => cells.get(`${scenario.id}|${name}`)?.bytesPerConn.median;
+  const rows = ['| server | connections held | server RSS per connection | vs ws | vs Bun | flags |', '|---|---|---|---|---|---|'];
+  for (const server of servers) {
+    const c = cells.get(`${scenario.id}|${server}`);
+    if (!c) continue;
+    if (c.unavailable || c.ok === 0) { rows.push(`| ${server} | ${c.unavailable ? 'unavailable' : `failed: ${c.failure}`} ||||| `); continue; }
+    rows.push(`| ${server} | ${fmt(c.held.median)} of ${scenario.connections} | ${withSpread(c.bytesPerConn, (v) => `${v.toFixed(0)} B`)} | ` +
+      `${ratio(c.bytesPerConn.median, ref('ws'))} | ${ratio(c.bytesPerConn.median, ref('bun'))} | ${flags(c)} |`);
+  }
+  return rows.join('\n');
+}
+
+function httpTable(scenario, servers, cells) {
+  const rows = ['| server | requests/s | p50 ms | p99 ms | CPU us/request | server CPU % | autocannon CPU % | flags |', '|---|---|---|---|---|---|---|---|'];
+  for (const server of servers) {
+    const c = cells.get(`${scenario.id}|${server}`);
+    if (!c) continue;
+    if (c.unavailable || c.ok === 0) { rows.push(`| ${server} | ${c.unavailable ? 'unavailable' : `failed: ${c.failure}`} ||||||| `); continue; }
+    rows.push(`| ${server} | ${withSpread(c.requests)} | ${fmt(c.httpP50.median)} | ${fmt(c.httpP99.median)} | ` +
+      `${withSpread(c.cpuPerRequest, (v) => v.toFixed(1))} | ${c.serverBusy.median.toFixed(0)} | ${c.loadgenBusy.median.toFixed(0)} | ${flags(c)} |`);
+  }
+  return rows.join('\n');
+}
+
+function plots(all, cells, dir) {
+  const fanout = all.scenarios.filter((s) => s.kind === 'fanout');
+  const panels = (key, f = (x) => x) => fanout.map((s) => ({
+    title: s.title,
+    bars: all.servers.map((server) => {
+      const c = cells.get(`${s.id}|${server}`);
+      const m = c?.[key];
+      if (!c || c.ok === 0 || !m) return { label: server, value: NaN, note: c?.unavailable ? 'unavailable' : 'failed' };
+      return { label: server, value: f(m.median), min: f(m.min), max: f(m.max), note: c.limited ? '(instrument-limited)' : '' };
+    }),
+  }));
+  const files = {
+    'deliveries.svg': barPanels({ title: 'Deliveries per second', unit: 'higher is better', panels: panels('deliveries') }),
+    'cpu-per-delivery.svg': barPanels({ title: 'Server CPU per delivery', unit: 'microseconds, lower is better', panels: panels('cpu') }),
+  };
+  const idle = all.scenarios.find((s) => s.kind === 'idle');
+  if (idle) {
+    files['idle-rss.svg'] = barPanels({
+      title: 'Server RSS per idle subscribed connection', unit: 'bytes, lower is better',
+      panels: [{ title: `${idle.connections} connections`, bars: all.servers.map((server) => {
+        const c = cells.get(`${idle.id}|${server}`);
+        return c && c.ok ? { label: server, value: c.bytesPerConn.median, min: c.bytesPerConn.min, max: c.bytesPerConn.max }
+          : { label: server, value: NaN, note: c?.unavailable ? 'unavailable' : 'failed' };
+      }) }],
+    });
+  }
+  for (const s of fanout) {
+    const series = all.servers.map((server) => ({ server, c: cells.get(`${s.id}|${server}`) }))
+      .filter(({ c }) => c && c.ok > 0)
+      .map(({ server, c }) => ({ label: server, points: PERCENTILES.map(([k, x]) => ({ x, y: c.latency[k].median })) }));
+    if (series.length) files[`latency-${s.id}.svg`] = latencyChart({ title: `Publish-to-delivery latency: ${s.title}`, series });
+  }
+  mkdirSync(dir, { recursive: true });
+  for (const [file, svg] of Object.entries(files)) writeFileSync(path.join(dir, file), svg);
+  return Object.keys(files);
+}
+
+function header(all) {
+  const m = all.machine;
+  return [
+    `# ringcast fanout benchmark, ${m.date.slice(0, 10)}, commit ${m.commit}${m.dirty ? ' (uncommitted changes)' : ''} (${all.profile})`,
+    '',
+    '| | |', '|---|---|',
+    `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB |`,
+    `| kernel | ${m.kernel} |`,
+    `| Node | ${m.node} |`, `| Bun | ${m.bun} |`, `| ws | ${m.ws} |`, `| autocannon | ${m.autocannon} |`,
+    `| ringcast | ${m.ringcast} at ${m.commit} |`,
+    `| RLIMIT_NOFILE | ${m.nofile} |`,
+    `| runs | ${all.timing.repeats} per scenario and server; warmup ${all.timing.warmup} s, measured ${all.timing.duration} s |`,
+    '',
+    'Server pinned to CPU 0, generator (or autocannon) to CPU 1, each server started fresh per run. ',
+    'Figures are medians over the runs; ±% is the spread (max − min) / median. Ratios divide by the ws and Bun medians ',
+    '(deliveries/s: higher is better; CPU per delivery and RSS: lower is better). A run whose generator used more than ',
+    `${INSTRUMENT_LIMIT_PCT}% of its core is flagged **limited by the instrument**: it measured the generator, not the server. `,
+    'How to read this: docs/loadtest.md.',
+  ].join('\n');
+}
+
+export function writeReport(all) {
+  const cells = aggregate(all);
+  const base = `${all.machine.date.slice(0, 10)}-${all.machine.commit}-${all.profile}`;
+  const reportsDir = path.join(LOADTEST, 'reports');
+  const svgDir = path.join(reportsDir, base);
+  const svgs = plots(all, cells, svgDir);
+  const sections = [header(all)];
+  for (const s of all.scenarios) {
+    const loadgen = s.loadgen ? `\n\nGenerator: \`${Object.entries(s.loadgen).map(([k, v]) => `--${k} ${v}`).join(' ')}\`` : '';
+    const body = s.kind === 'idle' ? idleTable(s, all.servers, cells)
+      : s.kind === 'http' ? httpTable(s, all.servers, cells) : fanoutTable(s, all.servers, cells);
+    sections.push(`## ${s.title}${loadgen}\n\n${body}`);
+  }
+  sections.push(`## Plots\n\n${svgs.map((f) => `![${f}](${base}/${f})`).join('\n\n')}`);
+  const file = path.join(reportsDir, `${base}.md`);
+  writeFileSync(file, `${sections.join('\n\n')}\n`);
+  return file;
+}

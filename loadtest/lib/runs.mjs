@@ -1,0 +1,140 @@
+// One measured run of each scenario kind against one freshly started server.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { FD_MARGIN, INSTRUMENT_LIMIT_PCT, LOADGEN_CPU } from './config.mjs';
+import { runLoadgen } from './loadgen.mjs';
+import { cpuMeter, cpuSeconds, rssBytes } from './proc.mjs';
+import { startServer } from './server.mjs';
+import { PEERS } from './setup.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Phase bounds handed to the generator, seconds.
+const CONNECT_TIMEOUT = 60;
+const SUBSCRIBE_TIMEOUT = 30;
+const DRAIN_TIMEOUT = 10;
+
+function loadgenTimeoutMs(seconds) {
+  return (CONNECT_TIMEOUT + SUBSCRIBE_TIMEOUT + DRAIN_TIMEOUT + seconds + 30) * 1000;
+}
+
+/** Starts the server, runs body(server), always stops it; unavailable servers pass through. */
+async function withServer(server, ctx, label, body) {
+  const started = await startServer(server, ctx.tools, path.join(ctx.logDir, `${label}.server.log`));
+  if (started.unavailable) return { ok: false, unavailable: true, error: started.unavailable };
+  try {
+    return await body(started);
+  } finally {
+    await started.stop();
+  }
+}
+
+export function runFanout(server, scenario, timing, ctx, label) {
+  return withServer(server, ctx, label, async (srv) => {
+    const meter = cpuMeter(srv.pid);
+    let serverCpu = null;
+    const options = {
+      ...scenario.loadgen, warmup: timing.warmup, duration: timing.duration,
+      connectTimeout: CONNECT_TIMEOUT, subscribeTimeout: SUBSCRIBE_TIMEOUT, drainTimeout: DRAIN_TIMEOUT,
+    };
+    const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`, options, {
+      hooks: { measure: () => meter.start(), drain: () => (serverCpu = meter.stop()) },
+      logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
+      timeoutMs: loadgenTimeoutMs(timing.warmup + timing.duration),
+    });
+    if (!s.ok) return { ok: false, error: s.error, summary: s };
+    const keptUp = scenario.targetDeliveries ? s.deliveries_per_s >= 0.95 * scenario.targetDeliveries : null;
+    return {
+      ok: true,
+      deliveriesPerS: s.deliveries_per_s,
+      cpuUsPerDelivery: serverCpu && s.deliveries ? (serverCpu.cpuSeconds * 1e6) / s.deliveries : NaN,
+      serverBusyPct: serverCpu?.busyPct ?? NaN,
+      loadgenBusyPct: s.loadgen_busy_pct,
+      limitedByInstrument: s.loadgen_busy_pct > INSTRUMENT_LIMIT_PCT,
+      keptUp,
+      latencyUs: s.latency_us,
+      lost: s.lost, duplicated: s.duplicated, reordered: s.reordered,
+      drainComplete: s.drain_complete,
+      summary: s,
+    };
+  });
+}
+
+export function idleCount(scenario, nofile) {
+  return scenario.connections === 'max' ? (nofile ?? 20000) - FD_MARGIN : scenario.connections;
+}
+
+export function runIdle(server, scenario, ctx, label) {
+  const connections = idleCount(scenario, ctx.machine.nofile);
+  return withServer(server, ctx, label, async (srv) => {
+    await sleep(1000); // let the server finish starting up before the baseline
+    const rssBefore = rssBytes(srv.pid);
+    let rssAfter = NaN;
+    let sampled;
+    const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`,
+      { mode: 'idle', subscribers: connections, hold: scenario.hold, connectTimeout: CONNECT_TIMEOUT, subscribeTimeout: SUBSCRIBE_TIMEOUT },
+      {
+        // Sample near the end of the hold, once the server's allocations have settled.
+        hooks: { hold: () => (sampled = sleep((scenario.hold - 1) * 1000).then(() => (rssAfter = rssBytes(srv.pid)))) },
+        logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
+        timeoutMs: loadgenTimeoutMs(scenario.hold),
+      });
+    await sampled;
+    if (!s.ok) return { ok: false, error: s.error, summary: s };
+    const held = s.held;
+    return {
+      ok: true, attempted: connections, held, rssBefore, rssAfter,
+      bytesPerConnection: held ? (rssAfter - rssBefore) / held : NaN,
+      failed: s.connections_failed, firstFailure: s.first_failure, summary: s,
+    };
+  });
+}
+
+function runAutocannon(port, scenario, duration, logDir, label) {
+  const body = JSON.stringify({ topic: 'http-bench', data: { p: 'x'.repeat(Math.max(0, scenario.size - 8)) } });
+  const argv = ['-c', String(LOADGEN_CPU), 'node', path.join(PEERS, 'node_modules', 'autocannon', 'autocannon.js'),
+    '-c', String(scenario.connections), '-d', String(duration), '-m', 'POST',
+    '-H', 'content-type=application/json', '-b', body, '-j', `http://127.0.0.1:${port}/publish`];
+  return new Promise((resolve) => {
+    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let cpu = 0;
+    const t0 = Date.now();
+    // autocannon's own CPU: sampled while it runs, since /proc forgets it at exit.
+    const poll = setInterval(() => { try { cpu = cpuSeconds(child.pid); } catch { /* exited */ } }, 250);
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (duration + 30) * 1000);
+    child.once('exit', () => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      const wall = (Date.now() - t0) / 1000;
+      try {
+        resolve({ result: JSON.parse(out), busyPct: (100 * cpu) / wall });
+      } catch {
+        resolve({ error: `autocannon printed no JSON (see ${logDir}/${label})` });
+      }
+    });
+  });
+}
+
+export function runHttp(server, scenario, timing, ctx, label) {
+  return withServer(server, ctx, label, async (srv) => {
+    const meter = cpuMeter(srv.pid);
+    meter.start();
+    const r = await runAutocannon(srv.port, scenario, timing.httpDuration, ctx.logDir, label);
+    const cpu = meter.stop();
+    if (r.error) return { ok: false, error: r.error };
+    const a = r.result;
+    const ok2xx = a['2xx'] ?? a.requests.total - (a.non2xx ?? 0);
+    return {
+      ok: a.errors === 0 && (a.non2xx ?? 0) === 0,
+      error: a.errors || a.non2xx ? `${a.errors} errors, ${a.non2xx} non-2xx responses` : undefined,
+      requestsPerS: ok2xx / a.duration,
+      latencyMs: { p50: a.latency.p50, p90: a.latency.p90, p99: a.latency.p99, max: a.latency.max },
+      cpuUsPerRequest: ok2xx ? (cpu.cpuSeconds * 1e6) / ok2xx : NaN,
+      serverBusyPct: cpu.busyPct,
+      loadgenBusyPct: r.busyPct,
+      limitedByInstrument: r.busyPct > INSTRUMENT_LIMIT_PCT,
+    };
+  });
+}

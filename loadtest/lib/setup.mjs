@@ -1,0 +1,102 @@
+// Everything a fresh clone needs before measuring: the peers installed, the generator built,
+// ringcast built, and the versions the report names.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const LOADTEST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO = path.resolve(LOADTEST, '..');
+export const PEERS = path.join(LOADTEST, 'peers');
+export const LOADGEN = path.join(LOADTEST, 'build', 'ringcast-loadgen');
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+}
+
+/** Builds the generator when missing or older than its sources (make decides). */
+export function buildLoadgen(log = console.error) {
+  const r = run('make', ['-s', '-C', LOADTEST]);
+  if (!r.ok) throw new Error(`building the load generator failed:\n${r.out}`);
+  log(`loadgen: ${LOADGEN}`);
+  return LOADGEN;
+}
+
+/** Installs ws, bun and autocannon into loadtest/peers once (npm ci from its lockfile). */
+export function installPeers(log = console.error) {
+  const marker = path.join(PEERS, 'node_modules', 'ws', 'package.json');
+  if (!existsSync(marker) || !existsSync(path.join(PEERS, 'node_modules', 'autocannon'))) {
+    log('peers: installing ws, bun, autocannon into loadtest/peers');
+    const lock = existsSync(path.join(PEERS, 'package-lock.json'));
+    const r = run('npm', [lock ? 'ci' : 'install', '--no-audit', '--no-fund'], { cwd: PEERS });
+    if (!r.ok) throw new Error(`npm install in loadtest/peers failed:\n${r.out}`);
+  }
+}
+
+function isRealBinary(file) {
+  // bun's package ships a small placeholder that its postinstall replaces with the binary.
+  return existsSync(file) && statSync(file).size > 1e6;
+}
+
+/**
+ * The bun executable, or null with a reason. Where npm ran bun's postinstall (approved in
+ * peers/package.json "allowScripts"), node_modules/bun/bin/bun.exe is the binary; where it did
+ * not, the platform package @oven/bun-linux-x64* still holds it in bin/bun.
+ */
+export function findBun() {
+  const candidates = [path.join(PEERS, 'node_modules', 'bun', 'bin', 'bun.exe')];
+  const oven = path.join(PEERS, 'node_modules', '@oven');
+  if (existsSync(oven)) {
+    for (const dir of readdirSync(oven).filter((d) => d.startsWith('bun-linux-x64')).sort()) {
+      candidates.push(path.join(oven, dir, 'bin', 'bun'));
+    }
+  }
+  for (const file of candidates) {
+    if (!isRealBinary(file)) continue;
+    const r = run(file, ['--version']);
+    if (r.ok) return { bin: file, version: r.out };
+  }
+  return { bin: null, reason: `no runnable bun binary in ${candidates.join(', ')}` };
+}
+
+/** ringcast's CLI, building it with tsc when dist/ is missing. */
+export function findRingcast(log = console.error) {
+  const cli = path.join(REPO, 'dist', 'server', 'cli.js');
+  if (!existsSync(cli)) {
+    log('ringcast: dist/ missing, running tsc -p tsconfig.json');
+    const r = run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json'], { cwd: REPO });
+    if (!r.ok || !existsSync(cli)) return { cli: null, reason: `tsc failed: ${r.out.split('\n')[0]}` };
+  }
+  const r = run('node', [cli, '--help']);
+  return r.ok ? { cli } : { cli: null, reason: `node ${cli} --help failed: ${r.out.split('\n')[0]}` };
+}
+
+function packageVersion(dir) {
+  try {
+    return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'missing';
+  }
+}
+
+export function machineInfo(bunVersion) {
+  const git = (args) => run('git', ['-C', REPO, ...args]).out;
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    dirty: git(['status', '--porcelain', '--', 'server', 'native', 'loadtest/src']) !== '',
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: execFileSync('uname', ['-sr']).toString().trim(),
+    node: process.version,
+    bun: bunVersion ?? 'unavailable',
+    ws: packageVersion(path.join(PEERS, 'node_modules', 'ws')),
+    autocannon: packageVersion(path.join(PEERS, 'node_modules', 'autocannon')),
+    ringcast: packageVersion(REPO),
+    nofile: Number(run('sh', ['-c', 'ulimit -Hn']).out) || null,
+  };
+}
