@@ -7,7 +7,8 @@
 //   --scenarios a,b      subset by id (see lib/config.mjs)
 //   --repeats N          measured runs per scenario and server
 //   --no-report          results JSON only
-import { mkdirSync, writeFileSync } from 'node:fs';
+//   --report-from FILE   only render the report again from a results/*/bench.json
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SERVERS, scenarios, timing } from './lib/config.mjs';
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     scenarios: { type: 'string' },
     repeats: { type: 'string' },
     'no-report': { type: 'boolean', default: false },
+    'report-from': { type: 'string' },
   },
 });
 
@@ -45,6 +47,10 @@ function headline(kind, r) {
 }
 
 async function main() {
+  if (args['report-from']) {
+    log(`report: ${writeReport(JSON.parse(readFileSync(args['report-from'], 'utf8')))}`);
+    return;
+  }
   const profile = args.quick ? 'quick' : 'full';
   const t = timing(profile);
   if (args.repeats) t.repeats = Number(args.repeats);

@@ -72,5 +72,5 @@ export function scenarios(profile) {
 export function timing(profile) {
   return profile === 'quick'
     ? { repeats: 1, warmup: 1, duration: 2, httpDuration: 2 }
-    : { repeats: 3, warmup: 2, duration: 6, httpDuration: 6 };
+    : { repeats: 3, warmup: 2, duration: 5, httpDuration: 5 };
 }

@@ -168,13 +168,40 @@ function header(all) {
   ].join('\n');
 }
 
+/** The figures issue 5 item 6 asks for, one line each, for every ringcast server measured. */
+function targets(all, cells) {
+  const get = (scenario, server) => {
+    const c = cells.get(`${scenario}|${server}`);
+    return c && c.ok > 0 ? c : null;
+  };
+  const lines = [];
+  for (const server of all.servers.filter((s) => s.startsWith('ringcast'))) {
+    const first = [...cells.entries()].find(([k]) => k.endsWith(`|${server}`))?.[1];
+    if (first?.unavailable) { lines.push(`- **${server}**: unavailable (${first.unavailable.slice(0, 200)})`); continue; }
+    const parts = [];
+    const fixed = get('fixed-400k-10k', server), fixedBun = get('fixed-400k-10k', 'bun');
+    if (fixed) parts.push(`CPU per delivery at 400k/s ${fixed.cpu.median.toFixed(2)} us vs Bun ${fixedBun ? fixedBun.cpu.median.toFixed(2) : 'n/a'} us (${ratio(fixed.cpu.median, fixedBun?.cpu.median)}; target <= 1.00x)`);
+    const closed = get('fanout-10k-64B', server), closedWs = get('fanout-10k-64B', 'ws');
+    if (closed) parts.push(`10k closed loop CPU per delivery ${ratio(closed.cpu.median, closedWs?.cpu.median)} of ws (target about 0.1x)`);
+    const large = get('large-1k-16KiB', server), largeBun = get('large-1k-16KiB', 'bun');
+    if (large) parts.push(`16 KiB throughput ${ratio(large.deliveries.median, largeBun?.deliveries.median)} of Bun (target >= 1x)${large.limited || largeBun?.limited ? ', instrument-limited' : ''}`);
+    const idle = get('idle', server), idleBun = get('idle', 'bun');
+    if (idle) parts.push(`idle RSS ${idle.bytesPerConn.median.toFixed(0)} B/connection vs Bun ${idleBun ? idleBun.bytesPerConn.median.toFixed(0) : 'n/a'} B (target < 1024 B)`);
+    const mine = [...cells.entries()].filter(([k]) => k.endsWith(`|${server}`)).map(([, c]) => c);
+    const anomalies = mine.reduce((n, c) => n + c.lost + c.duplicated + c.reordered, 0);
+    parts.push(anomalies === 0 ? 'no lost, duplicated or reordered delivery' : `**${anomalies} lost/duplicated/reordered deliveries**`);
+    lines.push(`- **${server}**: ${parts.join('; ')}.`);
+  }
+  return lines.join('\n');
+}
+
 export function writeReport(all) {
   const cells = aggregate(all);
   const base = `${all.machine.date.slice(0, 10)}-${all.machine.commit}-${all.profile}`;
   const reportsDir = path.join(LOADTEST, 'reports');
   const svgDir = path.join(reportsDir, base);
   const svgs = plots(all, cells, svgDir);
-  const sections = [header(all)];
+  const sections = [header(all), `## Against the targets (issue 5, item 6)\n\n${targets(all, cells)}`];
   for (const s of all.scenarios) {
     const loadgen = s.loadgen ? `\n\nGenerator: \`${Object.entries(s.loadgen).map(([k, v]) => `--${k} ${v}`).join(' ')}\`` : '';
     const body = s.kind === 'idle' ? idleTable(s, all.servers, cells)

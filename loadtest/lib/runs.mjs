@@ -12,7 +12,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Phase bounds handed to the generator, seconds.
 const CONNECT_TIMEOUT = 60;
 const SUBSCRIBE_TIMEOUT = 30;
-const DRAIN_TIMEOUT = 10;
+const DRAIN_TIMEOUT = 5;
 
 function loadgenTimeoutMs(seconds) {
   return (CONNECT_TIMEOUT + SUBSCRIBE_TIMEOUT + DRAIN_TIMEOUT + seconds + 30) * 1000;

@@ -57,9 +57,10 @@ export function barPanels({ title, unit, panels }) {
 export function latencyChart({ title, series }) {
   const width = 720, height = 320, left = 70, right = 150, top = 36, bottom = 40;
   const xs = series[0]?.points.map((p) => p.x) ?? [];
-  const ys = series.flatMap((s) => s.points.map((p) => p.y)).filter((v) => v > 0);
-  const lo = Math.floor(Math.log10(Math.min(...ys, 10)));
-  const hi = Math.ceil(Math.log10(Math.max(...ys, 100)));
+  const found = series.flatMap((s) => s.points.map((p) => p.y)).filter((v) => v > 0);
+  const ys = found.length ? found : [1, 1000];
+  const lo = Math.floor(Math.log10(Math.min(...ys)));
+  const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(...ys))));
   const px = (i) => left + (i * (width - left - right)) / Math.max(1, xs.length - 1);
   const py = (v) => top + (height - top - bottom) * (1 - (Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo));
   const parts = [`<text x="10" y="22" font-weight="bold" ${FONT}>${esc(title)}</text>`];
