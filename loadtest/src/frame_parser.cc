@@ -92,15 +92,31 @@ size_t FrameParser::parse_frames(const uint8_t* p, size_t len, FrameSink& sink,
 
 ParseStatus FrameParser::feed(const uint8_t* data, size_t len, FrameSink& sink) {
   ParseStatus status = ParseStatus::Ok;
-  if (carry_.empty()) {
-    size_t used = parse_frames(data, len, sink, status);
-    if (status == ParseStatus::Ok && used < len) carry_.assign(data + used, data + len);
-    return status;
+  // A frame straddles reads. Complete it by taking from the new bytes only what it lacks (its
+  // header is at most 14 bytes), never the whole read: a 16 KiB frame cut at the end of
+  // every 256 KiB read would otherwise copy the read twice.
+  while (!carry_.empty()) {
+    size_t hlen = header_length(carry_.data(), carry_.size());
+    size_t want = hlen ? hlen + size_t(payload_length(carry_.data())) : 14;
+    size_t take = want > carry_.size() ? want - carry_.size() : 0;
+    if (take > len) take = len;
+    carry_.insert(carry_.end(), data, data + take);
+    data += take;
+    len -= take;
+    size_t used = parse_frames(carry_.data(), carry_.size(), sink, status);
+    if (status != ParseStatus::Ok) return status;
+    if (used == 0) {
+      if (len == 0) return ParseStatus::Ok;  // still incomplete: wait for the next read
+      continue;                              // the header is known now: take the payload
+    }
+    // Bytes past the completed frame were taken from `data` and are still there: give back.
+    size_t extra = carry_.size() - used;
+    data -= extra;
+    len += extra;
+    carry_.clear();
   }
-  // A frame straddles reads: join it with the new bytes, then parse from the joined buffer.
-  carry_.insert(carry_.end(), data, data + len);
-  size_t used = parse_frames(carry_.data(), carry_.size(), sink, status);
-  carry_.erase(carry_.begin(), carry_.begin() + long(used));
+  size_t used = parse_frames(data, len, sink, status);
+  if (status == ParseStatus::Ok && used < len) carry_.assign(data + used, data + len);
   return status;
 }
 

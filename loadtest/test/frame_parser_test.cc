@@ -108,3 +108,35 @@ TEST(client_frames_are_masked_and_unmask_to_the_payload) {
   apply_mask(reinterpret_cast<uint8_t*>(&out[8]), 1000, key);
   CHECK(out.substr(8) == payload);
 }
+
+TEST(mixed_sizes_cut_into_random_reads_parse_the_same) {
+  // Frames of 0 B to 70 KB back to back, cut at pseudo-random points from 1 B to 300 KB:
+  // exercises completing a carried frame and handing back the bytes that follow it.
+  std::vector<uint8_t> bytes;
+  std::vector<std::string> want;
+  uint32_t x = 12345;
+  auto next = [&x]() { x ^= x << 13; x ^= x >> 17; x ^= x << 5; return x; };
+  for (int i = 0; i < 200; i++) {
+    size_t n = next() % 4 == 0 ? next() % 70000 : next() % 300;
+    std::string payload(n, char('a' + i % 26));
+    bytes.push_back(0x81);
+    if (n < 126) {
+      bytes.push_back(uint8_t(n));
+    } else if (n <= 0xffff) {
+      bytes.insert(bytes.end(), {126, uint8_t(n >> 8), uint8_t(n)});
+    } else {
+      bytes.insert(bytes.end(), {127, 0, 0, 0, 0, 0, uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)});
+    }
+    bytes.insert(bytes.end(), payload.begin(), payload.end());
+    want.push_back("1:" + payload);
+  }
+  for (int round = 0; round < 20; round++) {
+    std::vector<size_t> cuts;
+    for (size_t total = 0; total < bytes.size();) {
+      size_t cut = 1 + next() % (round % 2 ? 20 : 300000);
+      cuts.push_back(cut);
+      total += cut;
+    }
+    CHECK(parse_in_pieces(bytes, cuts) == want);
+  }
+}
