@@ -13,7 +13,9 @@ export const LOADGEN = path.join(LOADTEST, 'build', 'ringcast-loadgen');
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() };
+  // npm's warnings about the local npmrc say nothing about the command's own outcome.
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter((l) => !l.startsWith('npm warn')).join('\n');
+  return { ok: r.status === 0, out: out.trim() };
 }
 
 /** Builds the generator when missing or older than its sources (make decides). */
@@ -67,7 +69,9 @@ export function findRingcast(log = console.error) {
   if (!existsSync(cli)) {
     log('ringcast: dist/ missing, running tsc -p tsconfig.json');
     const r = run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json'], { cwd: REPO });
-    if (!r.ok || !existsSync(cli)) return { cli: null, reason: `tsc failed: ${r.out.split('\n')[0]}` };
+    if (!r.ok || !existsSync(cli)) {
+      return { cli: null, reason: `not built (run npm ci at the repo root): tsc said ${r.out.split('\n')[0] || 'nothing'}` };
+    }
   }
   const r = run('node', [cli, '--help']);
   return r.ok ? { cli } : { cli: null, reason: `node ${cli} --help failed: ${r.out.split('\n')[0]}` };
