@@ -1,0 +1,68 @@
+#!/bin/sh
+# Builds the libFuzzer targets (make fuzz) and runs each one in turn.
+#
+#   fuzz/run.sh [--seconds N]   fuzz each target N seconds (default 60) on a copy of its seed
+#                               corpus under build/fuzz/corpus/, crashes in build/fuzz/artifacts/
+#   fuzz/run.sh --regression    run each target once over the seed corpus (used by make test);
+#                               without clang++ it prints why and succeeds
+#
+# Runs under `nice -n 10`: the machine is shared.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+native=$(dirname "$here")
+seconds=60
+regression=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --seconds=*) seconds=${1#--seconds=}; shift ;;
+    --regression) regression=1; shift ;;
+    *) echo "usage: fuzz/run.sh [--seconds N] [--regression]" >&2; exit 2 ;;
+  esac
+done
+
+fuzz_cxx=${FUZZ_CXX:-clang++}
+if ! command -v "$fuzz_cxx" >/dev/null 2>&1; then
+  echo "fuzz: skipped, $fuzz_cxx not found (install it: apt-get install -y clang libclang-rt-14-dev)"
+  [ "$regression" = 1 ] && exit 0 || exit 1
+fi
+
+make -s -C "$native" fuzz FUZZ_CXX="$fuzz_cxx"
+
+# UBSan findings must stop the run like ASan's do.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+status=0
+for target in "$here"/*_fuzz.cc; do
+  name=$(basename "$target" .cc)
+  bin="$native/build/fuzz/$name"
+  seeds="$here/corpus/$name"
+  if [ "$regression" = 1 ]; then
+    if nice -n 10 "$bin" -runs=0 "$seeds" >"$native/build/fuzz/$name.log" 2>&1; then
+      echo "fuzz: $name replayed $(ls "$seeds" | wc -l) seed inputs, no findings"
+    else
+      echo "fuzz: $name FAILED on its seed corpus, see build/fuzz/$name.log"; status=1
+    fi
+    continue
+  fi
+  work="$native/build/fuzz/corpus/$name"
+  artifacts="$native/build/fuzz/artifacts/$name/"
+  mkdir -p "$work" "$artifacts"
+  cp -n "$seeds"/* "$work"/ 2>/dev/null || true
+  before=$(ls "$artifacts" | wc -l)
+  log="$native/build/fuzz/$name.log"
+  echo "fuzz: $name for ${seconds}s ..."
+  set +e
+  nice -n 10 "$bin" -max_total_time="$seconds" -print_final_stats=1 \
+    -artifact_prefix="$artifacts" "$work" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 || true)
+  found=$(( $(ls "$artifacts" | wc -l) - before ))
+  echo "fuzz: $name ran ${seconds}s, $execs execs, $cov, corpus $(ls "$work" | wc -l) inputs, $found new artifacts"
+  if [ "$rc" != 0 ] || [ "$found" != 0 ]; then
+    echo "fuzz: $name FOUND a failure (exit $rc); see $log and $artifacts"; status=1
+  fi
+done
+exit $status
