@@ -40,3 +40,38 @@ export function cpuMeter(pid) {
     },
   };
 }
+
+/** Jiffies per CPU from /proc/stat: time in tasks, in interrupts, stolen, and in total. */
+function cpuTimes() {
+  const out = {};
+  for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d+) (.*)$/.exec(line);
+    if (!m) continue;
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = m[2].trim().split(/\s+/).map(Number);
+    out[m[1]] = {
+      task: user + nice + system,
+      // Loopback TCP work runs largely in softirq, which the kernel may not charge to the task.
+      irq: irq + softirq,
+      steal,
+      total: user + nice + system + idle + iowait + irq + softirq + steal,
+    };
+  }
+  return out;
+}
+
+/**
+ * One core over a window: start() then stop() gives, in % of that core, the time spent in
+ * tasks (every process on it), in interrupts, and stolen by the hypervisor.
+ */
+export function coreMeter(cpu) {
+  let t0;
+  return {
+    start() { t0 = cpuTimes()[cpu]; },
+    stop() {
+      const t1 = cpuTimes()[cpu];
+      const total = t1.total - t0.total;
+      const pct = (k) => (total > 0 ? (100 * (t1[k] - t0[k])) / total : NaN);
+      return { taskPct: pct('task'), irqPct: pct('irq'), stealPct: pct('steal') };
+    },
+  };
+}

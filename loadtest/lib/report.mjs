@@ -29,6 +29,7 @@ function aggregate(all) {
       cpu: metric(runs, (r) => r.cpuUsPerDelivery),
       serverBusy: metric(runs, (r) => r.serverBusyPct),
       loadgenBusy: metric(runs, (r) => r.loadgenBusyPct),
+      otherLoad: metric(runs, (r) => r.otherLoadPct),
       latency: Object.fromEntries(PERCENTILES.map(([k]) => [k, metric(runs, (r) => r.latencyUs?.[k])])),
       lost: ok.filter((r) => r.drainComplete !== false).reduce((n, r) => n + (r.lost ?? 0), 0),
       duplicated: ok.reduce((n, r) => n + (r.duplicated ?? 0), 0),
@@ -61,17 +62,25 @@ function flags(c) {
   return f.join('; ');
 }
 
+/** What set the pace of a run: the server, the generator, or the rate we asked for. */
+function boundBy(c, scenario) {
+  if (c.limited) return 'generator';
+  if (scenario.loadgen.mode === 'open') return c.behind ? 'server (fell behind)' : 'rate (as set)';
+  if (c.serverBusy.median >= 90) return 'server';
+  return c.otherLoad.median > 10 ? 'neither: other load on the cores' : 'neither: window too small';
+}
+
 function fanoutTable(scenario, servers, cells) {
   const ref = (name, k) => cells.get(`${scenario.id}|${name}`)?.[k]?.median;
   const rows = [
-    '| server | deliveries/s | vs ws | vs Bun | CPU us/delivery | vs ws | vs Bun | p50 ms | p99 ms | p99.9 ms | lost/dup/reord | server CPU % | loadgen CPU % | flags |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| server | deliveries/s | vs ws | vs Bun | CPU us/delivery | vs ws | vs Bun | p50 ms | p99 ms | p99.9 ms | lost/dup/reord | server CPU % | loadgen CPU % | other load % | bound by | flags |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const server of servers) {
     const c = cells.get(`${scenario.id}|${server}`);
     if (!c) continue;
     if (c.unavailable || c.ok === 0) {
-      rows.push(`| ${server} | ${c.unavailable ? `unavailable: ${c.unavailable.slice(0, 160)}` : `failed: ${c.failure}`} |||||||||||||`);
+      rows.push(`| ${server} | ${c.unavailable ? `unavailable: ${c.unavailable.slice(0, 160)}` : `failed: ${c.failure}`} |||||||||||||||`);
       continue;
     }
     rows.push([
@@ -79,7 +88,8 @@ function fanoutTable(scenario, servers, cells) {
       ratio(c.deliveries.median, ref('bun', 'deliveries')), withSpread(c.cpu, (v) => v.toFixed(3)),
       ratio(c.cpu.median, ref('ws', 'cpu')), ratio(c.cpu.median, ref('bun', 'cpu')),
       ms(c.latency.p50.median), ms(c.latency.p99.median), ms(c.latency.p999.median),
-      c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`, c.serverBusy.median.toFixed(0), c.loadgenBusy.median.toFixed(0), flags(c),
+      c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`, c.serverBusy.median.toFixed(0), c.loadgenBusy.median.toFixed(0),
+      Number.isFinite(c.otherLoad.median) ? c.otherLoad.median.toFixed(0) : 'n/a', boundBy(c, scenario), flags(c),
     ].join(' | ').replace(/^/, '| ').concat(' |'));
   }
   return rows.join('\n');
@@ -164,6 +174,8 @@ function header(all) {
     'Figures are medians over the runs; ±% is the spread (max − min) / median. Ratios divide by the ws and Bun medians ',
     '(deliveries/s: higher is better; CPU per delivery and RSS: lower is better). A run whose generator used more than ',
     `${INSTRUMENT_LIMIT_PCT}% of its core is flagged **limited by the instrument**: it measured the generator, not the server. `,
+    '"other load %" is what else ran on the two cores during the window (other processes, interrupts), from /proc/stat; ',
+    '"bound by" says what set the pace: the server (at ~100% of its core), the generator, or the rate the scenario asked for. ',
     'How to read this: docs/loadtest.md.',
   ].join('\n');
 }

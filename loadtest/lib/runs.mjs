@@ -1,9 +1,9 @@
 // One measured run of each scenario kind against one freshly started server.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { FD_MARGIN, INSTRUMENT_LIMIT_PCT, LOADGEN_CPU } from './config.mjs';
+import { FD_MARGIN, INSTRUMENT_LIMIT_PCT, LOADGEN_CPU, SERVER_CPU } from './config.mjs';
 import { runLoadgen } from './loadgen.mjs';
-import { cpuMeter, cpuSeconds, rssBytes } from './proc.mjs';
+import { coreMeter, cpuMeter, cpuSeconds, rssBytes } from './proc.mjs';
 import { startServer } from './server.mjs';
 import { PEERS } from './setup.mjs';
 
@@ -29,16 +29,23 @@ async function withServer(server, ctx, label, body) {
   }
 }
 
+const other = (core, ownPct) => Math.max(0, core.taskPct + core.irqPct - ownPct);
+
 export function runFanout(server, scenario, timing, ctx, label) {
   return withServer(server, ctx, label, async (srv) => {
     const meter = cpuMeter(srv.pid);
+    const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
     let serverCpu = null;
+    let coreUse = null;
     const options = {
       ...scenario.loadgen, warmup: timing.warmup, duration: timing.duration,
       connectTimeout: CONNECT_TIMEOUT, subscribeTimeout: SUBSCRIBE_TIMEOUT, drainTimeout: DRAIN_TIMEOUT,
     };
     const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`, options, {
-      hooks: { measure: () => meter.start(), drain: () => (serverCpu = meter.stop()) },
+      hooks: {
+        measure: () => { meter.start(); cores.forEach((c) => c.start()); },
+        drain: () => { serverCpu = meter.stop(); coreUse = cores.map((c) => c.stop()); },
+      },
       logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
       timeoutMs: loadgenTimeoutMs(timing.warmup + timing.duration),
     });
@@ -50,6 +57,12 @@ export function runFanout(server, scenario, timing, ctx, label) {
       cpuUsPerDelivery: serverCpu && s.deliveries ? (serverCpu.cpuSeconds * 1e6) / s.deliveries : NaN,
       serverBusyPct: serverCpu?.busyPct ?? NaN,
       loadgenBusyPct: s.loadgen_busy_pct,
+      // Other processes on our two cores in the window, in % of a core: busy time on each core
+      // beyond what the server (core 0) and the generator (core 1) were charged. Ticks spent
+      // in softirq count as softirq in /proc/stat but also in the interrupted task's stime.
+      otherLoadPct: coreUse ? other(coreUse[0], serverCpu.busyPct) + other(coreUse[1], s.loadgen_busy_pct) : NaN,
+      irqPct: coreUse ? coreUse[0].irqPct + coreUse[1].irqPct : NaN,
+      stealPct: coreUse ? coreUse[0].stealPct + coreUse[1].stealPct : NaN,
       limitedByInstrument: s.loadgen_busy_pct > INSTRUMENT_LIMIT_PCT,
       keptUp,
       latencyUs: s.latency_us,
