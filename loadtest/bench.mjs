@@ -38,7 +38,7 @@ function pick(all, list, key) {
 }
 
 function headline(kind, r) {
-  if (!r.ok) return r.unavailable ? `unavailable: ${r.error}` : `FAILED: ${r.error}`;
+  if (!r.ok) return r.unavailable ? `unavailable: ${r.error}` : r.skipped ? r.error : `FAILED: ${r.error}`;
   if (kind === 'idle') return `${r.held} held, ${Math.round(r.bytesPerConnection)} B/conn`;
   if (kind === 'http') return `${Math.round(r.requestsPerS)} req/s, ${r.cpuUsPerRequest.toFixed(1)} us CPU/req`;
   return `${Math.round(r.deliveriesPerS)} deliveries/s, ${r.cpuUsPerDelivery.toFixed(2)} us CPU/delivery, ` +
@@ -73,18 +73,24 @@ async function main() {
 
   const runs = [];
   const unavailable = new Map(); // a server that cannot start is tried once, not per scenario
+  const failures = new Map(); // scenario|server -> failed runs; after 2 the rest are skipped
+  const deadline = Date.now() + t.budgetMinutes * 60000;
   for (const scenario of plan) {
     for (let rep = 1; rep <= t.repeats; rep++) {
       // Servers interleave within a repeat, so a drift of the machine touches them all alike.
       for (const server of servers) {
         if (scenario.only && server.kind !== scenario.only) continue;
         const label = `${scenario.id}-${server.name}-${rep}`;
+        const key = `${scenario.id}|${server.name}`;
         let result;
         if (unavailable.has(server.name)) result = unavailable.get(server.name);
+        else if (Date.now() > deadline) result = { ok: false, skipped: true, error: `skipped: past the ${t.budgetMinutes} min budget` };
+        else if ((failures.get(key) ?? 0) >= 2) result = { ok: false, skipped: true, error: 'skipped: failed twice in this scenario' };
         else if (scenario.kind === 'idle') result = await runIdle(server, scenario, ctx, label);
         else if (scenario.kind === 'http') result = await runHttp(server, scenario, t, ctx, label);
         else result = await runFanout(server, scenario, t, ctx, label);
         if (result.unavailable) unavailable.set(server.name, result);
+        else if (!result.ok && !result.skipped) failures.set(key, (failures.get(key) ?? 0) + 1);
         const run = { scenario: scenario.id, server: server.name, repeat: rep, ...result };
         runs.push(run);
         writeFileSync(path.join(outDir, `${label}.json`), JSON.stringify(run, null, 2));

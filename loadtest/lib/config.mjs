@@ -69,8 +69,9 @@ export function scenarios(profile) {
   ].filter((s) => !(quick && s.skipQuick));
 }
 
+/** Windows in seconds. budgetMinutes: no run starts after this (the whole bench must fit 15 / 2 min). */
 export function timing(profile) {
   return profile === 'quick'
-    ? { repeats: 1, warmup: 1, duration: 2, httpDuration: 2 }
-    : { repeats: 3, warmup: 2, duration: 5, httpDuration: 5 };
+    ? { repeats: 1, warmup: 1, duration: 2, httpDuration: 2, budgetMinutes: 1.75 }
+    : { repeats: 3, warmup: 2, duration: 5, httpDuration: 5, budgetMinutes: 13.5 };
 }

@@ -10,8 +10,8 @@ import { PEERS } from './setup.mjs';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Phase bounds handed to the generator, seconds.
-const CONNECT_TIMEOUT = 60;
-const SUBSCRIBE_TIMEOUT = 30;
+const CONNECT_TIMEOUT = 30;
+const SUBSCRIBE_TIMEOUT = 15;
 const DRAIN_TIMEOUT = 5;
 
 function loadgenTimeoutMs(seconds) {
