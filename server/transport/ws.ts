@@ -109,8 +109,16 @@ export class WsTransport implements Transport {
     if (conn.closing) return false;
     const { socket } = conn;
     if (socket.writableLength + frame.length > this.config.maxOutbound) {
-      this.slowConsumer(conn);
-      return false;
+      // Bytes held back by this turn's cork are not the client's fault: hand them to the
+      // kernel first, and judge the connection by what the kernel would not take.
+      if (conn.corked) {
+        conn.corked = false;
+        socket.uncork();
+      }
+      if (socket.writableLength + frame.length > this.config.maxOutbound) {
+        this.slowConsumer(conn);
+        return false;
+      }
     }
     if (!conn.corked) {
       socket.cork();
@@ -130,6 +138,7 @@ export class WsTransport implements Transport {
     const corked = this.corkedThisTurn;
     this.corkedThisTurn = [];
     for (const conn of corked) {
+      if (!conn.corked) continue; // already flushed early by write()
       conn.corked = false;
       conn.socket.uncork();
     }

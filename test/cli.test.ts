@@ -1,0 +1,142 @@
+// The CLI contract of DESIGN.md "Running it", on the built package (dist/), as a user runs it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client } from './helpers/client.js';
+
+const CLI = fileURLToPath(new URL('../dist/server/cli.js', import.meta.url));
+const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RINGCAST_')));
+
+function runSync(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { env: { ...cleanEnv(), ...env }, encoding: 'utf8', timeout: 10_000 });
+}
+
+interface Running {
+  child: ChildProcess;
+  lines: Record<string, unknown>[];
+  listening: Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Record<string, unknown>[] = [];
+  let buf = '';
+  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+        buf = buf.slice(nl + 1);
+        lines.push(line);
+        if (line.event === 'listening') resolve(line);
+      }
+    });
+    child.once('exit', () => reject(new Error('exited before listening')));
+  });
+  listening.catch(() => undefined);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, listening, exited };
+}
+
+const running: Running[] = [];
+afterEach(() => {
+  for (const r of running.splice(0)) r.child.kill('SIGKILL');
+});
+
+describe('ringcast CLI', () => {
+  it('prints every flag with its default for --help and exits 0', () => {
+    const r = runSync(['--help']);
+    expect(r.status).toBe(0);
+    for (const flag of ['--host', '--port', '--path', '--transport', '--max-payload', '--max-outbound', '--history', '--max-connections', '--log-level', '--config']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toContain('(default: 8080)');
+  });
+
+  it.each([
+    [['--port', 'x'], {}, '--port'],
+    [['--nope'], {}, '--nope'],
+    [[], { RINGCAST_MAX_PAYLOAD: 'lots' }, 'RINGCAST_MAX_PAYLOAD'],
+  ])('exits 2 with one line naming a bad setting: %j %j', (args, env, name) => {
+    const r = runSync(args, env);
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(name);
+  });
+
+  it('exits 2 naming an unknown key of the config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringcast-cli-'));
+    writeFileSync(join(dir, 'c.json'), '{"maxPayloadz": 1}');
+    const r = runSync(['--config', join(dir, 'c.json')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("'maxPayloadz'");
+  });
+
+  it('logs one JSON listening line with host, port, path and transport, and serves clients', async () => {
+    const r = start(['--port', '0', '--transport', 'ws', '--path', '/live']);
+    running.push(r);
+    const line = await r.listening;
+    expect(line).toMatchObject({ host: '127.0.0.1', path: '/live', transport: 'ws', level: 30 });
+    const c = await Client.open(`ws://127.0.0.1:${line.port as number}/live`);
+    expect(await c.request({ op: 'sub', topic: 'a', id: 1 })).toMatchObject({ op: 'ack' });
+    c.close();
+  });
+
+  it('takes settings from env and config file, flags first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ringcast-cli-'));
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ path: '/from-file', port: 0, transport: 'ws' }));
+    const r = start(['--config', join(dir, 'c.json')], { RINGCAST_PATH: '/from-env' });
+    running.push(r);
+    expect(await r.listening).toMatchObject({ path: '/from-env' });
+  });
+
+  it('falls back to ws with --transport auto and says why in one line', async () => {
+    const r = start(['--port', '0']);
+    running.push(r);
+    const line = await r.listening;
+    if (line.transport === 'ws') {
+      const why = r.lines.filter((l) => l.event === 'transport_fallback');
+      expect(why).toHaveLength(1);
+      expect(String(why[0]!.reason)).toMatch(/io_uring/);
+    }
+  });
+
+  it('exits 1 with the reason when --transport uring cannot run', async () => {
+    const r = start(['--port', '0', '--transport', 'uring']);
+    running.push(r);
+    const code = await r.exited;
+    if (code === 1) {
+      const fatal = r.lines.find((l) => l.event === 'transport_unavailable');
+      expect(String(fatal?.reason)).toMatch(/io_uring/);
+    } else {
+      expect(r.lines.find((l) => l.event === 'listening')).toMatchObject({ transport: 'uring' });
+    }
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('drains on %s: clients get 1001 and the process exits 0', async (signal) => {
+    const r = start(['--port', '0', '--transport', 'ws']);
+    running.push(r);
+    const { port } = (await r.listening) as { port: number };
+    const clients = await Promise.all([1, 2, 3].map(() => Client.open(`ws://127.0.0.1:${port}/ws`)));
+    r.child.kill(signal);
+    for (const c of clients) expect((await c.closed).code).toBe(1001);
+    expect(await r.exited).toBe(0);
+    expect(r.lines.map((l) => l.event)).toEqual(expect.arrayContaining(['signal', 'draining', 'stopped']));
+  });
+
+  it('exits 1 with a clear line when the port is taken', async () => {
+    const first = start(['--port', '0', '--transport', 'ws']);
+    running.push(first);
+    const { port } = (await first.listening) as { port: number };
+    const second = start(['--port', String(port), '--transport', 'ws']);
+    running.push(second);
+    expect(await second.exited).toBe(1);
+    expect(second.lines.find((l) => l.event === 'listen_failed')).toMatchObject({ code: 'EADDRINUSE' });
+  });
+});

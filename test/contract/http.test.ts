@@ -1,0 +1,143 @@
+// HTTP on the WebSocket port: POST /publish, /healthz, /metrics, and drain, on every transport.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client, sleep } from '../helpers/client.js';
+import { rawHttp } from '../helpers/raw.js';
+import { startServer, transports, type TestServer } from '../helpers/server.js';
+
+describe.each(transports)('HTTP API on the %s transport', (transport) => {
+  let srv: TestServer;
+  const clients: Client[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await srv.close();
+  });
+  const post = (body: string | Buffer, contentType: string | null = 'application/json', path = '/publish') =>
+    fetch(`${srv.http}${path}`, { method: 'POST', body, headers: contentType ? { 'content-type': contentType } : {} });
+
+  describe('POST /publish', () => {
+    it('publishes to subscribers with data verbatim and answers seq and subscribers', async () => {
+      srv = await startServer(transport);
+      const c = await Client.open(srv.url + '?topics=news');
+      clients.push(c);
+      const res = await post('{"topic":"news","data":{"n": 1.50, "big": 99999999999999999999}}');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ seq: 1, subscribers: 1 });
+      await c.next();
+      expect(c.raw[0]).toBe('{"op":"msg","topic":"news","seq":1,"data":{"n": 1.50, "big": 99999999999999999999}}');
+    });
+
+    it('accepts application/json with a charset parameter', async () => {
+      srv = await startServer(transport);
+      expect((await post('{"topic":"t","data":1}', 'application/json; charset=utf-8')).status).toBe(200);
+    });
+
+    it.each([
+      ['invalid JSON', '{"topic":', 'bad_json'],
+      ['a JSON array', '[]', 'bad_json'],
+      ['a missing topic', '{"data":1}', 'bad_request'],
+      ['a bad topic', '{"topic":"a b","data":1}', 'bad_topic'],
+      ['missing data', '{"topic":"a"}', 'bad_request'],
+    ])('answers %s with 400 %s', async (_name, body, code) => {
+      srv = await startServer(transport);
+      const res = await post(body);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: code });
+    });
+
+    it('answers a body that is not UTF-8 with 400', async () => {
+      srv = await startServer(transport);
+      const res = await post(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]));
+      expect(res.status).toBe(400);
+    });
+
+    it('answers a body past --max-payload with 413, by Content-Length or by streaming', async () => {
+      srv = await startServer(transport, { maxPayload: 1000 });
+      const body = `{"topic":"t","data":"${'x'.repeat(1000)}"}`;
+      expect((await post(body)).status).toBe(413);
+      const chunked = await rawHttp(srv.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${(2000).toString(16)}\r\n${'y'.repeat(2000)}\r\n0\r\n\r\n`);
+      expect(chunked).toMatch(/^HTTP\/1\.1 (413|411)/);
+    });
+
+    it.each([['text/plain'], ['application/x-www-form-urlencoded'], [null]])('answers Content-Type %s with 415', async (type) => {
+      srv = await startServer(transport);
+      expect((await post('{"topic":"t","data":1}', type)).status).toBe(415);
+    });
+
+    it('answers other methods with 405 and Allow: POST', async () => {
+      srv = await startServer(transport);
+      const res = await fetch(`${srv.http}/publish`);
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('POST');
+      expect((await fetch(`${srv.http}/publish`, { method: 'PUT', body: '{}' })).status).toBe(405);
+    });
+
+    it('serves several requests on one keep-alive connection', async () => {
+      srv = await startServer(transport);
+      const req = 'POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"topic":"k","data":1}';
+      const text = await rawHttp(srv.port, req + req + 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(3);
+      expect(text).toContain('{"seq":2,"subscribers":0}');
+    });
+  });
+
+  it('answers 404 for an unknown path', async () => {
+    srv = await startServer(transport);
+    expect((await fetch(`${srv.http}/nope`)).status).toBe(404);
+  });
+
+  it('answers GET /healthz with 200', async () => {
+    srv = await startServer(transport);
+    const res = await fetch(`${srv.http}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('serves Prometheus metrics that count connections, messages and deliveries', async () => {
+    srv = await startServer(transport);
+    const [a, b] = [await Client.open(srv.url + '?topics=m'), await Client.open(srv.url + '?topics=m')];
+    clients.push(a, b);
+    a.send({ op: 'pub', topic: 'm', data: 'x' });
+    await a.next();
+    await b.next();
+    await sleep(20);
+    const res = await fetch(`${srv.http}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toContain(`ringcast_connections{transport="${transport}"} 2`);
+    expect(text).toContain('ringcast_messages_in_total 1');
+    expect(text).toContain('ringcast_deliveries_total 2');
+    expect(text).toMatch(/ringcast_bytes_out_total \d+/);
+    expect(text).toContain('ringcast_slow_consumer_closes_total 0');
+    expect(text).toMatch(/ringcast_publish_to_write_seconds_count 1/);
+    expect(text).toContain('nodejs_eventloop_lag_seconds');
+  });
+
+  describe('drain', () => {
+    it('answers /healthz with 503 and refuses upgrades during --drain-delay, then closes clients with 1001', async () => {
+      srv = await startServer(transport, { drainDelay: 400 });
+      const c = await Client.open(srv.url + '?topics=d');
+      clients.push(c);
+      const draining = srv.server.drain();
+      await sleep(50);
+      const health = await fetch(`${srv.http}/healthz`);
+      expect(health.status).toBe(503);
+      expect(await health.json()).toEqual({ status: 'draining' });
+      await expect(Client.open(srv.url)).rejects.toThrow('HTTP 503');
+      expect((await post('{"topic":"d","data":1}')).status).toBe(503);
+      const closed = await c.closed;
+      expect(closed.code).toBe(1001);
+      await draining;
+    });
+
+    it('flushes frames queued before the drain ahead of the 1001', async () => {
+      srv = await startServer(transport);
+      const c = await Client.open(srv.url + '?topics=f');
+      clients.push(c);
+      for (let i = 0; i < 100; i++) srv.server.hub.publish('f', Buffer.from(String(i)));
+      const draining = srv.server.drain();
+      expect((await c.closed).code).toBe(1001);
+      expect(c.raw).toHaveLength(100);
+      await draining;
+    });
+  });
+});
