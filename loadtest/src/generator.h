@@ -57,7 +57,7 @@ class Generator {
   std::string request_target(const Connection& c) const;
 
   // generator_load.cc: publishing
-  void send_batch(Connection& pub, size_t count);
+  void send_batch(Connection& pub, size_t count, uint64_t stamp_ns);
   void refill_closed_loop();
   void pace_open_loop();
   void on_delivery(Connection& c, uint64_t serial, uint64_t sent_ns);

@@ -65,10 +65,9 @@ void Generator::on_delivery(Connection& c, uint64_t serial, uint64_t sent_ns) {
   }
 }
 
-void Generator::send_batch(Connection& pub, size_t count) {
+void Generator::send_batch(Connection& pub, size_t count, uint64_t sent) {
   size_t topic = pub.next_topic;
   pub.next_topic = (pub.next_topic + 1) % messages_.size();
-  uint64_t sent = now_ns() - t0_ns_;
   for (size_t i = 0; i < count; i++) {
     uint64_t serial = next_serial_++;
     const std::string& text = messages_[topic].build(sent, serial);
@@ -92,7 +91,7 @@ void Generator::refill_closed_loop() {
   for (size_t i = opts_.subscribers; i < conns_.size(); i++) {
     Connection& pub = *conns_[i];
     while (pub.state == ConnState::Open && pub.in_flight + batch <= opts_.window) {
-      send_batch(pub, batch);
+      send_batch(pub, batch, now_ns() - t0_ns_);
     }
   }
 }
@@ -109,7 +108,10 @@ void Generator::pace_open_loop() {
       stats_.publish_backlogged += opts_.batch;
       continue;
     }
-    send_batch(pub, opts_.batch);
+    // Stamp with when the schedule said to send, not when we got to it: a late send must show
+    // up as latency rather than quietly thin out the samples (coordinated omission).
+    uint64_t intended = load_start_ns_ + uint64_t(double(open_loop_sent_) * 1e9 / opts_.rate);
+    send_batch(pub, opts_.batch, intended - t0_ns_);
   }
 }
 
