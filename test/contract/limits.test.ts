@@ -62,13 +62,14 @@ describe.each(transports)('limits on the %s transport', (transport) => {
       const socket = (slow.ws as unknown as { _socket: Socket })._socket;
       socket.pause(); // the kernel buffers fill, then the server's outbound queue
       const data = '"' + 'y'.repeat(32 * 1024) + '"';
-      const total = 800; // 25 MiB: more than loopback socket buffers and the limit hold
+      // 50 batches of 16 x 32 KiB = 25 MiB in all: more than loopback socket buffers and the
+      // limit hold for the stuck reader, while the fast one never falls a batch behind.
       let received = 0;
-      const done = new Promise<void>((resolve) => {
-        fast.ws.on('message', () => { if (++received === total) resolve(); });
-      });
-      for (let i = 0; i < total; i++) pub.send(`{"op":"pub","topic":"big","data":${data}}`);
-      await done; // the fast subscriber got every message while the slow one was stuck
+      fast.ws.on('message', () => { received++; });
+      for (let batch = 1; batch <= 50; batch++) {
+        for (let i = 0; i < 16; i++) pub.send(`{"op":"pub","topic":"big","data":${data}}`);
+        await until(() => received === batch * 16, 10_000);
+      }
       await until(() => srv!.server.hub.connectionCount === 2 || slowClosedCount(srv!) === 1, 10_000);
       expect(slowClosedCount(srv)).toBe(1);
       socket.resume();
