@@ -109,6 +109,9 @@ void Engine::stop_accepting() {
 
 int Engine::poll(int timeout_ms) {
   release_batch();
+  // Events caused by calls made after the last poll (a close, an overflow inside send) open
+  // this batch, in the order they happened.
+  batch_.swap(next_);
   int r;
   if (timeout_ms == 0) {
     r = ring_.submit(0);
@@ -119,6 +122,7 @@ int Engine::poll(int timeout_ms) {
   }
   stats_.enters++;
   if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
+  reaping_ = true;
   reap();
   // A full CQ parks completions in the kernel's overflow list; one more enter flushes them.
   while (ring_.cq_overflowed()) {
@@ -126,9 +130,9 @@ int Engine::poll(int timeout_ms) {
     stats_.enters++;
     reap();
   }
+  reaping_ = false;
   buffers_.publish();
-  delivered_ = events_.size();
-  return static_cast<int>(events_.size());
+  return static_cast<int>(batch_.size());
 }
 
 void Engine::reap() {
@@ -146,10 +150,7 @@ void Engine::release_batch() {
   for (uint16_t bid : held_bids_) buffers_.recycle(bid);
   if (!held_bids_.empty()) buffers_.publish();
   held_bids_.clear();
-  // Events emitted by calls made after the last poll (a close, an overflow inside send) belong
-  // to the next batch: only the delivered ones go.
-  events_.erase(events_.begin(), events_.begin() + static_cast<long>(delivered_));
-  delivered_ = 0;
+  batch_.clear();
 }
 
 void Engine::emit(EventType type, ConnId conn, int32_t status) {
@@ -158,7 +159,7 @@ void Engine::emit(EventType type, ConnId conn, int32_t status) {
   e.type = type;
   e.conn = conn;
   e.status = status;
-  events_.push_back(e);
+  (reaping_ ? batch_ : next_).push_back(e);
 }
 
 Conn* Engine::live(ConnId id) {

@@ -64,7 +64,7 @@ struct Event {
   ConnId conn;
   int32_t status;
   uint32_t len;
-  const uint8_t* data;
+  uint8_t* data;      // kData: the consumer's until the batch is released (may unmask in place)
 };
 
 enum class CloseMode : uint8_t {
@@ -108,7 +108,8 @@ class Engine {
   // Enters once (waiting up to timeout_ms, 0 = not at all, -1 = until a completion) and reaps
   // every CQE into events(). Releases the previous batch first. Returns events or -errno.
   int poll(int timeout_ms);
-  const std::vector<Event>& events() const { return events_; }
+  // The batch of the last poll(). Calls made while walking it never modify it.
+  const std::vector<Event>& events() const { return batch_; }
   void release_batch();
 
   // Frames: encoded once, one reference per queue. The caller owns the reference it gets here.
@@ -128,6 +129,8 @@ class Engine {
   // The real fd of a live connection (getpeername, setsockopt), or -ENOTCONN.
   int fd_of(ConnId conn) const;
   int ring_fd() const { return ring_.fd(); }
+  // Slots in the table: every ConnId's slot is below this.
+  uint32_t capacity() const { return static_cast<uint32_t>(conns_.size()); }
   // The wake source for the binding's uv_poll: the kernel signals efd as completions are queued.
   // Measured on 6.18 with DEFER_TASKRUN (engine_wake_test): an eventfd wakes a sleeping epoll
   // every time; the ring fd never did (docs/engine.md, "Waking the event loop"). Drain efd
@@ -182,8 +185,9 @@ class Engine {
   NodePool nodes_;
   SendOpPool send_ops_;
   std::vector<Conn> conns_;
-  std::vector<Event> events_;
-  size_t delivered_ = 0;               // events_[0, delivered_) were returned by the last poll
+  std::vector<Event> batch_;          // events of the last poll()
+  std::vector<Event> next_;           // events caused by calls since then: the next batch
+  bool reaping_ = false;              // emit() goes to batch_ only inside poll()
   std::vector<uint16_t> held_bids_;   // buffers lent to the current batch
   std::vector<uint32_t> dirty_;       // slots with frames to send at flush()
   std::vector<uint32_t> rearm_;       // slots whose multishot recv must be re-armed

@@ -71,9 +71,10 @@ void Engine::on_recv(const io_uring_cqe& cqe) {
   if (stale) stats_.stale_cqes++;
   if (cqe.res > 0 && has_buffer && !stale) {
     emit(EventType::kData, id, 0);
-    events_.back().bid = bid;
-    events_.back().data = buffers_.buffer(bid);
-    events_.back().len = static_cast<uint32_t>(cqe.res);
+    Event& e = batch_.back();  // completions are reaped only inside poll()
+    e.bid = bid;
+    e.data = buffers_.buffer(bid);
+    e.len = static_cast<uint32_t>(cqe.res);
     held_bids_.push_back(bid);
   } else if (has_buffer) {
     buffers_.recycle(bid);
