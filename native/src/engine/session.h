@@ -1,0 +1,36 @@
+// Protocol state of one connection above the engine: HTTP/1.1 until an upgrade is accepted,
+// then RFC 6455 frames. Allocated on open, freed on close; while idle in WebSocket phase it is
+// the frame parser's state plus two empty vectors.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ws/frame_parser.h"
+#include "ws/http_head.h"
+
+namespace ringcast {
+
+enum class SessionPhase : uint8_t {
+  kHttp,           // reading a request head (and body)
+  kAwaitUpgrade,   // a valid upgrade was surfaced; the layer above accepts or rejects
+  kAwaitResponse,  // a plain request was surfaced; the layer above responds
+  kWebSocket,      // frames
+  kClosing,        // a close was sent or the connection is going; input is ignored
+};
+
+struct Session {
+  explicit Session(const ws::HttpLimits& http_limits, const ws::FrameLimits& frame_limits)
+      : http(new ws::HttpHeadParser(http_limits)), frames(frame_limits) {}
+
+  SessionPhase phase = SessionPhase::kHttp;
+  uint16_t close_code = 0;  // sent or received close status, for the kClosed event
+  bool input_queued = false;
+  std::unique_ptr<ws::HttpHeadParser> http;  // dropped after the upgrade
+  std::vector<uint8_t> inbuf;    // HTTP bytes so far; bytes that arrive while the layer decides
+  ws::FrameParser frames;
+  std::vector<uint8_t> message;  // a message assembled across frames or receives
+};
+
+}  // namespace ringcast

@@ -1,0 +1,316 @@
+#include "engine/ws_server.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "ws/frame_writer.h"
+#include "ws/handshake.h"
+#include "ws/http_response.h"
+
+namespace ringcast {
+
+namespace {
+
+constexpr size_t kErrorResponseSlack = 256;  // status line and fixed headers of an error answer
+
+bool within(const uint8_t* p, const uint8_t* base, size_t len) {
+  return p >= base && p <= base + len;
+}
+
+}  // namespace
+
+WsServer::WsServer(Engine& engine, const WsConfig& config)
+    : engine_(engine), config_(config), sessions_(engine.capacity()) {}
+
+Session* WsServer::session(ConnId conn) {
+  uint32_t slot = conn_slot(conn);
+  if (slot >= sessions_.size() || !sessions_[slot] || engine_.fd_of(conn) < 0) return nullptr;
+  return sessions_[slot].get();
+}
+
+void WsServer::emit(WsEventType type, ConnId conn) {
+  WsEvent e;
+  std::memset(&e, 0, sizeof e);
+  e.type = type;
+  e.conn = conn;
+  events_.push_back(e);
+}
+
+int WsServer::poll(int timeout_ms) {
+  events_.clear();
+  arena_.clear();
+  drain_queued_input();
+  int n = engine_.poll(timeout_ms);
+  if (n < 0) return n;
+  for (const Event& ev : engine_.events()) on_engine_event(ev);
+  return static_cast<int>(events_.size());
+}
+
+void WsServer::on_engine_event(const Event& ev) {
+  uint32_t slot = conn_slot(ev.conn);
+  switch (ev.type) {
+    case EventType::kOpen:
+      sessions_[slot].reset(new Session(config_.http, config_.frames));
+      live_++;
+      return;
+    case EventType::kClosed: {
+      Session* s = sessions_[slot].get();
+      if (!s) return;
+      emit(WsEventType::kClosed, ev.conn);
+      events_.back().code = s->close_code ? s->close_code : ws::kCloseAbnormal;
+      sessions_[slot].reset();
+      live_--;
+      return;
+    }
+    case EventType::kDrain:
+      emit(WsEventType::kDrain, ev.conn);
+      return;
+    default:
+      break;
+  }
+  Session* s = session(ev.conn);
+  if (!s) return;
+  if (ev.type == EventType::kOverflow) {
+    send_close(ev.conn, *s, ws::kCloseTryAgainLater, "outbound limit");  // DESIGN.md policy
+    return;
+  }
+  switch (s->phase) {  // kData
+    case SessionPhase::kWebSocket:
+      on_frames(ev.conn, *s, ev.data, ev.len);
+      return;
+    case SessionPhase::kHttp:
+      s->inbuf.insert(s->inbuf.end(), ev.data, ev.data + ev.len);
+      on_http_bytes(ev.conn, *s);
+      return;
+    case SessionPhase::kAwaitUpgrade:
+    case SessionPhase::kAwaitResponse:
+      // Pipelined bytes while the layer above decides; re-parsing refreshes head().base.
+      s->inbuf.insert(s->inbuf.end(), ev.data, ev.data + ev.len);
+      if (s->inbuf.size() > config_.http.max_head_bytes + config_.http.max_body_bytes) {
+        engine_.close(ev.conn, CloseMode::kAbort);
+        s->phase = SessionPhase::kClosing;
+        return;
+      }
+      s->http->parse(reinterpret_cast<const char*>(s->inbuf.data()), s->inbuf.size());
+      return;
+    case SessionPhase::kClosing:
+      return;
+  }
+}
+
+void WsServer::on_http_bytes(ConnId conn, Session& s) {
+  ws::HttpParseResult r = s.http->parse(reinterpret_cast<const char*>(s.inbuf.data()), s.inbuf.size());
+  if (r.state == ws::HttpParseState::kNeedMore) return;
+  if (r.state == ws::HttpParseState::kError) return http_error(conn, s, r.status, r.reason);
+  const ws::HttpRequestHead& head = s.http->head();
+  ws::UpgradeCheck up = ws::check_upgrade(head);
+  if (up.kind == ws::UpgradeKind::kRejected) {
+    return http_error(conn, s, up.status, up.reason, up.extra_headers);
+  }
+  if (up.kind == ws::UpgradeKind::kNotUpgrade &&
+      s.inbuf.size() < head.head_bytes + head.content_length) {
+    return;  // the body is still arriving
+  }
+  bool upgrade = up.kind == ws::UpgradeKind::kOk;
+  s.phase = upgrade ? SessionPhase::kAwaitUpgrade : SessionPhase::kAwaitResponse;
+  emit(WsEventType::kRequest, conn);
+  WsEvent& e = events_.back();
+  e.upgrade = upgrade;
+  e.head = &head;
+  if (!upgrade) {
+    e.data = s.inbuf.data() + head.head_bytes;
+    e.len = static_cast<uint32_t>(head.content_length);
+  }
+}
+
+int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers) {
+  Session* s = session(conn);
+  if (!s) return -ENOTCONN;
+  if (s->phase != SessionPhase::kAwaitUpgrade) return -EINVAL;
+  const ws::HttpRequestHead& head = s->http->head();
+  ws::UpgradeCheck up = ws::check_upgrade(head);
+  std::string out(ws::kSwitchingProtocolsBytes + extra_headers.size(), '\0');
+  size_t n = ws::write_switching_protocols(&out[0], out.size(), up.key, extra_headers);
+  if (n == 0) return -EINVAL;
+  int r = send_bytes(conn, out.data(), n);
+  if (r < 0) return r;
+  s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(head.head_bytes));
+  s->http.reset();
+  s->phase = SessionPhase::kWebSocket;
+  if (s->inbuf.empty()) {
+    std::vector<uint8_t>().swap(s->inbuf);  // an idle WebSocket keeps no HTTP memory
+  } else {
+    queue_input(conn, *s);  // frames the client sent right behind its request
+  }
+  return 0;
+}
+
+int WsServer::reject(ConnId conn, int status, std::string_view body) {
+  Session* s = session(conn);
+  if (!s) return -ENOTCONN;
+  if (s->phase != SessionPhase::kAwaitUpgrade) return -EINVAL;
+  http_error(conn, *s, status, body);
+  return 0;
+}
+
+int WsServer::respond(ConnId conn, const void* bytes, size_t len, bool keep_alive) {
+  Session* s = session(conn);
+  if (!s) return -ENOTCONN;
+  if (s->phase != SessionPhase::kAwaitResponse) return -EINVAL;
+  int r = send_bytes(conn, bytes, len);
+  if (r < 0) return r;
+  if (!keep_alive) {
+    s->phase = SessionPhase::kClosing;
+    return engine_.close(conn);
+  }
+  const ws::HttpRequestHead& head = s->http->head();
+  size_t used = head.head_bytes + head.content_length;
+  s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(used));
+  s->http->reset();
+  s->phase = SessionPhase::kHttp;
+  if (!s->inbuf.empty()) queue_input(conn, *s);  // a pipelined next request
+  return 0;
+}
+
+void WsServer::queue_input(ConnId conn, Session& s) {
+  if (s.input_queued) return;
+  s.input_queued = true;
+  queued_input_.push_back(conn);
+}
+
+// Bytes held in a session's inbuf are parsed at the start of the next poll, so their events
+// join that batch; the bytes move to the arena, which lives exactly as long as the batch.
+void WsServer::drain_queued_input() {
+  std::vector<ConnId> conns;
+  conns.swap(queued_input_);
+  for (ConnId conn : conns) {
+    Session* s = session(conn);
+    if (!s) continue;
+    s->input_queued = false;
+    if (s->phase == SessionPhase::kHttp) {
+      on_http_bytes(conn, *s);
+    } else if (s->phase == SessionPhase::kWebSocket) {
+      arena_.emplace_back(s->inbuf.begin(), s->inbuf.end());
+      std::vector<uint8_t>().swap(s->inbuf);
+      std::string& bytes = arena_.back();
+      on_frames(conn, *s, reinterpret_cast<uint8_t*>(&bytes[0]), bytes.size());
+    }
+  }
+}
+
+void WsServer::on_frames(ConnId conn, Session& s, uint8_t* data, size_t len) {
+  for (size_t off = 0; off < len && s.phase == SessionPhase::kWebSocket;) {
+    ws::FrameStep step = s.frames.parse(data + off, len - off, s.message);
+    off += step.consumed;
+    if (step.event.type != ws::FrameEventType::kNone) {
+      on_frame_event(conn, s, step.event, data, len);
+    } else if (step.consumed == 0) {
+      break;
+    }
+  }
+}
+
+void WsServer::on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe,
+                              const uint8_t* chunk, size_t chunk_len) {
+  switch (fe.type) {
+    case ws::FrameEventType::kText:
+    case ws::FrameEventType::kBinary: {
+      const uint8_t* data = fe.data;
+      if (fe.size && !within(fe.data, chunk, chunk_len)) {
+        // Assembled in s.message, which the next parse reuses: keep a copy for the batch.
+        arena_.emplace_back(reinterpret_cast<const char*>(fe.data), fe.size);
+        data = reinterpret_cast<const uint8_t*>(arena_.back().data());
+      }
+      emit(WsEventType::kMessage, conn);
+      events_.back().binary = fe.type == ws::FrameEventType::kBinary;
+      events_.back().data = data;
+      events_.back().len = static_cast<uint32_t>(fe.size);
+      return;
+    }
+    case ws::FrameEventType::kPing: {
+      uint8_t pong[ws::kMaxControlFrameBytes];
+      size_t n = ws::write_pong_frame(pong, fe.data, fe.size);
+      if (n) send_bytes(conn, pong, n);
+      return;
+    }
+    case ws::FrameEventType::kClose:
+      // Echo the peer's status (RFC 6455 section 5.5.1); 1005 becomes an empty close.
+      return send_close(conn, s, fe.code, "");
+    case ws::FrameEventType::kError:
+      return send_close(conn, s, fe.code, fe.reason);
+    default:
+      return;
+  }
+}
+
+void WsServer::send_close(ConnId conn, Session& s, uint16_t code, std::string_view reason) {
+  uint8_t buf[ws::kMaxControlFrameBytes];
+  size_t n = ws::write_close_frame(buf, code, reason);
+  Frame* f = engine_.copy_frame(buf, n);
+  if (f) {
+    engine_.close(conn, CloseMode::kGraceful, f);  // queued past the outbound limit, then FIN
+    frame_unref(f);
+  } else {
+    engine_.close(conn, CloseMode::kAbort);
+  }
+  s.phase = SessionPhase::kClosing;
+  s.close_code = code;
+}
+
+void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view body,
+                          std::string_view extra) {
+  std::string out(kErrorResponseSlack + body.size() + extra.size(), '\0');
+  size_t n = ws::write_error_response(&out[0], out.size(), status, body, extra);
+  if (n) send_bytes(conn, out.data(), n);
+  engine_.close(conn);
+  s.phase = SessionPhase::kClosing;
+}
+
+int WsServer::send_bytes(ConnId conn, const void* bytes, size_t len) {
+  Frame* f = engine_.copy_frame(bytes, len);
+  if (!f) return -ENOMEM;
+  int r = engine_.send(conn, f);
+  frame_unref(f);
+  return r;
+}
+
+Frame* WsServer::encode(ws::Opcode op, const void* payload, size_t len) {
+  size_t header = ws::frame_header_size(len, false);
+  Frame* f = engine_.make_frame(header + len);
+  if (!f) return nullptr;
+  ws::write_frame_header(f->data(), op, true, len);
+  if (len) std::memcpy(f->data() + header, payload, len);
+  return f;
+}
+
+int WsServer::send(ConnId conn, ws::Opcode op, const void* payload, size_t len) {
+  Session* s = session(conn);
+  if (!s || s->phase != SessionPhase::kWebSocket) return -ENOTCONN;
+  Frame* f = encode(op, payload, len);
+  if (!f) return -ENOMEM;
+  int r = engine_.send(conn, f);
+  frame_unref(f);
+  return r;
+}
+
+size_t WsServer::fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload,
+                        size_t len) {
+  Frame* f = encode(op, payload, len);
+  if (!f) return 0;
+  size_t queued = engine_.fanout(conns, n, f);
+  frame_unref(f);
+  return queued;
+}
+
+int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
+  Session* s = session(conn);
+  if (!s) return -ENOTCONN;
+  if (s->phase != SessionPhase::kWebSocket) {
+    s->phase = SessionPhase::kClosing;
+    return engine_.close(conn);
+  }
+  send_close(conn, *s, code, reason);
+  return 0;
+}
+
+}  // namespace ringcast

@@ -1,0 +1,93 @@
+// The per-connection protocol layer between the engine and the binding: HTTP request heads,
+// the RFC 6455 upgrade (the layer above decides; the 101 is written here), frames parsed and
+// unmasked in the receive buffer, ping/pong/close answered here, text and binary messages
+// surfaced as events. The engine's overflow policy lands here: close 1013.
+//
+// A turn:  server.poll(0);  for (ev : server.events()) ...;  server.flush();
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/session.h"
+#include "ws/frame.h"
+#include "ws/http_head.h"
+
+namespace ringcast {
+
+struct WsConfig {
+  ws::HttpLimits http;     // head size, header count, body size
+  ws::FrameLimits frames;  // max message bytes (1009 past it)
+};
+
+enum class WsEventType : uint8_t {
+  kRequest,  // head (+ body): upgrade ? accept_upgrade()/reject() : respond()
+  kMessage,  // data/len: a whole text (binary=false) or binary message
+  kClosed,   // code: close status sent or received, 1006 when the connection just ended
+  kDrain,    // the connection's queue emptied after passing the drain mark
+};
+
+struct WsEvent {
+  WsEventType type;
+  bool upgrade;   // kRequest: a valid WebSocket upgrade
+  bool binary;    // kMessage
+  uint16_t code;  // kClosed
+  ConnId conn;
+  uint32_t len;                     // kMessage payload, kRequest body
+  const uint8_t* data;              // valid until the next poll()
+  const ws::HttpRequestHead* head;  // kRequest: valid until the request is answered
+};
+
+class WsServer {
+ public:
+  explicit WsServer(Engine& engine, const WsConfig& config = {});
+
+  int poll(int timeout_ms);
+  const std::vector<WsEvent>& events() const { return events_; }
+  int flush() { return engine_.flush(); }
+
+  // Answers to kRequest.
+  int accept_upgrade(ConnId conn, std::string_view extra_headers = {});
+  int reject(ConnId conn, int status, std::string_view body = {});
+  // A complete HTTP response; keep_alive reads the next request on the connection.
+  int respond(ConnId conn, const void* bytes, size_t len, bool keep_alive);
+
+  // WebSocket output: one frame encoded once, for one or many connections.
+  Frame* encode(ws::Opcode op, const void* payload, size_t len);
+  int send(ConnId conn, ws::Opcode op, const void* payload, size_t len);
+  size_t fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload, size_t len);
+  int close(ConnId conn, uint16_t code, std::string_view reason = {});
+
+  size_t live_sessions() const { return live_; }
+
+ private:
+  Session* session(ConnId conn);
+  void on_engine_event(const Event& ev);
+  void on_http_bytes(ConnId conn, Session& s);
+  void on_frames(ConnId conn, Session& s, uint8_t* data, size_t len);
+  void on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe, const uint8_t* chunk,
+                      size_t chunk_len);
+  void drain_queued_input();
+  void queue_input(ConnId conn, Session& s);
+  void send_close(ConnId conn, Session& s, uint16_t code, std::string_view reason);
+  void http_error(ConnId conn, Session& s, int status, std::string_view body,
+                  std::string_view extra = {});
+  int send_bytes(ConnId conn, const void* bytes, size_t len);
+  void emit(WsEventType type, ConnId conn);
+
+  Engine& engine_;
+  WsConfig config_;
+  std::vector<std::unique_ptr<Session>> sessions_;  // by slot
+  std::vector<WsEvent> events_;
+  std::deque<std::string> arena_;     // copies of messages assembled outside a receive buffer
+  std::vector<ConnId> queued_input_;  // sessions with bytes in inbuf to parse at the next poll
+  size_t live_ = 0;
+};
+
+}  // namespace ringcast

@@ -1,0 +1,327 @@
+// The protocol layer on the real engine: HTTP heads, the upgrade decided above and answered
+// with a 101 here, frames in and out, ping/pong/close handled natively, protocol errors closing
+// with their codes, keep-alive HTTP, and the overflow policy closing with 1013.
+#include <string>
+#include <vector>
+
+#include "engine/ws_server.h"
+#include "engine_test.h"
+#include "ws/frame_writer.h"
+
+using namespace ringcast;
+using namespace enginetest;
+
+namespace {
+
+const uint8_t kKey[4] = {0x37, 0xfa, 0x21, 0x3d};
+const char kUpgrade[] =
+    "GET /ws?topics=a HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+
+struct Harness {
+  Engine engine;
+  std::unique_ptr<WsServer> server;
+  int port = 0;
+  std::vector<WsEvent> seen;          // copies; data below
+  std::vector<std::string> payloads;  // kMessage data / kRequest body, by event index
+  std::function<void(const WsEvent&)> on_event = [](const WsEvent&) {};
+
+  explicit Harness(uint64_t max_outbound = 8u << 20) {
+    EngineConfig cfg;
+    cfg.max_connections = 64;
+    cfg.recv_buffers = 64;
+    cfg.recv_buffer_size = 4096;
+    cfg.max_outbound = max_outbound;
+    CHECK_EQ(engine.init(cfg), 0);
+    server.reset(new WsServer(engine));
+    port = engine.listen("127.0.0.1", 0);
+  }
+  void turn() {
+    server->poll(1);
+    for (const WsEvent& e : server->events()) {
+      seen.push_back(e);
+      payloads.emplace_back(reinterpret_cast<const char*>(e.data), e.data ? e.len : 0);
+      on_event(e);
+    }
+    server->flush();
+  }
+  bool until(const std::function<bool()>& done, double ms = 5000) {
+    double end = now_ms() + ms;
+    while (!done()) {
+      if (now_ms() > end) return false;
+      turn();
+    }
+    return true;
+  }
+  size_t count(WsEventType t) const {
+    size_t n = 0;
+    for (const WsEvent& e : seen) n += e.type == t;
+    return n;
+  }
+  const WsEvent* last(WsEventType t) const {
+    for (size_t i = seen.size(); i-- > 0;) {
+      if (seen[i].type == t) return &seen[i];
+    }
+    return nullptr;
+  }
+  std::string last_payload(WsEventType t) const {
+    for (size_t i = seen.size(); i-- > 0;) {
+      if (seen[i].type == t) return payloads[i];
+    }
+    return "";
+  }
+  // Reads exactly n bytes from a client socket while turning the server.
+  std::string read_n(int fd, size_t n) {
+    std::string out;
+    char buf[65536];
+    until([&] {
+      ssize_t r = recv(fd, buf, std::min(sizeof buf, n - out.size()), MSG_DONTWAIT);
+      if (r > 0) out.append(buf, static_cast<size_t>(r));
+      return out.size() >= n || r == 0;
+    });
+    return out;
+  }
+  std::string read_http_response(int fd) {
+    std::string out;
+    while (out.find("\r\n\r\n") == std::string::npos) {
+      std::string c = read_n(fd, 1);
+      if (c.empty()) break;
+      out += c;
+    }
+    return out;
+  }
+  bool eof(int fd) {
+    char c;
+    bool closed = false;
+    until([&] { return closed = recv(fd, &c, 1, MSG_DONTWAIT) == 0; });
+    return closed;
+  }
+  void finish() {
+    CHECK(until([&] { return engine.stats().live_slots == 0; }));
+    CHECK_EQ(server->live_sessions(), 0);
+    check_quiet(engine);
+  }
+};
+
+std::string client_frame(ws::Opcode op, const std::string& payload, bool fin = true) {
+  std::vector<uint8_t> out;
+  ws::append_client_frame(out, op, fin, reinterpret_cast<const uint8_t*>(payload.data()),
+                          payload.size(), kKey);
+  return std::string(out.begin(), out.end());
+}
+
+std::string server_frame(ws::Opcode op, const std::string& payload) {
+  std::string out(ws::kMaxServerHeaderBytes + payload.size(), '\0');
+  size_t h = ws::write_frame_header(reinterpret_cast<uint8_t*>(&out[0]), op, true, payload.size());
+  out.resize(h);
+  return out + payload;
+}
+
+std::string close_frame(uint16_t code, std::string_view reason = "") {
+  uint8_t buf[ws::kMaxControlFrameBytes];
+  size_t n = ws::write_close_frame(buf, code, reason);
+  return std::string(reinterpret_cast<char*>(buf), n);
+}
+
+// Connects, upgrades (accepting every upgrade), returns the client fd and the server's id.
+int open_websocket(Harness& h, ConnId* conn, const std::string& pipelined = "") {
+  int fd = connect_client(h.port);
+  h.on_event = [&](const WsEvent& e) {
+    if (e.type == WsEventType::kRequest && e.upgrade) {
+      *conn = e.conn;
+      CHECK_EQ(h.server->accept_upgrade(e.conn), 0);
+    }
+  };
+  CHECK(write_all(fd, (std::string(kUpgrade) + pipelined).data(), sizeof kUpgrade - 1 + pipelined.size()));
+  std::string resp = h.read_http_response(fd);
+  CHECK(resp.find("HTTP/1.1 101 Switching Protocols\r\n") == 0);
+  CHECK(resp.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != std::string::npos);
+  h.on_event = [](const WsEvent&) {};
+  return fd;
+}
+
+void upgrade_then_messages_both_ways() {
+  Harness h;
+  ConnId conn = 0;
+  // A text frame sent right behind the request is parsed once the upgrade is accepted.
+  int fd = open_websocket(h, &conn, client_frame(ws::Opcode::kText, "hello"));
+  const WsEvent* req = h.last(WsEventType::kRequest);
+  CHECK(req != nullptr);
+  CHECK(h.until([&] { return h.count(WsEventType::kMessage) == 1; }));
+  CHECK(h.last_payload(WsEventType::kMessage) == "hello");
+  CHECK(!h.last(WsEventType::kMessage)->binary);
+
+  CHECK_EQ(h.server->fanout(&conn, 1, ws::Opcode::kText, "world", 5), 1);
+  h.server->flush();
+  CHECK(h.read_n(fd, 7) == server_frame(ws::Opcode::kText, "world"));
+
+  std::string bin = client_frame(ws::Opcode::kBinary, std::string("\x00\x01\x02", 3));
+  CHECK(write_all(fd, bin.data(), bin.size()));
+  CHECK(h.until([&] { return h.count(WsEventType::kMessage) == 2; }));
+  CHECK(h.last(WsEventType::kMessage)->binary);
+  CHECK(h.last_payload(WsEventType::kMessage) == std::string("\x00\x01\x02", 3));
+  close(fd);
+  CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 1; }));
+  CHECK_EQ(h.last(WsEventType::kClosed)->code, ws::kCloseAbnormal);  // no close frame: 1006
+  h.finish();
+}
+
+void ping_is_answered_natively() {
+  Harness h;
+  ConnId conn = 0;
+  int fd = open_websocket(h, &conn);
+  std::string ping = client_frame(ws::Opcode::kPing, "abc");
+  CHECK(write_all(fd, ping.data(), ping.size()));
+  CHECK(h.read_n(fd, 5) == server_frame(ws::Opcode::kPong, "abc"));
+  CHECK_EQ(h.count(WsEventType::kMessage), 0);
+  close(fd);
+  h.finish();
+}
+
+void a_fragmented_message_split_byte_by_byte_is_assembled() {
+  Harness h;
+  ConnId conn = 0;
+  int fd = open_websocket(h, &conn);
+  std::string bytes = client_frame(ws::Opcode::kText, "Hel", false) +
+                      client_frame(ws::Opcode::kContinuation, "lo, world", true);
+  for (char c : bytes) {
+    CHECK(write_all(fd, &c, 1));
+    h.turn();
+  }
+  CHECK(h.until([&] { return h.count(WsEventType::kMessage) == 1; }));
+  CHECK(h.last_payload(WsEventType::kMessage) == "Hello, world");
+  close(fd);
+  h.finish();
+}
+
+void a_client_close_is_echoed_then_fin() {
+  Harness h;
+  ConnId conn = 0;
+  int fd = open_websocket(h, &conn);
+  std::string bye = close_frame(ws::kCloseNormal);
+  std::string masked = client_frame(ws::Opcode::kClose, bye.substr(2));
+  CHECK(write_all(fd, masked.data(), masked.size()));
+  CHECK(h.read_n(fd, bye.size()) == bye);
+  CHECK(h.eof(fd));
+  CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 1; }));
+  CHECK_EQ(h.last(WsEventType::kClosed)->code, ws::kCloseNormal);
+  close(fd);
+  h.finish();
+}
+
+void invalid_utf8_closes_with_1007() {
+  Harness h;
+  ConnId conn = 0;
+  int fd = open_websocket(h, &conn);
+  std::string bad = client_frame(ws::Opcode::kText, "\xc3\x28");
+  CHECK(write_all(fd, bad.data(), bad.size()));
+  std::string frame = h.read_n(fd, 4);
+  CHECK(frame.size() >= 4);
+  CHECK_EQ(static_cast<uint8_t>(frame[0]), 0x88);
+  CHECK_EQ((static_cast<uint8_t>(frame[2]) << 8) | static_cast<uint8_t>(frame[3]), 1007);
+  CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 1; }));
+  CHECK_EQ(h.last(WsEventType::kClosed)->code, ws::kCloseInvalidPayload);
+  close(fd);
+  h.finish();
+}
+
+void a_bad_version_gets_426_and_a_rejected_upgrade_its_status() {
+  Harness h;
+  int fd = connect_client(h.port);
+  std::string req = kUpgrade;
+  req.replace(req.find("Version: 13"), 11, "Version: 12");
+  CHECK(write_all(fd, req.data(), req.size()));
+  std::string resp = h.read_http_response(fd);
+  CHECK(resp.find("HTTP/1.1 426") == 0);
+  CHECK(resp.find("Sec-WebSocket-Version: 13\r\n") != std::string::npos);
+  CHECK(h.eof(fd));
+  CHECK_EQ(h.count(WsEventType::kRequest), 0);  // decided natively
+  close(fd);
+
+  fd = connect_client(h.port);
+  h.on_event = [&](const WsEvent& e) {
+    if (e.type == WsEventType::kRequest) CHECK_EQ(h.server->reject(e.conn, 403, "no"), 0);
+  };
+  CHECK(write_all(fd, kUpgrade, sizeof kUpgrade - 1));
+  CHECK(h.read_http_response(fd).find("HTTP/1.1 403") == 0);
+  CHECK(h.eof(fd));
+  close(fd);
+  h.finish();
+}
+
+void plain_http_keeps_alive_across_pipelined_requests() {
+  Harness h;
+  int fd = connect_client(h.port);
+  std::string reqs =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+  const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  const char done[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndone";
+  std::vector<std::string> targets;
+  h.on_event = [&](const WsEvent& e) {
+    if (e.type != WsEventType::kRequest) return;
+    CHECK(!e.upgrade);
+    targets.emplace_back(e.head->text(e.head->target));
+    bool first = targets.size() == 1;
+    if (!first) CHECK(std::string(reinterpret_cast<const char*>(e.data), e.len) == "hello");
+    CHECK_EQ(first ? h.server->respond(e.conn, ok, sizeof ok - 1, true)
+                   : h.server->respond(e.conn, done, sizeof done - 1, false), 0);
+  };
+  CHECK(write_all(fd, reqs.data(), reqs.size()));
+  CHECK(h.read_n(fd, sizeof ok - 1) == ok);
+  CHECK(h.read_n(fd, sizeof done - 1) == done);
+  CHECK(h.eof(fd));
+  CHECK_EQ(targets.size(), 2);
+  if (targets.size() == 2) CHECK(targets[0] == "/healthz" && targets[1] == "/publish");
+  close(fd);
+  h.finish();
+}
+
+void a_slow_consumer_is_closed_with_1013() {
+  Harness h(64 * 1024);
+  ConnId conn = 0;
+  int fd = open_websocket(h, &conn);
+  set_rcvbuf(fd, 4096);
+  int small = 4096;
+  setsockopt(h.engine.fd_of(conn), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  std::string payload(8192, 'p');
+  for (int i = 0; i < 64; i++) {
+    h.server->send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
+    h.turn();
+  }
+  CHECK(h.until([&] { return h.engine.stats().overflows == 1; }));
+  // Reading now: whole frames, then the 1013 close frame, then FIN.
+  std::string all;
+  char buf[65536];
+  CHECK(h.until([&] {
+    ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (r > 0) all.append(buf, static_cast<size_t>(r));
+    return r == 0;
+  }));
+  std::string frame = server_frame(ws::Opcode::kBinary, payload);
+  std::string bye = close_frame(ws::kCloseTryAgainLater, "outbound limit");
+  size_t body = all.size() >= bye.size() ? all.size() - bye.size() : 0;
+  CHECK_EQ(body % frame.size(), 0);
+  CHECK(all.substr(0, frame.size()) == frame);
+  CHECK(all.substr(body) == bye);
+  CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 1; }));
+  CHECK_EQ(h.last(WsEventType::kClosed)->code, ws::kCloseTryAgainLater);
+  close(fd);
+  h.finish();
+}
+
+}  // namespace
+
+int main() {
+  setvbuf(stdout, nullptr, _IONBF, 0);
+  upgrade_then_messages_both_ways();
+  ping_is_answered_natively();
+  a_fragmented_message_split_byte_by_byte_is_assembled();
+  a_client_close_is_echoed_then_fin();
+  invalid_utf8_closes_with_1007();
+  a_bad_version_gets_426_and_a_rejected_upgrade_its_status();
+  plain_http_keeps_alive_across_pipelined_requests();
+  a_slow_consumer_is_closed_with_1013();
+  return report();
+}
