@@ -135,11 +135,36 @@ void emfile_backs_off_and_keeps_serving() {
   check_quiet(s.e);
 }
 
+// More clients than slots: the extra ones are accepted and closed at once (counted), the
+// others keep working.
+void clients_beyond_max_connections_are_turned_away() {
+  Server s;
+  EngineConfig cfg;
+  cfg.max_connections = 4;
+  CHECK_EQ(s.e.init(cfg), 0);
+  int port = s.e.listen("127.0.0.1", 0);
+  std::vector<int> fds;
+  for (int i = 0; i < 6; i++) fds.push_back(connect_client(port));
+  CHECK(pump(s.e, s.handler(), [&] { return s.e.stats().rejected == 2; }));
+  CHECK_EQ(s.open.size(), 4);
+  int refused = 0;
+  for (int fd : fds) {
+    char c;
+    set_nonblocking(fd);
+    refused += recv(fd, &c, 1, 0) == 0;
+  }
+  CHECK_EQ(refused, 2);
+  for (int fd : fds) close(fd);
+  CHECK(pump(s.e, s.handler(), [&] { return s.e.stats().live_slots == 0; }));
+  check_quiet(s.e);
+}
+
 }  // namespace
 
 int main() {
   setvbuf(stdout, nullptr, _IONBF, 0);
   ten_thousand_cycles_return_counters_to_zero();
   emfile_backs_off_and_keeps_serving();
+  clients_beyond_max_connections_are_turned_away();
   return report();
 }

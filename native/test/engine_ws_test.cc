@@ -311,6 +311,28 @@ void a_slow_consumer_is_closed_with_1013() {
   h.finish();
 }
 
+void shutdown_closes_every_websocket_with_1001() {
+  Harness h;
+  std::vector<int> fds;
+  std::vector<ConnId> conns(3);
+  for (ConnId& c : conns) fds.push_back(open_websocket(h, &c));
+  int http = connect_client(h.port);  // connected, no request yet
+  CHECK(h.until([&] { return h.server->live_sessions() == 4; }));
+  CHECK_EQ(h.server->shutdown(), 4);
+  h.server->flush();
+  std::string bye = close_frame(ws::kCloseGoingAway, "going away");
+  for (int fd : fds) {
+    CHECK(h.read_n(fd, bye.size()) == bye);
+    CHECK(h.eof(fd));
+  }
+  CHECK(h.eof(http));
+  CHECK(connect_client(h.port) < 0);  // no longer listening
+  CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 4; }));
+  for (int fd : fds) close(fd);
+  close(http);
+  h.finish();
+}
+
 }  // namespace
 
 int main() {
@@ -323,5 +345,6 @@ int main() {
   a_bad_version_gets_426_and_a_rejected_upgrade_its_status();
   plain_http_keeps_alive_across_pipelined_requests();
   a_slow_consumer_is_closed_with_1013();
+  shutdown_closes_every_websocket_with_1001();
   return report();
 }

@@ -89,6 +89,7 @@ struct EngineStats {
   uint64_t recv_rearms = 0;
   uint64_t sends = 0;
   uint64_t zc_sends = 0;
+  uint64_t short_sends = 0;      // sends the kernel took only part of; the rest went first next
   uint64_t enters = 0;
 };
 

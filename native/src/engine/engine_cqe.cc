@@ -143,6 +143,7 @@ void Engine::on_send_result(SendOp* op, int res) {
     teardown(slot, res);  // EPIPE, ECONNRESET: the peer is gone
     return;
   }
+  stats_.short_sends += static_cast<uint64_t>(res) < op->bytes;
   uint64_t before = c.q.bytes;
   queue_consume(&c.q, &nodes_, static_cast<size_t>(res));
   stats_.bytes_queued -= before - c.q.bytes;

@@ -21,12 +21,15 @@ enum class SessionPhase : uint8_t {
 };
 
 struct Session {
-  explicit Session(const ws::HttpLimits& http_limits, const ws::FrameLimits& frame_limits)
-      : http(new ws::HttpHeadParser(http_limits)), frames(frame_limits) {}
+  Session(uint32_t conn_id, const ws::HttpLimits& http_limits, const ws::FrameLimits& frame_limits)
+      : id(conn_id), http(new ws::HttpHeadParser(http_limits)), frames(frame_limits) {}
 
+  uint32_t id;  // the engine's ConnId
   SessionPhase phase = SessionPhase::kHttp;
   uint16_t close_code = 0;  // sent or received close status, for the kClosed event
   bool input_queued = false;
+  bool heard = true;             // bytes arrived since the last sweep's ping
+  uint64_t phase_since_ms = 0;   // monotonic ms when the current HTTP request began
   std::unique_ptr<ws::HttpHeadParser> http;  // dropped after the upgrade
   std::vector<uint8_t> inbuf;    // HTTP bytes so far; bytes that arrive while the layer decides
   ws::FrameParser frames;

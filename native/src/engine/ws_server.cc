@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "ws/frame_writer.h"
 #include "ws/handshake.h"
@@ -50,7 +51,8 @@ void WsServer::on_engine_event(const Event& ev) {
   uint32_t slot = conn_slot(ev.conn);
   switch (ev.type) {
     case EventType::kOpen:
-      sessions_[slot].reset(new Session(config_.http, config_.frames));
+      sessions_[slot].reset(new Session(ev.conn, config_.http, config_.frames));
+      sessions_[slot]->phase_since_ms = monotonic_ms();
       live_++;
       return;
     case EventType::kClosed: {
@@ -72,8 +74,10 @@ void WsServer::on_engine_event(const Event& ev) {
   if (!s) return;
   if (ev.type == EventType::kOverflow) {
     send_close(ev.conn, *s, ws::kCloseTryAgainLater, "outbound limit");  // DESIGN.md policy
+    emit(WsEventType::kOverflow, ev.conn);
     return;
   }
+  s->heard = true;
   switch (s->phase) {  // kData
     case SessionPhase::kWebSocket:
       on_frames(ev.conn, *s, ev.data, ev.len);
@@ -101,10 +105,17 @@ void WsServer::on_engine_event(const Event& ev) {
 void WsServer::on_http_bytes(ConnId conn, Session& s) {
   ws::HttpParseResult r = s.http->parse(reinterpret_cast<const char*>(s.inbuf.data()), s.inbuf.size());
   if (r.state == ws::HttpParseState::kNeedMore) return;
-  if (r.state == ws::HttpParseState::kError) return http_error(conn, s, r.status, r.reason);
+  if (r.state == ws::HttpParseState::kError) {
+    emit(WsEventType::kRefused, conn);
+    events_.back().code = static_cast<uint16_t>(r.status);
+    return http_error(conn, s, r.status, r.reason);
+  }
   const ws::HttpRequestHead& head = s.http->head();
   ws::UpgradeCheck up = ws::check_upgrade(head);
   if (up.kind == ws::UpgradeKind::kRejected) {
+    emit(WsEventType::kRefused, conn);
+    events_.back().code = static_cast<uint16_t>(up.status);
+    events_.back().upgrade = true;
     return http_error(conn, s, up.status, up.reason, up.extra_headers);
   }
   if (up.kind == ws::UpgradeKind::kNotUpgrade &&
@@ -168,6 +179,7 @@ int WsServer::respond(ConnId conn, const void* bytes, size_t len, bool keep_aliv
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(used));
   s->http->reset();
   s->phase = SessionPhase::kHttp;
+  s->phase_since_ms = monotonic_ms();  // the keep-alive gap counts toward the next request
   if (!s->inbuf.empty()) queue_input(conn, *s);  // a pipelined next request
   return 0;
 }
@@ -302,6 +314,16 @@ size_t WsServer::fanout(const ConnId* conns, size_t n, ws::Opcode op, const void
   return queued;
 }
 
+size_t WsServer::shutdown(uint16_t code) {
+  engine_.stop_accepting();
+  size_t closed = 0;
+  for (auto& s : sessions_) {
+    if (!s || s->phase == SessionPhase::kClosing) continue;
+    closed += close(s->id, code, "going away") == 0;
+  }
+  return closed;
+}
+
 int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
   Session* s = session(conn);
   if (!s) return -ENOTCONN;
@@ -311,6 +333,45 @@ int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
   }
   send_close(conn, *s, code, reason);
   return 0;
+}
+
+uint64_t WsServer::monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+size_t WsServer::sweep(uint64_t handshake_timeout_ms, bool ping) {
+  static const uint8_t kPing[2] = {0x89, 0x00};  // FIN + ping, empty payload (RFC 6455 5.5.2)
+  uint64_t now = monotonic_ms();
+  size_t dropped = 0;
+  for (auto& owned : sessions_) {
+    Session* s = owned.get();
+    if (s == nullptr) continue;
+    bool stale = false;
+    switch (s->phase) {
+      case SessionPhase::kHttp:
+        stale = now - s->phase_since_ms > handshake_timeout_ms;
+        break;
+      case SessionPhase::kWebSocket:
+        if (!ping) break;
+        if (!s->heard) {
+          stale = true;
+          break;
+        }
+        s->heard = false;
+        send_bytes(s->id, kPing, sizeof kPing);
+        break;
+      default:
+        break;  // the layer above is deciding, or the connection is already closing
+    }
+    if (stale) {
+      s->phase = SessionPhase::kClosing;
+      engine_.close(s->id, CloseMode::kAbort);
+      dropped++;
+    }
+  }
+  return dropped;
 }
 
 }  // namespace ringcast

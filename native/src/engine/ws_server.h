@@ -31,6 +31,8 @@ enum class WsEventType : uint8_t {
   kMessage,  // data/len: a whole text (binary=false) or binary message
   kClosed,   // code: close status sent or received, 1006 when the connection just ended
   kDrain,    // the connection's queue emptied after passing the drain mark
+  kOverflow, // the outbound limit was passed: close 1013 was queued (for the layer's counters)
+  kRefused,  // answered here with an HTTP error (code: status; upgrade: it was an upgrade)
 };
 
 struct WsEvent {
@@ -64,7 +66,19 @@ class WsServer {
   size_t fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload, size_t len);
   int close(ConnId conn, uint16_t code, std::string_view reason = {});
 
+  // Graceful drain: stop accepting, close every WebSocket with `code` (1001 going away) after
+  // what is queued, end every HTTP connection. Poll until live_sessions() is 0. Returns how
+  // many connections it closed.
+  size_t shutdown(uint16_t code = ws::kCloseGoingAway);
+
   size_t live_sessions() const { return live_; }
+
+  // Timers, called by the layer above every few hundred ms: drops a connection whose HTTP
+  // request (or the idle gap before a keep-alive one) has taken longer than
+  // handshake_timeout_ms; with ping, drops a WebSocket that sent nothing since the last
+  // sweep's ping, and pings the others. Returns how many it dropped.
+  size_t sweep(uint64_t handshake_timeout_ms, bool ping);
+  static uint64_t monotonic_ms();
 
  private:
   Session* session(ConnId conn);
