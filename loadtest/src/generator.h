@@ -105,6 +105,7 @@ class Generator {
   uint64_t load_start_ns_ = 0, open_loop_sent_ = 0;
   uint64_t window_start_ns_ = 0, window_end_ns_ = 0;
   uint64_t window_cpu_start_ = 0, window_cpu_end_ = 0;
+  double server_cpu_start_ = -1, server_cpu_end_ = -1;  // seconds, --server-pid
   uint64_t connect_ns_ = 0, subscribe_ns_ = 0;
   uint64_t next_tick_ns_ = 0, tick_start_ns_ = 0, tick_cpu_ = 0;
   size_t held_ = 0;

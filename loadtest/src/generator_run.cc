@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "generator.h"
+#include "proc_cpu.h"
 
 namespace loadgen {
 namespace {
@@ -106,6 +107,7 @@ bool Generator::load_phases() {
       enter(Phase::Measure);
       window_start_ns_ = phase_start_ns_;
       window_cpu_start_ = cpu_us();
+      if (opts_.server_pid) server_cpu_start_ = process_cpu_seconds(opts_.server_pid);
     }
     uint64_t end = phase_start_ns_ + seconds_to_ns(p == Phase::Warmup ? opts_.warmup : opts_.duration);
     while (now_ns() < end && !g_stop) {
@@ -123,6 +125,7 @@ bool Generator::load_phases() {
   publishing_ = false;
   window_end_ns_ = now_ns();
   window_cpu_end_ = cpu_us();
+  if (opts_.server_pid) server_cpu_end_ = process_cpu_seconds(opts_.server_pid);
   enter(Phase::Drain);
   uint64_t end = phase_start_ns_ + seconds_to_ns(opts_.drain_timeout);
   while (!drained() && now_ns() < end && g_stop < 2) {

@@ -49,6 +49,7 @@ bool apply(const std::string& flag, const char* v, Options& o) {
   if (flag == "--window") return parse_count(v, o.window) && o.window > 0;
   if (flag == "--batch") return parse_count(v, o.batch) && o.batch > 0;
   if (flag == "--connect-concurrency") return parse_count(v, o.connect_concurrency) && o.connect_concurrency > 0;
+  if (flag == "--server-pid") { bool ok = parse_count(v, n) && n > 0; o.server_pid = int(n); return ok; }
   if (flag == "--source-ips") { bool ok = parse_count(v, n) && n <= 254; o.source_ips = int(n); return ok; }
   if (flag == "--coalesce-us") return parse_seconds(v, o.coalesce_us);
   if (flag == "--rate") return parse_seconds(v, o.rate) && o.rate > 0;
@@ -84,6 +85,7 @@ const char* usage() {
          "  --coalesce-us US (0)  pause between reads under load, so reads gather more\n"
          "  --connect-concurrency N (256)  --source-ips N (254 on loopback, else 0)\n"
          "  --topic-prefix NAME (bench)  --quiet (no progress lines)\n"
+         "  --server-pid PID  also report that local process's CPU per delivery (from /proc)\n"
          "Progress lines, '#phase NAME' markers and a closing summary line go to stderr; the\n"
          "JSON summary to stdout. Ctrl-C ends the load early (a second one ends the drain) and\n"
          "still prints both.\n";

@@ -35,6 +35,7 @@ struct Options {
   double coalesce_us = 0;
   size_t connect_concurrency = 256;  // handshakes in flight, so a listen backlog never overflows
   int source_ips = -1;          // 127.0.0.x sources to spread over; -1: 254 when loopback, else 0
+  int server_pid = 0;           // when set: report that process's CPU over the window too
   bool progress = true;         // a line per second on stderr
   bool help = false;
 };

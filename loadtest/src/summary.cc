@@ -46,6 +46,11 @@ void Generator::print_human_summary() const {
                (unsigned long long)stats_.reordered, drain_complete_ ? "" : " (drain timed out: lost includes the backlog)",
                window_s > 0 ? 100.0 * cpu_s / window_s : 0,
                window_s > 0 && cpu_s / window_s > 0.9 ? " -- LIMITED BY THE INSTRUMENT" : "");
+  if (server_cpu_start_ >= 0 && server_cpu_end_ >= 0 && stats_.deliveries_window) {
+    double server_s = server_cpu_end_ - server_cpu_start_;
+    std::fprintf(stderr, "server (pid %d): %.0f%% busy, %.3f us CPU per delivery\n", opts_.server_pid,
+                 100.0 * server_s / window_s, server_s * 1e6 / double(stats_.deliveries_window));
+  }
 }
 
 void Generator::print_summary(bool ok) const {
@@ -101,6 +106,12 @@ void Generator::print_summary(bool ok) const {
   field("p999", double(h.percentile(0.999)) / 1e3);
   field("max", double(h.max()) / 1e3, false);
   std::printf("},");
+  if (server_cpu_start_ >= 0 && server_cpu_end_ >= 0) {
+    double server_s = server_cpu_end_ - server_cpu_start_;
+    field("server_cpu_s", server_s);
+    field("server_busy_pct", window_s > 0 ? 100.0 * server_s / window_s : 0);
+    field("server_cpu_us_per_delivery", stats_.deliveries_window ? server_s * 1e6 / double(stats_.deliveries_window) : 0);
+  }
   field("loadgen_cpu_s", cpu_s);
   field("loadgen_busy_pct", window_s > 0 ? 100.0 * cpu_s / window_s : 0, false);
   std::printf("}\n");

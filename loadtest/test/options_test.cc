@@ -4,6 +4,9 @@
 #include "check.h"
 #include "endpoint.h"
 #include "options.h"
+#include "proc_cpu.h"
+
+#include <unistd.h>
 
 using namespace loadgen;
 
@@ -42,4 +45,13 @@ TEST(endpoint_splits_host_port_and_target_and_knows_loopback) {
   CHECK(parse_endpoint("ws://127.0.0.2", ep, err));
   CHECK(ep.target == "/" && ntohs(ep.address.sin_port) == 80);
   CHECK(!parse_endpoint("wss://127.0.0.1/ws", ep, err));
+}
+
+TEST(process_cpu_of_this_process_is_read_from_proc_and_grows) {
+  double before = process_cpu_seconds(getpid());
+  volatile uint64_t x = 0;
+  for (uint64_t i = 0; i < 300000000ull; i++) x += i;  // ~0.1 s of CPU, beyond a 10 ms tick
+  double later = process_cpu_seconds(getpid());
+  CHECK(before >= 0 && later > before);
+  CHECK(process_cpu_seconds(-1) < 0);
 }
