@@ -69,7 +69,6 @@ class Generator {
   // generator_run.cc: phases and progress
   bool load_phases();
   bool hold_phase();
-  void coalesce() const;
   void enter(Phase p);
   void maybe_progress();
   bool failed() const { return !error_.empty(); }

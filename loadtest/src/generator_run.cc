@@ -1,7 +1,6 @@
 // The phases in order, each bounded in time, and the progress line once a second.
 #include <csignal>
 #include <cstdio>
-#include <time.h>
 
 #include "clock.h"
 #include "generator.h"
@@ -91,13 +90,6 @@ bool Generator::hold_phase() {
   return true;
 }
 
-void Generator::coalesce() const {
-  if (opts_.coalesce_us <= 0) return;
-  uint64_t ns = uint64_t(opts_.coalesce_us * 1000);
-  timespec ts{time_t(ns / 1000000000ull), long(ns % 1000000000ull)};
-  nanosleep(&ts, nullptr);
-}
-
 bool Generator::load_phases() {
   publishing_ = true;
   enter(Phase::Warmup);
@@ -114,7 +106,6 @@ bool Generator::load_phases() {
       refill_closed_loop();
       pace_open_loop();
       poll_once(kIdlePollNs);
-      coalesce();
       maybe_progress();
       if (failed_ > 0) {
         error_ = std::to_string(failed_) + " connections lost under load (first: " + first_failure_ + ")";

@@ -51,7 +51,6 @@ bool apply(const std::string& flag, const char* v, Options& o) {
   if (flag == "--connect-concurrency") return parse_count(v, o.connect_concurrency) && o.connect_concurrency > 0;
   if (flag == "--server-pid") { bool ok = parse_count(v, n) && n > 0; o.server_pid = int(n); return ok; }
   if (flag == "--source-ips") { bool ok = parse_count(v, n) && n <= 254; o.source_ips = int(n); return ok; }
-  if (flag == "--coalesce-us") return parse_seconds(v, o.coalesce_us);
   if (flag == "--rate") return parse_seconds(v, o.rate) && o.rate > 0;
   if (flag == "--connect-timeout") return parse_seconds(v, o.connect_timeout);
   if (flag == "--subscribe-timeout") return parse_seconds(v, o.subscribe_timeout);
@@ -82,7 +81,6 @@ const char* usage() {
          "  --subscribe query|op|both  ?topics= at upgrade, a sub op, or both; ready on ack (op)\n"
          "  --warmup S (2)  --duration S (10)  --drain-timeout S (10)  --hold S (10)\n"
          "  --connect-timeout S (60)  --subscribe-timeout S (30)  --publish-timeout S (5)\n"
-         "  --coalesce-us US (0)  pause between reads under load, so reads gather more\n"
          "  --connect-concurrency N (256)  --source-ips N (254 on loopback, else 0)\n"
          "  --topic-prefix NAME (bench)  --quiet (no progress lines)\n"
          "  --server-pid PID  also report that local process's CPU per delivery (from /proc)\n"

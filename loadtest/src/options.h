@@ -28,11 +28,6 @@ struct Options {
   double drain_timeout = 10;    // seconds to wait for in-flight deliveries after measuring
   double hold = 10;             // idle mode: seconds to hold the connections
   double publish_timeout = 5;   // closed loop: a publish not fully delivered by then is given up
-  // Microseconds to let bytes pile up between reads while loading. Each recv that drains a
-  // socket makes the kernel send an ACK, so on loopback a server that writes one message per
-  // segment costs the reader a syscall and an ACK per delivery; letting a few accumulate
-  // divides that. Adds up to this much latency, so latency scenarios leave it at 0.
-  double coalesce_us = 0;
   size_t connect_concurrency = 256;  // handshakes in flight, so a listen backlog never overflows
   int source_ips = -1;          // 127.0.0.x sources to spread over; -1: 254 when loopback, else 0
   int server_pid = 0;           // when set: report that process's CPU over the window too
