@@ -6,7 +6,8 @@
 #   fuzz/run.sh --regression    run each target once over the seed corpus (used by make test);
 #                               without clang++ it prints why and succeeds
 #
-# Runs under `nice -n 10`: the machine is shared.
+# Runs under `nice -n 10`: the machine is shared. FUZZ_BUILD_DIR (default build/fuzz) moves the
+# binaries, corpus copies, logs and artifacts elsewhere, e.g. out of a build/ that others clean.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,29 +29,30 @@ if ! command -v "$fuzz_cxx" >/dev/null 2>&1; then
   [ "$regression" = 1 ] && exit 0 || exit 1
 fi
 
-make -s -C "$native" fuzz FUZZ_CXX="$fuzz_cxx"
+out=${FUZZ_BUILD_DIR:-$native/build/fuzz}
+make -s -C "$native" fuzz FUZZ_CXX="$fuzz_cxx" FUZZ_BUILD="$out"
 
 # UBSan findings must stop the run like ASan's do.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
 for target in "$here"/*_fuzz.cc; do
   name=$(basename "$target" .cc)
-  bin="$native/build/fuzz/$name"
+  bin="$out/$name"
   seeds="$here/corpus/$name"
   if [ "$regression" = 1 ]; then
-    if nice -n 10 "$bin" -runs=0 "$seeds" >"$native/build/fuzz/$name.log" 2>&1; then
+    if nice -n 10 "$bin" -runs=0 "$seeds" >"$out/$name.log" 2>&1; then
       echo "fuzz: $name replayed $(ls "$seeds" | wc -l) seed inputs, no findings"
     else
-      echo "fuzz: $name FAILED on its seed corpus, see build/fuzz/$name.log"; status=1
+      echo "fuzz: $name FAILED on its seed corpus, see $out/$name.log"; status=1
     fi
     continue
   fi
-  work="$native/build/fuzz/corpus/$name"
-  artifacts="$native/build/fuzz/artifacts/$name/"
+  work="$out/corpus/$name"
+  artifacts="$out/artifacts/$name/"
   mkdir -p "$work" "$artifacts"
   cp -n "$seeds"/* "$work"/ 2>/dev/null || true
   before=$(ls "$artifacts" | wc -l)
-  log="$native/build/fuzz/$name.log"
+  log="$out/$name.log"
   echo "fuzz: $name for ${seconds}s ..."
   set +e
   nice -n 10 "$bin" -max_total_time="$seconds" -print_final_stats=1 \

@@ -73,6 +73,7 @@ FrameStep FrameParser::parse(uint8_t* data, size_t len, std::vector<uint8_t>& me
     return FrameStep{used + size_t(left), deliver_in_place(data + used)};
   }
   const size_t n = size_t(std::min<uint64_t>(avail, left));
+  if (n == 0) return FrameStep{used, {}};
   FrameEvent ev = consume_payload(data + used, n, message);
   used += n;
   if (ev.type == FrameEventType::kNone && payload_done_ == payload_len_) ev = finish_frame(message);
@@ -82,7 +83,7 @@ FrameStep FrameParser::parse(uint8_t* data, size_t len, std::vector<uint8_t>& me
 // Copies header bytes until the current phase has what it needs; false if input ran out.
 bool FrameParser::fill_header(const uint8_t* data, size_t len, size_t* used) {
   const size_t take = std::min<size_t>(header_need_ - header_len_, len - *used);
-  std::memcpy(header_ + header_len_, data + *used, take);
+  if (take > 0) std::memcpy(header_ + header_len_, data + *used, take);
   header_len_ = uint8_t(header_len_ + take);
   *used += take;
   return header_len_ == header_need_;
