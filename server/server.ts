@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js';
 import { closeCodes } from './protocol/errors.js';
 import { probeUring } from './transport/select.js';
 import type { Transport, TransportEvents, TransportName } from './transport/types.js';
+import { UringTransport } from './transport/uring.js';
 import { WsTransport } from './transport/ws.js';
 
 /** Thrown when --transport uring is demanded and the engine is unavailable (exit 1). */
@@ -38,7 +39,7 @@ export class RingcastServer {
       close: (id) => this.hub.close(id),
       flushed: () => this.hub.flushed(),
     };
-    this.transport = new WsTransport(config, events, this.metrics);
+    this.transport = name === 'uring' ? new UringTransport(config, events, this.metrics) : new WsTransport(config, events, this.metrics);
     this.hub.transport = this.transport;
   }
 

@@ -5,9 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { probeUring } from '../server/transport/select.js';
 import { Client } from './helpers/client.js';
+import { transports } from './helpers/server.js';
 
 const CLI = fileURLToPath(new URL('../dist/server/cli.js', import.meta.url));
+const uringHere = probeUring().ok;
+
+let denyBinary: string | undefined;
+/** Builds native/tools/deny_io_uring.c once: a launcher that makes io_uring_setup fail under seccomp. */
+function denyIoUring(): string {
+  if (denyBinary) return denyBinary;
+  const out = join(mkdtempSync(join(tmpdir(), 'ringcast-deny-')), 'deny_io_uring');
+  const src = fileURLToPath(new URL('../native/tools/deny_io_uring.c', import.meta.url));
+  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', out, src], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`cannot build deny_io_uring: ${cc.stderr}`);
+  return (denyBinary = out);
+}
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RINGCAST_')));
 
 function runSync(args: string[], env: Record<string, string> = {}) {
@@ -21,8 +35,10 @@ interface Running {
   exited: Promise<number | null>;
 }
 
-function start(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the CLI, optionally through a launcher (e.g. the seccomp filter), and follows its log lines. */
+function start(args: string[], env: Record<string, string> = {}, launcher: string[] = []): Running {
+  const argv = [...launcher, process.execPath, CLI, '--host', '127.0.0.1', ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
   let buf = '';
   const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -96,31 +112,37 @@ describe('ringcast CLI', () => {
     expect(await r.listening).toMatchObject({ path: '/from-env' });
   });
 
-  it('falls back to ws with --transport auto and says why in one line', async () => {
+  describe('transport selection under a real seccomp refusal of io_uring_setup', () => {
+    // EPERM is what Docker >= 25's default profile answers, ENOSYS what podman's answers.
+    it.each([[1, /seccomp/], [38, /io_uring syscalls are missing/]])('with errno %i, auto runs on ws and logs one line with the reason and the fix', async (errno, why) => {
+      const r = start(['--port', '0'], {}, [denyIoUring(), String(errno)]);
+      running.push(r);
+      expect(await r.listening).toMatchObject({ transport: 'ws' });
+      const fallback = r.lines.filter((l) => l.event === 'transport_fallback');
+      expect(fallback).toHaveLength(1);
+      expect(String(fallback[0]!.reason)).toMatch(why);
+      expect(String(fallback[0]!.reason)).toMatch(/fix:/);
+    });
+
+    it('with --transport uring, exits 1 with that line instead', async () => {
+      const r = start(['--port', '0', '--transport', 'uring'], {}, [denyIoUring(), '1']);
+      running.push(r);
+      expect(await r.exited).toBe(1);
+      expect(String(r.lines.find((l) => l.event === 'transport_unavailable')?.reason)).toMatch(/seccomp/);
+    });
+  });
+
+  it.runIf(uringHere)('runs on uring by default on this machine and names the ring features', async () => {
     const r = start(['--port', '0']);
     running.push(r);
     const line = await r.listening;
-    if (line.transport === 'ws') {
-      const why = r.lines.filter((l) => l.event === 'transport_fallback');
-      expect(why).toHaveLength(1);
-      expect(String(why[0]!.reason)).toMatch(/io_uring/);
-    }
+    expect(line).toMatchObject({ transport: 'uring' });
+    expect(JSON.stringify(line.features)).toMatch(/defer_taskrun|single_issuer|pbuf_ring/);
+    expect(r.lines.filter((l) => l.event === 'transport_fallback')).toHaveLength(0);
   });
 
-  it('exits 1 with the reason when --transport uring cannot run', async () => {
-    const r = start(['--port', '0', '--transport', 'uring']);
-    running.push(r);
-    const code = await r.exited;
-    if (code === 1) {
-      const fatal = r.lines.find((l) => l.event === 'transport_unavailable');
-      expect(String(fatal?.reason)).toMatch(/io_uring/);
-    } else {
-      expect(r.lines.find((l) => l.event === 'listening')).toMatchObject({ transport: 'uring' });
-    }
-  });
-
-  it.each(['SIGTERM', 'SIGINT'] as const)('drains on %s: clients get 1001 and the process exits 0', async (signal) => {
-    const r = start(['--port', '0', '--transport', 'ws']);
+  it.each(transports.flatMap((t) => (['SIGTERM', 'SIGINT'] as const).map((sig) => [sig, t] as const)))('drains on %s (%s transport): clients get 1001 and the process exits 0', async (signal, transport) => {
+    const r = start(['--port', '0', '--transport', transport]);
     running.push(r);
     const { port } = (await r.listening) as { port: number };
     const clients = await Promise.all([1, 2, 3].map(() => Client.open(`ws://127.0.0.1:${port}/ws`)));

@@ -33,7 +33,7 @@ describe.each(transports)('opening handshake on the %s transport', (transport) =
   });
 
   it('answers 101 with the Sec-WebSocket-Accept of RFC 6455\'s sample key', async () => {
-    const socket = connect(srv.port, '127.0.0.1');
+    const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
     socket.write(upgradeRequest());
     const head = await readHead(socket);
     socket.destroy();
@@ -44,7 +44,7 @@ describe.each(transports)('opening handshake on the %s transport', (transport) =
   });
 
   it('accepts header tokens in any case and Connection as a token list', async () => {
-    const socket = connect(srv.port, '127.0.0.1');
+    const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
     socket.write(upgradeRequest({ Upgrade: 'WebSocket', Connection: 'keep-alive, Upgrade' }));
     const head = await readHead(socket);
     socket.destroy();
@@ -52,7 +52,7 @@ describe.each(transports)('opening handshake on the %s transport', (transport) =
   });
 
   it('does not negotiate permessage-deflate or a subprotocol it was not asked to speak', async () => {
-    const socket = connect(srv.port, '127.0.0.1');
+    const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
     socket.write(upgradeRequest({ 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' }));
     const head = await readHead(socket);
     socket.destroy();

@@ -70,8 +70,7 @@ describe.each(transports)('limits on the %s transport', (transport) => {
         for (let i = 0; i < 16; i++) pub.send(`{"op":"pub","topic":"big","data":${data}}`);
         await until(() => received === batch * 16, 10_000);
       }
-      await until(() => srv!.server.hub.connectionCount === 2 || slowClosedCount(srv!) === 1, 10_000);
-      expect(slowClosedCount(srv)).toBe(1);
+      await until(() => slowClosedCount(srv!) === 1, 10_000);
       socket.resume();
       expect((await slow.closed).code).toBe(1013);
     });
@@ -81,6 +80,7 @@ describe.each(transports)('limits on the %s transport', (transport) => {
     it('drops a client that never finishes its upgrade request', async () => {
       srv = await startServer(transport, { handshakeTimeout: 300 });
       const socket = connect(srv.port, '127.0.0.1');
+      socket.on('error', () => undefined); // the engine drops it with a reset
       await new Promise((r) => socket.once('connect', r));
       socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'); // never ends the head
       const t0 = Date.now();

@@ -1,0 +1,13 @@
+// The module registration: a list. The work is in ring_server.cc and probe.cc.
+#include <napi.h>
+
+#include "binding/probe.h"
+#include "binding/ring_server.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("probe", Napi::Function::New(env, ringcast::binding::Probe, "probe"));
+  ringcast::binding::RingServer::Init(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(ringcast, Init)

@@ -1,0 +1,345 @@
+#include "binding/ring_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace ringcast::binding {
+namespace {
+
+// Event kinds in the batch handed to JavaScript: [kind, conn, a, b] per event, flattened into one
+// array. server/transport/uring.ts reads the same layout (keep both in step).
+enum BatchKind : uint32_t {
+  kBatchRequest = 1,  // a = 1 for a WebSocket upgrade, 0 for plain HTTP; b = request object
+  kBatchMessage = 2,  // a = 1 for binary; b = Buffer with the whole message
+  kBatchClosed = 3,   // a = close code (1006 when the connection just ended)
+  kBatchDrain = 4,
+  kBatchOverflow = 5,  // close 1013 was queued: the connection passed its outbound limit
+  kBatchRefused = 6,   // answered natively with an HTTP error: a = status, b = 1 for an upgrade
+};
+constexpr uint32_t kBatchStride = 4;
+
+uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
+}
+
+uint64_t OptU64(const Napi::Object& o, const char* key, uint64_t fallback) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()) : fallback;
+}
+
+Napi::Value Status(Napi::Env env, int r) { return Napi::Number::New(env, r); }
+
+std::string PeerAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  } else if (ss.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+Napi::Object RequestToJs(Napi::Env env, const ws::HttpRequestHead& head, const WsEvent& ev,
+                         const std::string& remote) {
+  Napi::Object req = Napi::Object::New(env);
+  req.Set("method", std::string(head.text(head.method_text)));
+  req.Set("url", std::string(head.text(head.target)));
+  Napi::Object headers = Napi::Object::New(env);
+  for (const ws::HttpField& f : head.fields) {
+    std::string name(head.text(f.name));
+    for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    std::string value(head.text(f.value));
+    // repeated fields join with ", " as RFC 7230 section 3.2.2 allows (Node does the same)
+    Napi::Value prev = headers.Get(name);
+    if (prev.IsString()) value = prev.As<Napi::String>().Utf8Value() + ", " + value;
+    headers.Set(name, value);
+  }
+  req.Set("headers", headers);
+  req.Set("keepAlive", head.keep_alive);
+  req.Set("remoteAddress", remote);
+  req.Set("body", Napi::Buffer<uint8_t>::Copy(env, ev.data ? ev.data : reinterpret_cast<const uint8_t*>(""), ev.len));
+  return req;
+}
+
+}  // namespace
+
+void RingServer::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function cls = DefineClass(env, "RingServer", {
+      InstanceMethod("listen", &RingServer::Listen),
+      InstanceMethod("acceptUpgrade", &RingServer::AcceptUpgrade),
+      InstanceMethod("reject", &RingServer::Reject),
+      InstanceMethod("respond", &RingServer::Respond),
+      InstanceMethod("send", &RingServer::Send),
+      InstanceMethod("fanout", &RingServer::Fanout),
+      InstanceMethod("close", &RingServer::Close),
+      InstanceMethod("abort", &RingServer::Abort),
+      InstanceMethod("flush", &RingServer::Flush),
+      InstanceMethod("sweep", &RingServer::Sweep),
+      InstanceMethod("stopAccepting", &RingServer::StopAccepting),
+      InstanceMethod("stats", &RingServer::Stats),
+      InstanceMethod("destroy", &RingServer::Destroy),
+  });
+  exports.Set("RingServer", cls);
+}
+
+// new RingServer(options, onEvents)
+RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingServer>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "RingServer(options, onEvents)").ThrowAsJavaScriptException();
+    return;
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  EngineConfig ec;
+  ec.max_outbound = OptU64(o, "maxOutbound", ec.max_outbound);
+  ec.max_connections = OptU32(o, "maxConnections", ec.max_connections);
+  WsConfig wc;
+  wc.http.max_body_bytes = OptU64(o, "maxPayload", wc.http.max_body_bytes);
+  wc.http.max_head_bytes = OptU32(o, "maxHeadBytes", static_cast<uint32_t>(wc.http.max_head_bytes));
+  wc.http.max_headers = OptU32(o, "maxHeaders", static_cast<uint32_t>(wc.http.max_headers));
+  wc.frames.max_message_bytes = OptU64(o, "maxPayload", wc.frames.max_message_bytes);
+
+  engine_ = std::make_unique<Engine>();
+  int r = engine_->init(ec);
+  if (r < 0) {
+    Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + strerror(-r));
+    e.Set("errno", Napi::Number::New(env, -r));
+    e.ThrowAsJavaScriptException();
+    return;
+  }
+  ws_ = std::make_unique<WsServer>(*engine_, wc);
+  on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
+  async_ = std::make_unique<Napi::AsyncContext>(env, "ringcast:uring");
+
+  efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (efd_ < 0 || (r = engine_->register_eventfd(efd_)) < 0) {
+    int err = efd_ < 0 ? errno : -r;
+    Shutdown();
+    Napi::Error::New(env, std::string("io_uring eventfd: ") + strerror(err)).ThrowAsJavaScriptException();
+    return;
+  }
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  uv_poll_init(loop, poll_, efd_);
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE, &RingServer::OnReadable);
+}
+
+RingServer::~RingServer() { Shutdown(); }
+
+void RingServer::Shutdown() {
+  if (destroyed_) return;
+  destroyed_ = true;
+  if (poll_ != nullptr) {
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  ws_.reset();
+  engine_.reset();  // closes every connection and the ring now, not at garbage collection
+  if (efd_ >= 0) close(efd_);
+  efd_ = -1;
+}
+
+void RingServer::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+  auto* self = static_cast<RingServer*>(handle->data);
+  if (status < 0 || self->destroyed_) return;
+  uint64_t counter;
+  while (read(self->efd_, &counter, sizeof counter) == sizeof counter) {
+  }
+  self->Turn();
+}
+
+// One turn: reap every completion, one call into JS with the batch, one submit.
+void RingServer::Turn() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  int n = ws_->poll(0);
+  if (n > 0 && !ws_->events().empty()) {
+    Napi::Array batch = BatchToJs(env);
+    in_turn_ = true;
+    on_events_.MakeCallback(Value(), {batch}, *async_);
+    in_turn_ = false;
+    if (destroyed_) return;
+  }
+  ws_->flush();
+}
+
+Napi::Array RingServer::BatchToJs(Napi::Env env) {
+  const std::vector<WsEvent>& events = ws_->events();
+  Napi::Array batch = Napi::Array::New(env, events.size() * kBatchStride);
+  uint32_t i = 0;
+  for (const WsEvent& ev : events) {
+    Napi::Value a = env.Undefined();
+    Napi::Value b = env.Undefined();
+    uint32_t kind = 0;
+    switch (ev.type) {
+      case WsEventType::kRequest:
+        kind = kBatchRequest;
+        a = Napi::Number::New(env, ev.upgrade ? 1 : 0);
+        b = RequestToJs(env, *ev.head, ev, PeerAddress(engine_->fd_of(ev.conn)));
+        break;
+      case WsEventType::kMessage:
+        kind = kBatchMessage;
+        a = Napi::Number::New(env, ev.binary ? 1 : 0);
+        b = Napi::Buffer<uint8_t>::Copy(env, ev.data, ev.len);
+        break;
+      case WsEventType::kClosed:
+        kind = kBatchClosed;
+        a = Napi::Number::New(env, ev.code);
+        break;
+      case WsEventType::kDrain:
+        kind = kBatchDrain;
+        break;
+      case WsEventType::kOverflow:
+        kind = kBatchOverflow;
+        break;
+      case WsEventType::kRefused:
+        kind = kBatchRefused;
+        a = Napi::Number::New(env, ev.code);
+        b = Napi::Number::New(env, ev.upgrade ? 1 : 0);
+        break;
+    }
+    batch.Set(i++, Napi::Number::New(env, kind));
+    batch.Set(i++, Napi::Number::New(env, ev.conn));
+    batch.Set(i++, a);
+    batch.Set(i++, b);
+  }
+  return batch;
+}
+
+Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
+  std::string host = info[0].As<Napi::String>().Utf8Value();
+  int port = engine_->listen(host.c_str(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
+  return Status(info.Env(), port);
+}
+
+Napi::Value RingServer::AcceptUpgrade(const Napi::CallbackInfo& info) {
+  return Status(info.Env(), ws_->accept_upgrade(info[0].As<Napi::Number>().Uint32Value()));
+}
+
+Napi::Value RingServer::Reject(const Napi::CallbackInfo& info) {
+  std::string body = info[2].As<Napi::String>().Utf8Value();
+  return Status(info.Env(), ws_->reject(info[0].As<Napi::Number>().Uint32Value(),
+                                        info[1].As<Napi::Number>().Int32Value(), body));
+}
+
+Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
+  return Status(info.Env(), ws_->respond(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(),
+                                         bytes.Length(), info[2].ToBoolean().Value()));
+}
+
+// The frame is a complete, pre-encoded WebSocket frame (header + payload) built once in TS.
+Napi::Value RingServer::Send(const Napi::CallbackInfo& info) {
+  Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
+  return Status(info.Env(), SendFrame(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
+}
+
+// fanout(ids: Uint32Array, frame: Buffer, exclude: number) -> receivers. ONE call per publish:
+// the frame is copied into engine memory once and referenced by every queue.
+Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
+  Napi::Uint32Array ids = info[0].As<Napi::Uint32Array>();
+  Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
+  int64_t exclude = info[2].As<Napi::Number>().Int64Value();
+  size_t n = FanoutFrame(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude);
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// Only ids the layer above opened reach here, and the engine refuses a connection that is
+// closing (its close frame is the last thing queued), so the session phase needs no check.
+int RingServer::SendFrame(ConnId conn, const uint8_t* bytes, size_t len) {
+  Frame* f = engine_->copy_frame(bytes, len);
+  if (f == nullptr) return -ENOMEM;
+  int r = engine_->send(conn, f);
+  frame_unref(f);
+  return r;
+}
+
+size_t RingServer::FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes, size_t len, int64_t exclude) {
+  if (n == 0) return 0;
+  Frame* f = engine_->copy_frame(bytes, len);
+  if (f == nullptr) return 0;
+  size_t queued = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {  // skip the excluded id (echo:false) without copying the list
+    if (static_cast<int64_t>(ids[i]) != exclude) continue;
+    queued += engine_->fanout(ids + start, i - start, f);
+    start = i + 1;
+  }
+  queued += engine_->fanout(ids + start, n - start, f);
+  frame_unref(f);
+  return queued;
+}
+
+Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {
+  std::string reason = info[2].As<Napi::String>().Utf8Value();
+  return Status(info.Env(), ws_->close(info[0].As<Napi::Number>().Uint32Value(),
+                                       static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), reason));
+}
+
+Napi::Value RingServer::Abort(const Napi::CallbackInfo& info) {
+  return Status(info.Env(), engine_->close(info[0].As<Napi::Number>().Uint32Value(), CloseMode::kAbort));
+}
+
+Napi::Value RingServer::Flush(const Napi::CallbackInfo& info) {
+  if (destroyed_ || in_turn_) return Status(info.Env(), 0);  // the turn flushes when JS returns
+  return Status(info.Env(), ws_->flush());
+}
+
+Napi::Value RingServer::Sweep(const Napi::CallbackInfo& info) {
+  if (destroyed_) return Status(info.Env(), 0);
+  size_t dropped = ws_->sweep(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), info[1].ToBoolean().Value());
+  ws_->flush();
+  return Napi::Number::New(info.Env(), static_cast<double>(dropped));
+}
+
+Napi::Value RingServer::StopAccepting(const Napi::CallbackInfo& info) {
+  engine_->stop_accepting();
+  return info.Env().Undefined();
+}
+
+Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EngineStats s = engine_->stats();
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  set("liveSlots", s.live_slots);
+  set("liveFrames", s.live_frames);
+  set("frameBytes", s.frame_bytes);
+  set("bytesQueued", s.bytes_queued);
+  set("buffersOut", s.buffers_out);
+  set("sendsInFlight", s.sends_in_flight);
+  set("accepted", s.accepted);
+  set("closed", s.closed);
+  set("overflows", s.overflows);
+  set("staleCqes", s.stale_cqes);
+  set("acceptBackoffs", s.accept_backoffs);
+  set("recvRearms", s.recv_rearms);
+  set("sends", s.sends);
+  set("zcSends", s.zc_sends);
+  set("enters", s.enters);
+  set("sessions", ws_->live_sessions());
+  o.Set("features", engine_->features().names());
+  o.Set("sizing", engine_->sizing().describe());
+  return o;
+}
+
+Napi::Value RingServer::Destroy(const Napi::CallbackInfo& info) {
+  Shutdown();
+  return info.Env().Undefined();
+}
+
+}  // namespace ringcast::binding

@@ -1,0 +1,57 @@
+// The only class that joins the engine to Node. The ring lives on the JS thread: a uv_poll on
+// an eventfd registered with the ring wakes the loop (docs/engine.md: with DEFER_TASKRUN the
+// eventfd wakes reliably, the ring fd does not); each wake reaps every completion, makes ONE
+// call into JavaScript with the whole batch as plain data, then submits what JavaScript queued
+// in ONE io_uring_enter.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <memory>
+
+#include "engine/engine.h"
+#include "engine/ws_server.h"
+
+namespace ringcast::binding {
+
+class RingServer : public Napi::ObjectWrap<RingServer> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports);
+  explicit RingServer(const Napi::CallbackInfo& info);
+  ~RingServer() override;
+
+ private:
+  // JS methods. Ids are ConnIds (uint32: generation | slot).
+  Napi::Value Listen(const Napi::CallbackInfo& info);        // (host, port) -> port
+  Napi::Value AcceptUpgrade(const Napi::CallbackInfo& info); // (conn) -> status
+  Napi::Value Reject(const Napi::CallbackInfo& info);        // (conn, status, body) -> status
+  Napi::Value Respond(const Napi::CallbackInfo& info);       // (conn, Buffer, keepAlive) -> status
+  Napi::Value Send(const Napi::CallbackInfo& info);          // (conn, frame Buffer) -> status
+  Napi::Value Fanout(const Napi::CallbackInfo& info);        // (Uint32Array, frame, exclude) -> n
+  Napi::Value Close(const Napi::CallbackInfo& info);         // (conn, code, reason) -> status
+  Napi::Value Abort(const Napi::CallbackInfo& info);         // (conn) -> status
+  Napi::Value Flush(const Napi::CallbackInfo& info);         // () -> SQEs submitted
+  Napi::Value Sweep(const Napi::CallbackInfo& info);         // (handshakeMs, ping) -> dropped
+  Napi::Value StopAccepting(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Destroy(const Napi::CallbackInfo& info);
+
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+  void Turn();
+  Napi::Array BatchToJs(Napi::Env env);
+  void Shutdown();
+  int SendFrame(ConnId conn, const uint8_t* bytes, size_t len);
+  size_t FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes, size_t len, int64_t exclude);
+
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<WsServer> ws_;
+  Napi::FunctionReference on_events_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+  uv_poll_t* poll_ = nullptr;  // freed in its close callback
+  int efd_ = -1;
+  bool in_turn_ = false;
+  bool destroyed_ = false;
+};
+
+}  // namespace ringcast::binding

@@ -1,0 +1,177 @@
+// The uring transport: the native engine accepts, parses HTTP heads and RFC 6455 frames,
+// answers ping/pong/close, and sends; this class turns its one batch per event-loop turn into
+// calls on the core, and the core's sends, fanouts and closes into calls on the engine.
+// A fanout is ONE call: the membership view and the pre-encoded frame cross as they are.
+import { STATUS_CODES } from 'node:http';
+import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { BATCH_STRIDE, BatchKind, loadAddon, type NativeRequest, type NativeRingServer } from './native.js';
+import type { HttpResponse, Transport, TransportEvents } from './types.js';
+
+export class UringTransport implements Transport {
+  readonly name = 'uring' as const;
+  readonly features: Record<string, unknown>;
+  private readonly native: NativeRingServer;
+  /** ids of upgraded connections the core knows about */
+  private readonly open = new Set<number>();
+  private flushScheduled = false;
+  private inBatch = false;
+  private readonly timers: NodeJS.Timeout[];
+
+  constructor(
+    private readonly config: Config,
+    private readonly events: TransportEvents,
+    private readonly metrics: Metrics,
+  ) {
+    const { addon, reason } = loadAddon();
+    if (!addon) throw new Error(reason);
+    this.native = new addon.RingServer(
+      { maxPayload: config.maxPayload, maxOutbound: config.maxOutbound },
+      (batch) => this.onBatch(batch),
+    );
+    const stats = this.native.stats();
+    this.features = { ring: stats.features, sizing: stats.sizing };
+    // The engine keeps no timers: handshake deadlines are checked often enough to honour
+    // --handshake-timeout within half of it, pings go out every --ping-interval.
+    const every = Math.max(20, Math.min(1000, Math.floor(config.handshakeTimeout / 2)));
+    this.timers = [
+      setInterval(() => this.native.sweep(config.handshakeTimeout, false), every),
+      setInterval(() => this.native.sweep(config.handshakeTimeout, true), config.pingInterval),
+    ];
+    for (const t of this.timers) t.unref();
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const bound = this.native.listen(host, port);
+    if (bound < 0) {
+      const err = new Error(`cannot listen on ${host}:${port}: errno ${-bound}`) as NodeJS.ErrnoException;
+      err.code = bound === -98 ? 'EADDRINUSE' : bound === -13 ? 'EACCES' : `E${-bound}`;
+      return Promise.reject(err);
+    }
+    return Promise.resolve({ host, port: bound });
+  }
+
+  connectionCount(): number {
+    return this.open.size;
+  }
+
+  // ---- outbound: each call queues in the engine; the turn (or setImmediate) submits once ----
+
+  send(id: number, frame: Buffer): void {
+    this.native.send(id, frame);
+    this.scheduleFlush();
+  }
+
+  fanout(ids: Uint32Array, frame: Buffer, exclude: number): number {
+    const n = this.native.fanout(ids, frame, exclude);
+    this.scheduleFlush();
+    return n;
+  }
+
+  close(id: number, code: number, reason: string): void {
+    this.native.close(id, code, reason);
+    this.scheduleFlush();
+  }
+
+  /** Calls made outside a batch (timers, async HTTP answers) are submitted in setImmediate. */
+  private scheduleFlush(): void {
+    if (this.inBatch || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.native.flush();
+      this.events.flushed();
+    });
+  }
+
+  // ---- the batch ----
+
+  private onBatch(batch: unknown[]): void {
+    this.inBatch = true;
+    try {
+      for (let i = 0; i < batch.length; i += BATCH_STRIDE) {
+        const kind = batch[i] as BatchKind;
+        const conn = batch[i + 1] as number;
+        switch (kind) {
+          case BatchKind.Message:
+            this.events.message(conn, batch[i + 3] as Buffer, batch[i + 2] === 1);
+            break;
+          case BatchKind.Request:
+            if (batch[i + 2] === 1) this.onUpgrade(conn, batch[i + 3] as NativeRequest);
+            else this.onRequest(conn, batch[i + 3] as NativeRequest);
+            break;
+          case BatchKind.Closed:
+            if (this.open.delete(conn)) {
+              this.metrics.connections.dec({ transport: this.name });
+              this.events.close(conn);
+            }
+            break;
+          case BatchKind.Drain:
+            break;
+          case BatchKind.Overflow:
+            this.metrics.slowConsumerCloses.inc();
+            break;
+          case BatchKind.Refused:
+            if (batch[i + 3] === 1) this.metrics.upgradesRejected.inc({ reason: batch[i + 2] === 426 ? 'bad_version' : 'bad_handshake' });
+            break;
+        }
+      }
+    } finally {
+      this.inBatch = false;
+    }
+    // the binding submits everything queued above in one enter when this returns
+    this.events.flushed();
+  }
+
+  private onUpgrade(conn: number, req: NativeRequest): void {
+    const decision = this.events.upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress });
+    if (!decision.ok) {
+      this.metrics.upgradesRejected.inc({ reason: decision.reason });
+      this.native.reject(conn, decision.status, decision.body);
+      return;
+    }
+    if (this.native.acceptUpgrade(conn) < 0) return;
+    this.open.add(conn);
+    this.metrics.connections.inc({ transport: this.name });
+    this.events.open(conn, decision.info);
+  }
+
+  private onRequest(conn: number, req: NativeRequest): void {
+    this.events
+      .http({ method: req.method, url: req.url, headers: req.headers, body: req.body })
+      .then(
+        (res) => this.respond(conn, res, req.keepAlive),
+        () => this.respond(conn, { status: 500, headers: {}, body: 'internal error' }, false),
+      );
+  }
+
+  private respond(conn: number, res: HttpResponse, keepAlive: boolean): void {
+    this.native.respond(conn, serializeResponse(res, keepAlive), keepAlive);
+    this.scheduleFlush();
+  }
+
+  // ---- lifecycle ----
+
+  async stopAccepting(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.native.stopAccepting();
+  }
+
+  async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
+    for (const id of this.open) this.native.close(id, code, reason);
+    this.native.flush();
+    const deadline = Date.now() + timeoutMs;
+    while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    this.native.destroy();
+  }
+}
+
+function serializeResponse(r: HttpResponse, keepAlive: boolean): Buffer {
+  const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
+  const lines = [`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`];
+  for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
+  lines.push(`Content-Length: ${body.length}`, `Connection: ${keepAlive ? 'keep-alive' : 'close'}`);
+  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]);
+}
+
+
