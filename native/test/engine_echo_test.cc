@@ -196,6 +196,35 @@ void a_short_send_resumes_where_it_stopped() {
   check_quiet(e);
 }
 
+void listens_on_ipv6_and_two_workers_share_a_port() {
+  Engine e;
+  CHECK_EQ(e.init(small_config()), 0);
+  int port = e.listen("::1", 0);
+  CHECK(port > 0);
+  CHECK_EQ(e.listen("localhost", 0), -EINVAL);  // names are resolved by the layer above
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 a;
+  std::memset(&a, 0, sizeof a);
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
+  a.sin6_addr = in6addr_loopback;
+  CHECK_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  Echo s(&e);
+  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  close(fd);
+  CHECK(pump(e, s.handler(), [&] { return e.stats().live_slots == 0; }));
+
+  EngineConfig cfg = small_config();
+  cfg.reuse_port = true;
+  Engine w1, w2;
+  CHECK_EQ(w1.init(cfg), 0);
+  CHECK_EQ(w2.init(cfg), 0);
+  int p1 = w1.listen("127.0.0.1", 0);
+  CHECK(p1 > 0);
+  CHECK_EQ(w2.listen("127.0.0.1", static_cast<uint16_t>(p1)), p1);
+  check_quiet(e);
+}
+
 }  // namespace
 
 int main() {
@@ -205,5 +234,6 @@ int main() {
   a_reset_mid_send_closes_cleanly();
   completions_after_close_are_stale_and_release();
   a_short_send_resumes_where_it_stopped();
+  listens_on_ipv6_and_two_workers_share_a_port();
   return report();
 }

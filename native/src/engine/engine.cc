@@ -74,19 +74,37 @@ int Engine::init(const EngineConfig& config) {
   return 0;
 }
 
+// An IPv4 or IPv6 literal ("0.0.0.0", "127.0.0.1", "::", "::1") into a socket address.
+static bool parse_host(const char* host, uint16_t port, sockaddr_storage* ss, socklen_t* len) {
+  std::memset(ss, 0, sizeof *ss);
+  auto* v4 = reinterpret_cast<sockaddr_in*>(ss);
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    *len = sizeof *v4;
+    return true;
+  }
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    *len = sizeof *v6;
+    return true;
+  }
+  return false;
+}
+
 int Engine::listen(const char* host, uint16_t port) {
-  sockaddr_in addr;
-  std::memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) return -EINVAL;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_storage addr;
+  socklen_t len;
+  if (!parse_host(host, port, &addr, &len)) return -EINVAL;
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0 ||
-      ::listen(fd, config_.backlog) < 0 ||
+  // One worker per core, each with its own ring and listener on the same port (DESIGN.md).
+  if (config_.reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0 || ::listen(fd, config_.backlog) < 0 ||
       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) {
     int err = -errno;
     ::close(fd);
@@ -97,7 +115,8 @@ int Engine::listen(const char* host, uint16_t port) {
   arm_accept();
   int r = ring_.submit(0);
   if (r < 0) return r;
-  return ntohs(addr.sin_port);
+  return addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                    : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
 void Engine::stop_accepting() {

@@ -39,6 +39,7 @@ struct EngineConfig {
   uint32_t accept_backoff_ms = 100;       // after EMFILE/ENFILE
   uint32_t workers = 1;                   // processes of this uid sharing RLIMIT_MEMLOCK
   int backlog = 511;
+  bool reuse_port = false;                // SO_REUSEPORT, for one listener per worker
 };
 
 enum class EventType : uint8_t {
@@ -102,7 +103,8 @@ class Engine {
 
   // Ring, probe, fixed-file table, buffer ring. Returns 0 or -errno.
   int init(const EngineConfig& config);
-  // Binds, listens and arms multishot accept. Returns the bound port (port 0 picks one) or -errno.
+  // Binds an IPv4 or IPv6 literal, listens and arms multishot accept. Returns the bound port
+  // (port 0 picks one) or -errno (-EINVAL for a host that is not a literal: resolve above).
   int listen(const char* host, uint16_t port);
   void stop_accepting();
 
