@@ -311,6 +311,20 @@ void a_slow_consumer_is_closed_with_1013() {
   h.finish();
 }
 
+void a_reset_mid_frame_ends_with_1006() {
+  Harness h;
+  ConnId conn = 0;
+  int fd = open_websocket(h, &conn);
+  std::string frame = client_frame(ws::Opcode::kText, std::string(1000, 'x'));
+  CHECK(write_all(fd, frame.data(), frame.size() / 2));  // half a frame, then RST
+  h.until([&] { return false; }, 50);
+  abort_socket(fd);
+  CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 1; }));
+  CHECK_EQ(h.last(WsEventType::kClosed)->code, ws::kCloseAbnormal);
+  CHECK_EQ(h.count(WsEventType::kMessage), 0);
+  h.finish();
+}
+
 void shutdown_closes_every_websocket_with_1001() {
   Harness h;
   std::vector<int> fds;
@@ -345,6 +359,7 @@ int main() {
   a_bad_version_gets_426_and_a_rejected_upgrade_its_status();
   plain_http_keeps_alive_across_pipelined_requests();
   a_slow_consumer_is_closed_with_1013();
+  a_reset_mid_frame_ends_with_1006();
   shutdown_closes_every_websocket_with_1001();
   return report();
 }

@@ -95,6 +95,7 @@ static bool parse_host(const char* host, uint16_t port, sockaddr_storage* ss, so
 }
 
 int Engine::listen(const char* host, uint16_t port) {
+  if (listen_fd_ >= 0) return -EBUSY;  // one listener per engine (one engine per worker)
   sockaddr_storage addr;
   socklen_t len;
   if (!parse_host(host, port, &addr, &len)) return -EINVAL;
