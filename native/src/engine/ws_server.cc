@@ -74,28 +74,28 @@ void WsServer::on_engine_event(const Event& ev) {
   if (!s) return;
   if (ev.type == EventType::kOverflow) {
     send_close(ev.conn, *s, ws::kCloseTryAgainLater, "outbound limit");  // DESIGN.md policy
-    emit(WsEventType::kOverflow, ev.conn);
     return;
   }
-  s->heard = true;
-  switch (s->phase) {  // kData
+  on_data(ev.conn, *s, ev.data, ev.len);
+}
+
+void WsServer::on_data(ConnId conn, Session& s, uint8_t* data, size_t len) {
+  switch (s.phase) {
     case SessionPhase::kWebSocket:
-      on_frames(ev.conn, *s, ev.data, ev.len);
-      return;
+      return on_frames(conn, s, data, len);
     case SessionPhase::kHttp:
-      s->inbuf.insert(s->inbuf.end(), ev.data, ev.data + ev.len);
-      on_http_bytes(ev.conn, *s);
-      return;
+      s.inbuf.insert(s.inbuf.end(), data, data + len);
+      return on_http_bytes(conn, s);
     case SessionPhase::kAwaitUpgrade:
     case SessionPhase::kAwaitResponse:
       // Pipelined bytes while the layer above decides; re-parsing refreshes head().base.
-      s->inbuf.insert(s->inbuf.end(), ev.data, ev.data + ev.len);
-      if (s->inbuf.size() > config_.http.max_head_bytes + config_.http.max_body_bytes) {
-        engine_.close(ev.conn, CloseMode::kAbort);
-        s->phase = SessionPhase::kClosing;
+      s.inbuf.insert(s.inbuf.end(), data, data + len);
+      if (s.inbuf.size() > config_.http.max_head_bytes + config_.http.max_body_bytes) {
+        engine_.close(conn, CloseMode::kAbort);
+        s.phase = SessionPhase::kClosing;
         return;
       }
-      s->http->parse(reinterpret_cast<const char*>(s->inbuf.data()), s->inbuf.size());
+      s.http->parse(reinterpret_cast<const char*>(s.inbuf.data()), s.inbuf.size());
       return;
     case SessionPhase::kClosing:
       return;

@@ -83,6 +83,7 @@ class WsServer {
  private:
   Session* session(ConnId conn);
   void on_engine_event(const Event& ev);
+  void on_data(ConnId conn, Session& s, uint8_t* data, size_t len);
   void on_http_bytes(ConnId conn, Session& s);
   void on_frames(ConnId conn, Session& s, uint8_t* data, size_t len);
   void on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe, const uint8_t* chunk,
