@@ -207,13 +207,37 @@ function targets(all, cells) {
   return lines.join('\n');
 }
 
+/** Was the instrument ever the limit, and was the machine quiet? One paragraph over all runs. */
+function instrumentCheck(all) {
+  const measured = all.runs.filter((r) => r.ok && Number.isFinite(r.loadgenBusyPct));
+  if (measured.length === 0) return 'No measured runs.';
+  const limited = measured.filter((r) => r.limitedByInstrument);
+  const busiest = measured.reduce((a, b) => (b.loadgenBusyPct > a.loadgenBusyPct ? b : a));
+  const other = measured.map((r) => r.otherLoadPct).filter(Number.isFinite).sort((a, b) => a - b);
+  const lines = [
+    `${limited.length} of ${measured.length} measured runs had the generator (or autocannon) above ${INSTRUMENT_LIMIT_PCT}% of its core` +
+      (limited.length ? `: ${[...new Set(limited.map((r) => `${r.scenario} on ${r.server}`))].join(', ')}; those figures are lower bounds for the server.` : '; it limited no figure.'),
+    `The busiest generator run: ${busiest.loadgenBusyPct.toFixed(0)}% (${busiest.scenario} on ${busiest.server}).`,
+  ];
+  if (other.length) {
+    const med = other[Math.floor(other.length / 2)];
+    lines.push(`Other load on the two cores during the measured windows: median ${med.toFixed(0)}%, max ${other[other.length - 1].toFixed(0)}% of a core` +
+      (med > 10 ? ' — the machine was not quiet; absolute figures are low, ratios within a repeat are fairer.' : '.'));
+  }
+  return lines.join(' ');
+}
+
 export function writeReport(all) {
   const cells = aggregate(all);
   const base = `${all.machine.date.slice(0, 10)}-${all.machine.commit}-${all.profile}`;
   const reportsDir = path.join(LOADTEST, 'reports');
   const svgDir = path.join(reportsDir, base);
   const svgs = plots(all, cells, svgDir);
-  const sections = [header(all), `## Against the targets (issue 5, item 6)\n\n${targets(all, cells)}`];
+  const sections = [
+    header(all),
+    `## Is the generator the bottleneck?\n\n${instrumentCheck(all)}`,
+    `## Against the targets (issue 5, item 6)\n\n${targets(all, cells)}`,
+  ];
   for (const s of all.scenarios) {
     const loadgen = s.loadgen ? `\n\nGenerator: \`${Object.entries(s.loadgen).map(([k, v]) => `--${k} ${v}`).join(' ')}\`` : '';
     const body = s.kind === 'idle' ? idleTable(s, all.servers, cells)

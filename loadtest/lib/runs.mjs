@@ -133,9 +133,12 @@ function runAutocannon(port, scenario, duration, logDir, label) {
 export function runHttp(server, scenario, timing, ctx, label) {
   return withServer(server, ctx, label, async (srv) => {
     const meter = cpuMeter(srv.pid);
+    const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
     meter.start();
+    cores.forEach((c) => c.start());
     const r = await runAutocannon(srv.port, scenario, timing.httpDuration, ctx.logDir, label);
     const cpu = meter.stop();
+    const coreUse = cores.map((c) => c.stop());
     if (r.error) return { ok: false, error: r.error };
     const a = r.result;
     const ok2xx = a['2xx'] ?? a.requests.total - (a.non2xx ?? 0);
@@ -147,6 +150,7 @@ export function runHttp(server, scenario, timing, ctx, label) {
       cpuUsPerRequest: ok2xx ? (cpu.cpuSeconds * 1e6) / ok2xx : NaN,
       serverBusyPct: cpu.busyPct,
       loadgenBusyPct: r.busyPct,
+      otherLoadPct: other(coreUse[0], cpu.busyPct) + other(coreUse[1], r.busyPct),
       limitedByInstrument: r.busyPct > INSTRUMENT_LIMIT_PCT,
     };
   });
