@@ -49,7 +49,9 @@ bool reap(Setup* s, int* results, int* notifs, bool results_only) {
   return true;
 }
 
-double run(Setup* s, size_t bytes, bool zc) {
+enum class Way { kSendmsg, kSendmsgZc, kSendZcFixed };
+
+double run(Setup* s, size_t bytes, Way way) {
   s->iov = {s->frame.data(), bytes};
   std::memset(&s->msg, 0, sizeof s->msg);
   s->msg.msg_iov = &s->iov;
@@ -59,12 +61,20 @@ double run(Setup* s, size_t bytes, bool zc) {
     double t0 = bench::now_ns();
     for (int c = 0; c < kConns; c++) {
       io_uring_sqe* sqe = s->ring.get_sqe();
-      sqe->opcode = zc ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
       sqe->fd = s->slots[c];
       sqe->flags = IOSQE_FIXED_FILE;
-      sqe->addr = reinterpret_cast<uint64_t>(&s->msg);
-      sqe->len = 1;
       sqe->msg_flags = MSG_NOSIGNAL;
+      if (way == Way::kSendZcFixed) {  // one buffer straight from registered memory (6.0)
+        sqe->opcode = IORING_OP_SEND_ZC;
+        sqe->ioprio = IORING_RECVSEND_FIXED_BUF;
+        sqe->buf_index = 0;
+        sqe->addr = reinterpret_cast<uint64_t>(s->frame.data());
+        sqe->len = static_cast<uint32_t>(bytes);
+      } else {
+        sqe->opcode = way == Way::kSendmsgZc ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
+        sqe->addr = reinterpret_cast<uint64_t>(&s->msg);
+        sqe->len = 1;
+      }
     }
     s->ring.submit(0);
     int results = kConns, notifs = 0;
@@ -94,12 +104,15 @@ int main() {
     setsockopt(p.client, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
   }
   s.frame.assign(1 << 20, 'z');
+  iovec reg = {s.frame.data(), s.frame.size()};
+  bool fixed = s.ring.register_op(IORING_REGISTER_BUFFERS, &reg, 1) == 0;
   std::printf("%d conns, %d rounds; us per send (lower is better)\n", kConns, kRounds);
-  std::printf("%10s %10s %10s\n", "bytes", "sendmsg", "sendmsg_zc");
+  std::printf("%10s %10s %10s %14s\n", "bytes", "sendmsg", "sendmsg_zc", "send_zc_fixed");
   for (size_t bytes = 1024; bytes <= (1u << 20); bytes *= 4) {
-    double copy = run(&s, bytes, false);
-    double zc = run(&s, bytes, true);
-    std::printf("%10zu %10.2f %10.2f\n", bytes, copy / 1000, zc / 1000);
+    double copy = run(&s, bytes, Way::kSendmsg);
+    double zc = run(&s, bytes, Way::kSendmsgZc);
+    double zf = fixed ? run(&s, bytes, Way::kSendZcFixed) : -1000;
+    std::printf("%10zu %10.2f %10.2f %14.2f\n", bytes, copy / 1000, zc / 1000, zf / 1000);
   }
   bench::close_pairs(s.pairs);
   return 0;
