@@ -26,6 +26,7 @@ COPY native/src/ native/src/
 RUN RINGCAST_REQUIRE_NATIVE=1 npm ci \
  && test -f native/build/Release/ringcast.node \
  && npm prune --omit=dev \
+ && find node_modules -depth -type d -empty -delete \
  && npm cache clean --force
 
 FROM node:20-bookworm-slim

@@ -3,6 +3,8 @@
 // io_uring as the non-root user within the RLIMIT_MEMLOCK it finds. Either way a real client
 // subscribes and receives a publish through the container, /healthz and /metrics answer, and a
 // stop drains (1001) and exits 0. Skipped, with the reason printed, where no engine runs.
+import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, sleep } from './helpers/client.js';
@@ -18,6 +20,21 @@ const MSG_MS = 10_000;
 
 const found = findEngine();
 if (!found.engine) console.log(`test/container.test.ts skipped: ${found.reason}`);
+
+/** Why this host's kernel cannot run io_uring in any container, or undefined when it can. */
+function hostWithoutUring(): string | undefined {
+  const [major = 0, minor = 0] = release().split('.').map(Number);
+  if (major < 6 || (major === 6 && minor < 1)) return `kernel ${release()} is older than 6.1`;
+  try {
+    const disabled = readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim();
+    if (disabled !== '0') return `kernel.io_uring_disabled=${disabled}`;
+  } catch {
+    // kernels before 6.6 have no such sysctl: io_uring is on
+  }
+  return undefined;
+}
+const noUring = found.engine ? hostWithoutUring() : undefined;
+if (noUring) console.log(`test/container.test.ts: the io_uring cases are skipped: ${noUring}`);
 
 /** The soft RLIMIT_MEMLOCK of the container's pid 1 in bytes (Infinity for unlimited). */
 async function memlockOf(c: Container): Promise<number> {
@@ -171,7 +188,7 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
     servesThroughTheContainer(() => c, 0);
   });
 
-  describe('under config/seccomp-io_uring.json', () => {
+  describe.skipIf(noUring !== undefined)('under config/seccomp-io_uring.json', () => {
     const drainDelayMs = 5000;
     let c: Container;
     beforeAll(async () => {
