@@ -56,6 +56,26 @@ export const defaults = {
     unit: 'ms',
     help: 'on SIGTERM, longest wait for clients to acknowledge 1001 and queued frames to flush',
   },
+  maxHeadBytes: { default: 8192, unit: 'bytes', help: 'largest HTTP request head (request line and headers); more gets 431' },
+  maxHeaders: { default: 64, unit: 'headers', help: 'most header fields in one HTTP request; more gets 431' },
+  jwtSecret: {
+    default: null,
+    unit: 'secret',
+    help: 'turns auth on: HS256 secret that signs client tokens (?token= or Authorization: Bearer)',
+  },
+  jwtPublicKey: {
+    default: null,
+    unit: 'file',
+    help: 'turns auth on: PEM public key (RSA for RS256, P-256 for ES256) that verifies client tokens',
+  },
+  apiKey: { default: null, unit: 'secret', help: 'when set, POST /publish needs Authorization: Bearer <key> or X-Api-Key' },
+  allowedOrigins: {
+    default: null,
+    unit: 'origins',
+    help: 'comma-separated exact origins allowed to upgrade; requests without Origin are allowed',
+  },
+  rateLimit: { default: 0, unit: 'messages/s', help: 'per-connection inbound message rate (token bucket, burst of one second); 0 = off' },
+  rateLimitBytes: { default: 0, unit: 'bytes/s', help: 'per-connection inbound byte rate (token bucket, burst of one second); 0 = off' },
   logLevel: { default: 'info', unit: 'fatal|error|warn|info|debug|trace|silent', help: 'log level' },
   config: { default: null, unit: 'file', help: 'JSON file with any of these keys (camelCase)' },
 } as const satisfies Record<string, OptionSpec>;

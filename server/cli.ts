@@ -33,6 +33,10 @@ async function main(): Promise<number | undefined> {
     server = new RingcastServer(config, log);
     await server.listen();
   } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ringcast: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof TransportUnavailableError) {
       log.fatal({ event: 'transport_unavailable', transport: 'uring', reason: err.message }, err.message);
       return 1;

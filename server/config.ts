@@ -23,10 +23,24 @@ const schema = z.strictObject({
   pingInterval: positiveInt,
   drainDelay: nonNegativeInt,
   drainTimeout: positiveInt,
+  maxHeadBytes: z.coerce.number().int().min(256).max(1024 * 1024),
+  maxHeaders: z.coerce.number().int().min(4).max(1000),
+  jwtSecret: z.string().min(16, 'must be at least 16 characters').nullable(),
+  jwtPublicKey: z.string().min(1).nullable(),
+  apiKey: z.string().min(8, 'must be at least 8 characters').nullable(),
+  allowedOrigins: z
+    .string()
+    .nullable()
+    .refine((v) => v === null || v.split(',').every((o) => /^[a-z][a-z0-9+.-]*:\/\/[^/\s,]+$/i.test(o.trim())), 'must be a comma-separated list of origins like https://chat.example.com'),
+  rateLimit: nonNegativeInt,
+  rateLimitBytes: nonNegativeInt,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-});
+}).refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, { message: 'set --jwt-secret or --jwt-public-key, not both', path: ['jwtPublicKey'] });
 
 export type Config = z.infer<typeof schema>;
+
+/** Settings whose values never appear in an error line or a log. */
+const SECRETS = new Set<string>(['jwtSecret', 'apiKey']);
 
 /** A configuration error: the CLI prints `message` as one line and exits 2. */
 export class ConfigError extends Error {}
@@ -113,7 +127,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0]) as OptionName;
-    throw new ConfigError(`invalid ${describe(name, sources.get(name) ?? 'default')} = ${JSON.stringify(merged[name])}: ${issue.message}`);
+    const shown = SECRETS.has(name) ? '(hidden)' : JSON.stringify(merged[name]);
+    throw new ConfigError(`invalid ${describe(name, sources.get(name) ?? 'default')} = ${shown}: ${issue.message}`);
   }
   return { kind: 'run', config: result.data };
 }

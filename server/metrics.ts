@@ -13,6 +13,9 @@ export class Metrics {
   readonly slowConsumerCloses: Counter;
   readonly protocolErrors: Counter<'code'>;
   readonly publishToWrite: Histogram;
+  readonly authFailures: Counter<'reason'>;
+  readonly rateLimited: Counter;
+  readonly rateLimitCloses: Counter;
 
   constructor(transport: string) {
     const registers = [this.registry];
@@ -43,6 +46,18 @@ export class Metrics {
       name: 'ringcast_publish_to_write_seconds',
       help: 'Time from a publish arriving to its frames being handed to the kernel',
       buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'ringcast_auth_failures_total',
+      help: 'Refused credentials, by reason (missing_token, bad_token, expired_token, bad_api_key)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rateLimited = new Counter({ name: 'ringcast_rate_limited_total', help: 'Messages refused with err rate_limited', registers });
+    this.rateLimitCloses = new Counter({
+      name: 'ringcast_rate_limit_closes_total',
+      help: 'Connections closed with 1008 for sustained rate-limit abuse',
       registers,
     });
     // process CPU, RSS, GC and event-loop lag (nodejs_eventloop_lag_*)

@@ -3,8 +3,9 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Hub } from './hub/hub.js';
-import { handleHttp } from './http/api.js';
-import { decideUpgrade } from './http/upgrade.js';
+import { Authenticator } from './auth/tokens.js';
+import { handleHttp, type ApiContext } from './http/api.js';
+import { decideUpgrade, parseOrigins, type UpgradeContext } from './http/upgrade.js';
 import { Metrics } from './metrics.js';
 import { closeCodes } from './protocol/errors.js';
 import { probeUring } from './transport/select.js';
@@ -31,10 +32,19 @@ export class RingcastServer {
     if (reason !== undefined) log.warn({ event: 'transport_fallback', transport: name, reason }, reason);
     this.metrics = new Metrics(name);
     this.hub = new Hub(config, this.metrics, log);
+    const upgradeCtx: UpgradeContext = {
+      config,
+      auth: Authenticator.fromConfig(config),
+      origins: parseOrigins(config.allowedOrigins),
+      metrics: this.metrics,
+      draining: () => this.draining,
+      connections: () => this.transport.connectionCount(),
+    };
+    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, draining: () => this.draining };
     const events: TransportEvents = {
-      http: (req) => handleHttp({ hub: this.hub, metrics: this.metrics, wsPath: config.path, draining: () => this.draining }, req),
-      upgrade: (req) => decideUpgrade({ config, draining: () => this.draining, connections: () => this.transport.connectionCount() }, req),
-      open: (id, info) => this.hub.open(id, info.topics, info.user),
+      http: (req) => handleHttp(api, req),
+      upgrade: (req) => decideUpgrade(upgradeCtx, req),
+      open: (id, info) => this.hub.open(id, info),
       message: (id, data, isBinary) => this.hub.message(id, data, isBinary),
       close: (id) => this.hub.close(id),
       flushed: () => this.hub.flushed(),

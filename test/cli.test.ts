@@ -152,6 +152,26 @@ describe('ringcast CLI', () => {
     expect(r.lines.map((l) => l.event)).toEqual(expect.arrayContaining(['signal', 'draining', 'stopped']));
   });
 
+  it('keeps the JWT secret and the API key out of every log line', async () => {
+    const secret = 'never-log-this-secret-0123456789';
+    const key = 'never-log-this-api-key';
+    const r = start(['--port', '0', '--log-level', 'trace', '--jwt-secret', secret, '--api-key', key]);
+    running.push(r);
+    const { port } = (await r.listening) as { port: number };
+    await fetch(`http://127.0.0.1:${port}/publish`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{"topic":"a","data":1}' });
+    r.child.kill('SIGTERM');
+    await r.exited;
+    const all = JSON.stringify(r.lines);
+    expect(all).not.toContain(secret);
+    expect(all).not.toContain(key);
+  });
+
+  it('exits 2 naming a public key file that cannot be loaded', () => {
+    const r = runSync(['--port', '0', '--jwt-public-key', '/nonexistent/key.pem']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--jwt-public-key');
+  });
+
   it('exits 1 with a clear line when the port is taken', async () => {
     const first = start(['--port', '0', '--transport', 'ws']);
     running.push(first);

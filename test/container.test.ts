@@ -8,7 +8,7 @@ import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, sleep } from './helpers/client.js';
-import { buildImage, Container, findEngine, removeAll, run, type Engine } from './helpers/container.js';
+import { buildImage, Container, findEngine, removeAll, run, runOnce, type Engine } from './helpers/container.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const IMAGE = 'localhost/ringcast:test';
@@ -17,6 +17,8 @@ const BUILD_MS = 15 * 60_000;
 const START_MS = 120_000;
 const CASE_MS = 60_000;
 const MSG_MS = 10_000;
+/** What docs/deploy.md's Kubernetes securityContext asks for, in run flags. */
+const HARDENED = ['--read-only', '--cap-drop=ALL', '--security-opt', 'no-new-privileges'];
 
 const found = findEngine();
 if (!found.engine) console.log(`test/container.test.ts skipped: ${found.reason}`);
@@ -153,7 +155,7 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
       'command -v g++ || command -v make || echo no-toolchain',
       'id -u',
     ].join('; ');
-    const r = await run(engine, ['run', '--rm', '--entrypoint', 'sh', IMAGE, '-c', script]);
+    const r = await runOnce(engine, IMAGE, ['--entrypoint', 'sh'], ['-c', script]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
       'has-dist',
@@ -185,6 +187,14 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
       expect(reason).toMatch(engine.cmd === 'podman' ? /ENOSYS|syscalls are missing|seccomp/ : /EPERM|seccomp/);
     }, CASE_MS);
 
+    it('exits 1 with the same line at fatal when RINGCAST_TRANSPORT=uring forbids the fallback', async () => {
+      const r = await runOnce(engine, IMAGE, ['-e', 'RINGCAST_TRANSPORT=uring']);
+      expect(r.code).toBe(1);
+      const line = r.stdout.split('\n').find((l) => l.includes('"transport_unavailable"'));
+      expect(line, r.stdout + r.stderr).toBeDefined();
+      expect(JSON.parse(line!)).toMatchObject({ level: 60, transport: 'uring', reason: expect.stringMatching(/^io_uring unavailable: .+; fix: .+/) });
+    }, CASE_MS);
+
     servesThroughTheContainer(() => c, 0);
   });
 
@@ -192,17 +202,22 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
     const drainDelayMs = 5000;
     let c: Container;
     beforeAll(async () => {
-      c = await Container.start(engine, IMAGE, { seccomp: PROFILE, env: { RINGCAST_DRAIN_DELAY: String(drainDelayMs) } });
+      c = await Container.start(engine, IMAGE, {
+        seccomp: PROFILE,
+        env: { RINGCAST_DRAIN_DELAY: String(drainDelayMs) },
+        args: HARDENED,
+      });
       await c.waitForEvent('listening');
     }, START_MS);
 
-    it('runs on io_uring as uid 1000 within the RLIMIT_MEMLOCK it finds, and logs the sizing it chose', async () => {
+    it('runs on io_uring as uid 1000, read-only and without capabilities, within the RLIMIT_MEMLOCK it finds, and logs the sizing it chose', async () => {
       const logs = await c.logs();
       expect(logs.filter((l) => l.event === 'transport_fallback')).toEqual([]);
       const listening = logs.find((l) => l.event === 'listening')!;
       expect(listening).toMatchObject({ transport: 'uring', port: 8080 });
       const status = await c.exec('cat', '/proc/1/status');
       expect(/^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/)).toEqual(['1000', '1000', '1000', '1000']);
+      expect(status).toMatch(/^CapEff:\s+0+$/m);
       expect(await c.exec('cat', '/proc/1/cmdline')).toContain('dist/server/cli.js');
 
       const memlock = await memlockOf(c);

@@ -7,12 +7,25 @@ import type { ErrorCode } from '../protocol/errors.js';
 import { parsePublishBody } from '../protocol/request.js';
 import type { HttpRequest, HttpResponse } from '../transport/types.js';
 import { isUtf8 } from 'node:buffer';
+import { createHash, timingSafeEqual } from 'node:crypto';
 
 export interface ApiContext {
   hub: Hub;
   metrics: Metrics;
   wsPath: string;
+  /** when set, POST /publish needs it as Authorization: Bearer or X-Api-Key */
+  apiKey: string | null;
   draining: () => boolean;
+}
+
+function hasApiKey(ctx: ApiContext, req: HttpRequest): boolean {
+  if (ctx.apiKey === null) return true;
+  const auth = req.headers.authorization;
+  const given = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : req.headers['x-api-key'];
+  if (given === undefined) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(ctx.apiKey).digest();
+  return timingSafeEqual(a, b); // equal-length digests: no length or prefix leaks through timing
 }
 
 const JSON_TYPE = { 'Content-Type': 'application/json' };
@@ -41,6 +54,10 @@ export async function handleHttp(ctx: ApiContext, req: HttpRequest): Promise<Htt
   switch (path) {
     case '/publish':
       if (req.method !== 'POST') return error(405, 'method_not_allowed', 'use POST', { Allow: 'POST' });
+      if (!hasApiKey(ctx, req)) {
+        ctx.metrics.authFailures.inc({ reason: 'bad_api_key' });
+        return error(401, 'unauthorized', 'POST /publish needs the API key', { 'WWW-Authenticate': 'Bearer' });
+      }
       return publish(ctx, req);
     case '/healthz':
       if (req.method !== 'GET' && req.method !== 'HEAD') return error(405, 'method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });

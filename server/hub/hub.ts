@@ -9,7 +9,10 @@ import type { Metrics } from '../metrics.js';
 import { encodeAck, encodeAckParts, encodeErr, encodeMsg, jsonAscii } from '../protocol/encode.js';
 import type { ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
-import type { Transport } from '../transport/types.js';
+import type { ConnectionInfo, Transport } from '../transport/types.js';
+import { allowed, type Permissions } from '../auth/permissions.js';
+import { closeCodes } from '../protocol/errors.js';
+import { RateLimiter } from './rate-limit.js';
 import type { Retained } from './history.js';
 import { Topic } from './topic.js';
 
@@ -19,12 +22,22 @@ export const PRESENCE_LIST_LIMIT = 1000;
 class Conn {
   /** topic -> this connection's index in the topic's membership array */
   readonly topics = new Map<Topic, number>();
+  limiter: RateLimiter | undefined;
+  expiry: NodeJS.Timeout | undefined;
+  /** the hub asked the transport to close it; further input is ignored */
+  closing = false;
   constructor(
     readonly id: number,
     readonly clientId: string,
     readonly user: string,
+    readonly perms: Permissions | null,
   ) {}
 }
+
+/** Close code for a connection whose token expired (4000-4999 are private use, RFC 6455 7.4.2). */
+export const CLOSE_TOKEN_EXPIRED = 4001;
+/** setTimeout's longest delay; longer expiries are re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PublishResult {
   seq: number;
@@ -69,23 +82,35 @@ export class Hub {
 
   // ---- connection lifecycle (called by the transport) ----
 
-  open(id: number, topics: readonly string[], user: string): void {
-    const conn = new Conn(id, `c${this.bootId}-${(++this.clientCounter).toString(36)}`, user);
+  open(id: number, info: ConnectionInfo): void {
+    const conn = new Conn(id, `c${this.bootId}-${(++this.clientCounter).toString(36)}`, info.user, info.perms);
     this.conns.set(id, conn);
-    for (const name of topics) this.join(conn, this.topicFor(name));
+    const { rateLimit, rateLimitBytes } = this.config;
+    if (RateLimiter.enabled(rateLimit, rateLimitBytes)) conn.limiter = new RateLimiter(rateLimit, rateLimitBytes, performance.now());
+    if (info.expiresAt !== undefined) this.armExpiry(conn, info.expiresAt);
+    for (const name of info.topics) this.join(conn, this.topicFor(name));
+  }
+
+  private armExpiry(conn: Conn, expiresAt: number): void {
+    const left = expiresAt - Date.now();
+    if (left <= 0) return this.shut(conn, CLOSE_TOKEN_EXPIRED, 'token expired');
+    conn.expiry = setTimeout(() => this.armExpiry(conn, expiresAt), Math.min(left, MAX_TIMER_MS));
+    conn.expiry.unref();
   }
 
   close(id: number): void {
     const conn = this.conns.get(id);
     if (conn === undefined) return;
+    clearTimeout(conn.expiry);
     for (const topic of [...conn.topics.keys()]) this.leave(conn, topic);
     this.conns.delete(id);
   }
 
   message(id: number, data: Buffer, isBinary: boolean): void {
     const conn = this.conns.get(id);
-    if (conn === undefined) return;
+    if (conn === undefined || conn.closing) return;
     this.metrics.messagesIn.inc();
+    if (conn.limiter !== undefined && !this.admit(conn, data.length)) return;
     if (isBinary) {
       this.reply(conn, encodeErrCounted(this.metrics, undefined, 'bad_request', 'binary frames are not part of protocol v1; send JSON text'));
       return;
@@ -96,6 +121,25 @@ export class Hub {
       return;
     }
     this.handle(conn, parsed.req);
+  }
+
+  private shut(conn: Conn, code: number, reason: string): void {
+    conn.closing = true;
+    this.transport.close(conn.id, code, reason);
+  }
+
+  /** Applies the connection's rate limits; false when the message is refused. */
+  private admit(conn: Conn, size: number): boolean {
+    const verdict = conn.limiter!.check(size, performance.now());
+    if (verdict === 'ok') return true;
+    if (verdict === 'abusive') {
+      this.metrics.rateLimitCloses.inc();
+      this.shut(conn, closeCodes.policyViolation.code, 'rate limit exceeded');
+      return false;
+    }
+    this.metrics.rateLimited.inc();
+    this.err(conn, undefined, 'rate_limited', 'message rate limit exceeded; slow down');
+    return false;
   }
 
   /** Called by the transport after each per-turn flush. */
@@ -134,16 +178,22 @@ export class Hub {
       case 'sub': return this.onSub(conn, req);
       case 'unsub': return this.onUnsub(conn, req.id, req.topic);
       case 'pub': {
+        if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
         const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws');
         if (req.id !== undefined) this.reply(conn, encodeAck(req.id, `"topic":${jsonAscii(req.topic)},"seq":${r.seq},"subscribers":${r.subscribers}`));
         return;
       }
-      case 'history': return this.onHistory(conn, req.id, req.topic, req.since);
-      case 'presence': return this.onPresence(conn, req.id, req.topic);
+      case 'history':
+        if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'reading', req.topic);
+        return this.onHistory(conn, req.id, req.topic, req.since);
+      case 'presence':
+        if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'reading', req.topic);
+        return this.onPresence(conn, req.id, req.topic);
     }
   }
 
   private onSub(conn: Conn, req: Extract<Request, { op: 'sub' }>): void {
+    if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'subscribing to', req.topic);
     let topic = this.topics.get(req.topic);
     if (topic === undefined || !conn.topics.has(topic)) {
       if (conn.topics.size >= this.config.maxTopicsPerConnection) {
@@ -271,6 +321,10 @@ export class Hub {
 
   private reply(conn: Conn, frame: Buffer): void {
     this.transport.send(conn.id, frame);
+  }
+
+  private forbidden(conn: Conn, id: Id, what: string, topic: string): void {
+    this.err(conn, id, 'forbidden', `token does not allow ${what} ${topic}`);
   }
 
   private err(conn: Conn, id: Id, code: ErrorCode, msg: string): void {

@@ -49,6 +49,8 @@ export interface NativeOptions {
   maxPayload: number;
   maxOutbound: number;
   maxConnections?: number;
+  maxHeadBytes?: number;
+  maxHeaders?: number;
 }
 
 /** Batch layout shared with native/binding/ring_server.cc: [kind, conn, a, b] per event. */

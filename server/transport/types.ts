@@ -2,6 +2,8 @@
 // (ws fallback, or the io_uring engine). Connections are small integers; a transport moves
 // bytes and reports events, the core decides everything else.
 
+import type { Permissions } from '../auth/permissions.js';
+
 export type TransportName = 'ws' | 'uring';
 
 /** A plain HTTP request that is not an upgrade, body fully read (bounded by --max-payload). */
@@ -32,6 +34,10 @@ export interface ConnectionInfo {
   topics: string[];
   /** authenticated user id, '' when anonymous */
   user: string;
+  /** what the token allows; null when auth is off or the token has no topics claim */
+  perms: Permissions | null;
+  /** when the token expires (ms since the epoch); the connection is closed with 4001 then */
+  expiresAt: number | undefined;
 }
 
 export type UpgradeDecision =
@@ -41,8 +47,8 @@ export type UpgradeDecision =
 /** What a transport reports to the core. Called on the event loop, never re-entrantly. */
 export interface TransportEvents {
   http(req: HttpRequest): Promise<HttpResponse>;
-  /** Decide an upgrade: path, limits, auth, initial topics. */
-  upgrade(req: UpgradeRequest): UpgradeDecision;
+  /** Decide an upgrade: path, limits, origin, auth, initial topics. */
+  upgrade(req: UpgradeRequest): Promise<UpgradeDecision>;
   open(id: number, info: ConnectionInfo): void;
   /** One complete inbound message (already unmasked, UTF-8 checked when text). */
   message(id: number, data: Buffer, isBinary: boolean): void;

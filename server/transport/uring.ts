@@ -26,7 +26,7 @@ export class UringTransport implements Transport {
     const { addon, reason } = loadAddon();
     if (!addon) throw new Error(reason);
     this.native = new addon.RingServer(
-      { maxPayload: config.maxPayload, maxOutbound: config.maxOutbound },
+      { maxPayload: config.maxPayload, maxOutbound: config.maxOutbound, maxHeadBytes: config.maxHeadBytes, maxHeaders: config.maxHeaders },
       (batch) => this.onBatch(batch),
     );
     const stats = this.native.stats();
@@ -124,16 +124,19 @@ export class UringTransport implements Transport {
   }
 
   private onUpgrade(conn: number, req: NativeRequest): void {
-    const decision = this.events.upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress });
-    if (!decision.ok) {
-      this.metrics.upgradesRejected.inc({ reason: decision.reason });
-      this.native.reject(conn, decision.status, decision.body);
-      return;
-    }
-    if (this.native.acceptUpgrade(conn) < 0) return;
-    this.open.add(conn);
-    this.metrics.connections.inc({ transport: this.name });
-    this.events.open(conn, decision.info);
+    // The decision may wait for a token check; the engine holds the connection (and any frames
+    // pipelined behind the request) until it is accepted or rejected.
+    void this.events.upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress }).then((decision) => {
+      if (!decision.ok) {
+        this.metrics.upgradesRejected.inc({ reason: decision.reason });
+        this.native.reject(conn, decision.status, decision.body);
+      } else if (this.native.acceptUpgrade(conn) === 0) {
+        this.open.add(conn);
+        this.metrics.connections.inc({ transport: this.name });
+        this.events.open(conn, decision.info);
+      }
+      this.scheduleFlush();
+    });
   }
 
   private onRequest(conn: number, req: NativeRequest): void {

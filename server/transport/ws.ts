@@ -48,7 +48,10 @@ export class WsTransport implements Transport {
       requestTimeout: config.handshakeTimeout,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, config.handshakeTimeout / 2)),
       keepAliveTimeout: 5000,
+      maxHeaderSize: config.maxHeadBytes,
     });
+    // one more than allowed, so a request with too many fields is seen (and refused with 431)
+    this.http.maxHeadersCount = config.maxHeaders + 1;
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.maxPayload,
@@ -64,8 +67,9 @@ export class WsTransport implements Transport {
       this.handshakeDone(socket);
       this.onUpgrade(req, socket, head);
     });
-    this.http.on('clientError', (_err, socket: Socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       socket.destroy();
     });
     this.pingTimer = setInterval(() => this.pingAll(), config.pingInterval);
@@ -203,15 +207,18 @@ export class WsTransport implements Transport {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (req.rawHeaders.length / 2 > this.config.maxHeaders) {
+      return this.reject(socket, 431, `more than ${this.config.maxHeaders} header fields`, {}, 'bad_handshake');
+    }
     const bad = checkHandshake(req.method ?? '', req.httpVersion, req.headers);
     if (bad !== null) return this.reject(socket, bad.status, bad.body, bad.headers, bad.reason);
-    const decision = this.events.upgrade({
-      url: req.url ?? '/',
-      headers: req.headers as Record<string, string | undefined>,
-      remoteAddress: socket.remoteAddress ?? '',
-    });
-    if (!decision.ok) return this.reject(socket, decision.status, decision.body, decision.headers ?? {}, decision.reason);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info));
+    void this.events
+      .upgrade({ url: req.url ?? '/', headers: req.headers as Record<string, string | undefined>, remoteAddress: socket.remoteAddress ?? '' })
+      .then((decision) => {
+        if (socket.destroyed) return; // gone while a token was checked
+        if (!decision.ok) return this.reject(socket, decision.status, decision.body, decision.headers ?? {}, decision.reason);
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info));
+      });
   }
 
   private reject(socket: Socket, status: number, body: string, headers: Record<string, string>, reason: string): void {
@@ -256,6 +263,9 @@ export class WsTransport implements Transport {
   // ---- plain HTTP ----
 
   private async onRequest(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+    if (req.rawHeaders.length / 2 > this.config.maxHeaders) {
+      return sendResponse(res, { status: 431, headers: { 'Content-Type': 'text/plain' }, body: `more than ${this.config.maxHeaders} header fields` }, true);
+    }
     const limit = this.config.maxPayload;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) return sendResponse(res, tooLarge(limit), true);

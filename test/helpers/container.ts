@@ -109,6 +109,8 @@ export interface RunOptions {
   /** a seccomp profile file; omitted = the engine's default profile */
   seccomp?: string;
   env?: Record<string, string>;
+  /** more `run` options, e.g. --read-only */
+  args?: string[];
 }
 
 const started = new Set<string>();
@@ -136,6 +138,7 @@ export class Container {
     const args = ['run', '-d', '--name', name, '--label', 'ringcast-test=1', '-p', `127.0.0.1:${port}:8080`];
     if (options.seccomp) args.push('--security-opt', `seccomp=${options.seccomp}`);
     for (const [k, v] of Object.entries(options.env ?? {})) args.push('-e', `${k}=${v}`);
+    args.push(...(options.args ?? []));
     started.add(name);
     await mustRun(engine, [...args, image]);
     return new Container(engine, name, port);
@@ -190,6 +193,13 @@ export class Container {
   async wait(): Promise<number> {
     return Number((await mustRun(this.engine, ['wait', this.name])).trim());
   }
+}
+
+/** `run --rm` to completion (named and tracked, so removeAll() catches one that hangs). */
+export function runOnce(engine: Engine, image: string, args: string[], command: string[] = []): Promise<RunResult> {
+  const name = `ringcast-test-${process.pid}-${++counter}`;
+  started.add(name);
+  return run(engine, ['run', '--rm', '--name', name, ...args, image, ...command]);
 }
 
 /** Removes every container this process started (running or not); never throws. */

@@ -65,6 +65,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['--config', file('{"port": "high"}')], {})).toThrow(/config key 'port'/);
   });
 
+  it('never prints the value of a secret in an error line', () => {
+    expect(() => loadConfig(['--jwt-secret', 'short-secret'], {})).toThrow(/--jwt-secret = \(hidden\)/);
+    try {
+      loadConfig([], { RINGCAST_API_KEY: 'tiny' });
+    } catch (err) {
+      expect(String(err)).not.toContain('tiny');
+    }
+  });
+
+  it('refuses both --jwt-secret and --jwt-public-key, and origins that are not origins', () => {
+    expect(() => loadConfig(['--jwt-secret', 'x'.repeat(32), '--jwt-public-key', '/k.pem'], {})).toThrow(/not both/);
+    expect(() => loadConfig(['--allowed-origins', 'chat.example.com'], {})).toThrow(/--allowed-origins/);
+    expect(run(['--allowed-origins', 'https://a.example, http://localhost:3000'])).toMatchObject({ allowedOrigins: 'https://a.example, http://localhost:3000' });
+  });
+
   it('lists every flag with its default in --help', () => {
     const text = helpText();
     for (const [name, spec] of Object.entries(defaults)) {
