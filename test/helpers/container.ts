@@ -204,7 +204,7 @@ export function runOnce(engine: Engine, image: string, args: string[], command: 
 
 /** Removes every container this process started (running or not); never throws. */
 export async function removeAll(engine: Engine): Promise<void> {
-  if (started.size === 0) return;
-  await run(engine, ['rm', '-f', ...started]);
+  // one at a time: `rm -f a b` stops at a name that is already gone (the `--rm` ones)
+  for (const name of started) await run(engine, ['rm', '-f', name]);
   started.clear();
 }
