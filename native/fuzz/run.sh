@@ -3,6 +3,7 @@
 #
 #   fuzz/run.sh [--seconds N]   fuzz each target N seconds (default 60) on a copy of its seed
 #                               corpus under build/fuzz/corpus/, crashes in build/fuzz/artifacts/
+#   fuzz/run.sh --target NAME   only that target (e.g. frame_fuzz), with either mode
 #   fuzz/run.sh --regression    run each target once over the seed corpus (used by make test);
 #                               without clang++ it prints why and succeeds
 #
@@ -14,12 +15,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 native=$(dirname "$here")
 seconds=60
 regression=0
+only=
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --seconds=*) seconds=${1#--seconds=}; shift ;;
     --regression) regression=1; shift ;;
-    *) echo "usage: fuzz/run.sh [--seconds N] [--regression]" >&2; exit 2 ;;
+    --target) only=$2; shift 2 ;;
+    *) echo "usage: fuzz/run.sh [--seconds N] [--target NAME] [--regression]" >&2; exit 2 ;;
   esac
 done
 
@@ -37,6 +40,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
 for target in "$here"/*_fuzz.cc; do
   name=$(basename "$target" .cc)
+  [ -n "$only" ] && [ "$name" != "$only" ] && continue
   bin="$out/$name"
   seeds="$here/corpus/$name"
   if [ "$regression" = 1 ]; then
