@@ -63,4 +63,74 @@ export class Metrics {
     // process CPU, RSS, GC and event-loop lag (nodejs_eventloop_lag_*)
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
   }
+
+  /**
+   * The io_uring engine's counters, read from the engine at each scrape. Ratios such as SQEs per
+   * enter or CQEs per reap are rate(a) / rate(b) in PromQL (docs/metrics.md).
+   */
+  attachRing(read: () => RingCounters): void {
+    const registers = [this.registry];
+    let cached: RingCounters | undefined;
+    let at = 0;
+    const stats = () => {
+      const now = Date.now();
+      if (cached === undefined || now - at > 100) {
+        cached = read(); // one read serves every ring metric of a scrape
+        at = now;
+      }
+      return cached;
+    };
+    const counters: [keyof RingCounters, string, string][] = [
+      ['enters', 'ringcast_ring_enters_total', 'io_uring_enter calls'],
+      ['sqesSubmitted', 'ringcast_ring_sqes_submitted_total', 'SQEs taken by the kernel'],
+      ['cqesReaped', 'ringcast_ring_cqes_reaped_total', 'CQEs reaped'],
+      ['sends', 'ringcast_ring_sends_total', 'gathered sends started (one per connection per flush at most)'],
+      ['zcSends', 'ringcast_ring_zc_sends_total', 'zero-copy (SENDMSG_ZC) sends started'],
+      ['recvEnobufs', 'ringcast_ring_recv_enobufs_total', 'multishot receives ended by an empty buffer ring (re-armed)'],
+      ['recvRearms', 'ringcast_ring_recv_rearms_total', 'multishot receives re-armed'],
+      ['overflows', 'ringcast_ring_overflows_total', 'connections past --max-outbound in the engine'],
+      ['staleCqes', 'ringcast_ring_stale_cqes_total', 'completions for connections already closed'],
+      ['acceptBackoffs', 'ringcast_ring_accept_backoffs_total', 'accept pauses after EMFILE/ENFILE'],
+    ];
+    for (const [key, name, help] of counters) {
+      new Counter({
+        name, help, registers,
+        collect() {
+          this.reset();
+          this.inc(stats()[key]);
+        },
+      });
+    }
+    const gauges: [keyof RingCounters, string, string][] = [
+      ['bytesQueued', 'ringcast_ring_bytes_queued', 'bytes queued to connections and not yet sent'],
+      ['liveFrames', 'ringcast_ring_live_frames', 'encoded frames still referenced by a queue or a send'],
+      ['sendsInFlight', 'ringcast_ring_sends_in_flight', 'sends the kernel has not completed'],
+      ['buffersOut', 'ringcast_ring_recv_buffers_out', 'receive buffers lent to the current batch'],
+    ];
+    for (const [key, name, help] of gauges) {
+      new Gauge({
+        name, help, registers,
+        collect() {
+          this.set(stats()[key]);
+        },
+      });
+    }
+  }
+}
+
+export interface RingCounters {
+  enters: number;
+  sqesSubmitted: number;
+  cqesReaped: number;
+  sends: number;
+  zcSends: number;
+  recvEnobufs: number;
+  recvRearms: number;
+  overflows: number;
+  staleCqes: number;
+  acceptBackoffs: number;
+  bytesQueued: number;
+  liveFrames: number;
+  sendsInFlight: number;
+  buffersOut: number;
 }

@@ -300,6 +300,11 @@ Napi::Value RingServer::Flush(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RingServer::Sweep(const Napi::CallbackInfo& info) {
+  if (destroyed_ || in_turn_) return Status(info.Env(), 0);
+  // libuv runs timers before polling for I/O: a pong (or a request) may have completed in the
+  // ring without its eventfd wake-up being served yet. Reap it first, or the sweep would judge
+  // a live connection by stale state.
+  Turn();
   if (destroyed_) return Status(info.Env(), 0);
   size_t dropped = ws_->sweep(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), info[1].ToBoolean().Value());
   ws_->flush();
@@ -331,6 +336,9 @@ Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
   set("sends", s.sends);
   set("zcSends", s.zc_sends);
   set("enters", s.enters);
+  set("sqesSubmitted", s.sqes_submitted);
+  set("cqesReaped", s.cqes_reaped);
+  set("recvEnobufs", s.recv_enobufs);
   set("sessions", ws_->live_sessions());
   o.Set("features", engine_->features().names());
   o.Set("sizing", engine_->sizing().describe());

@@ -40,6 +40,9 @@ export interface NativeStats {
   sends: number;
   zcSends: number;
   enters: number;
+  sqesSubmitted: number;
+  cqesReaped: number;
+  recvEnobufs: number;
   sessions: number;
   features: string;
   sizing: string;

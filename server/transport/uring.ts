@@ -16,6 +16,7 @@ export class UringTransport implements Transport {
   private readonly open = new Set<number>();
   private flushScheduled = false;
   private inBatch = false;
+  private destroyed = false;
   private readonly timers: NodeJS.Timeout[];
 
   constructor(
@@ -31,6 +32,7 @@ export class UringTransport implements Transport {
     );
     const stats = this.native.stats();
     this.features = { ring: stats.features, sizing: stats.sizing };
+    metrics.attachRing(() => (this.destroyed ? stats : this.native.stats()));
     // The engine keeps no timers: handshake deadlines are checked often enough to honour
     // --handshake-timeout within half of it, pings go out every --ping-interval.
     const every = Math.max(20, Math.min(1000, Math.floor(config.handshakeTimeout / 2)));
@@ -165,6 +167,7 @@ export class UringTransport implements Transport {
     this.native.flush();
     const deadline = Date.now() + timeoutMs;
     while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    this.destroyed = true;
     this.native.destroy();
   }
 }

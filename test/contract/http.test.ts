@@ -112,6 +112,22 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
     expect(text).toContain('nodejs_eventloop_lag_seconds');
   });
 
+  it.runIf(transport === 'uring')('exposes the ring counters: enters, SQEs submitted, CQEs reaped, sends', async () => {
+    srv = await startServer(transport);
+    const c = await Client.open(srv.url + '?topics=r');
+    clients.push(c);
+    c.send({ op: 'pub', topic: 'r', data: 1 });
+    await c.next();
+    const text = await (await fetch(`${srv.http}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('ringcast_ring_enters_total')).toBeGreaterThan(0);
+    expect(value('ringcast_ring_sqes_submitted_total')).toBeGreaterThan(0);
+    expect(value('ringcast_ring_cqes_reaped_total')).toBeGreaterThan(0);
+    expect(value('ringcast_ring_sends_total')).toBeGreaterThan(0);
+    expect(value('ringcast_ring_recv_enobufs_total')).toBe(0);
+    expect(text).toMatch(/^ringcast_ring_bytes_queued \d+/m);
+  });
+
   describe('drain', () => {
     it('answers /healthz with 503 and refuses upgrades during --drain-delay, then closes clients with 1001', async () => {
       srv = await startServer(transport, { drainDelay: 400 });

@@ -141,6 +141,7 @@ int Engine::poll(int timeout_ms) {
     r = ring_.submit_and_wait_timeout(uint64_t(timeout_ms) * 1000000u);
   }
   stats_.enters++;
+  if (r > 0) stats_.sqes_submitted += static_cast<uint64_t>(r);
   if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
   reaping_ = true;
   reap();
@@ -157,6 +158,7 @@ int Engine::poll(int timeout_ms) {
 
 void Engine::reap() {
   while (io_uring_cqe* cqe = ring_.peek_cqe()) {
+    stats_.cqes_reaped++;
     io_uring_cqe copy = *cqe;
     ring_.cq_advance(1);  // before the handler: it may submit, which may post more CQEs
     int op = static_cast<int>(user_data_op(copy.user_data));
@@ -313,7 +315,9 @@ int Engine::flush() {
   dirty_.clear();
   if (ring_.sq_pending() == 0) return 0;
   stats_.enters++;
-  return ring_.submit(0);
+  int r = ring_.submit(0);
+  if (r > 0) stats_.sqes_submitted += static_cast<uint64_t>(r);
+  return r;
 }
 
 EngineStats Engine::stats() const {

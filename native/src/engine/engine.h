@@ -92,6 +92,9 @@ struct EngineStats {
   uint64_t zc_sends = 0;
   uint64_t short_sends = 0;      // sends the kernel took only part of; the rest went first next
   uint64_t enters = 0;
+  uint64_t sqes_submitted = 0;   // SQEs the kernel took, over every enter
+  uint64_t cqes_reaped = 0;      // completions reaped, over every poll
+  uint64_t recv_enobufs = 0;     // multishot recvs ended by an empty buffer ring (then re-armed)
 };
 
 class Engine {

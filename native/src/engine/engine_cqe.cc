@@ -93,6 +93,7 @@ void Engine::on_recv(const io_uring_cqe& cqe) {
 void Engine::on_recv_end(uint32_t slot, Conn&, int res) {
   if (res > 0 || res == -ENOBUFS) {  // > 0: ended early (e.g. CQ overflow); ENOBUFS: ring ran dry
     stats_.recv_rearms++;
+    if (res == -ENOBUFS) stats_.recv_enobufs++;
     mark_rearm(slot);
   } else {
     teardown(slot, res);  // 0: the peer's FIN; < 0: ECONNRESET and friends

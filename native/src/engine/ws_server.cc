@@ -74,8 +74,10 @@ void WsServer::on_engine_event(const Event& ev) {
   if (!s) return;
   if (ev.type == EventType::kOverflow) {
     send_close(ev.conn, *s, ws::kCloseTryAgainLater, "outbound limit");  // DESIGN.md policy
+    emit(WsEventType::kOverflow, ev.conn);  // the layer above counts slow consumers
     return;
   }
+  s->heard = true;  // any bytes (a pong too) prove the peer alive to the next sweep
   on_data(ev.conn, *s, ev.data, ev.len);
 }
 
