@@ -114,7 +114,7 @@ describe('ringcast CLI', () => {
 
   describe('transport selection under a real seccomp refusal of io_uring_setup', () => {
     // EPERM is what Docker >= 25's default profile answers, ENOSYS what podman's answers.
-    it.each([[1, /seccomp/], [38, /io_uring syscalls are missing/]])('with errno %i, auto runs on ws and logs one line with the reason and the fix', async (errno, why) => {
+    it.each([[1, /seccomp/], [38, /seccomp profile blocks io_uring \(podman/]])('with errno %i, auto runs on ws and logs one line with the reason and the fix', async (errno, why) => {
       const r = start(['--port', '0'], {}, [denyIoUring(), String(errno)]);
       running.push(r);
       expect(await r.listening).toMatchObject({ transport: 'ws' });

@@ -34,6 +34,10 @@ void failures_become_a_reason_and_a_fix() {
   CHECK(has(explain_failure(-EPERM, "setup", modern).reason, "seccomp"));
   CHECK(has(explain_failure(-EPERM, "setup", modern).fix, "config/seccomp-io_uring.json"));
   CHECK(has(explain_failure(-ENOSYS, "setup", modern).reason, "missing"));
+  HostFacts filtered = modern;
+  filtered.seccomp_filter = true;  // podman's default profile answers ENOSYS
+  CHECK(has(explain_failure(-ENOSYS, "setup", filtered).reason, "seccomp"));
+  CHECK(has(explain_failure(-ENOSYS, "setup", filtered).fix, "seccomp-io_uring.json"));
   CHECK(has(explain_failure(-ENOMEM, "setup", modern).reason, "RLIMIT_MEMLOCK"));
   CHECK(has(explain_failure(-ENOMEM, "setup", modern).fix, "memlock"));
   CHECK(has(explain_failure(-ETIMEDOUT, "recv", modern).reason, "at recv"));

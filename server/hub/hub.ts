@@ -10,29 +10,16 @@ import { encodeAck, encodeAckParts, encodeErr, encodeMsg, jsonAscii } from '../p
 import type { ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
 import type { ConnectionInfo, Transport } from '../transport/types.js';
-import { allowed, type Permissions } from '../auth/permissions.js';
+import { allowed } from '../auth/permissions.js';
 import { closeCodes } from '../protocol/errors.js';
 import { RateLimiter } from './rate-limit.js';
+import { Conn } from './conn.js';
+import { CONN_SLOT_MASK } from '../transport/types.js';
 import type { Retained } from './history.js';
 import { Topic } from './topic.js';
 
 /** Presence lists at most this many clients; `count` is always exact. */
 export const PRESENCE_LIST_LIMIT = 1000;
-
-class Conn {
-  /** topic -> this connection's index in the topic's membership array */
-  readonly topics = new Map<Topic, number>();
-  limiter: RateLimiter | undefined;
-  expiry: NodeJS.Timeout | undefined;
-  /** the hub asked the transport to close it; further input is ignored */
-  closing = false;
-  constructor(
-    readonly id: number,
-    readonly clientId: string,
-    readonly user: string,
-    readonly perms: Permissions | null,
-  ) {}
-}
 
 /** Close code for a connection whose token expired (4000-4999 are private use, RFC 6455 7.4.2). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
@@ -45,7 +32,9 @@ export interface PublishResult {
 }
 
 export class Hub {
-  private readonly conns = new Map<number, Conn>();
+  /** connections by slot (CONN_SLOT_MASK of the id): an array, not a Map, to stay small per connection */
+  private readonly conns: (Conn | undefined)[] = [];
+  private liveConns = 0;
   private readonly topics = new Map<string, Topic>();
   /** topics with no members that still hold history, retired after --history-ttl */
   private readonly idle = new Set<Topic>();
@@ -73,7 +62,12 @@ export class Hub {
   }
 
   get connectionCount(): number {
-    return this.conns.size;
+    return this.liveConns;
+  }
+
+  private conn(id: number): Conn | undefined {
+    const c = this.conns[id & CONN_SLOT_MASK];
+    return c !== undefined && c.id === id ? c : undefined;
   }
 
   get topicCount(): number {
@@ -83,8 +77,11 @@ export class Hub {
   // ---- connection lifecycle (called by the transport) ----
 
   open(id: number, info: ConnectionInfo): void {
-    const conn = new Conn(id, `c${this.bootId}-${(++this.clientCounter).toString(36)}`, info.user, info.perms);
-    this.conns.set(id, conn);
+    const conn = new Conn(id, ++this.clientCounter, info.user, info.perms);
+    const slot = id & CONN_SLOT_MASK;
+    while (this.conns.length <= slot) this.conns.push(undefined); // append keeps the array dense
+    this.conns[slot] = conn;
+    this.liveConns++;
     const { rateLimit, rateLimitBytes } = this.config;
     if (RateLimiter.enabled(rateLimit, rateLimitBytes)) conn.limiter = new RateLimiter(rateLimit, rateLimitBytes, performance.now());
     if (info.expiresAt !== undefined) this.armExpiry(conn, info.expiresAt);
@@ -99,15 +96,16 @@ export class Hub {
   }
 
   close(id: number): void {
-    const conn = this.conns.get(id);
+    const conn = this.conn(id);
     if (conn === undefined) return;
     clearTimeout(conn.expiry);
-    for (const topic of [...conn.topics.keys()]) this.leave(conn, topic);
-    this.conns.delete(id);
+    for (const topic of conn.topics()) this.leave(conn, topic);
+    this.conns[id & CONN_SLOT_MASK] = undefined;
+    this.liveConns--;
   }
 
   message(id: number, data: Buffer, isBinary: boolean): void {
-    const conn = this.conns.get(id);
+    const conn = this.conn(id);
     if (conn === undefined || conn.closing) return;
     this.metrics.messagesIn.inc();
     if (conn.limiter !== undefined && !this.admit(conn, data.length)) return;
@@ -195,8 +193,8 @@ export class Hub {
   private onSub(conn: Conn, req: Extract<Request, { op: 'sub' }>): void {
     if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'subscribing to', req.topic);
     let topic = this.topics.get(req.topic);
-    if (topic === undefined || !conn.topics.has(topic)) {
-      if (conn.topics.size >= this.config.maxTopicsPerConnection) {
+    if (topic === undefined || conn.indexIn(topic) === undefined) {
+      if (conn.subscriptionCount >= this.config.maxTopicsPerConnection) {
         return this.err(conn, req.id, 'too_many_topics', `a connection may hold at most ${this.config.maxTopicsPerConnection} subscriptions`);
       }
       topic = this.topicFor(req.topic);
@@ -214,7 +212,7 @@ export class Hub {
 
   private onUnsub(conn: Conn, id: Id, name: string): void {
     const topic = this.topics.get(name);
-    if (topic === undefined || !conn.topics.has(topic)) return this.err(conn, id, 'not_subscribed', `not subscribed to ${name}`);
+    if (topic === undefined || conn.indexIn(topic) === undefined) return this.err(conn, id, 'not_subscribed', `not subscribed to ${name}`);
     this.leave(conn, topic);
     if (id !== undefined) this.reply(conn, encodeAck(id, `"topic":${topic.json}`));
   }
@@ -239,8 +237,8 @@ export class Hub {
     const listed = Math.min(ids.length, PRESENCE_LIST_LIMIT);
     const clients: string[] = new Array(listed);
     for (let i = 0; i < listed; i++) {
-      const member = this.conns.get(ids[i]!)!;
-      clients[i] = `{"client":"${member.clientId}","user":${JSON.stringify(member.user)}}`;
+      const member = this.conn(ids[i]!)!;
+      clients[i] = `{"client":"c${this.bootId}-${member.serial.toString(36)}","user":${JSON.stringify(member.user)}}`;
     }
     const truncated = ids.length > listed ? ',"truncated":true' : '';
     const body = `"topic":${jsonAscii(name)},"count":${ids.length}${truncated},"clients":[${clients.join(',')}]`;
@@ -275,17 +273,17 @@ export class Hub {
   }
 
   private join(conn: Conn, topic: Topic): void {
-    if (conn.topics.has(topic)) return;
-    conn.topics.set(topic, topic.members.add(conn.id));
+    if (conn.indexIn(topic) !== undefined) return;
+    conn.setIndex(topic, topic.members.add(conn.id));
     this.idle.delete(topic);
   }
 
   private leave(conn: Conn, topic: Topic): void {
-    const index = conn.topics.get(topic);
+    const index = conn.indexIn(topic);
     if (index === undefined) return;
     const moved = topic.members.removeAt(index);
-    if (moved !== -1) this.conns.get(moved)!.topics.set(topic, index);
-    conn.topics.delete(topic);
+    if (moved !== -1) this.conn(moved)!.setIndex(topic, index);
+    conn.deleteIndex(topic);
     if (topic.members.count === 0) {
       topic.members.compact();
       topic.lastActive = performance.now();

@@ -6,6 +6,12 @@ import type { Permissions } from '../auth/permissions.js';
 
 export type TransportName = 'ws' | 'uring';
 
+/**
+ * Connection ids are `generation << 18 | slot` on uring (native/src/engine/user_data.h) and plain
+ * slots on ws; either way `id & CONN_SLOT_MASK` is a small dense index for per-connection arrays.
+ */
+export const CONN_SLOT_MASK = (1 << 18) - 1;
+
 /** A plain HTTP request that is not an upgrade, body fully read (bounded by --max-payload). */
 export interface HttpRequest {
   method: string;

@@ -6,14 +6,15 @@ import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { BATCH_STRIDE, BatchKind, loadAddon, type NativeRequest, type NativeRingServer } from './native.js';
-import type { HttpResponse, Transport, TransportEvents } from './types.js';
+import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents } from './types.js';
 
 export class UringTransport implements Transport {
   readonly name = 'uring' as const;
   readonly features: Record<string, unknown>;
   private readonly native: NativeRingServer;
-  /** ids of upgraded connections the core knows about */
-  private readonly open = new Set<number>();
+  /** upgraded connections the core knows about, by slot (an array: a Set costs more per entry) */
+  private readonly openIds: number[] = [];
+  private openCount = 0;
   private flushScheduled = false;
   private inBatch = false;
   private destroyed = false;
@@ -54,7 +55,23 @@ export class UringTransport implements Transport {
   }
 
   connectionCount(): number {
-    return this.open.size;
+    return this.openCount;
+  }
+
+  private markOpen(id: number): void {
+    const slot = id & CONN_SLOT_MASK;
+    while (this.openIds.length <= slot) this.openIds.push(-1); // append keeps the array dense
+    this.openIds[slot] = id;
+    this.openCount++;
+  }
+
+  /** Forgets an open id; false when the core never saw it (a plain HTTP connection). */
+  private markClosed(id: number): boolean {
+    const slot = id & CONN_SLOT_MASK;
+    if (this.openIds[slot] !== id) return false;
+    this.openIds[slot] = -1;
+    this.openCount--;
+    return true;
   }
 
   // ---- outbound: each call queues in the engine; the turn (or setImmediate) submits once ----
@@ -103,7 +120,7 @@ export class UringTransport implements Transport {
             else this.onRequest(conn, batch[i + 3] as NativeRequest);
             break;
           case BatchKind.Closed:
-            if (this.open.delete(conn)) {
+            if (this.markClosed(conn)) {
               this.metrics.connections.dec({ transport: this.name });
               this.events.close(conn);
             }
@@ -133,7 +150,7 @@ export class UringTransport implements Transport {
         this.metrics.upgradesRejected.inc({ reason: decision.reason });
         this.native.reject(conn, decision.status, decision.body);
       } else if (this.native.acceptUpgrade(conn) === 0) {
-        this.open.add(conn);
+        this.markOpen(conn);
         this.metrics.connections.inc({ transport: this.name });
         this.events.open(conn, decision.info);
       }
@@ -163,10 +180,10 @@ export class UringTransport implements Transport {
   }
 
   async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
-    for (const id of this.open) this.native.close(id, code, reason);
+    for (const id of this.openIds) if (id !== -1) this.native.close(id, code, reason);
     this.native.flush();
     const deadline = Date.now() + timeoutMs;
-    while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (this.openCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.destroyed = true;
     this.native.destroy();
   }

@@ -105,6 +105,17 @@ HostFacts read_host_facts() {
     std::fclose(f);
   }
   kernel_version(&h.kernel_major, &h.kernel_minor);
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      int mode = 0;
+      if (std::sscanf(line, "Seccomp: %d", &mode) == 1) {
+        h.seccomp_filter = mode == 2;  // SECCOMP_MODE_FILTER
+        break;
+      }
+    }
+    std::fclose(f);
+  }
   return h;
 }
 
@@ -126,6 +137,11 @@ SelfTestResult explain_failure(int err, const char* step, const HostFacts& host)
     return fail(err, step,
                 "a seccomp profile blocks io_uring (Docker >= 25 and containerd 2 defaults do)",
                 "docker run --security-opt seccomp=config/seccomp-io_uring.json");
+  }
+  if (err == -ENOSYS && host.seccomp_filter && std::strcmp(step, "kernel") != 0) {
+    // podman's default profile answers io_uring_setup with ENOSYS rather than EPERM
+    return fail(err, step, "a seccomp profile blocks io_uring (podman's default answers ENOSYS)",
+                "run with --security-opt seccomp=config/seccomp-io_uring.json");
   }
   if (err == -ENOSYS) {
     return fail(err, step, "io_uring syscalls are missing (kernel without CONFIG_IO_URING, or a "

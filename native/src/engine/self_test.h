@@ -23,6 +23,7 @@ struct HostFacts {
   int io_uring_disabled = -1;
   int kernel_major = 0;
   int kernel_minor = 0;
+  bool seccomp_filter = false;  // /proc/self/status "Seccomp: 2": a filter is installed
 };
 HostFacts read_host_facts();
 
