@@ -89,6 +89,25 @@ describe.each(transports)('opening handshake on the %s transport', (transport) =
     expect(status(response)).toBeGreaterThanOrEqual(400);
   });
 
+  it('upgrades a connection that first served keep-alive HTTP requests', async () => {
+    const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    const responses: string[] = [];
+    let acc = '';
+    socket.on('data', (d: Buffer) => { acc += d.toString('latin1'); });
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"topic":"k","data":1}');
+    await new Promise((r) => setTimeout(r, 200));
+    responses.push(...acc.split(/(?=HTTP\/1\.1 )/));
+    expect(responses.map((r) => r.slice(0, 12))).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200']);
+    acc = '';
+    socket.write(upgradeRequest({}, 'GET /ws?topics=k HTTP/1.1'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(acc).toMatch(/^HTTP\/1\.1 101 /);
+    expect(acc).toMatch(new RegExp(`sec-websocket-accept: ${SAMPLE_ACCEPT.replace(/\+/g, '\\+')}`, 'i'));
+    socket.destroy();
+  });
+
   it('answers 404 for an upgrade on another path', async () => {
     await expect(Client.open(`ws://127.0.0.1:${srv.port}/elsewhere`)).rejects.toThrow('HTTP 404');
   });
