@@ -5,11 +5,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../server/config.js';
 import { Client, sleep } from '../helpers/client.js';
 import { rawHttp } from '../helpers/raw.js';
-import { startServer, transports, type TestServer } from '../helpers/server.js';
+import { serverFixture, transports } from '../helpers/server.js';
 
 const SECRET = 'a-test-secret-of-32-characters!!';
 const secretKey = new TextEncoder().encode(SECRET);
@@ -28,20 +28,10 @@ function publicKeyFile(type: 'rsa' | 'ec'): { file: string; privateKey: import('
 }
 
 describe.each(transports)('auth and abuse limits on the %s transport', (transport) => {
-  let srv: TestServer | undefined;
-  const clients: Client[] = [];
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    await srv?.close();
-    srv = undefined;
-  });
-  const start = async (overrides: Partial<Config>) => (srv = await startServer(transport, overrides));
-  const open = async (query: string, headers: Record<string, string> = {}) => {
-    const c = await Client.open(srv!.url + query, { headers });
-    clients.push(c);
-    return c;
-  };
-  const refused = (query: string, headers: Record<string, string> = {}) => Client.open(srv!.url + query, { headers });
+  const f = serverFixture(transport);
+  const start = (overrides: Partial<Config>) => f.start(overrides);
+  const open = (query: string, headers: Record<string, string> = {}) => f.open(query, { headers });
+  const refused = (query: string, headers: Record<string, string> = {}) => Client.open(f.srv.url + query, { headers });
 
   describe('JWT with --jwt-secret (HS256)', () => {
     it('accepts a valid token in ?token= and in Authorization: Bearer, and shows its sub in presence', async () => {
@@ -70,7 +60,7 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
       await start({ jwtSecret: SECRET });
       await expect(refused('')).rejects.toThrow('HTTP 401');
       await expect(refused('?token=junk')).rejects.toThrow('HTTP 401');
-      const text = await (await fetch(`${srv!.http}/metrics`)).text();
+      const text = await (await fetch(`${f.srv.http}/metrics`)).text();
       expect(text).toContain('ringcast_auth_failures_total{reason="missing_token"} 1');
       expect(text).toContain('ringcast_auth_failures_total{reason="bad_token"} 1');
       expect(text).toContain('ringcast_upgrades_rejected_total{reason="unauthorized"} 2');
@@ -134,7 +124,7 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
 
   describe('--api-key', () => {
     const publish = (headers: Record<string, string>) =>
-      fetch(`${srv!.http}/publish`, { method: 'POST', body: '{"topic":"k","data":1}', headers: { 'content-type': 'application/json', ...headers } });
+      fetch(`${f.srv.http}/publish`, { method: 'POST', body: '{"topic":"k","data":1}', headers: { 'content-type': 'application/json', ...headers } });
 
     it('guards POST /publish: 401 without or with a wrong key, 200 with Bearer or X-Api-Key', async () => {
       await start({ apiKey: 'k3y-for-the-tests' });
@@ -175,7 +165,7 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
       const c = await open('');
       for (let i = 0; i < 50; i++) c.send({ op: 'sub', topic: 't', id: i });
       expect((await c.closed).code).toBe(1008);
-      const text = await (await fetch(`${srv!.http}/metrics`)).text();
+      const text = await (await fetch(`${f.srv.http}/metrics`)).text();
       expect(text).toContain('ringcast_rate_limit_closes_total 1');
       expect(text).toMatch(/ringcast_rate_limited_total \d+/);
     });
@@ -199,13 +189,13 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
     it('answers more header fields than --max-headers with 431', async () => {
       await start({ maxHeaders: 8 });
       const extra = Array.from({ length: 5 }, (_, i) => `X-Filler-${i}: ${i}\r\n`).join('');
-      expect(await rawHttp(srv!.port, upgrade(extra))).toMatch(/^HTTP\/1\.1 431/);
-      expect(await rawHttp(srv!.port, upgrade(''))).toMatch(/^HTTP\/1\.1 101/);
+      expect(await rawHttp(f.srv.port, upgrade(extra))).toMatch(/^HTTP\/1\.1 431/);
+      expect(await rawHttp(f.srv.port, upgrade(''))).toMatch(/^HTTP\/1\.1 101/);
     });
 
     it('answers a head larger than --max-head-bytes with 431', async () => {
       await start({ maxHeadBytes: 1024 });
-      expect(await rawHttp(srv!.port, upgrade(`X-Big: ${'b'.repeat(2000)}\r\n`))).toMatch(/^HTTP\/1\.1 431/);
+      expect(await rawHttp(f.srv.port, upgrade(`X-Big: ${'b'.repeat(2000)}\r\n`))).toMatch(/^HTTP\/1\.1 431/);
     });
   });
 });

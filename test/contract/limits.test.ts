@@ -1,29 +1,19 @@
 // Every limit of issue 3 item 6, on every transport.
 import type { Socket } from 'node:net';
 import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client, sleep, until } from '../helpers/client.js';
 import { clientFrame, RawClient } from '../helpers/raw.js';
-import { startServer, transports, type TestServer } from '../helpers/server.js';
+import { serverFixture, transports, type TestServer } from '../helpers/server.js';
 
 describe.each(transports)('limits on the %s transport', (transport) => {
-  let srv: TestServer | undefined;
-  const clients: Client[] = [];
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    await srv?.close();
-    srv = undefined;
-  });
-  const open = async (url: string) => {
-    const c = await Client.open(url);
-    clients.push(c);
-    return c;
-  };
+  const f = serverFixture(transport);
+  const open = (query = '') => f.open(query);
 
   describe('--max-payload', () => {
     it('accepts a message of exactly the limit and closes a bigger one with 1009', async () => {
-      srv = await startServer(transport, { maxPayload: 1024 });
-      const c = await open(srv.url);
+      await f.start({ maxPayload: 1024 });
+      const c = await open();
       const pad = (n: number) => {
         const head = '{"op":"sub","topic":"a","id":1,"pad":"';
         return head + 'x'.repeat(n - head.length - 2) + '"}';
@@ -35,8 +25,8 @@ describe.each(transports)('limits on the %s transport', (transport) => {
     });
 
     it('closes with 1009 when fragments add up past the limit', async () => {
-      srv = await startServer(transport, { maxPayload: 1024 });
-      const raw = await RawClient.handshake(srv.port);
+      await f.start({ maxPayload: 1024 });
+      const raw = await RawClient.handshake(f.srv.port);
       raw.write(clientFrame(0x1, 'x'.repeat(600), { fin: false }));
       raw.write(clientFrame(0x0, 'x'.repeat(600), { fin: true }));
       expect((await raw.closeFrame()).code).toBe(1009);
@@ -44,8 +34,8 @@ describe.each(transports)('limits on the %s transport', (transport) => {
     });
 
     it('closes with 1009 on a header that announces too much, before the payload arrives', async () => {
-      srv = await startServer(transport, { maxPayload: 1024 });
-      const raw = await RawClient.handshake(srv.port);
+      await f.start({ maxPayload: 1024 });
+      const raw = await RawClient.handshake(f.srv.port);
       // 64-bit length of 2^20 with no payload sent
       raw.write(Buffer.from([0x81, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]));
       expect((await raw.closeFrame()).code).toBe(1009);
@@ -55,10 +45,10 @@ describe.each(transports)('limits on the %s transport', (transport) => {
 
   describe('--max-outbound', () => {
     it('closes a subscriber that stops reading with 1013 and keeps delivering to the others', async () => {
-      srv = await startServer(transport, { maxOutbound: 1024 * 1024 });
-      const slow = await open(srv.url + '?topics=big');
-      const fast = await open(srv.url + '?topics=big');
-      const pub = await open(srv.url);
+      await f.start({ maxOutbound: 1024 * 1024 });
+      const slow = await open('?topics=big');
+      const fast = await open('?topics=big');
+      const pub = await open();
       const socket = (slow.ws as unknown as { _socket: Socket })._socket;
       socket.pause(); // the kernel buffers fill, then the server's outbound queue
       const data = '"' + 'y'.repeat(32 * 1024) + '"';
@@ -70,7 +60,7 @@ describe.each(transports)('limits on the %s transport', (transport) => {
         for (let i = 0; i < 16; i++) pub.send(`{"op":"pub","topic":"big","data":${data}}`);
         await until(() => received === batch * 16, 10_000);
       }
-      await until(() => slowClosedCount(srv!) === 1, 10_000);
+      await until(() => slowClosedCount(f.srv) === 1, 10_000);
       socket.resume();
       expect((await slow.closed).code).toBe(1013);
     });
@@ -78,8 +68,8 @@ describe.each(transports)('limits on the %s transport', (transport) => {
 
   describe('--handshake-timeout', () => {
     it('drops a client that never finishes its upgrade request', async () => {
-      srv = await startServer(transport, { handshakeTimeout: 300 });
-      const socket = connect(srv.port, '127.0.0.1');
+      await f.start({ handshakeTimeout: 300 });
+      const socket = connect(f.srv.port, '127.0.0.1');
       socket.on('error', () => undefined); // the engine drops it with a reset
       await new Promise((r) => socket.once('connect', r));
       socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'); // never ends the head
@@ -89,16 +79,16 @@ describe.each(transports)('limits on the %s transport', (transport) => {
     });
 
     it('drops a client that connects and sends nothing', async () => {
-      srv = await startServer(transport, { handshakeTimeout: 300 });
-      const socket = connect(srv.port, '127.0.0.1');
+      await f.start({ handshakeTimeout: 300 });
+      const socket = connect(f.srv.port, '127.0.0.1');
       socket.on('error', () => undefined);
       await new Promise((r) => socket.once('connect', r));
       await new Promise((r) => socket.once('close', r));
     });
 
     it('does not drop a client that upgraded in time', async () => {
-      srv = await startServer(transport, { handshakeTimeout: 200 });
-      const c = await open(srv.url);
+      await f.start({ handshakeTimeout: 200 });
+      const c = await open();
       await sleep(500);
       expect(await c.request({ op: 'sub', topic: 'a', id: 1 })).toMatchObject({ op: 'ack' });
     });
@@ -106,17 +96,17 @@ describe.each(transports)('limits on the %s transport', (transport) => {
 
   describe('--ping-interval', () => {
     it('pings, and drops a connection that never answers', async () => {
-      srv = await startServer(transport, { pingInterval: 150 });
-      const raw = await RawClient.handshake(srv.port); // a raw client does not answer pings
+      await f.start({ pingInterval: 150 });
+      const raw = await RawClient.handshake(f.srv.port); // a raw client does not answer pings
       const ping = await raw.nextFrame(1000);
       expect(ping.opcode).toBe(0x9);
       await raw.waitEnd(2000);
-      await until(() => srv!.server.hub.connectionCount === 0);
+      await until(() => f.srv.server.hub.connectionCount === 0);
     });
 
     it('keeps a connection that answers pings', async () => {
-      srv = await startServer(transport, { pingInterval: 100 });
-      const c = await open(srv.url); // ws answers pings with pongs automatically
+      await f.start({ pingInterval: 100 });
+      const c = await open(); // ws answers pings with pongs automatically
       await sleep(600);
       expect(await c.request({ op: 'sub', topic: 'alive', id: 1 })).toMatchObject({ op: 'ack' });
     });
@@ -124,20 +114,20 @@ describe.each(transports)('limits on the %s transport', (transport) => {
 
   describe('--max-connections', () => {
     it('answers the upgrade past the limit with 503 and accepts again after a close', async () => {
-      srv = await startServer(transport, { maxConnections: 2 });
-      const a = await open(srv.url);
-      await open(srv.url);
-      await expect(Client.open(srv.url)).rejects.toThrow('HTTP 503');
+      await f.start({ maxConnections: 2 });
+      const a = await open();
+      await open();
+      await expect(Client.open(f.srv.url)).rejects.toThrow('HTTP 503');
       a.close();
-      await until(() => srv!.server.transport.connectionCount() === 1);
-      await open(srv.url);
+      await until(() => f.srv.server.transport.connectionCount() === 1);
+      await open();
     });
   });
 
   describe('--max-topics-per-connection', () => {
     it('answers the sub past the limit with too_many_topics', async () => {
-      srv = await startServer(transport, { maxTopicsPerConnection: 2 });
-      const c = await open(srv.url);
+      await f.start({ maxTopicsPerConnection: 2 });
+      const c = await open();
       await c.request({ op: 'sub', topic: 'a', id: 1 });
       await c.request({ op: 'sub', topic: 'b', id: 2 });
       expect(await c.request({ op: 'sub', topic: 'a', id: 3 })).toMatchObject({ op: 'ack' }); // re-sub is not a new topic
@@ -147,8 +137,8 @@ describe.each(transports)('limits on the %s transport', (transport) => {
     });
 
     it('refuses ?topics= naming more topics than the limit with 400', async () => {
-      srv = await startServer(transport, { maxTopicsPerConnection: 2 });
-      await expect(Client.open(srv.url + '?topics=a,b,c')).rejects.toThrow('HTTP 400');
+      await f.start({ maxTopicsPerConnection: 2 });
+      await expect(Client.open(f.srv.url + '?topics=a,b,c')).rejects.toThrow('HTTP 400');
     });
   });
 });

@@ -1,5 +1,8 @@
 // Starts a real ringcast server on 127.0.0.1:0 for a test; one per transport under test.
 import { pino } from 'pino';
+import { afterEach } from 'vitest';
+import type { ClientOptions } from 'ws';
+import { Client } from './client.js';
 import { configWith, type Config } from '../../server/config.js';
 import { RingcastServer } from '../../server/server.js';
 import { probeUring } from '../../server/transport/select.js';
@@ -26,5 +29,34 @@ export async function startServer(transport: TransportName, overrides: Partial<C
     url: `ws://127.0.0.1:${port}${config.path}`,
     http: `http://127.0.0.1:${port}`,
     close: () => server.close(),
+  };
+}
+
+/**
+ * A server per test plus the clients it opened, all closed after each test. Call inside a
+ * describe block: `const f = serverFixture('ws'); ... await f.start({ maxPayload: 1024 })`.
+ */
+export function serverFixture(transport: TransportName) {
+  let current: TestServer | undefined;
+  const clients: Client[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    get srv(): TestServer {
+      if (current === undefined) throw new Error('start() the server first');
+      return current;
+    },
+    async start(overrides: Partial<Config> = {}): Promise<TestServer> {
+      return (current = await startServer(transport, overrides));
+    },
+    /** Opens a client on the server's WebSocket URL plus `query`; closed after the test. */
+    async open(query = '', options: ClientOptions = {}): Promise<Client> {
+      const c = await Client.open(this.srv.url + query, options);
+      clients.push(c);
+      return c;
+    },
   };
 }
