@@ -162,12 +162,12 @@ export class UringTransport implements Transport {
     this.events
       .http({ method: req.method, url: req.url, headers: req.headers, body: req.body })
       .then(
-        (res) => this.respond(conn, res, req.keepAlive),
+        (res) => this.respond(conn, req.method === 'HEAD' ? { ...res, body: '', bodyLength: Buffer.byteLength(res.body) } : res, req.keepAlive),
         () => this.respond(conn, { status: 500, headers: {}, body: 'internal error' }, false),
       );
   }
 
-  private respond(conn: number, res: HttpResponse, keepAlive: boolean): void {
+  private respond(conn: number, res: HttpResponse & { bodyLength?: number }, keepAlive: boolean): void {
     this.native.respond(conn, serializeResponse(res, keepAlive), keepAlive);
     this.scheduleFlush();
   }
@@ -189,11 +189,12 @@ export class UringTransport implements Transport {
   }
 }
 
-function serializeResponse(r: HttpResponse, keepAlive: boolean): Buffer {
+/** `bodyLength` answers a HEAD: the length the GET body would have, with no body sent. */
+function serializeResponse(r: HttpResponse & { bodyLength?: number }, keepAlive: boolean): Buffer {
   const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
   const lines = [`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`];
   for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
-  lines.push(`Content-Length: ${body.length}`, `Connection: ${keepAlive ? 'keep-alive' : 'close'}`);
+  lines.push(`Content-Length: ${r.bodyLength ?? body.length}`, `Connection: ${keepAlive ? 'keep-alive' : 'close'}`);
   return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]);
 }
 

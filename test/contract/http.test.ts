@@ -1,6 +1,7 @@
 // HTTP on the WebSocket port: POST /publish, /healthz, /metrics, and drain, on every transport.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, sleep } from '../helpers/client.js';
+import { connect } from 'node:net';
+import { Client, sleep, until } from '../helpers/client.js';
 import { rawHttp } from '../helpers/raw.js';
 import { startServer, transports, type TestServer } from '../helpers/server.js';
 
@@ -78,6 +79,29 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
       expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(3);
       expect(text).toContain('{"seq":2,"subscribers":0}');
     });
+  });
+
+  it('answers HEAD /healthz with headers and no body, keeping the connection usable', async () => {
+    srv = await startServer(transport);
+    const text = await rawHttp(srv.port, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const [head, rest] = [text.slice(0, text.indexOf('\r\n\r\n') + 4), text.slice(text.indexOf('\r\n\r\n') + 4)];
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    expect(head).toMatch(/content-length: 15/i);
+    expect(rest).toMatch(/^HTTP\/1\.1 200/); // the next response follows at once: no body in between
+    expect(rest).toContain('{"status":"ok"}');
+  });
+
+  it('answers Expect: 100-continue before the body arrives', async () => {
+    srv = await startServer(transport);
+    const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    let acc = '';
+    socket.on('data', (d: Buffer) => { acc += d.toString('latin1'); });
+    socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\nExpect: 100-continue\r\n\r\n');
+    await until(() => acc.includes('100 Continue'));
+    socket.write('{"topic":"k","data":1}');
+    await until(() => acc.includes('{"seq":1'));
+    socket.destroy();
   });
 
   it('answers 404 for an unknown path', async () => {

@@ -29,6 +29,7 @@ struct Session {
   uint16_t close_code = 0;  // sent or received close status, for the kClosed event
   bool input_queued = false;
   bool heard = true;             // bytes arrived since the last sweep's ping
+  bool continue_sent = false;    // "100 Continue" answered this request's Expect
   uint64_t phase_since_ms = 0;   // monotonic ms when the current HTTP request began
   std::unique_ptr<ws::HttpHeadParser> http;  // dropped after the upgrade
   std::vector<uint8_t> inbuf;    // HTTP bytes so far; bytes that arrive while the layer decides

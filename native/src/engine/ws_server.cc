@@ -7,6 +7,7 @@
 #include "ws/frame_writer.h"
 #include "ws/handshake.h"
 #include "ws/http_response.h"
+#include "ws/http_tokens.h"
 
 namespace ringcast {
 
@@ -122,7 +123,14 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
   }
   if (up.kind == ws::UpgradeKind::kNotUpgrade &&
       s.inbuf.size() < head.head_bytes + head.content_length) {
-    return;  // the body is still arriving
+    // The body is still arriving. A client that asked "Expect: 100-continue" (curl does for
+    // larger bodies) waits for the interim answer before sending it (RFC 7231 section 5.1.1).
+    if (!s.continue_sent && ws::iequals(head.field("expect"), "100-continue")) {
+      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      send_bytes(conn, kContinue, sizeof kContinue - 1);
+      s.continue_sent = true;
+    }
+    return;
   }
   bool upgrade = up.kind == ws::UpgradeKind::kOk;
   s.phase = upgrade ? SessionPhase::kAwaitUpgrade : SessionPhase::kAwaitResponse;
@@ -180,6 +188,7 @@ int WsServer::respond(ConnId conn, const void* bytes, size_t len, bool keep_aliv
   size_t used = head.head_bytes + head.content_length;
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(used));
   s->http->reset();
+  s->continue_sent = false;
   s->phase = SessionPhase::kHttp;
   s->phase_since_ms = monotonic_ms();  // the keep-alive gap counts toward the next request
   if (!s->inbuf.empty()) queue_input(conn, *s);  // a pipelined next request
