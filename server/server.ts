@@ -31,7 +31,7 @@ export class RingcastServer {
     const { name, reason } = chooseTransport(config);
     if (reason !== undefined) log.warn({ event: 'transport_fallback', transport: name, reason }, reason);
     this.metrics = new Metrics(name);
-    this.hub = new Hub(config, this.metrics, log);
+    this.hub = new Hub(config, this.metrics);
     const upgradeCtx: UpgradeContext = {
       config,
       auth: Authenticator.fromConfig(config),

@@ -3,19 +3,16 @@
 // nothing is serialized, allocated or looped over per subscriber here.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from 'pino';
+import { allowed } from '../auth/permissions.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { encodeAck, encodeAckParts, encodeErr, encodeMsg, jsonAscii } from '../protocol/encode.js';
-import type { ErrorCode } from '../protocol/errors.js';
+import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
-import type { ConnectionInfo, Transport } from '../transport/types.js';
-import { allowed } from '../auth/permissions.js';
-import { closeCodes } from '../protocol/errors.js';
-import { RateLimiter } from './rate-limit.js';
+import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transport/types.js';
 import { Conn } from './conn.js';
-import { CONN_SLOT_MASK } from '../transport/types.js';
 import type { Retained } from './history.js';
+import { RateLimiter } from './rate-limit.js';
 import { Topic } from './topic.js';
 
 /** Presence lists at most this many clients; `count` is always exact. */
@@ -36,7 +33,7 @@ export class Hub {
   private readonly conns: (Conn | undefined)[] = [];
   private liveConns = 0;
   private readonly topics = new Map<string, Topic>();
-  /** topics with no members that still hold history, retired after --history-ttl */
+  /** topics with no members, kept (seq, epoch, history) until --history-ttl after their last activity */
   private readonly idle = new Set<Topic>();
   private readonly bootId = randomBytes(4).toString('hex');
   private epochCounter = 0;
@@ -48,7 +45,6 @@ export class Hub {
   constructor(
     private readonly config: Config,
     private readonly metrics: Metrics,
-    private readonly log: Logger,
   ) {
     if (config.historyTtl > 0) {
       const every = Math.min(config.historyTtl * 1000, 10_000);
