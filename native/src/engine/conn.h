@@ -1,5 +1,6 @@
-// Engine state of one connection, indexed by its fixed-file slot. About 64 bytes when idle:
-// receive memory belongs to the shared buffer ring, send state to the SendOp pool.
+// Engine state of one connection, indexed by its fixed-file slot: 64 bytes, one cache line,
+// whether idle or with up to kInlineFrames frames queued (fanout touches nothing else per
+// connection). Receive memory belongs to the shared buffer ring, send state to the SendOp pool.
 #pragma once
 
 #include <cstdint>
@@ -23,18 +24,19 @@ enum ConnFlag : uint8_t {
   kDrainWanted = 1 << 5,      // queue passed the drain mark; emit kDrain when it empties
 };
 
-struct Conn {
+struct alignas(64) Conn {
   int fd = -1;            // the real fd, kept beside the fixed slot
   uint16_t gen = 0;       // generation of the current (or, when kClosing, next) id
   ConnState state = ConnState::kFree;
   uint8_t flags = 0;
   uint32_t pending = 0;   // ops whose final CQE has not arrived (recv, send, notif, cancel)
-  SendOp* inflight = nullptr;
+  uint32_t inflight = 0;  // SendOp::index + 1 of the send in flight; 0: none
   OutQueue q;
 
   bool has(uint8_t f) const { return flags & f; }
   void set(uint8_t f) { flags |= f; }
   void clear(uint8_t f) { flags &= static_cast<uint8_t>(~f); }
 };
+static_assert(sizeof(Conn) == 64, "Conn: one cache line");
 
 }  // namespace ringcast

@@ -242,7 +242,7 @@ size_t Engine::fanout(const ConnId* conns, size_t n, Frame* f) {
 void Engine::overflow(uint32_t slot, Conn& c) {
   // Keep what the kernel is sending (and a partly sent head): cutting a frame in half would
   // corrupt the stream the close frame has to follow.
-  uint32_t keep = c.inflight ? c.inflight->n : (c.q.head_off ? 1 : 0);
+  uint32_t keep = c.inflight ? send_ops_.at(c.inflight - 1)->n : (c.q.head_off ? 1 : 0);
   uint64_t before = c.q.bytes;
   queue_truncate(&c.q, &nodes_, keep);
   stats_.bytes_queued -= before - c.q.bytes;

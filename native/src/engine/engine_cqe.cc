@@ -133,7 +133,7 @@ void Engine::on_send_result(SendOp* op, int res) {
   uint32_t slot = conn_slot(op->conn);
   Conn& c = conns_[slot];
   c.pending--;
-  if (c.inflight == op) c.inflight = nullptr;
+  if (c.inflight == op->index + 1) c.inflight = 0;
   bool stale = c.state != ConnState::kOpen || c.gen != conn_gen(op->conn);
   if (stale) {
     stats_.stale_cqes++;

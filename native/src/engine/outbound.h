@@ -1,7 +1,8 @@
 // Per-connection outbound queue and the gathered send built from it. A connection keeps at most
 // one send in flight (two sends in flight on one TCP socket can interleave their bytes, seen on
 // 6.18); frames queued behind it leave together as ONE gathered SENDMSG when it completes, which
-// measured 5-6x cheaper per message than one send per frame (DESIGN.md, "The ring").
+// measured 5-6x cheaper per message than one send per frame (DESIGN.md, "The ring"). A send of a
+// single frame goes out as a plain SEND (no msghdr for the kernel to import).
 #pragma once
 
 #include <sys/socket.h>
@@ -20,29 +21,52 @@ struct QueueNode {
   QueueNode* next;
 };
 
-// Free list of queue nodes, so queueing a frame on N connections allocates nothing in steady state.
+// Queue nodes for frames past the inline ones. Nodes come in chunks; the free ones sit on a
+// stack of pointers, so get() reads the (hot) stack instead of a cold node's `next`.
 class NodePool {
  public:
+  NodePool() = default;
+  NodePool(const NodePool&) = delete;
+  NodePool& operator=(const NodePool&) = delete;
   ~NodePool();
-  QueueNode* get();
-  void put(QueueNode* n);
+  QueueNode* get() {
+    if (free_.empty()) grow();
+    QueueNode* n = free_.back();
+    free_.pop_back();
+    live_++;
+    return n;
+  }
+  void put(QueueNode* n) {
+    free_.push_back(n);
+    live_--;
+  }
   uint64_t live() const { return live_; }
 
  private:
-  QueueNode* free_ = nullptr;
+  void grow();
+  std::vector<QueueNode*> chunks_;
+  std::vector<QueueNode*> free_;
   uint64_t live_ = 0;
 };
 
-// Frames waiting on one connection. head_off: bytes of the head frame already sent (a short
-// send resumes there). 24 bytes for an idle connection.
+// Frames waiting on one connection, oldest first: up to kInlineFrames in `ring` (from
+// ring[in_head]), then any more in a list of pooled nodes. New frames go inline only while the
+// list is empty, so the order is always inline then list. Under fanout a connection usually has
+// one or two frames queued (one in flight, one behind it): no node, no pointer chase.
+// head_off: bytes of the head frame already sent (a short send resumes there). 48 bytes.
+constexpr uint32_t kInlineFrames = 2;  // a power of two
+static_assert((kInlineFrames & (kInlineFrames - 1)) == 0, "kInlineFrames: a power of two");
+
 struct OutQueue {
-  QueueNode* head = nullptr;
-  QueueNode* tail = nullptr;
   uint32_t head_off = 0;
-  uint32_t count = 0;
+  uint8_t in_head = 0;  // index in ring of the oldest inline frame
+  uint8_t in_n = 0;     // inline frames queued
+  Frame* ring[kInlineFrames] = {};
+  QueueNode* spill_head = nullptr;
+  QueueNode* spill_tail = nullptr;
   uint64_t bytes = 0;  // unsent bytes, head_off already subtracted
 
-  bool empty() const { return head == nullptr; }
+  bool empty() const { return in_n == 0 && spill_head == nullptr; }
 };
 
 void queue_push(OutQueue* q, NodePool* pool, Frame* f);  // takes a reference
@@ -54,24 +78,35 @@ void queue_clear(OutQueue* q, NodePool* pool);
 
 // One gathered send in flight. Holds its own reference on every frame it points into, so the
 // bytes stay valid until the kernel is done with them (the completion, or for zero-copy sends
-// the notification CQE) whatever happens to the connection meanwhile.
+// the notification CQE) whatever happens to the connection meanwhile. The frames are not stored
+// apart: iov[i] points into frame i at offset 0 (head_off for i = 0), and the kernel only reads
+// the iovec, so send_op_frame() recovers each one. The fields a one-frame send touches (the
+// header and iov[0]) share the first cache line; msg, used for 2+ frames, comes last.
 constexpr uint32_t kMaxIov = 64;  // frames per gathered send; UIO_MAXIOV is 1024
 
 struct SendOp {
-  msghdr msg;
-  iovec iov[kMaxIov];
-  Frame* held[kMaxIov];
   uint32_t n = 0;
   uint32_t conn = 0;      // ConnId at submission
   uint32_t index = 0;     // position in the pool, carried in user_data
+  uint32_t head_off = 0;  // offset of iov[0] in its frame
   uint64_t bytes = 0;     // bytes offered
+  SendOp* next_free = nullptr;
   bool zero_copy = false;
   bool awaiting_notif = false;
-  SendOp* next_free = nullptr;
+  iovec iov[kMaxIov];
+  msghdr msg;             // filled by send_op_msg() for a gathered SENDMSG
 };
 
-// Fills op's iovec from the queue head (resuming at head_off). Returns the bytes offered.
+inline Frame* send_op_frame(const SendOp* op, uint32_t i) {
+  uint8_t* data = static_cast<uint8_t*>(op->iov[i].iov_base) - (i == 0 ? op->head_off : 0);
+  return reinterpret_cast<Frame*>(data) - 1;
+}
+
+// Fills op's iovec from the queue head (resuming at head_off), taking a reference on each frame.
+// Returns the bytes offered.
 uint64_t send_op_gather(SendOp* op, const OutQueue& q);
+// Points op->msg at the iovec (for SENDMSG / SENDMSG_ZC).
+void send_op_msg(SendOp* op);
 void send_op_release(SendOp* op);  // drops the held references
 
 class SendOpPool {
