@@ -158,15 +158,15 @@ SendOpPool::~SendOpPool() {
 }
 
 SendOp* SendOpPool::get() {
-  SendOp* op = free_;
-  if (op) {
-    free_ = op->next_free;
+  SendOp* op;
+  if (!free_.empty()) {
+    op = free_.back();
+    free_.pop_back();
   } else {
     op = new SendOp;
     op->index = static_cast<uint32_t>(ops_.size());
     ops_.push_back(op);
   }
-  op->next_free = nullptr;
   op->zero_copy = false;
   op->awaiting_notif = false;
   live_++;
@@ -174,8 +174,7 @@ SendOp* SendOpPool::get() {
 }
 
 void SendOpPool::put(SendOp* op) {
-  op->next_free = free_;
-  free_ = op;
+  free_.push_back(op);
   live_--;
 }
 

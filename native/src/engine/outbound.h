@@ -90,7 +90,6 @@ struct SendOp {
   uint32_t index = 0;     // position in the pool, carried in user_data
   uint32_t head_off = 0;  // offset of iov[0] in its frame
   uint64_t bytes = 0;     // bytes offered
-  SendOp* next_free = nullptr;
   bool zero_copy = false;
   bool awaiting_notif = false;
   iovec iov[kMaxIov];
@@ -109,8 +108,13 @@ uint64_t send_op_gather(SendOp* op, const OutQueue& q);
 void send_op_msg(SendOp* op);
 void send_op_release(SendOp* op);  // drops the held references
 
+// SendOps are reused last-freed first; the free ones sit on a stack of pointers, so get() does
+// not load from a (possibly cold) op to find the next one.
 class SendOpPool {
  public:
+  SendOpPool() = default;
+  SendOpPool(const SendOpPool&) = delete;
+  SendOpPool& operator=(const SendOpPool&) = delete;
   ~SendOpPool();
   SendOp* get();
   void put(SendOp* op);
@@ -119,7 +123,7 @@ class SendOpPool {
 
  private:
   std::vector<SendOp*> ops_;
-  SendOp* free_ = nullptr;
+  std::vector<SendOp*> free_;
   uint32_t live_ = 0;
 };
 
