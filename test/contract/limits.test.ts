@@ -71,6 +71,7 @@ describe.each(transports)('limits on the %s transport', (transport) => {
       await f.start({ handshakeTimeout: 300 });
       const socket = connect(f.srv.port, '127.0.0.1');
       socket.on('error', () => undefined); // the engine drops it with a reset
+      socket.resume(); // consume the stream: a paused socket may never report the server's FIN
       await new Promise((r) => socket.once('connect', r));
       socket.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'); // never ends the head
       const t0 = Date.now();
@@ -82,6 +83,7 @@ describe.each(transports)('limits on the %s transport', (transport) => {
       await f.start({ handshakeTimeout: 300 });
       const socket = connect(f.srv.port, '127.0.0.1');
       socket.on('error', () => undefined);
+      socket.resume(); // consume the stream: a paused socket may never report the server's FIN
       await new Promise((r) => socket.once('connect', r));
       await new Promise((r) => socket.once('close', r));
     });
