@@ -151,9 +151,22 @@ int Engine::poll(int timeout_ms) {
     stats_.enters++;
     reap();
   }
+  // A kernel may run only a bounded batch of deferred completions per enter, and signals the
+  // eventfd only when that work list goes from empty to non-empty: what it left behind
+  // (IORING_SQ_TASKRUN, with TASKRUN_FLAG) would wait for an unrelated wake-up. Run it now.
+  for (int round = 0; round < kTaskRunRounds && ring_.task_work_pending(); round++) {
+    ring_.submit(0);
+    stats_.enters++;
+    stats_.taskrun_rounds++;
+    reap();
+  }
   reaping_ = false;
   buffers_.publish();
   return static_cast<int>(batch_.size());
+}
+
+bool Engine::work_pending() const {
+  return ring_.task_work_pending() || ring_.cq_ready() > 0 || ring_.cq_overflowed();
 }
 
 void Engine::reap() {

@@ -96,10 +96,15 @@ struct EngineStats {
   uint64_t sqes_submitted = 0;   // SQEs the kernel took, over every enter
   uint64_t cqes_reaped = 0;      // completions reaped, over every poll
   uint64_t recv_enobufs = 0;     // multishot recvs ended by an empty buffer ring (then re-armed)
+  uint64_t taskrun_rounds = 0;   // extra enters in poll() for deferred work a kernel left pending
 };
 
 class Engine {
  public:
+  // Extra enters poll() makes while the kernel reports deferred work pending (bounded, so a
+  // flood cannot hold the JS thread; what remains is signalled through work_pending()).
+  static constexpr int kTaskRunRounds = 8;
+
   Engine() = default;
   ~Engine();
   Engine(const Engine&) = delete;
@@ -117,6 +122,9 @@ class Engine {
   int poll(int timeout_ms);
   // The batch of the last poll(). Calls made while walking it never modify it.
   const std::vector<Event>& events() const { return batch_; }
+  // Completions or deferred task work still waiting after a turn: the caller must turn again
+  // (the binding re-signals its eventfd) rather than wait for a wake-up that may not come.
+  bool work_pending() const;
   void release_batch();
 
   // Frames: encoded once, one reference per queue. The caller owns the reference it gets here.
