@@ -247,8 +247,18 @@ int Engine::send(ConnId conn, Frame* f) {
 }
 
 size_t Engine::fanout(const ConnId* conns, size_t n, Frame* f) {
+  // Subscribers' slots come in no particular order, and the kernel's work between turns has
+  // evicted the Conn array: fetch each Conn (one cache line) a few ids ahead of its send().
+  constexpr size_t kAhead = 8;
   size_t queued = 0;
-  for (size_t i = 0; i < n; i++) queued += send(conns[i], f) == 0;
+  size_t slots = conns_.size();
+  for (size_t i = 0; i < n; i++) {
+    if (i + kAhead < n) {
+      uint32_t ahead = conn_slot(conns[i + kAhead]);
+      if (ahead < slots) __builtin_prefetch(&conns_[ahead], 1);
+    }
+    queued += send(conns[i], f) == 0;
+  }
   return queued;
 }
 
