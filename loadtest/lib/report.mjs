@@ -102,8 +102,10 @@ function idleTable(scenario, servers, cells) {
     const c = cells.get(`${scenario.id}|${server}`);
     if (!c) continue;
     if (c.unavailable || c.ok === 0) { rows.push(`| ${server} | ${c.unavailable ? 'unavailable' : `failed: ${c.failure}`} ||||| `); continue; }
+    const short = c.held.median < scenario.connections
+      ? `the server closed or refused ${scenario.connections - c.held.median} connections (see the run JSON first_failure)` : '';
     rows.push(`| ${server} | ${fmt(c.held.median)} of ${scenario.connections} | ${withSpread(c.bytesPerConn, (v) => `${v.toFixed(0)} B`)} | ` +
-      `${ratio(c.bytesPerConn.median, ref('ws'))} | ${ratio(c.bytesPerConn.median, ref('bun'))} | ${flags(c)} |`);
+      `${ratio(c.bytesPerConn.median, ref('ws'))} | ${ratio(c.bytesPerConn.median, ref('bun'))} | ${[flags(c), short].filter(Boolean).join('; ')} |`);
   }
   return rows.join('\n');
 }
