@@ -1,5 +1,6 @@
 // Connection churn and fd exhaustion: 10,000 connect/close cycles leave every counter at zero,
 // and EMFILE on accept backs off and keeps serving instead of dying.
+#include <algorithm>
 #include <sys/resource.h>
 
 #include <dirent.h>
@@ -159,6 +160,17 @@ void clients_beyond_max_connections_are_turned_away() {
   check_quiet(s.e);
 }
 
+// The default slot table holds as many connections as RLIMIT_NOFILE allows (a fixed default
+// once refused clients past 16,384 on a machine allowing 20,000 fds).
+void default_slots_follow_rlimit_nofile() {
+  rlimit rl;
+  CHECK_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  Server s;
+  CHECK_EQ(s.e.init(EngineConfig{}), 0);
+  uint64_t expected = std::min<uint64_t>(kMaxSlots, rl.rlim_cur);
+  CHECK_EQ(uint64_t{s.e.capacity()}, expected);
+}
+
 }  // namespace
 
 int main() {
@@ -166,5 +178,6 @@ int main() {
   ten_thousand_cycles_return_counters_to_zero();
   emfile_backs_off_and_keeps_serving();
   clients_beyond_max_connections_are_turned_away();
+  default_slots_follow_rlimit_nofile();
   return report();
 }

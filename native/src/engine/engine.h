@@ -28,7 +28,7 @@ namespace ringcast {
 
 // Every default in one place, with its unit.
 struct EngineConfig {
-  uint32_t max_connections = 16384;       // capped by RLIMIT_NOFILE and kMaxSlots
+  uint32_t max_connections = 0;           // slots; 0 = as many as RLIMIT_NOFILE allows (at most kMaxSlots)
   uint64_t max_outbound = 8u << 20;       // bytes queued per connection before the policy
   uint64_t drain_mark = 64u << 10;        // bytes; a queue past it emits kDrain when empty
   uint32_t sq_entries = 4096;
