@@ -48,15 +48,28 @@ struct Echo {
   }
 };
 
-void accepts_and_echoes_raw_bytes() {
+// What most tests here start from: an engine listening on 127.0.0.1 with the Echo handler and
+// one client connected and opened (its receive buffer, when given, set before the open).
+struct OneClient {
+  explicit OneClient(bool echo = true, int rcvbuf = 0) : s(&e) {
+    CHECK_EQ(e.init(small_config()), 0);
+    port = e.listen("127.0.0.1", 0);
+    CHECK(port > 0);
+    s.echo = echo;
+    c = connect_client(port);
+    CHECK(c >= 0);
+    if (rcvbuf > 0) set_rcvbuf(c, rcvbuf);
+    CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  }
   Engine e;
-  CHECK_EQ(e.init(small_config()), 0);
-  int port = e.listen("127.0.0.1", 0);
-  CHECK(port > 0);
-  Echo s(&e);
-  int c = connect_client(port);
-  CHECK(c >= 0);
-  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  Echo s;
+  int port = -1;
+  int c = -1;
+};
+
+void accepts_and_echoes_raw_bytes() {
+  OneClient t;
+  auto& [e, s, port, c] = t;
   CHECK(e.fd_of(s.open[0]) >= 0);
 
   const uint8_t hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
@@ -86,12 +99,8 @@ void accepts_and_echoes_raw_bytes() {
 }
 
 void a_local_close_flushes_then_sends_fin() {
-  Engine e;
-  CHECK_EQ(e.init(small_config()), 0);
-  int port = e.listen("127.0.0.1", 0);
-  Echo s(&e);
-  int c = connect_client(port);
-  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  OneClient t;
+  auto& [e, s, port, c] = t;
   Frame* f = e.copy_frame("goodbye", 7);
   CHECK_EQ(e.close(s.open[0], CloseMode::kGraceful, f), 0);
   frame_unref(f);
@@ -107,13 +116,8 @@ void a_local_close_flushes_then_sends_fin() {
 
 // The client stops reading and resets the connection while a large backlog is being sent.
 void a_reset_mid_send_closes_cleanly() {
-  Engine e;
-  CHECK_EQ(e.init(small_config()), 0);
-  int port = e.listen("127.0.0.1", 0);
-  Echo s(&e);
-  int c = connect_client(port);
-  set_rcvbuf(c, 4096);
-  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  OneClient t(/*echo=*/true, /*rcvbuf=*/4096);
+  auto& [e, s, port, c] = t;
   Frame* big = e.make_frame(256 * 1024);
   std::memset(big->data(), 'x', big->len);
   for (int i = 0; i < 16; i++) CHECK_EQ(e.send(s.open[0], big), 0);
@@ -131,14 +135,8 @@ void a_reset_mid_send_closes_cleanly() {
 // close() while a recv is armed and a send is in flight: both complete after the id went
 // stale; they must be recognised, release their frames and buffers, and free the slot.
 void completions_after_close_are_stale_and_release() {
-  Engine e;
-  CHECK_EQ(e.init(small_config()), 0);
-  int port = e.listen("127.0.0.1", 0);
-  Echo s(&e);
-  s.echo = false;
-  int c = connect_client(port);
-  set_rcvbuf(c, 4096);
-  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  OneClient t(/*echo=*/false, /*rcvbuf=*/4096);
+  auto& [e, s, port, c] = t;
   ConnId id = s.open[0];
   Frame* big = e.make_frame(1 << 20);
   std::memset(big->data(), 'y', big->len);
@@ -167,13 +165,8 @@ void completions_after_close_are_stale_and_release() {
 // A send larger than the socket can take at once completes short (no MSG_WAITALL); the rest
 // goes first in the next send, so the peer reads every byte in order.
 void a_short_send_resumes_where_it_stopped() {
-  Engine e;
-  CHECK_EQ(e.init(small_config()), 0);
-  int port = e.listen("127.0.0.1", 0);
-  Echo s(&e);
-  s.echo = false;
-  int c = connect_client(port);
-  CHECK(pump(e, s.handler(), [&] { return s.open.size() == 1; }));
+  OneClient t(/*echo=*/false);
+  auto& [e, s, port, c] = t;
   Frame* big = e.make_frame(8 << 20);
   for (uint32_t i = 0; i < big->len; i++) big->data()[i] = static_cast<uint8_t>(i * 7 + (i >> 12));
   std::vector<uint8_t> expect(big->data(), big->data() + big->len);
