@@ -231,6 +231,29 @@ void buffer_ownership_tests() {
     EXPECT_EQ(r.in_place, 0);
     EXPECT_EQ(r.events.size(), size_t(1));
   });
+  run("a control frame inside one chunk is delivered in place, also between fragments", [] {
+    // ping "Hi", then a text message in two fragments with a pong "ok" between them
+    const auto r = wstest::feed_frames(
+        hex("8982 00000000 4869 0181 00000000 41 8a82 00000000 6f6b 8081 00000000 42"),
+        wstest::Split::kWhole, 1);
+    EXPECT_EQ(r.in_place, 2);
+    EXPECT_EQ(r.events.size(), size_t(3));
+  });
+  run("a control frame split across chunks is gathered in the parser, not in place", [] {
+    const auto r = wstest::feed_frames(hex("8982 37fa213d 7f93"), wstest::Split::kBytewise, 1);
+    EXPECT_EQ(r.in_place, 0);
+    EXPECT_EQ(r.events.size(), size_t(1));
+  });
+  run("a close frame inside one chunk is read in place: code and reason", [] {
+    FrameParser p;
+    std::vector<uint8_t> message;
+    std::vector<uint8_t> close = hex("8884 00000000 03e8 6f6b");  // 1000 "ok"
+    const FrameStep s = p.parse(close.data(), close.size(), message);
+    EXPECT_EQ(s.event.code, 1000);
+    EXPECT_EQ(std::string(s.event.text()), std::string("ok"));
+    EXPECT(s.event.data == close.data() + 8);
+    EXPECT(p.stopped());
+  });
   run("in_message() is true only while a fragmented message is open", [] {
     FrameParser p;
     std::vector<uint8_t> message;

@@ -21,6 +21,9 @@ bool is_known_opcode(uint8_t op) {
   return false;  // 0x3-0x7 and 0xB-0xF are reserved (section 5.2)
 }
 
+// The payload of an empty control frame: a valid pointer, never read.
+constexpr uint8_t kNoPayload[1] = {0};
+
 uint64_t load_be(const uint8_t* p, size_t n) {
   uint64_t v = 0;
   for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
@@ -67,8 +70,9 @@ FrameStep FrameParser::parse(uint8_t* data, size_t len, std::vector<uint8_t>& me
 
   const size_t avail = len - used;
   const uint64_t left = payload_len_ - payload_done_;
-  // The fast path: a whole unfragmented data frame in this chunk is unmasked where it lies.
-  const bool single = fin_ && opcode_ != Opcode::kContinuation && !is_control(opcode_);
+  // The fast path: a whole unfragmented data frame, or a whole control frame, in this chunk is
+  // unmasked where it lies.
+  const bool single = fin_ && opcode_ != Opcode::kContinuation;
   if (single && payload_done_ == 0 && avail >= left) {
     return FrameStep{used + size_t(left), deliver_in_place(data + used)};
   }
@@ -166,6 +170,11 @@ FrameEvent FrameParser::on_mask_key(std::vector<uint8_t>& message) {
 FrameEvent FrameParser::deliver_in_place(uint8_t* payload) {
   const size_t n = size_t(payload_len_);
   apply_mask(payload, payload, n, mask_key_, 0);
+  if (is_control(opcode_)) {
+    const Opcode op = opcode_;
+    next_frame();
+    return control_event(op, payload, n);
+  }
   if (opcode_ == Opcode::kText && !(utf8_.feed(payload, n) && utf8_.at_boundary())) {
     return fail(kCloseInvalidPayload, "text message is not UTF-8");
   }
@@ -179,7 +188,8 @@ FrameEvent FrameParser::deliver_in_place(uint8_t* payload) {
 FrameEvent FrameParser::consume_payload(const uint8_t* src, size_t n,
                                         std::vector<uint8_t>& message) {
   if (is_control(opcode_)) {
-    apply_mask(control_ + payload_done_, src, n, mask_key_, payload_done_);
+    if (!control_) control_.reset(new uint8_t[kMaxControlPayload]);
+    apply_mask(control_.get() + payload_done_, src, n, mask_key_, payload_done_);
     payload_done_ += n;
     return {};
   }
@@ -200,12 +210,7 @@ FrameEvent FrameParser::finish_frame(std::vector<uint8_t>& message) {
   const size_t control_len = size_t(payload_len_);
   const bool fin = fin_;
   next_frame();
-  switch (op) {
-    case Opcode::kPing: return event_of(FrameEventType::kPing, control_, control_len, 0);
-    case Opcode::kPong: return event_of(FrameEventType::kPong, control_, control_len, 0);
-    case Opcode::kClose: return finish_close(control_len);
-    default: break;
-  }
+  if (is_control(op)) return control_event(op, control_len > 0 ? control_.get() : kNoPayload, control_len);
   if (!fin) return {};
   message_open_ = false;
   if (is_text_message() && !utf8_.at_boundary()) {
@@ -215,16 +220,24 @@ FrameEvent FrameParser::finish_frame(std::vector<uint8_t>& message) {
   return event_of(type, message.data(), message.size(), 0);
 }
 
+FrameEvent FrameParser::control_event(Opcode op, const uint8_t* payload, size_t len) {
+  switch (op) {
+    case Opcode::kPing: return event_of(FrameEventType::kPing, payload, len, 0);
+    case Opcode::kPong: return event_of(FrameEventType::kPong, payload, len, 0);
+    default: return finish_close(payload, len);
+  }
+}
+
 // Close payload, sections 5.5.1 and 7.4: empty, or a 2-byte code and a UTF-8 reason.
-FrameEvent FrameParser::finish_close(size_t len) {
+FrameEvent FrameParser::finish_close(const uint8_t* payload, size_t len) {
   if (len == 0) {
     phase_ = Phase::kStopped;
-    return event_of(FrameEventType::kClose, control_, 0, kCloseNoStatus);
+    return event_of(FrameEventType::kClose, payload, 0, kCloseNoStatus);
   }
   if (len < kCloseCodeBytes) return fail(kCloseProtocolError, "close payload of 1 byte");
-  const uint16_t code = uint16_t(load_be(control_, kCloseCodeBytes));
+  const uint16_t code = uint16_t(load_be(payload, kCloseCodeBytes));
   if (!is_valid_close_code(code)) return fail(kCloseProtocolError, "invalid close code");
-  const uint8_t* reason = control_ + kCloseCodeBytes;
+  const uint8_t* reason = payload + kCloseCodeBytes;
   const size_t reason_len = len - kCloseCodeBytes;
   if (!is_valid_utf8(reason, reason_len)) {
     return fail(kCloseInvalidPayload, "close reason is not UTF-8");

@@ -16,13 +16,16 @@
 // unmasked into `message`, a growable buffer the caller owns and must pass unchanged while
 // in_message() is true; the parser clears it when a new message starts. Event spans are
 // valid until the next parse() call or until `data` is released, whichever comes first.
-// Control payloads (<= 125 bytes) are kept in the parser itself.
+// A control frame wholly inside `data` is unmasked and delivered in place too; one split
+// across chunks is gathered in a 125-byte buffer the parser allocates the first time (an idle
+// connection's parser stays small: it is part of every connection's memory).
 //
 // After a close or error event the parser stops: it consumes and ignores further input.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -86,9 +89,10 @@ class FrameParser {
   FrameEvent on_length();
   FrameEvent on_mask_key(std::vector<uint8_t>& message);
   FrameEvent deliver_in_place(uint8_t* payload);
+  FrameEvent control_event(Opcode op, const uint8_t* payload, size_t len);
   FrameEvent consume_payload(const uint8_t* src, size_t n, std::vector<uint8_t>& message);
   FrameEvent finish_frame(std::vector<uint8_t>& message);
-  FrameEvent finish_close(size_t len);
+  FrameEvent finish_close(const uint8_t* payload, size_t len);
   FrameEvent fail(uint16_t code, const char* reason);
   static FrameEvent event_of(FrameEventType type, const uint8_t* data, size_t size, uint16_t code);
   void next_frame();
@@ -113,7 +117,7 @@ class FrameParser {
   uint64_t message_bytes_ = 0;  // announced so far, for the 1009 check
   Utf8Validator utf8_;
 
-  uint8_t control_[kMaxControlPayload] = {};
+  std::unique_ptr<uint8_t[]> control_;  // kMaxControlPayload bytes, once a control payload was split
 };
 
 }  // namespace ringcast::ws
