@@ -46,4 +46,4 @@ STOPSIGNAL SIGTERM
 # fetch is built into Node 20: no curl in the image; 503 while draining marks it unhealthy
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.RINGCAST_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/server/cli.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/server/cli.js"]

@@ -61,7 +61,7 @@ async function main() {
   buildLoadgen(log);
   const bun = findBun();
   const ringcast = findRingcast(log);
-  const tools = { bunBin: bun.bin, bunReason: bun.reason, ringcastCli: ringcast.cli, ringcastReason: ringcast.reason };
+  const tools = { bunBin: bun.bin, bunReason: bun.reason, ringcastCli: ringcast.cli, ringcastNodeFlags: ringcast.nodeFlags, ringcastReason: ringcast.reason };
   const machine = machineInfo(bun.version);
   const stamp = machine.date.slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
   const name = `${stamp}-${machine.commit}-${profile}`;

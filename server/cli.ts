@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // ringcast [flags]: parse the configuration (exit 2 on a bad flag, value or key), start the
 // server (exit 1 when --transport uring cannot run), drain on SIGTERM/SIGINT and exit 0.
 import { readFileSync } from 'node:fs';

@@ -8,6 +8,7 @@ import { release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, sleep } from './helpers/client.js';
+import { nodeFlags } from './helpers/launch.js';
 import { buildImage, Container, findEngine, removeAll, run, runOnce, type Engine } from './helpers/container.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -148,7 +149,7 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
     expect(Object.keys(config.ExposedPorts)).toEqual(['8080/tcp']);
     expect(config.StopSignal).toBe('SIGTERM');
     expect((config.Healthcheck ?? image!.Healthcheck)?.Test.join(' ')).toContain('/healthz');
-    expect(config.Cmd).toEqual(['node', 'dist/server/cli.js']);
+    expect(config.Cmd).toEqual(['node', ...nodeFlags(), 'dist/server/cli.js']);
   }, CASE_MS);
 
   it('holds only what runs: the built server and addon, production dependencies, no toolchain', async () => {

@@ -168,7 +168,7 @@ function header(all) {
     `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB |`,
     `| kernel | ${m.kernel} |`,
     `| Node | ${m.node} |`, `| Bun | ${m.bun} |`, `| ws | ${m.ws} |`, `| autocannon | ${m.autocannon} |`,
-    `| ringcast | ${m.ringcast} at ${m.commit} |`,
+    `| ringcast | ${m.ringcast} at ${m.commit}${m.ringcastNodeFlags ? `, run as node ${m.ringcastNodeFlags.join(' ')} dist/server/cli.js` : ''} |`,
     `| RLIMIT_NOFILE | ${m.nofile} |`,
     `| runs | ${all.timing.repeats} per scenario and server; warmup ${all.timing.warmup} s, measured ${all.timing.duration} s |`,
     '',

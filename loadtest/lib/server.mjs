@@ -13,7 +13,7 @@ const STOP_TIMEOUT_MS = 5000;
 function command(server, port, tools) {
   switch (server.kind) {
     case 'ringcast':
-      return ['node', tools.ringcastCli, '--host', '127.0.0.1', '--port', String(port),
+      return ['node', ...(tools.ringcastNodeFlags ?? []), tools.ringcastCli, '--host', '127.0.0.1', '--port', String(port),
         '--transport', server.transport, '--log-level', 'warn'];
     case 'ws-peer':
       return ['node', path.join(PEERS, 'ws-server.mjs'), '--port', String(port)];

@@ -64,6 +64,15 @@ export function findBun() {
 }
 
 /** ringcast's CLI, building it with tsc when dist/ is missing. */
+/** Node flags of the repo's `npm start` (node FLAGS dist/server/cli.js): ringcast runs as users start it. */
+export function nodeFlags() {
+  const start = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start.trim().split(/\s+/);
+  if (start[0] !== 'node' || start[start.length - 1] !== 'dist/server/cli.js') {
+    throw new Error(`package.json start is not "node [flags] dist/server/cli.js": ${start.join(' ')}`);
+  }
+  return start.slice(1, -1);
+}
+
 export function findRingcast(log = console.error) {
   const cli = path.join(REPO, 'dist', 'server', 'cli.js');
   if (!existsSync(cli)) {
@@ -74,7 +83,7 @@ export function findRingcast(log = console.error) {
     }
   }
   const r = run('node', [cli, '--help']);
-  return r.ok ? { cli } : { cli: null, reason: `node ${cli} --help failed: ${r.out.split('\n')[0]}` };
+  return r.ok ? { cli, nodeFlags: nodeFlags() } : { cli: null, reason: `node ${cli} --help failed: ${r.out.split('\n')[0]}` };
 }
 
 function packageVersion(dir) {
@@ -101,6 +110,7 @@ export function machineInfo(bunVersion) {
     ws: packageVersion(path.join(PEERS, 'node_modules', 'ws')),
     autocannon: packageVersion(path.join(PEERS, 'node_modules', 'autocannon')),
     ringcast: packageVersion(REPO),
+    ringcastNodeFlags: nodeFlags(),
     nofile: Number(run('sh', ['-c', 'ulimit -Hn']).out) || null,
   };
 }
