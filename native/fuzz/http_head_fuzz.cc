@@ -1,19 +1,24 @@
-// libFuzzer target: the HTTP request head parser and the upgrade check.
+// libFuzzer target: the HTTP request head parser, the upgrade check and the chunked body
+// decoder.
 //
 // Input: byte 0 seeds the split points, byte 1 bit 0 selects small limits, the rest is the
 // request. The head is fed as the engine does (the accumulated buffer, growing by chunks),
 // each call on an exactly-sized heap copy so ASan sees any read past the end. Invariants:
 // every split gives the same outcome as one whole feed; a finished head's slices lie inside
 // it and respect the limits; an error carries one of the documented statuses; an accepted
-// upgrade has a 16-byte key and both response writers succeed.
+// upgrade has a 16-byte key and both response writers succeed. A chunked request's body is then
+// decoded as the engine does (in place, in chunks, the gap dropped) whole and split: the same
+// outcome, body and leftover either way, never past the body limit.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "ws/base64.h"
 #include "ws/handshake.h"
+#include "ws/http_chunked.h"
 #include "ws/http_head.h"
 #include "ws/http_response.h"
 
@@ -81,6 +86,50 @@ void check_upgrade_of(const HttpRequestHead& h) {
   }
 }
 
+struct Decoded {
+  ChunkedStep last;
+  std::vector<uint8_t> buf;  // body, then whatever was not read
+  uint64_t body = 0;
+};
+
+// As WsServer::read_body: append a chunk, feed the unread part, drop the gap.
+Decoded decode_chunked(const uint8_t* in, size_t len, uint8_t seed, uint64_t max_body) {
+  ChunkedDecoder dec(ChunkedLimits{max_body});
+  Decoded d;
+  size_t fed = 0;
+  uint32_t state = seed;
+  while (fed < len) {
+    size_t step = len - fed;
+    if (seed != 0) {
+      state = state * 1103515245u + 12345u;
+      step = std::min<size_t>(step, 1 + (state >> 16) % 64);
+    }
+    d.buf.insert(d.buf.end(), in + fed, in + fed + step);
+    fed += step;
+    const size_t body = size_t(dec.body_bytes());
+    d.last = dec.feed(d.buf.data() + body, d.buf.size() - body);
+    require(d.last.produced <= d.last.consumed && d.last.consumed <= d.buf.size() - body);
+    d.buf.erase(d.buf.begin() + long(body + d.last.produced), d.buf.begin() + long(body + d.last.consumed));
+    require(dec.body_bytes() == body + d.last.produced && dec.body_bytes() <= max_body);
+    if (d.last.state != ChunkedState::kNeedMore) break;
+  }
+  d.buf.insert(d.buf.end(), in + fed, in + len);
+  d.body = dec.body_bytes();
+  return d;
+}
+
+void check_chunked(const uint8_t* body, size_t len, uint8_t seed, uint64_t max_body) {
+  const Decoded whole = decode_chunked(body, len, 0, max_body);
+  const Decoded split = decode_chunked(body, len, seed, max_body);
+  require(whole.last.state == split.last.state && whole.last.status == split.last.status);
+  if (split.last.state == ChunkedState::kError) {
+    const int s = split.last.status;
+    require(s == kStatusBadRequest || s == kStatusPayloadTooLarge || s == kStatusHeaderFieldsTooLarge);
+  } else if (split.last.state == ChunkedState::kDone) {
+    require(whole.body == split.body && whole.buf == split.buf);
+  }
+}
+
 bool is_documented_status(int status) {
   switch (status) {
     case kStatusBadRequest: case kStatusLengthRequired: case kStatusPayloadTooLarge:
@@ -115,6 +164,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     require(whole.parser.head().head_bytes == split.parser.head().head_bytes);
     check_head(split.parser.head(), split.fed, limits);
     check_upgrade_of(split.parser.head());
+    const HttpRequestHead& h = split.parser.head();
+    if (h.chunked) {
+      const uint8_t* body = data + kControlBytes + h.head_bytes;
+      check_chunked(body, len - h.head_bytes, data[0], limits.max_body_bytes);
+    }
   }
   return 0;
 }

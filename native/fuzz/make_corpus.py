@@ -22,7 +22,10 @@ HTTP = {
     "post_body": b"POST /publish HTTP/1.1\r\nHost: a\r\nContent-Length: 13\r\n\r\n{\"topic\":\"a\"}",
     "cl_list": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n",
     "cl_conflict": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-    "chunked": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    "gzip_chunked": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+    "chunked": (b"POST /publish HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"7;ext=1\r\n{\"topic\"\r\nA\r\n:\"a\",\"data\"\r\n3\r\n:1}\r\n0\r\nX-T: 1\r\n\r\n"
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
     "http10_keepalive": b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     "close": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, close\r\n\r\n",
     "leading_crlf": b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",

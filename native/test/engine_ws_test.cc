@@ -278,6 +278,51 @@ void plain_http_keeps_alive_across_pipelined_requests() {
   h.finish();
 }
 
+void a_chunked_body_arriving_in_pieces_is_decoded_then_the_next_request_served() {
+  Harness h;
+  int fd = connect_client(h.port);
+  const std::string head = "POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string body = "5;ext\r\nhello\r\n7\r\n, world\r\n0\r\nX-T: 1\r\n\r\n";
+  const std::string next = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+  std::vector<std::string> bodies;
+  h.on_event = [&](const WsEvent& e) {
+    if (e.type != WsEventType::kRequest) return;
+    bodies.emplace_back(reinterpret_cast<const char*>(e.data), e.len);
+    CHECK_EQ(h.server->respond(e.conn, ok, sizeof ok - 1, true), 0);
+  };
+  const std::string wire = head + body + next;
+  // In pieces that cut the size lines, the data and the trailer, with turns in between.
+  for (size_t at = 0; at < wire.size(); at += 7) {
+    const size_t n = std::min<size_t>(7, wire.size() - at);
+    CHECK(write_all(fd, wire.data() + at, n));
+    for (int i = 0; i < 3; i++) h.turn();
+  }
+  CHECK(h.read_n(fd, sizeof ok - 1) == ok);
+  CHECK(h.read_n(fd, sizeof ok - 1) == ok);
+  CHECK_EQ(bodies.size(), 2);
+  if (bodies.size() == 2) CHECK(bodies[0] == "hello, world" && bodies[1].empty());
+  close(fd);
+  h.finish();
+}
+
+void a_bad_chunked_body_gets_400_and_a_chunked_upgrade_too() {
+  Harness h;
+  const std::string bad =
+      "POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n";
+  const std::string upgrade = std::string(kUpgrade).insert(sizeof kUpgrade - 3, "Transfer-Encoding: chunked\r\n");
+  for (const std::string& wire : {bad, upgrade}) {
+    int fd = connect_client(h.port);
+    CHECK(write_all(fd, wire.data(), wire.size()));
+    CHECK(h.read_http_response(fd).find("HTTP/1.1 400 ") == 0);
+    CHECK(h.eof(fd));
+    close(fd);
+  }
+  CHECK_EQ(h.count(WsEventType::kRequest), 0);
+  CHECK_EQ(h.count(WsEventType::kRefused), 2);
+  h.finish();
+}
+
 void a_slow_consumer_is_closed_with_1013() {
   Harness h(64 * 1024);
   ConnId conn = 0;
@@ -391,6 +436,8 @@ int main() {
   invalid_utf8_closes_with_1007();
   a_bad_version_gets_426_and_a_rejected_upgrade_its_status();
   plain_http_keeps_alive_across_pipelined_requests();
+  a_chunked_body_arriving_in_pieces_is_decoded_then_the_next_request_served();
+  a_bad_chunked_body_gets_400_and_a_chunked_upgrade_too();
   a_slow_consumer_is_closed_with_1013();
   a_reset_mid_frame_ends_with_1006();
   random_bytes_never_break_the_server();

@@ -83,14 +83,19 @@ const Case kCases[] = {
      "error:413"},
     {"a Content-Length beyond 64 bits",
      with_fields(kHost + "Content-Length: 999999999999999999999999999\r\n"), "error:413"},
-    {"chunked transfer coding", with_fields(kHost + "Transfer-Encoding: chunked\r\n"),
-     "error:411"},
-    {"gzip then chunked", with_fields(kHost + "Transfer-Encoding: gzip, Chunked\r\n"),
-     "error:411"},
+    {"chunked transfer coding", with_fields(kHost + "Transfer-Encoding: chunked\r\n"), "done"},
+    {"chunked in another case, with an empty list element",
+     with_fields(kHost + "Transfer-Encoding: , CHUNKED\r\n"), "done"},
+    {"gzip then chunked (we cannot undo gzip)",
+     with_fields(kHost + "Transfer-Encoding: gzip, Chunked\r\n"), "error:400"},
+    {"chunked twice (7230 3.3.1)", with_fields(kHost + "Transfer-Encoding: chunked, chunked\r\n"),
+     "error:400"},
+    {"chunked over two fields", with_fields(kHost + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"),
+     "error:400"},
     {"a transfer coding that is not chunked", with_fields(kHost + "Transfer-Encoding: gzip\r\n"),
      "error:400"},
-    {"chunked beside a Content-Length",
-     with_fields(kHost + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"), "error:411"},
+    {"chunked beside a Content-Length (7230 3.3.3 item 3)",
+     with_fields(kHost + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n"), "error:400"},
 };
 
 void outcome_tests() {
@@ -195,6 +200,17 @@ void field_tests() {
     const auto p = wstest::parse_head(wire, Split::kWhole);
     EXPECT_EQ(p.parser.head().head_bytes, first.size());
     EXPECT_EQ(p.parser.head().content_length, uint64_t(2));
+  });
+  run("a chunked request is marked chunked, with no Content-Length, and reset() clears it", [] {
+    const std::string wire = "POST /publish HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    auto p = wstest::parse_head(wire, Split::kWhole);
+    EXPECT(p.parser.head().chunked);
+    EXPECT_EQ(p.parser.head().content_length, uint64_t(0));
+    EXPECT_EQ(p.parser.head().head_bytes, wire.size());
+    p.parser.reset();
+    const std::string next = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    EXPECT(p.parser.parse(next.data(), next.size()).state == HttpParseState::kDone);
+    EXPECT(!p.parser.head().chunked);
   });
   run("reset() parses the next request of a keep-alive connection", [] {
     HttpHeadParser parser;

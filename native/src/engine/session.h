@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ws/frame_parser.h"
+#include "ws/http_chunked.h"
 #include "ws/http_head.h"
 
 namespace ringcast {
@@ -32,6 +33,7 @@ struct Session {
   bool continue_sent = false;    // "100 Continue" answered this request's Expect
   uint64_t phase_since_ms = 0;   // monotonic ms when the current HTTP request began
   std::unique_ptr<ws::HttpHeadParser> http;  // dropped after the upgrade
+  std::unique_ptr<ws::ChunkedDecoder> chunked;  // while a chunked request body arrives
   std::vector<uint8_t> inbuf;    // HTTP bytes so far; bytes that arrive while the layer decides
   ws::FrameParser frames;
   std::vector<uint8_t> message;  // a message assembled across frames or receives

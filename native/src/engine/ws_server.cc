@@ -121,16 +121,26 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
     events_.back().upgrade = true;
     return http_error(conn, s, up.status, up.reason, up.extra_headers);
   }
-  if (up.kind == ws::UpgradeKind::kNotUpgrade &&
-      s.inbuf.size() < head.head_bytes + head.content_length) {
-    // The body is still arriving. A client that asked "Expect: 100-continue" (curl does for
-    // larger bodies) waits for the interim answer before sending it (RFC 7231 section 5.1.1).
-    if (!s.continue_sent && ws::iequals(head.field("expect"), "100-continue")) {
-      static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      send_bytes(conn, kContinue, sizeof kContinue - 1);
-      s.continue_sent = true;
+  if (up.kind == ws::UpgradeKind::kOk && head.chunked) {
+    // The bytes after an accepted handshake are frames; a handshake with a body has none.
+    emit(WsEventType::kRefused, conn);
+    events_.back().code = static_cast<uint16_t>(ws::kStatusBadRequest);
+    events_.back().upgrade = true;
+    return http_error(conn, s, ws::kStatusBadRequest, "upgrade request with a body");
+  }
+  if (up.kind == ws::UpgradeKind::kNotUpgrade) {
+    const Body body = read_body(conn, s, head);
+    if (body == Body::kFailed) return;
+    if (body == Body::kPartial) {
+      // The body is still arriving. A client that asked "Expect: 100-continue" (curl does for
+      // larger bodies) waits for the interim answer before sending it (RFC 7231 section 5.1.1).
+      if (!s.continue_sent && ws::iequals(head.field("expect"), "100-continue")) {
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        send_bytes(conn, kContinue, sizeof kContinue - 1);
+        s.continue_sent = true;
+      }
+      return;
     }
-    return;
   }
   bool upgrade = up.kind == ws::UpgradeKind::kOk;
   s.phase = upgrade ? SessionPhase::kAwaitUpgrade : SessionPhase::kAwaitResponse;
@@ -140,8 +150,34 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
   e.head = &head;
   if (!upgrade) {
     e.data = s.inbuf.data() + head.head_bytes;
-    e.len = static_cast<uint32_t>(head.content_length);
+    e.len = static_cast<uint32_t>(body_length(s, head));
   }
+}
+
+uint64_t WsServer::body_length(const Session& s, const ws::HttpRequestHead& head) {
+  return head.chunked ? (s.chunked ? s.chunked->body_bytes() : 0) : head.content_length;
+}
+
+// The body of a plain request: Content-Length bytes behind the head, or a chunked body that
+// is decoded in place as it arrives, so inbuf holds head + body so far + bytes not read yet.
+WsServer::Body WsServer::read_body(ConnId conn, Session& s, const ws::HttpRequestHead& head) {
+  if (!head.chunked) {
+    return s.inbuf.size() < head.head_bytes + head.content_length ? Body::kPartial : Body::kComplete;
+  }
+  if (!s.chunked) {
+    s.chunked = std::make_unique<ws::ChunkedDecoder>(ws::ChunkedLimits{config_.http.max_body_bytes});
+  }
+  const size_t start = head.head_bytes + size_t(s.chunked->body_bytes());
+  const ws::ChunkedStep st = s.chunked->feed(s.inbuf.data() + start, s.inbuf.size() - start);
+  const auto at = [&](size_t off) { return s.inbuf.begin() + static_cast<long>(start + off); };
+  s.inbuf.erase(at(st.produced), at(st.consumed));
+  if (st.state == ws::ChunkedState::kError) {
+    emit(WsEventType::kRefused, conn);
+    events_.back().code = static_cast<uint16_t>(st.status);
+    http_error(conn, s, st.status, st.reason);
+    return Body::kFailed;
+  }
+  return st.state == ws::ChunkedState::kDone ? Body::kComplete : Body::kPartial;
 }
 
 int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers) {
@@ -185,9 +221,10 @@ int WsServer::respond(ConnId conn, const void* bytes, size_t len, bool keep_aliv
     return engine_.close(conn);
   }
   const ws::HttpRequestHead& head = s->http->head();
-  size_t used = head.head_bytes + head.content_length;
+  size_t used = head.head_bytes + size_t(body_length(*s, head));
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(used));
   s->http->reset();
+  s->chunked.reset();
   s->continue_sent = false;
   s->phase = SessionPhase::kHttp;
   s->phase_since_ms = monotonic_ms();  // the keep-alive gap counts toward the next request

@@ -85,6 +85,9 @@ class WsServer {
   void on_engine_event(const Event& ev);
   void on_data(ConnId conn, Session& s, uint8_t* data, size_t len);
   void on_http_bytes(ConnId conn, Session& s);
+  enum class Body : uint8_t { kPartial, kComplete, kFailed };
+  Body read_body(ConnId conn, Session& s, const ws::HttpRequestHead& head);
+  static uint64_t body_length(const Session& s, const ws::HttpRequestHead& head);
   void on_frames(ConnId conn, Session& s, uint8_t* data, size_t len);
   void on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe, const uint8_t* chunk,
                       size_t chunk_len);

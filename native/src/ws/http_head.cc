@@ -199,16 +199,13 @@ HttpParseResult HttpHeadParser::check_semantics() {
   if (hosts > 1 || (hosts == 0 && head_.version_at_least(1, 1))) {
     return fail(kStatusBadRequest, "missing or repeated Host");
   }
-  // Section 3.3.3 item 3: we do not decode chunked bodies, so ask for a Content-Length
-  // (411); a transfer coding that does not end in chunked cannot frame a request (400).
   if (head_.field_count("transfer-encoding") > 0) {
-    if (head_.field_has_token("transfer-encoding", "chunked")) {
-      return fail(kStatusLengthRequired, "chunked request body");
-    }
-    return fail(kStatusBadRequest, "unsupported transfer coding");
+    const HttpParseResult te = check_transfer_encoding();
+    if (te.state == HttpParseState::kError) return te;
+  } else {
+    const HttpParseResult cl = check_content_length();
+    if (cl.state == HttpParseState::kError) return cl;
   }
-  const HttpParseResult cl = check_content_length();
-  if (cl.state == HttpParseState::kError) return cl;
 
   // Section 6.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
   if (head_.field_has_token("connection", "close")) {
@@ -219,6 +216,35 @@ HttpParseResult HttpHeadParser::check_semantics() {
     head_.keep_alive = head_.field_has_token("connection", "keep-alive");
   }
   result_ = HttpParseResult{HttpParseState::kDone, 0, ""};
+  return result_;
+}
+
+// Section 3.3.3 item 3: a body framed by chunked, and nothing else. Chunked under another
+// coding (e.g. "gzip, chunked") would hand the layer above bytes it cannot read, a coding that
+// does not end in chunked cannot frame a request, and Content-Length beside Transfer-Encoding
+// is how requests are smuggled past proxies: all 400.
+HttpParseResult HttpHeadParser::check_transfer_encoding() {
+  if (head_.field_count("content-length") > 0) {
+    return fail(kStatusBadRequest, "both Transfer-Encoding and Content-Length");
+  }
+  size_t codings = 0;
+  bool chunked = false;
+  for (const HttpField& f : head_.fields) {
+    if (!iequals(head_.text(f.name), "transfer-encoding")) continue;
+    std::string_view list = head_.text(f.value);
+    while (true) {
+      const size_t comma = list.find(',');
+      const std::string_view element = trim_ows(list.substr(0, comma));
+      if (!element.empty()) {  // section 7: empty list elements do not count
+        codings++;
+        chunked = iequals(element, "chunked");
+      }
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  if (codings != 1 || !chunked) return fail(kStatusBadRequest, "unsupported transfer coding");
+  head_.chunked = true;
   return result_;
 }
 

@@ -59,6 +59,8 @@ struct HttpRequestHead {
   uint8_t version_minor = 0;
   std::vector<HttpField> fields;
   uint64_t content_length = 0; // 0 when absent
+  bool chunked = false;        // Transfer-Encoding: chunked (content_length is 0); decode
+                               // the body with ChunkedDecoder (http_chunked.h)
   bool keep_alive = false;     // RFC 7230 section 6.3
   size_t head_bytes = 0;       // bytes of the head including the blank line; the body
                                // (content_length bytes) or the next request starts here
@@ -102,6 +104,7 @@ class HttpHeadParser {
   HttpParseResult parse_field_line(std::string_view line, uint32_t offset);
   HttpParseResult check_semantics();
   HttpParseResult check_content_length();
+  HttpParseResult check_transfer_encoding();
   HttpParseResult fail(int status, const char* reason);
 
   HttpLimits limits_;
