@@ -16,7 +16,7 @@ import { writeReport } from './lib/report.mjs';
 import { idleCount, runFanout, runHttp, runIdle } from './lib/runs.mjs';
 import { buildLoadgen, findBun, findRingcast, installPeers, LOADTEST, machineInfo } from './lib/setup.mjs';
 
-const { values: args } = parseArgs({
+const { values: args } = parseOrExit({
   options: {
     quick: { type: 'boolean', default: false },
     servers: { type: 'string' },
@@ -24,8 +24,18 @@ const { values: args } = parseArgs({
     repeats: { type: 'string' },
     'no-report': { type: 'boolean', default: false },
     'report-from': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+
+function parseOrExit(config) {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    console.error(`bench: ${err.message} (see --help)`);
+    process.exit(2);
+  }
+}
 
 const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
 
@@ -47,6 +57,12 @@ function headline(kind, r) {
 }
 
 async function main() {
+  if (args.help) {
+    // The usage is this file's header comment.
+    const header = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1).filter((l) => l.startsWith('//'));
+    console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+    return;
+  }
   if (args['report-from']) {
     log(`report: ${writeReport(JSON.parse(readFileSync(args['report-from'], 'utf8')))}`);
     return;
