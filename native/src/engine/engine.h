@@ -95,6 +95,7 @@ struct EngineStats {
   uint64_t sends = 0;
   uint64_t zc_sends = 0;
   uint64_t single_sends = 0;     // sends of one frame, as IORING_OP_SEND instead of SENDMSG
+  uint64_t copied_sends = 0;     // sends of 2+ small frames copied together, as IORING_OP_SEND
   uint64_t short_sends = 0;      // sends the kernel took only part of; the rest went first next
   uint64_t enters = 0;
   uint64_t sqes_submitted = 0;   // SQEs the kernel took, over every enter

@@ -57,22 +57,30 @@ void Engine::start_send(uint32_t slot) {
     return;
   }
   SendOp* op = send_ops_.get();
-  uint64_t bytes = send_op_gather(op, c.q);
   op->conn = make_conn_id(slot, c.gen);
-  op->zero_copy = config_.zc_threshold && bytes >= config_.zc_threshold && features_.send_zc;
   sqe->fd = static_cast<int32_t>(slot);
   sqe->flags = IOSQE_FIXED_FILE;
-  if (op->n == 1 && !op->zero_copy) {
-    // One frame: a plain SEND, so the kernel imports no msghdr or iovec.
+  if (queue_fits_copy(c.q)) {
+    // A few small frames: one contiguous copy and a plain SEND instead of a SENDMSG.
     sqe->opcode = IORING_OP_SEND;
-    sqe->addr = reinterpret_cast<uint64_t>(op->iov[0].iov_base);
-    sqe->len = static_cast<uint32_t>(op->iov[0].iov_len);
-    stats_.single_sends++;
+    sqe->len = static_cast<uint32_t>(send_op_copy(op, c.q));
+    sqe->addr = reinterpret_cast<uint64_t>(op->copy);
+    stats_.copied_sends++;
   } else {
-    send_op_msg(op);
-    sqe->opcode = op->zero_copy ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
-    sqe->addr = reinterpret_cast<uint64_t>(&op->msg);
-    sqe->len = 1;
+    const uint64_t bytes = send_op_gather(op, c.q);
+    op->zero_copy = config_.zc_threshold && bytes >= config_.zc_threshold && features_.send_zc;
+    if (op->n == 1 && !op->zero_copy) {
+      // One frame: a plain SEND from the frame, so the kernel imports no msghdr or iovec.
+      sqe->opcode = IORING_OP_SEND;
+      sqe->addr = reinterpret_cast<uint64_t>(op->iov[0].iov_base);
+      sqe->len = static_cast<uint32_t>(op->iov[0].iov_len);
+      stats_.single_sends++;
+    } else {
+      send_op_msg(op);
+      sqe->opcode = op->zero_copy ? IORING_OP_SENDMSG_ZC : IORING_OP_SENDMSG;
+      sqe->addr = reinterpret_cast<uint64_t>(&op->msg);
+      sqe->len = 1;
+    }
   }
   // No MSG_WAITALL: a short send completes and the rest goes first in the next send.
   sqe->msg_flags = MSG_NOSIGNAL;

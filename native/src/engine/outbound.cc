@@ -142,6 +142,32 @@ uint64_t send_op_gather(SendOp* op, const OutQueue& q) {
   return bytes;
 }
 
+bool queue_fits_copy(const OutQueue& q) {
+  if (q.bytes > kCopySendBytes) return false;
+  const uint32_t frames = q.in_n + (q.spill_head ? 1u : 0u) + (q.spill_head && q.spill_head->next ? 1u : 0u);
+  return frames >= 2;
+}
+
+uint64_t send_op_copy(SendOp* op, const OutQueue& q) {
+  uint32_t off = q.head_off;
+  uint64_t bytes = 0;
+  uint32_t n = 0;
+  auto take = [&](const Frame* f) {
+    const uint32_t len = f->len - off;
+    std::memcpy(op->copy + bytes, f->data() + off, len);
+    bytes += len;
+    off = 0;
+    n++;
+  };
+  op->head_off = off;
+  for (uint32_t i = 0; i < q.in_n; i++) take(q.ring[(q.in_head + i) & kInlineMask]);
+  for (QueueNode* node = q.spill_head; node; node = node->next) take(node->frame);
+  op->n = n;
+  op->bytes = bytes;
+  op->copied = true;
+  return bytes;
+}
+
 void send_op_msg(SendOp* op) {
   std::memset(&op->msg, 0, sizeof op->msg);
   op->msg.msg_iov = op->iov;
@@ -149,8 +175,11 @@ void send_op_msg(SendOp* op) {
 }
 
 void send_op_release(SendOp* op) {
-  for (uint32_t i = 0; i < op->n; i++) frame_unref(send_op_frame(op, i));
+  if (!op->copied) {
+    for (uint32_t i = 0; i < op->n; i++) frame_unref(send_op_frame(op, i));
+  }
   op->n = 0;
+  op->copied = false;
 }
 
 SendOpPool::~SendOpPool() {
@@ -169,6 +198,7 @@ SendOp* SendOpPool::get() {
   }
   op->zero_copy = false;
   op->awaiting_notif = false;
+  op->copied = false;
   live_++;
   return op;
 }
