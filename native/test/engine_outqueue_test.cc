@@ -323,18 +323,23 @@ void one_frame_sends_are_plain_sends() {
 // A frame far larger than the socket buffers, alone in the queue: the one-frame SEND is short,
 // the rest goes from head_off; frames queued behind it stay inline, then spill to nodes, and
 // the reader gets every byte in order.
-void a_short_send_inside_the_inline_part_resumes() {
-  constexpr uint32_t kBig = 1 << 20;
-  Server s;
+// One connected client whose receive buffer, and the server socket's send buffer, are `bytes`:
+// sends meet a full socket early. Returns the client's fd.
+int one_small_client(Server& s, int bytes) {
   EngineConfig cfg;
   cfg.max_connections = 16;
   CHECK_EQ(s.e.init(cfg), 0);
-  int port = s.e.listen("127.0.0.1", 0);
-  int fd = connect_client(port);
-  set_rcvbuf(fd, 8192);
+  int fd = connect_client(s.e.listen("127.0.0.1", 0));
+  set_rcvbuf(fd, bytes);
   CHECK(pump(s.e, s.handler(), [&] { return s.open.size() == 1; }));
-  int sndbuf = 8192;
-  setsockopt(s.e.fd_of(s.open[0]), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  setsockopt(s.e.fd_of(s.open[0]), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  return fd;
+}
+
+void a_short_send_inside_the_inline_part_resumes() {
+  constexpr uint32_t kBig = 1 << 20;
+  Server s;
+  int fd = one_small_client(s, 8192);
   std::vector<uint8_t> expect(kBig);
   for (uint32_t i = 0; i < kBig; i++) expect[i] = static_cast<uint8_t>(i * 7 + i / 251);
   Frame* big = s.e.copy_frame(expect.data(), expect.size());
@@ -375,15 +380,7 @@ void a_short_send_inside_the_inline_part_resumes() {
 // frame, then whole ones) goes in the next copy from head_off, and the bytes arrive in order.
 void short_copied_sends_resume_mid_frame() {
   Server s;
-  EngineConfig cfg;
-  cfg.max_connections = 16;
-  CHECK_EQ(s.e.init(cfg), 0);
-  int port = s.e.listen("127.0.0.1", 0);
-  int fd = connect_client(port);
-  set_rcvbuf(fd, 4096);
-  CHECK(pump(s.e, s.handler(), [&] { return s.open.size() == 1; }));
-  int sndbuf = 4096;
-  setsockopt(s.e.fd_of(s.open[0]), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  int fd = one_small_client(s, 4096);
   std::vector<uint8_t> expect;
   std::vector<uint8_t> got;
   uint8_t buf[65536];

@@ -16,7 +16,20 @@ int hex_value(uint8_t c) {
   return -1;
 }
 
+// What may stand in an extension or a trailer line: HTAB, visible ASCII, SP, obs-text.
+bool is_line_byte(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
 }  // namespace
+
+// The one byte `want` moves to `next`; anything else is a framing error.
+bool ChunkedDecoder::expect(uint8_t c, uint8_t want, Phase next, const char* reason) {
+  if (c != want) {
+    fail(kStatusBadRequest, reason);
+    return false;
+  }
+  phase_ = next;
+  return true;
+}
 
 void ChunkedDecoder::fail(int status, const char* reason) {
   phase_ = Phase::kStopped;
@@ -96,34 +109,20 @@ bool ChunkedDecoder::step_byte(uint8_t c) {
       }
       if (c == '\r') {
         phase_ = Phase::kSizeLf;
-      } else if (c == '\n' || (c < 0x20 && c != '\t') || c == 0x7f) {
+      } else if (!is_line_byte(c)) {
         fail(kStatusBadRequest, "invalid chunk extension");
         return false;
       }
       return true;
     case Phase::kSizeLf:
-      if (c != '\n') {
-        fail(kStatusBadRequest, "chunk size line not ended by CRLF");
-        return false;
-      }
       line_bytes_ = 0;
       have_digit_ = false;
-      phase_ = chunk_left_ == 0 ? Phase::kTrailerStart : Phase::kData;
-      return true;
+      return expect(c, '\n', chunk_left_ == 0 ? Phase::kTrailerStart : Phase::kData,
+                    "chunk size line not ended by CRLF");
     case Phase::kDataCr:
-      if (c != '\r') {
-        fail(kStatusBadRequest, "chunk data not followed by CRLF");
-        return false;
-      }
-      phase_ = Phase::kDataLf;
-      return true;
+      return expect(c, '\r', Phase::kDataLf, "chunk data not followed by CRLF");
     case Phase::kDataLf:
-      if (c != '\n') {
-        fail(kStatusBadRequest, "chunk data not followed by CRLF");
-        return false;
-      }
-      phase_ = Phase::kSize;
-      return true;
+      return expect(c, '\n', Phase::kSize, "chunk data not followed by CRLF");
     case Phase::kTrailerStart:
     case Phase::kTrailer:
       if (++line_bytes_ > limits_.max_trailer_bytes) {
@@ -132,7 +131,7 @@ bool ChunkedDecoder::step_byte(uint8_t c) {
       }
       if (c == '\r') {
         phase_ = phase_ == Phase::kTrailerStart ? Phase::kFinalLf : Phase::kTrailerLf;
-      } else if (c == '\n' || (c < 0x20 && c != '\t') || c == 0x7f) {
+      } else if (!is_line_byte(c)) {
         fail(kStatusBadRequest, "invalid trailer field");
         return false;
       } else {
@@ -140,20 +139,12 @@ bool ChunkedDecoder::step_byte(uint8_t c) {
       }
       return true;
     case Phase::kTrailerLf:
-      if (c != '\n') {
-        fail(kStatusBadRequest, "trailer field not ended by CRLF");
-        return false;
-      }
-      phase_ = Phase::kTrailerStart;
-      return true;
+      return expect(c, '\n', Phase::kTrailerStart, "trailer field not ended by CRLF");
     case Phase::kFinalLf:
-      if (c != '\n') {
-        fail(kStatusBadRequest, "chunked body not ended by CRLF");
-        return false;
+      if (expect(c, '\n', Phase::kStopped, "chunked body not ended by CRLF")) {
+        result_.state = ChunkedState::kDone;
       }
-      phase_ = Phase::kStopped;
-      result_.state = ChunkedState::kDone;
-      return false;
+      return false;  // done or failed: nothing more is read
     case Phase::kData:
     case Phase::kStopped:
       break;

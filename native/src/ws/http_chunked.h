@@ -65,6 +65,7 @@ class ChunkedDecoder {
   };
 
   bool step_byte(uint8_t c);  // false once stopped
+  bool expect(uint8_t c, uint8_t want, Phase next, const char* reason);
   void fail(int status, const char* reason);
 
   ChunkedLimits limits_;

@@ -10,8 +10,8 @@ namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kHttpSlash = "HTTP/";
-constexpr size_t kVersionChars = 8;
-constexpr uint64_t kLargestBodyLimit = uint64_t(1) << 60;  // keeps value * 10 in range  // "HTTP/" DIGIT "." DIGIT, RFC 7230 section 2.6
+constexpr size_t kVersionChars = 8;  // "HTTP/" DIGIT "." DIGIT, RFC 7230 section 2.6
+constexpr uint64_t kLargestBodyLimit = uint64_t(1) << 60;  // keeps value * 10 in range
 
 struct MethodName {
   std::string_view name;
@@ -34,6 +34,22 @@ HttpMethod method_of(std::string_view text) {
 }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Every element of the comma-separated lists in the fields called `name` (RFC 7230 section 7),
+// OWS trimmed, empty ones included, in order; stops when fn returns false.
+template <typename Fn>
+void for_each_element(const HttpRequestHead& h, std::string_view name, Fn&& fn) {
+  for (const HttpField& f : h.fields) {
+    if (!iequals(h.text(f.name), name)) continue;
+    std::string_view list = h.text(f.value);
+    while (true) {
+      const size_t comma = list.find(',');
+      if (!fn(trim_ows(list.substr(0, comma)))) return;
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+}
 
 bool all_tchar(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(),
@@ -229,20 +245,13 @@ HttpParseResult HttpHeadParser::check_transfer_encoding() {
   }
   size_t codings = 0;
   bool chunked = false;
-  for (const HttpField& f : head_.fields) {
-    if (!iequals(head_.text(f.name), "transfer-encoding")) continue;
-    std::string_view list = head_.text(f.value);
-    while (true) {
-      const size_t comma = list.find(',');
-      const std::string_view element = trim_ows(list.substr(0, comma));
-      if (!element.empty()) {  // section 7: empty list elements do not count
-        codings++;
-        chunked = iequals(element, "chunked");
-      }
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
+  for_each_element(head_, "transfer-encoding", [&](std::string_view element) {
+    if (!element.empty()) {  // section 7: empty list elements do not count
+      codings++;
+      chunked = iequals(element, "chunked");
     }
-  }
+    return true;
+  });
   if (codings != 1 || !chunked) return fail(kStatusBadRequest, "unsupported transfer coding");
   head_.chunked = true;
   return result_;
@@ -255,25 +264,23 @@ HttpParseResult HttpHeadParser::check_content_length() {
   const uint64_t saturate = std::min(limits_.max_body_bytes, kLargestBodyLimit) + 1;
   bool seen = false;
   uint64_t length = 0;
-  for (const HttpField& f : head_.fields) {
-    if (!iequals(head_.text(f.name), "content-length")) continue;
-    std::string_view list = head_.text(f.value);
-    while (true) {
-      const size_t comma = list.find(',');
-      const std::string_view element = trim_ows(list.substr(0, comma));
-      if (element.empty()) return fail(kStatusBadRequest, "bad Content-Length");
-      uint64_t value = 0;
-      for (char c : element) {
-        if (!is_digit(c)) return fail(kStatusBadRequest, "bad Content-Length");
-        value = std::min(saturate, value * 10 + uint64_t(c - '0'));
-      }
-      if (seen && value != length) return fail(kStatusBadRequest, "conflicting Content-Length");
-      seen = true;
-      length = value;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
+  const char* bad = nullptr;
+  for_each_element(head_, "content-length", [&](std::string_view element) {
+    if (element.empty() || !std::all_of(element.begin(), element.end(), is_digit)) {
+      bad = "bad Content-Length";
+      return false;
     }
-  }
+    uint64_t value = 0;
+    for (char c : element) value = std::min(saturate, value * 10 + uint64_t(c - '0'));
+    if (seen && value != length) {
+      bad = "conflicting Content-Length";
+      return false;
+    }
+    seen = true;
+    length = value;
+    return true;
+  });
+  if (bad) return fail(kStatusBadRequest, bad);
   if (length > limits_.max_body_bytes) return fail(kStatusPayloadTooLarge, "body too large");
   head_.content_length = length;
   return result_;
