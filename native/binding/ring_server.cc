@@ -198,7 +198,8 @@ Napi::Array RingServer::BatchToJs(Napi::Env env) {
       case WsEventType::kRequest:
         kind = kBatchRequest;
         a = Napi::Number::New(env, ev.upgrade ? 1 : 0);
-        b = RequestToJs(env, *ev.head, ev, PeerAddress(engine_->fd_of(ev.conn)));
+        // The peer address costs a getpeername(2); only the upgrade policy reads it.
+        b = RequestToJs(env, *ev.head, ev, ev.upgrade ? PeerAddress(engine_->fd_of(ev.conn)) : std::string());
         break;
       case WsEventType::kMessage:
         kind = kBatchMessage;

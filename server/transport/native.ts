@@ -20,6 +20,7 @@ export interface NativeRequest {
   url: string;
   headers: Record<string, string>;
   keepAlive: boolean;
+  /** the peer's IP for an upgrade; empty for a plain request (nothing reads it there) */
   remoteAddress: string;
   body: Buffer;
 }
