@@ -1,4 +1,5 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/bin/sh
+//bin/sh -c :; exec node --max-semi-space-size=4 "$0" "$@"
 // ringcast [flags]: parse the configuration (exit 2 on a bad flag, value or key), start the
 // server (exit 1 when --transport uring cannot run), drain on SIGTERM/SIGINT and exit 0.
 import { readFileSync } from 'node:fs';
