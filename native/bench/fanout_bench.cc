@@ -16,6 +16,7 @@
 
 #include "bench.h"
 #include "engine/engine.h"
+#include "engine/self_test.h"
 
 using namespace ringcast;
 
@@ -25,17 +26,6 @@ double thread_cpu_ns() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-int connect_to(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a;
-  std::memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return -1;
-  return fd;
 }
 
 }  // namespace
@@ -55,7 +45,7 @@ int main(int argc, char** argv) {
   std::vector<int> clients;
   std::vector<ConnId> ids;
   while (static_cast<int>(ids.size()) < conns) {
-    if (static_cast<int>(clients.size()) < conns) clients.push_back(connect_to(port));
+    if (static_cast<int>(clients.size()) < conns) clients.push_back(connect_loopback(port));
     e.poll(0);
     for (const Event& ev : e.events()) {
       if (ev.type == EventType::kOpen) ids.push_back(ev.conn);

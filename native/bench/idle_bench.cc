@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bench.h"
+#include "engine/self_test.h"
 #include "engine/ws_server.h"
 
 using namespace ringcast;
@@ -41,13 +42,8 @@ int main(int argc, char** argv) {
   std::vector<int> clients;
   size_t upgraded = 0;
   for (int i = 0; i < conns; i++) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a;
-    std::memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) break;
+    int fd = connect_loopback(port);
+    if (fd < 0) break;
     if (send(fd, kUpgrade, sizeof kUpgrade - 1, 0) < 0) break;
     clients.push_back(fd);
     if (i % 64 == 63 || i == conns - 1) {

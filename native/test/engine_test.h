@@ -16,6 +16,7 @@
 #include <functional>
 
 #include "engine/engine.h"
+#include "engine/self_test.h"
 
 namespace enginetest {
 
@@ -56,21 +57,7 @@ inline double now_ms() {
 }
 
 // A blocking client socket connected to 127.0.0.1:port, or -errno.
-inline int connect_client(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  sockaddr_in a;
-  std::memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
-    int e = -errno;
-    close(fd);
-    return e;
-  }
-  return fd;
-}
+inline int connect_client(int port) { return ringcast::connect_loopback(port); }
 
 inline void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 

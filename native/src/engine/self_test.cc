@@ -32,23 +32,6 @@ SelfTestResult fail(int err, const char* step, const char* reason, const char* f
   return r;
 }
 
-int connect_loopback(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  sockaddr_in a;
-  std::memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv = {1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
-    int e = -errno;
-    close(fd);
-    return e;
-  }
-  return fd;
-}
 
 // Polls until an event of `type` arrives; fills *out. -ETIMEDOUT after kStepTimeoutMs.
 int wait_event(Engine& e, EventType type, Event* out) {
@@ -73,6 +56,8 @@ SelfTestResult loopback(Engine& e) {
   if (port < 0) return explain_failure(port, "listen", host);
   int client = connect_loopback(port);
   if (client < 0) return explain_failure(client, "listen", host);
+  timeval tv = {1, 0};  // a recv that never completes fails the test instead of hanging it
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   SelfTestResult r;
   Event ev;
   int err = wait_event(e, EventType::kOpen, &ev);
@@ -182,6 +167,22 @@ SelfTestResult uring_self_test() {
 std::string SelfTestResult::line() const {
   if (ok()) return "io_uring ok: " + features;
   return "io_uring unavailable: " + reason + "; fix: " + fix;
+}
+
+int connect_loopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  sockaddr_in a;
+  std::memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  return fd;
 }
 
 }  // namespace ringcast

@@ -33,4 +33,8 @@ SelfTestResult explain_failure(int err, const char* step, const HostFacts& host)
 // Creates a small engine, accepts a loopback client, receives and sends a few bytes.
 SelfTestResult uring_self_test();
 
+// A blocking TCP socket connected to 127.0.0.1:port, or -errno. The self-test's client, and the
+// one the engine's tests and benchmarks connect with.
+int connect_loopback(int port);
+
 }  // namespace ringcast
