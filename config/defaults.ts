@@ -34,6 +34,16 @@ export const defaults = {
     unit: 'seconds',
     help: 'how long a topic without subscribers keeps its history (its seq and epoch) after its last publish',
   },
+  maxTopics: {
+    default: 100_000,
+    unit: 'topics',
+    help: 'topics held at once (with or without subscribers); past it the least recently active topic without subscribers is dropped, and a new topic is refused with topic_limit when every topic has subscribers',
+  },
+  maxHistoryBytes: {
+    default: 256 * 1024 * 1024,
+    unit: 'bytes',
+    help: 'retained message bytes over all topics; past it topics without subscribers are dropped first (least recently active first), then the oldest retained messages',
+  },
   maxConnections: { default: 0, unit: 'connections', help: 'WebSocket connections at once; more get 503 (0 = no limit)' },
   maxTopicsPerConnection: { default: 1000, unit: 'topics', help: 'subscriptions one connection may hold' },
   handshakeTimeout: {
@@ -45,6 +55,11 @@ export const defaults = {
     default: 25000,
     unit: 'ms',
     help: 'server ping period; a connection silent for a whole period after a ping is dropped',
+  },
+  closeTimeout: {
+    default: 5000,
+    unit: 'ms',
+    help: 'time a connection the server closes (1013, 1001, 4001, 1011, a protocol error) has to flush its queue and answer the close before it is aborted',
   },
   drainDelay: {
     default: 0,

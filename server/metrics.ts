@@ -16,6 +16,12 @@ export class Metrics {
   readonly authFailures: Counter<'reason'>;
   readonly rateLimited: Counter;
   readonly rateLimitCloses: Counter;
+  readonly internalErrors: Counter<'where'>;
+  readonly topicsEvicted: Counter<'reason'>;
+  readonly historyEvicted: Counter;
+  readonly topicLimitRefusals: Counter;
+  readonly repliesCut: Counter<'op'>;
+  readonly closeTimeouts: Counter;
 
   constructor(transport: string) {
     const registers = [this.registry];
@@ -60,8 +66,48 @@ export class Metrics {
       help: 'Connections closed with 1008 for sustained rate-limit abuse',
       registers,
     });
+    this.internalErrors = new Counter({
+      name: 'ringcast_internal_errors_total',
+      help: 'Events whose handling threw (a bug): answered 500 or that connection closed with 1011, by where',
+      labelNames: ['where'],
+      registers,
+    });
+    this.topicsEvicted = new Counter({
+      name: 'ringcast_topics_evicted_total',
+      help: 'Topics dropped, by reason: ttl (--history-ttl), max_topics, max_history_bytes',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.historyEvicted = new Counter({
+      name: 'ringcast_history_evicted_total',
+      help: 'Retained messages dropped from topics with subscribers to stay under --max-history-bytes',
+      registers,
+    });
+    this.topicLimitRefusals = new Counter({
+      name: 'ringcast_topic_limit_refusals_total',
+      help: 'New topics refused (err topic_limit, HTTP 503) because --max-topics topics all have subscribers',
+      registers,
+    });
+    this.repliesCut = new Counter({
+      name: 'ringcast_replies_cut_total',
+      help: 'history acks ("more":true) and sub replays (recovered:false) cut to the reply bound, by op',
+      labelNames: ['op'],
+      registers,
+    });
+    this.closeTimeouts = new Counter({
+      name: 'ringcast_close_timeouts_total',
+      help: 'Connections aborted because they did not finish closing within --close-timeout (ws transport)',
+      registers,
+    });
     // process CPU, RSS, GC and event-loop lag (nodejs_eventloop_lag_*)
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+  }
+
+  /** Gauges read at each scrape: topics held and retained history bytes. */
+  attachStore(read: () => { topics: number; historyBytes: number }): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'ringcast_topics', help: 'Topics held (with or without subscribers)', registers, collect() { this.set(read().topics); } });
+    new Gauge({ name: 'ringcast_history_bytes', help: 'Retained message bytes over all topics', registers, collect() { this.set(read().historyBytes); } });
   }
 
   /**

@@ -32,15 +32,17 @@ export class RingcastServer {
     if (reason !== undefined) log.warn({ event: 'transport_fallback', transport: name, reason }, reason);
     this.metrics = new Metrics(name);
     this.hub = new Hub(config, this.metrics);
+    const auth = Authenticator.fromConfig(config);
     const upgradeCtx: UpgradeContext = {
       config,
-      auth: Authenticator.fromConfig(config),
+      auth,
       origins: parseOrigins(config.allowedOrigins),
       metrics: this.metrics,
       draining: () => this.draining,
       connections: () => this.transport.connectionCount(),
+      admission: { reserved: 0 },
     };
-    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, draining: () => this.draining };
+    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, auth, draining: () => this.draining };
     const events: TransportEvents = {
       http: (req) => handleHttp(api, req),
       upgrade: (req) => decideUpgrade(upgradeCtx, req),
@@ -48,6 +50,11 @@ export class RingcastServer {
       message: (id, data, isBinary) => this.hub.message(id, data, isBinary),
       close: (id) => this.hub.close(id),
       flushed: () => this.hub.flushed(),
+      fault: (where, err, id) => {
+        this.metrics.internalErrors.inc({ where });
+        log.error({ event: 'internal_error', where, err: err instanceof Error ? err.stack : String(err) }, `internal error in ${where}`);
+        if (id !== undefined) this.hub.fail(id);
+      },
     };
     this.transport = name === 'uring' ? new UringTransport(config, events, this.metrics) : new WsTransport(config, events, this.metrics);
     this.hub.transport = this.transport;

@@ -38,8 +38,8 @@ export class Authenticator {
   }
 
   /** The token of an upgrade request: ?token= first, then Authorization: Bearer. */
-  static tokenOf(url: URL, headers: Record<string, string | undefined>): string | undefined {
-    const q = url.searchParams.get('token');
+  static tokenOf(query: URLSearchParams, headers: Record<string, string | undefined>): string | undefined {
+    const q = query.get('token');
     if (q) return q;
     const auth = headers.authorization;
     if (auth && /^bearer /i.test(auth)) return auth.slice(7).trim() || undefined;

@@ -1,9 +1,11 @@
 // Plain HTTP on the WebSocket port: POST /publish, GET /healthz, GET /metrics. Transport
 // independent: a request arrives as plain data with its body read, a response leaves as
 // plain data, so the ws transport and the io_uring engine answer identically.
+import { allowed, type Permissions } from '../auth/permissions.js';
+import type { Authenticator } from '../auth/tokens.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from '../metrics.js';
-import type { ErrorCode } from '../protocol/errors.js';
+import { httpError, type ErrorCode } from '../protocol/errors.js';
 import { parsePublishBody } from '../protocol/request.js';
 import type { HttpRequest, HttpResponse } from '../transport/types.js';
 import { isUtf8 } from 'node:buffer';
@@ -13,29 +15,44 @@ export interface ApiContext {
   hub: Hub;
   metrics: Metrics;
   wsPath: string;
-  /** when set, POST /publish needs it as Authorization: Bearer or X-Api-Key */
+  /** when set, POST /publish takes it as Authorization: Bearer or X-Api-Key */
   apiKey: string | null;
+  /** when JWT auth is on, POST /publish also takes a bearer token whose `pub` claim allows the topic */
+  auth: Authenticator | null;
   draining: () => boolean;
 }
 
-function hasApiKey(ctx: ApiContext, req: HttpRequest): boolean {
-  if (ctx.apiKey === null) return true;
+function bearer(req: HttpRequest): string | undefined {
   const auth = req.headers.authorization;
-  const given = auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : req.headers['x-api-key'];
-  if (given === undefined) return false;
+  return auth !== undefined && /^bearer /i.test(auth) ? auth.slice(7).trim() : undefined;
+}
+
+function isApiKey(ctx: ApiContext, given: string | undefined): boolean {
+  if (ctx.apiKey === null || given === undefined) return false;
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(ctx.apiKey).digest();
   return timingSafeEqual(a, b); // equal-length digests: no length or prefix leaks through timing
 }
 
-const JSON_TYPE = { 'Content-Type': 'application/json' };
-
-function json(status: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {
-  return { status, headers: { ...JSON_TYPE, ...headers }, body: JSON.stringify(value) };
+/**
+ * Who may publish over HTTP: anyone when neither --api-key nor JWT auth is set; else the API key
+ * (every topic) or, with JWT auth on, a bearer token (the topics its `pub` claim allows).
+ */
+async function publisher(ctx: ApiContext, req: HttpRequest): Promise<{ ok: true; perms: Permissions | null } | { ok: false; reason: string }> {
+  if (ctx.apiKey === null && ctx.auth === null) return { ok: true, perms: null };
+  const token = bearer(req);
+  if (isApiKey(ctx, token ?? req.headers['x-api-key'])) return { ok: true, perms: null };
+  if (ctx.auth === null) return { ok: false, reason: 'bad_api_key' };
+  const result = await ctx.auth.verify(token);
+  return result.ok ? { ok: true, perms: result.identity.perms } : { ok: false, reason: result.reason };
 }
 
-function error(status: number, code: ErrorCode | 'not_found' | 'method_not_allowed' | 'unsupported_media_type' | 'upgrade_required', msg: string, headers: Record<string, string> = {}): HttpResponse {
-  return json(status, { error: code, msg }, headers);
+function json(status: number, value: unknown): HttpResponse {
+  return { status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(value) };
+}
+
+function error(code: ErrorCode, msg: string, headers: Record<string, string> = {}): HttpResponse {
+  return httpError(code, msg, headers);
 }
 
 function pathOf(url: string): string {
@@ -53,34 +70,37 @@ export async function handleHttp(ctx: ApiContext, req: HttpRequest): Promise<Htt
   const path = pathOf(req.url);
   switch (path) {
     case '/publish':
-      if (req.method !== 'POST') return error(405, 'method_not_allowed', 'use POST', { Allow: 'POST' });
-      if (!hasApiKey(ctx, req)) {
-        ctx.metrics.authFailures.inc({ reason: 'bad_api_key' });
-        return error(401, 'unauthorized', 'POST /publish needs the API key', { 'WWW-Authenticate': 'Bearer' });
-      }
+      if (req.method !== 'POST') return error('method_not_allowed', 'use POST', { Allow: 'POST' });
       return publish(ctx, req);
     case '/healthz':
-      if (req.method !== 'GET' && req.method !== 'HEAD') return error(405, 'method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
       return ctx.draining() ? json(503, { status: 'draining' }) : json(200, { status: 'ok' });
     case '/metrics':
-      if (req.method !== 'GET' && req.method !== 'HEAD') return error(405, 'method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
+      if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
       return { status: 200, headers: { 'Content-Type': ctx.metrics.registry.contentType }, body: await ctx.metrics.registry.metrics() };
     default:
       if (path === ctx.wsPath) {
         // a plain request on the WebSocket path: it lacked the upgrade headers (RFC 6455 4.2.2)
-        if (req.headers.upgrade !== undefined) return error(400, 'bad_request', 'Connection header must include Upgrade');
-        return error(426, 'upgrade_required', 'this endpoint speaks WebSocket', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13' });
+        if (req.headers.upgrade !== undefined) return error('bad_request', 'Connection header must include Upgrade');
+        return error('upgrade_required', 'this endpoint speaks WebSocket', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13' });
       }
-      return error(404, 'not_found', `no route for ${path.slice(0, 100)}`);
+      return error('not_found', `no route for ${path.slice(0, 100)}`);
   }
 }
 
-function publish(ctx: ApiContext, req: HttpRequest): HttpResponse {
-  if (!isJsonContentType(req.headers['content-type'])) return error(415, 'unsupported_media_type', 'Content-Type must be application/json');
-  if (ctx.draining()) return error(503, 'unavailable', 'server is draining');
-  if (!isUtf8(req.body)) return error(400, 'bad_json', 'body is not UTF-8');
+async function publish(ctx: ApiContext, req: HttpRequest): Promise<HttpResponse> {
+  const who = await publisher(ctx, req);
+  if (!who.ok) {
+    ctx.metrics.authFailures.inc({ reason: who.reason });
+    return error('unauthorized', ctx.auth === null ? 'POST /publish needs the API key' : 'POST /publish needs the API key or a token whose pub claim allows the topic');
+  }
+  if (!isJsonContentType(req.headers['content-type'])) return error('unsupported_media_type', 'Content-Type must be application/json');
+  if (ctx.draining()) return error('unavailable', 'server is draining');
+  if (!isUtf8(req.body)) return error('bad_json', 'body is not UTF-8');
   const parsed = parsePublishBody(req.body);
-  if (!parsed.ok) return error(400, parsed.code, parsed.msg);
+  if (!parsed.ok) return error(parsed.code, parsed.msg);
+  if (!allowed(who.perms, 'pub', parsed.topic)) return error('forbidden', `token does not allow publishing to ${parsed.topic}`);
   const result = ctx.hub.publish(parsed.topic, parsed.data, -1, 'http');
-  return json(200, result);
+  if (!result.ok) return error(result.code, result.msg);
+  return json(200, { seq: result.seq, subscribers: result.subscribers });
 }

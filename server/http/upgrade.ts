@@ -1,11 +1,13 @@
-// Whether to accept a WebSocket upgrade: path, draining, connection limit, ?topics=.
-// The RFC 6455 handshake fields were checked by the transport before this runs.
+// Whether to accept a WebSocket upgrade: target, path, draining, connection limit, origin,
+// ?topics=, token. The RFC 6455 handshake fields were checked by the transport before this runs.
 import { allowed } from '../auth/permissions.js';
 import { Authenticator } from '../auth/tokens.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
+import { httpError, type ErrorCode } from '../protocol/errors.js';
 import { isValidTopic } from '../protocol/topic.js';
 import type { UpgradeDecision, UpgradeRequest } from '../transport/types.js';
+import { parseTarget } from './target.js';
 
 export interface UpgradeContext {
   config: Config;
@@ -15,6 +17,8 @@ export interface UpgradeContext {
   metrics: Metrics;
   draining: () => boolean;
   connections: () => number;
+  /** upgrades that passed the connection limit and are not yet open (see reserve) */
+  admission: { reserved: number };
 }
 
 /** The --allowed-origins list as a set of lower-cased origins, or null when unset. */
@@ -23,43 +27,68 @@ export function parseOrigins(list: string | null): Set<string> | null {
   return new Set(list.split(',').map((o) => o.trim().toLowerCase()).filter((o) => o !== ''));
 }
 
-function refuse(status: number, body: string, reason: string): UpgradeDecision {
-  return { ok: false, status, body, reason };
+function refuse(code: ErrorCode, msg: string, reason: string = code): UpgradeDecision {
+  return { ok: false, reason, ...httpError(code, msg) };
 }
 
+const noRelease = () => undefined;
+
+/**
+ * Decides an upgrade. An accepted decision holds one of the --max-connections slots from before
+ * the token check until the transport calls its `release()` (after opening the connection or
+ * finding it gone), so concurrent token checks cannot together pass the limit.
+ */
 export async function decideUpgrade(ctx: UpgradeContext, req: UpgradeRequest): Promise<UpgradeDecision> {
-  const url = new URL(req.url, 'http://localhost');
-  if (url.pathname !== ctx.config.path) return refuse(404, `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`, 'not_found');
-  if (ctx.draining()) return refuse(503, 'server is draining', 'draining');
+  const url = parseTarget(req.url);
+  if (url === null) return refuse('bad_target', 'request-target is not a valid path', 'bad_target');
+  if (url.pathname !== ctx.config.path) return refuse('not_found', `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`);
+  if (ctx.draining()) return refuse('unavailable', 'server is draining', 'draining');
   const max = ctx.config.maxConnections;
-  if (max > 0 && ctx.connections() >= max) return refuse(503, `connection limit of ${max} reached`, 'max_connections');
+  if (max > 0 && ctx.connections() + ctx.admission.reserved >= max) {
+    return refuse('unavailable', `connection limit of ${max} reached`, 'max_connections');
+  }
   // Browsers always send Origin; a client that sends none is not a browser and is not
   // protected by an origin check anyway (RFC 6455 section 10.2).
   const origin = req.headers.origin;
   if (ctx.origins !== null && origin !== undefined && !ctx.origins.has(origin.trim().toLowerCase())) {
-    return refuse(403, 'origin not allowed', 'origin');
+    return refuse('forbidden', 'origin not allowed', 'origin');
   }
 
-  const topics: string[] = [];
+  const topics = new Set<string>();
   for (const param of url.searchParams.getAll('topics')) {
     for (const topic of param.split(',')) {
       if (topic === '') continue;
-      if (!isValidTopic(topic)) return refuse(400, `bad topic in ?topics=: ${JSON.stringify(topic.slice(0, 50))}`, 'bad_topic');
-      if (!topics.includes(topic)) topics.push(topic);
+      if (!isValidTopic(topic)) return refuse('bad_topic', `bad topic in ?topics=: ${JSON.stringify(topic.slice(0, 50))}`);
+      topics.add(topic);
+      if (topics.size > ctx.config.maxTopicsPerConnection) {
+        return refuse('too_many_topics', `?topics= names more than ${ctx.config.maxTopicsPerConnection} topics`);
+      }
     }
   }
-  if (topics.length > ctx.config.maxTopicsPerConnection) {
-    return refuse(400, `?topics= names more than ${ctx.config.maxTopicsPerConnection} topics`, 'too_many_topics');
-  }
-  if (ctx.auth === null) return { ok: true, info: { topics, user: '', perms: null, expiresAt: undefined } };
+  if (ctx.auth === null) return { ok: true, info: { topics: [...topics], user: '', perms: null, expiresAt: undefined }, release: noRelease };
 
-  const result = await ctx.auth.verify(Authenticator.tokenOf(url, req.headers));
-  if (!result.ok) {
-    ctx.metrics.authFailures.inc({ reason: result.reason });
-    return { ok: false, status: 401, body: 'unauthorized', reason: 'unauthorized', headers: { 'WWW-Authenticate': 'Bearer' } };
+  ctx.admission.reserved++;
+  let handedOver = false;
+  try {
+    const result = await ctx.auth.verify(Authenticator.tokenOf(url.searchParams, req.headers));
+    // the drain may have started while the token was checked: its closeAll would miss this one
+    if (ctx.draining()) return refuse('unavailable', 'server is draining', 'draining');
+    if (!result.ok) {
+      ctx.metrics.authFailures.inc({ reason: result.reason });
+      return refuse('unauthorized', 'a valid token is required');
+    }
+    const { user, perms, expiresAt } = result.identity;
+    for (const t of topics) {
+      if (!allowed(perms, 'sub', t)) return refuse('forbidden', `token does not allow subscribing to ${JSON.stringify(t.slice(0, 50))}`);
+    }
+    handedOver = true;
+    let released = false;
+    const release = () => {
+      if (!released) ctx.admission.reserved--;
+      released = true;
+    };
+    return { ok: true, info: { topics: [...topics], user, perms, expiresAt }, release };
+  } finally {
+    if (!handedOver) ctx.admission.reserved--;
   }
-  const { user, perms, expiresAt } = result.identity;
-  const denied = topics.find((t) => !allowed(perms, 'sub', t));
-  if (denied !== undefined) return refuse(403, `token does not allow subscribing to ${JSON.stringify(denied.slice(0, 50))}`, 'forbidden');
-  return { ok: true, info: { topics, user, perms, expiresAt } };
 }

@@ -11,30 +11,32 @@ import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
 import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transport/types.js';
 import { Conn } from './conn.js';
-import type { Retained } from './history.js';
+import type { Page, Retained } from './history.js';
 import { RateLimiter } from './rate-limit.js';
-import { Topic } from './topic.js';
+import type { Topic } from './topic.js';
+import { TopicStore } from './topics.js';
 
 /** Presence lists at most this many clients; `count` is always exact. */
 export const PRESENCE_LIST_LIMIT = 1000;
+/** A history ack carries at most this many messages (and `limit` at most this). */
+export const HISTORY_PAGE_LIMIT = 1000;
 
-/** Close code for a connection whose token expired (4000-4999 are private use, RFC 6455 7.4.2). */
-export const CLOSE_TOKEN_EXPIRED = 4001;
 /** setTimeout's longest delay; longer expiries are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export interface PublishResult {
-  seq: number;
-  subscribers: number;
+export type PublishResult = { ok: true; seq: number; subscribers: number } | { ok: false; code: ErrorCode; msg: string };
+
+/** What one history ack or one sub replay may carry: a quarter of --max-outbound (bytes), at least one message. */
+export function replyBudget(config: Config): number {
+  return Math.floor(config.maxOutbound / 4);
 }
 
 export class Hub {
   /** connections by slot (CONN_SLOT_MASK of the id): an array, not a Map, to stay small per connection */
   private readonly conns: (Conn | undefined)[] = [];
   private liveConns = 0;
-  private readonly topics = new Map<string, Topic>();
-  /** topics with no members, kept (seq, epoch, history) until --history-ttl after their last activity */
-  private readonly idle = new Set<Topic>();
+  private readonly topics: TopicStore;
+  private readonly budget: number;
   private readonly bootId = randomBytes(4).toString('hex');
   private epochCounter = 0;
   private clientCounter = 0;
@@ -46,9 +48,16 @@ export class Hub {
     private readonly config: Config,
     private readonly metrics: Metrics,
   ) {
+    this.topics = new TopicStore(
+      { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs: config.historyTtl * 1000 },
+      metrics,
+      () => `${this.bootId}-${(++this.epochCounter).toString(36)}`,
+    );
+    metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
+    this.budget = replyBudget(config);
     if (config.historyTtl > 0) {
       const every = Math.min(config.historyTtl * 1000, 10_000);
-      this.sweepTimer = setInterval(() => this.sweep(), every);
+      this.sweepTimer = setInterval(() => this.topics.sweep(performance.now()), every);
       this.sweepTimer.unref();
     }
   }
@@ -70,6 +79,10 @@ export class Hub {
     return this.topics.size;
   }
 
+  get historyBytes(): number {
+    return this.topics.historyBytes;
+  }
+
   // ---- connection lifecycle (called by the transport) ----
 
   open(id: number, info: ConnectionInfo): void {
@@ -81,12 +94,16 @@ export class Hub {
     const { rateLimit, rateLimitBytes } = this.config;
     if (RateLimiter.enabled(rateLimit, rateLimitBytes)) conn.limiter = new RateLimiter(rateLimit, rateLimitBytes, performance.now());
     if (info.expiresAt !== undefined) this.armExpiry(conn, info.expiresAt);
-    for (const name of info.topics) this.join(conn, this.topicFor(name));
+    for (const name of info.topics) {
+      const topic = this.obtain(name);
+      if (topic !== undefined) this.join(conn, topic);
+      else this.err(conn, undefined, 'topic_limit', `cannot subscribe to ${name}: ${this.config.maxTopics} topics exist, all with subscribers`);
+    }
   }
 
   private armExpiry(conn: Conn, expiresAt: number): void {
     const left = expiresAt - Date.now();
-    if (left <= 0) return this.shut(conn, CLOSE_TOKEN_EXPIRED, 'token expired');
+    if (left <= 0) return this.shut(conn, closeCodes.tokenExpired.code, closeCodes.tokenExpired.reason);
     conn.expiry = setTimeout(() => this.armExpiry(conn, expiresAt), Math.min(left, MAX_TIMER_MS));
     conn.expiry.unref();
   }
@@ -115,6 +132,12 @@ export class Hub {
       return;
     }
     this.handle(conn, parsed.req);
+  }
+
+  /** Handling this connection's input threw: close it with 1011 and ignore what it sends next. */
+  fail(id: number): void {
+    const conn = this.conn(id);
+    if (conn !== undefined && !conn.closing) this.shut(conn, closeCodes.internalError.code, closeCodes.internalError.reason);
   }
 
   private shut(conn: Conn, code: number, reason: string): void {
@@ -149,11 +172,12 @@ export class Hub {
   /** Publishes `data` (verbatim JSON bytes) to `topicName`; `exclude` skips one connection. */
   publish(topicName: string, data: Uint8Array, exclude = -1, source: 'ws' | 'http' = 'http'): PublishResult {
     const start = performance.now();
-    const topic = this.topicFor(topicName);
+    const topic = this.obtain(topicName);
+    if (topic === undefined) return { ok: false, code: 'topic_limit', msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers` };
     const seq = ++topic.seq;
     const msg = encodeMsg(topic.json, seq, data);
-    topic.history.push({ seq, frame: msg.frame, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
-    topic.lastActive = start;
+    this.topics.retain(topic, { seq, frame: msg.frame, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
+    this.topics.touch(topic, start);
     const receivers = topic.members.count === 0 ? 0 : this.transport.fanout(topic.members.view(), msg.frame, exclude);
     this.metrics.publishes.inc({ source });
     if (receivers > 0) {
@@ -161,8 +185,8 @@ export class Hub {
       this.metrics.bytesOut.inc(receivers * msg.frame.length);
       this.pendingPublishStarts.push(start);
     }
-    if (topic.members.count === 0) this.retireIfUnused(topic);
-    return { seq, subscribers: receivers };
+    if (topic.members.count === 0) this.topics.vacated(topic, start);
+    return { ok: true, seq, subscribers: receivers };
   }
 
   // ---- request handlers ----
@@ -174,12 +198,13 @@ export class Hub {
       case 'pub': {
         if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
         const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws');
+        if (!r.ok) return this.err(conn, req.id, r.code, r.msg);
         if (req.id !== undefined) this.reply(conn, encodeAck(req.id, `"topic":${jsonAscii(req.topic)},"seq":${r.seq},"subscribers":${r.subscribers}`));
         return;
       }
       case 'history':
         if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'reading', req.topic);
-        return this.onHistory(conn, req.id, req.topic, req.since);
+        return this.onHistory(conn, req.id, req.topic, req.since, req.limit);
       case 'presence':
         if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'reading', req.topic);
         return this.onPresence(conn, req.id, req.topic);
@@ -193,7 +218,8 @@ export class Hub {
       if (conn.subscriptionCount >= this.config.maxTopicsPerConnection) {
         return this.err(conn, req.id, 'too_many_topics', `a connection may hold at most ${this.config.maxTopicsPerConnection} subscriptions`);
       }
-      topic = this.topicFor(req.topic);
+      topic = this.obtain(req.topic);
+      if (topic === undefined) return this.err(conn, req.id, 'topic_limit', `cannot subscribe to ${req.topic}: ${this.config.maxTopics} topics exist, all with subscribers`);
       this.join(conn, topic);
     }
     // Ack, replay and membership happen in one synchronous step: no live publish can fall
@@ -203,7 +229,9 @@ export class Hub {
       const recovered = recovery === undefined ? '' : `,"recovered":${recovery.recovered}`;
       this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)}${recovered}`));
     }
-    if (recovery !== undefined) for (const m of recovery.messages) this.transport.send(conn.id, m.frame);
+    if (recovery === undefined) return;
+    if (recovery.cut) this.metrics.repliesCut.inc({ op: 'sub' });
+    for (const m of recovery.messages) if (!this.reply(conn, m.frame)) return;
   }
 
   private onUnsub(conn: Conn, id: Id, name: string): void {
@@ -213,17 +241,24 @@ export class Hub {
     if (id !== undefined) this.reply(conn, encodeAck(id, `"topic":${topic.json}`));
   }
 
-  private onHistory(conn: Conn, id: Id, name: string, since: number): void {
+  private onHistory(conn: Conn, id: Id, name: string, since: number, limit: number): void {
     if (id === undefined) return; // a history request without an id has nowhere to be answered
-    const topic = this.topicFor(name);
-    const { recovered, messages } = this.recover(topic, since, undefined);
+    const topic = this.topics.get(name);
+    if (topic === undefined) {
+      // a read never creates a topic: one that does not exist has seq 0 and no epoch
+      const recovered = since === 0;
+      return void this.reply(conn, encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${recovered},"messages":[],"more":false`));
+    }
+    const { recovered, from } = this.position(topic, since, undefined);
+    // sized before anything is encoded: {"seq":S,"data":D} plus a comma per message
+    const page: Page = topic.history.oldestFirst(from, this.budget, Math.min(limit, HISTORY_PAGE_LIMIT), (m) => m.dataEnd - m.dataStart + 30);
+    if (page.more) this.metrics.repliesCut.inc({ op: 'history' });
     const parts: (string | Uint8Array)[] = [`"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)},"recovered":${recovered},"messages":[`];
-    messages.forEach((m, i) => {
+    page.messages.forEach((m, i) => {
       parts.push(`${i === 0 ? '' : ','}{"seq":${m.seq},"data":`, m.frame.subarray(m.dataStart, m.dataEnd), '}');
     });
-    parts.push(']');
+    parts.push(`],"more":${page.more}`);
     this.reply(conn, encodeAckParts(id, parts));
-    this.retireIfUnused(topic);
   }
 
   private onPresence(conn: Conn, id: Id, name: string): void {
@@ -243,35 +278,42 @@ export class Hub {
 
   // ---- recovery ----
 
-  private recover(topic: Topic, since: number, epoch: string | undefined): { recovered: boolean; messages: Retained[] } {
-    const h = topic.history;
-    if ((epoch !== undefined && epoch !== topic.epoch) || since > topic.seq) {
-      // the client's position belongs to another incarnation of the topic
-      return { recovered: false, messages: h.since(0) };
-    }
-    if (since === topic.seq) return { recovered: true, messages: [] };
-    const oldest = h.oldestSeq();
-    if (oldest === undefined) return { recovered: false, messages: [] };
-    if (since + 1 < oldest) return { recovered: false, messages: h.since(0) };
-    return { recovered: true, messages: h.since(since) };
+  /**
+   * Where a client at `since` (of `epoch`) resumes: after `from`, and whether that is without a
+   * gap. A position of another incarnation of the topic, or older than what is retained, resumes
+   * at the oldest retained message.
+   */
+  private position(topic: Topic, since: number, epoch: string | undefined): { recovered: boolean; from: number } {
+    if ((epoch !== undefined && epoch !== topic.epoch) || since > topic.seq) return { recovered: false, from: 0 };
+    if (since === topic.seq) return { recovered: true, from: since };
+    const oldest = topic.history.oldestSeq();
+    if (oldest === undefined || since + 1 < oldest) return { recovered: false, from: 0 };
+    return { recovered: true, from: since };
+  }
+
+  /**
+   * The replay of a sub with `since`: retained messages after the client's position, joined to
+   * the live stream without a gap. When they do not all fit the reply bound, only the newest that
+   * fit are replayed and `recovered` is false (the rest can be read with `history`).
+   */
+  private recover(topic: Topic, since: number, epoch: string | undefined): { recovered: boolean; messages: Retained[]; cut: boolean } {
+    const { recovered, from } = this.position(topic, since, epoch);
+    const page = topic.history.newestFirst(from, this.budget, HISTORY_PAGE_LIMIT, (m) => m.frame.length);
+    return { recovered: recovered && !page.more, messages: page.messages, cut: page.more };
   }
 
   // ---- membership ----
 
-  private topicFor(name: string): Topic {
-    let topic = this.topics.get(name);
-    if (topic === undefined) {
-      topic = new Topic(name, `${this.bootId}-${(++this.epochCounter).toString(36)}`, this.config.history);
-      topic.lastActive = performance.now();
-      this.topics.set(name, topic);
-    }
+  private obtain(name: string): Topic | undefined {
+    const topic = this.topics.obtain(name, performance.now());
+    if (topic === undefined) this.metrics.topicLimitRefusals.inc();
     return topic;
   }
 
   private join(conn: Conn, topic: Topic): void {
     if (conn.indexIn(topic) !== undefined) return;
     conn.setIndex(topic, topic.members.add(conn.id));
-    this.idle.delete(topic);
+    this.topics.occupied(topic);
   }
 
   private leave(conn: Conn, topic: Topic): void {
@@ -282,39 +324,18 @@ export class Hub {
     conn.deleteIndex(topic);
     if (topic.members.count === 0) {
       topic.members.compact();
-      topic.lastActive = performance.now();
-      this.retireIfUnused(topic);
-    }
-  }
-
-  /**
-   * A topic without members keeps its seq, epoch and history for --history-ttl after its
-   * last activity, so a client reconnecting within it recovers; then it is dropped.
-   */
-  private retireIfUnused(topic: Topic): void {
-    if (topic.members.count !== 0) return;
-    if (this.config.historyTtl === 0) {
-      this.topics.delete(topic.name);
-      this.idle.delete(topic);
-    } else {
-      this.idle.add(topic);
-    }
-  }
-
-  private sweep(): void {
-    const cutoff = performance.now() - this.config.historyTtl * 1000;
-    for (const topic of this.idle) {
-      if (topic.lastActive <= cutoff) {
-        this.idle.delete(topic);
-        this.topics.delete(topic.name);
-      }
+      this.topics.vacated(topic, performance.now());
     }
   }
 
   // ---- replies ----
 
-  private reply(conn: Conn, frame: Buffer): void {
-    this.transport.send(conn.id, frame);
+  /** Queues a frame; false when the connection is closing (past --max-outbound, or gone): its further requests are ignored. */
+  private reply(conn: Conn, frame: Buffer): boolean {
+    if (conn.closing) return false;
+    if (this.transport.send(conn.id, frame)) return true;
+    conn.closing = true;
+    return false;
   }
 
   private forbidden(conn: Conn, id: Id, what: string, topic: string): void {
@@ -322,6 +343,7 @@ export class Hub {
   }
 
   private err(conn: Conn, id: Id, code: ErrorCode, msg: string): void {
+    if (conn.closing) return;
     this.reply(conn, encodeErrCounted(this.metrics, id, code, msg));
   }
 }

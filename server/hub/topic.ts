@@ -11,6 +11,8 @@ export class Topic {
   seq = 0;
   /** when the topic last had a publish or lost its last member (ms, monotonic) */
   lastActive = 0;
+  /** evicted or expired: no longer in the store (its retained entries are stale) */
+  dropped = false;
 
   constructor(
     readonly name: string,

@@ -8,7 +8,7 @@ export type Request =
   | { op: 'sub'; id: Id; topic: string; since: number | undefined; epoch: string | undefined }
   | { op: 'unsub'; id: Id; topic: string }
   | { op: 'pub'; id: Id; topic: string; data: Uint8Array; echo: boolean }
-  | { op: 'history'; id: Id; topic: string; since: number }
+  | { op: 'history'; id: Id; topic: string; since: number; limit: number }
   | { op: 'presence'; id: Id; topic: string };
 
 /** The request id, kept as its JSON text so the ack echoes exactly what the client sent. */
@@ -92,7 +92,14 @@ export function parseRequest(b: Uint8Array): Parsed {
         if (s === undefined) return fail('bad_request', '"since" must be a non-negative integer', id);
         since = s;
       }
-      return { ok: true, req: { op, id, topic, since } };
+      const limitMember = m.get('limit');
+      let limit = Number.MAX_SAFE_INTEGER;
+      if (limitMember !== undefined) {
+        const l = seqNumber(b, limitMember);
+        if (l === undefined || l === 0) return fail('bad_request', '"limit" must be a positive integer', id);
+        limit = l;
+      }
+      return { ok: true, req: { op, id, topic, since, limit } };
     }
     default: {
       const dataMember = m.get('data');

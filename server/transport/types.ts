@@ -47,8 +47,10 @@ export interface ConnectionInfo {
 }
 
 export type UpgradeDecision =
-  | { ok: true; info: ConnectionInfo }
-  | { ok: false; status: number; headers?: Record<string, string>; body: string; reason: string };
+  /** `release()` gives back the --max-connections slot held since before the token check: call it once the connection is open or gone */
+  | { ok: true; info: ConnectionInfo; release: () => void }
+  /** an HTTP error answer (server/protocol/errors.ts); `reason` labels ringcast_upgrades_rejected_total */
+  | { ok: false; status: number; headers: Record<string, string>; body: string; reason: string };
 
 /** What a transport reports to the core. Called on the event loop, never re-entrantly. */
 export interface TransportEvents {
@@ -61,6 +63,12 @@ export interface TransportEvents {
   close(id: number): void;
   /** After every per-turn flush: everything fanned out this turn has been handed to the kernel. */
   flushed(): void;
+  /**
+   * Handling an event threw or rejected (a bug in ringcast): log it, count it, and when `id` is
+   * an open WebSocket close it with 1011 (its further input is ignored). A plain request or an
+   * upgrade is answered 500 or aborted by the transport. The server goes on.
+   */
+  fault(where: string, err: unknown, id?: number): void;
 }
 
 export interface Transport {
@@ -68,8 +76,11 @@ export interface Transport {
   /** Features in use, for the listen log line. */
   readonly features: Record<string, unknown>;
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
-  /** Queue one frame (a complete encoded WebSocket frame) to one connection. */
-  send(id: number, frame: Buffer): void;
+  /**
+   * Queue one frame (a complete encoded WebSocket frame) to one connection; false when it was not
+   * queued (the connection is closing, gone, or this frame took it past --max-outbound).
+   */
+  send(id: number, frame: Buffer): boolean;
   /**
    * Queue the same frame to every connection in `ids` but `exclude` (-1 for none); returns
    * how many connections it was queued on. The frame must not be modified afterwards.

@@ -5,8 +5,22 @@
 import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { BATCH_STRIDE, BatchKind, loadAddon, type NativeRequest, type NativeRingServer } from './native.js';
-import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents } from './types.js';
+import { httpError } from '../protocol/errors.js';
+import { BATCH_STRIDE, BatchKind, loadAddon, type NativeOptions, type NativeRequest, type NativeRingServer } from './native.js';
+import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents, type UpgradeDecision } from './types.js';
+
+const EINVAL = 22;
+
+/**
+ * The addon's constructor as this file calls it. `closeTimeout` (ms) and the third argument
+ * (called with the exception when the batch callback threw, instead of leaving it pending) are
+ * read by the engine of issue 11; an engine without them ignores both.
+ */
+type RingServerConstructor = new (
+  options: NativeOptions & { closeTimeout: number },
+  onEvents: (batch: unknown[]) => void,
+  onError: (err: Error) => void,
+) => NativeRingServer;
 
 export class UringTransport implements Transport {
   readonly name = 'uring' as const;
@@ -27,9 +41,17 @@ export class UringTransport implements Transport {
   ) {
     const { addon, reason } = loadAddon();
     if (!addon) throw new Error(reason);
-    this.native = new addon.RingServer(
-      { maxPayload: config.maxPayload, maxOutbound: config.maxOutbound, maxHeadBytes: config.maxHeadBytes, maxHeaders: config.maxHeaders },
+    const RingServer = addon.RingServer as unknown as RingServerConstructor;
+    this.native = new RingServer(
+      {
+        maxPayload: config.maxPayload,
+        maxOutbound: config.maxOutbound,
+        maxHeadBytes: config.maxHeadBytes,
+        maxHeaders: config.maxHeaders,
+        closeTimeout: config.closeTimeout,
+      },
       (batch) => this.onBatch(batch),
+      (err) => this.events.fault('batch', err),
     );
     const stats = this.native.stats();
     this.features = { ring: stats.features, sizing: stats.sizing };
@@ -76,9 +98,10 @@ export class UringTransport implements Transport {
 
   // ---- outbound: each call queues in the engine; the turn (or setImmediate) submits once ----
 
-  send(id: number, frame: Buffer): void {
-    this.native.send(id, frame);
+  send(id: number, frame: Buffer): boolean {
+    const r = this.native.send(id, frame); // -ENOTCONN closing or gone, -ENOBUFS past --max-outbound
     this.scheduleFlush();
+    return r >= 0;
   }
 
   fanout(ids: Uint32Array, frame: Buffer, exclude: number): number {
@@ -98,6 +121,7 @@ export class UringTransport implements Transport {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
+      if (this.destroyed) return;
       this.native.flush();
       this.events.flushed();
     });
@@ -109,30 +133,11 @@ export class UringTransport implements Transport {
     this.inBatch = true;
     try {
       for (let i = 0; i < batch.length; i += BATCH_STRIDE) {
-        const kind = batch[i] as BatchKind;
-        const conn = batch[i + 1] as number;
-        switch (kind) {
-          case BatchKind.Message:
-            this.events.message(conn, batch[i + 3] as Buffer, batch[i + 2] === 1);
-            break;
-          case BatchKind.Request:
-            if (batch[i + 2] === 1) this.onUpgrade(conn, batch[i + 3] as NativeRequest);
-            else this.onRequest(conn, batch[i + 3] as NativeRequest);
-            break;
-          case BatchKind.Closed:
-            if (this.markClosed(conn)) {
-              this.metrics.connections.dec({ transport: this.name });
-              this.events.close(conn);
-            }
-            break;
-          case BatchKind.Drain:
-            break;
-          case BatchKind.Overflow:
-            this.metrics.slowConsumerCloses.inc();
-            break;
-          case BatchKind.Refused:
-            if (batch[i + 3] === 1) this.metrics.upgradesRejected.inc({ reason: batch[i + 2] === 426 ? 'bad_version' : 'bad_handshake' });
-            break;
+        // a throw while handling one event costs that event's connection, not the rest of the batch
+        try {
+          this.onEvent(batch, i);
+        } catch (err) {
+          this.onEventFault(batch[i + 1] as number, err);
         }
       }
     } finally {
@@ -142,20 +147,82 @@ export class UringTransport implements Transport {
     this.events.flushed();
   }
 
+  private onEvent(batch: unknown[], i: number): void {
+    const kind = batch[i] as BatchKind;
+    const conn = batch[i + 1] as number;
+    switch (kind) {
+      case BatchKind.Message:
+        this.events.message(conn, batch[i + 3] as Buffer, batch[i + 2] === 1);
+        return;
+      case BatchKind.Request:
+        if (batch[i + 2] === 1) this.onUpgrade(conn, batch[i + 3] as NativeRequest);
+        else this.onRequest(conn, batch[i + 3] as NativeRequest);
+        return;
+      case BatchKind.Closed:
+        if (this.markClosed(conn)) {
+          this.metrics.connections.dec({ transport: this.name });
+          this.events.close(conn);
+        }
+        return;
+      case BatchKind.Drain:
+        return;
+      case BatchKind.Overflow:
+        this.metrics.slowConsumerCloses.inc();
+        return;
+      case BatchKind.Refused:
+        if (batch[i + 3] === 1) this.metrics.upgradesRejected.inc({ reason: batch[i + 2] === 426 ? 'bad_version' : 'bad_handshake' });
+        return;
+    }
+  }
+
+  /** Handling an event of `conn` threw: the core closes that WebSocket with 1011; anything else is aborted. */
+  private onEventFault(conn: number, err: unknown): void {
+    if (this.openIds[conn & CONN_SLOT_MASK] === conn) return this.events.fault('batch', err, conn);
+    this.events.fault('batch', err);
+    this.native.abort(conn);
+  }
+
   private onUpgrade(conn: number, req: NativeRequest): void {
     // The decision may wait for a token check; the engine holds the connection (and any frames
     // pipelined behind the request) until it is accepted or rejected.
-    void this.events.upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress }).then((decision) => {
-      if (!decision.ok) {
-        this.metrics.upgradesRejected.inc({ reason: decision.reason });
-        this.native.reject(conn, decision.status, decision.body);
-      } else if (this.native.acceptUpgrade(conn) === 0) {
+    this.events
+      .upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress })
+      .then(
+        (decision) => this.decided(conn, decision),
+        (err: unknown) => {
+          this.events.fault('upgrade', err);
+          this.refuse(conn, { ...httpError('internal'), reason: 'internal' });
+        },
+      );
+  }
+
+  private decided(conn: number, decision: UpgradeDecision): void {
+    if (!decision.ok) return this.refuse(conn, decision);
+    try {
+      if (this.destroyed) return; // the addon is gone: every method would throw
+      if (this.native.acceptUpgrade(conn) === 0) {
         this.markOpen(conn);
         this.metrics.connections.inc({ transport: this.name });
         this.events.open(conn, decision.info);
       }
       this.scheduleFlush();
-    });
+    } catch (err) {
+      this.events.fault('upgrade', err);
+      if (!this.destroyed) this.native.abort(conn);
+    } finally {
+      decision.release();
+    }
+  }
+
+  /**
+   * Refuses an upgrade with the same bytes the ws transport writes. An engine that takes a full
+   * answer only for plain requests (-EINVAL) writes its own head around `body` instead.
+   */
+  private refuse(conn: number, res: HttpResponse & { reason: string }): void {
+    if (this.destroyed) return;
+    this.metrics.upgradesRejected.inc({ reason: res.reason });
+    if (this.native.respond(conn, serializeResponse(res, false), false) === -EINVAL) this.native.reject(conn, res.status, String(res.body));
+    this.scheduleFlush();
   }
 
   private onRequest(conn: number, req: NativeRequest): void {
@@ -163,11 +230,16 @@ export class UringTransport implements Transport {
       .http({ method: req.method, url: req.url, headers: req.headers, body: req.body })
       .then(
         (res) => this.respond(conn, req.method === 'HEAD' ? { ...res, body: '', bodyLength: Buffer.byteLength(res.body) } : res, req.keepAlive),
-        () => this.respond(conn, { status: 500, headers: {}, body: 'internal error' }, false),
-      );
+        (err: unknown) => {
+          this.events.fault('http', err);
+          this.respond(conn, httpError('internal'), false);
+        },
+      )
+      .catch((err: unknown) => this.events.fault('http', err));
   }
 
   private respond(conn: number, res: HttpResponse & { bodyLength?: number }, keepAlive: boolean): void {
+    if (this.destroyed) return;
     this.native.respond(conn, serializeResponse(res, keepAlive), keepAlive);
     this.scheduleFlush();
   }

@@ -7,12 +7,9 @@ import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { closeCodes } from '../protocol/errors.js';
+import { closeCodes, httpError, type ErrorCode } from '../protocol/errors.js';
 import { checkHandshake } from '../http/handshake.js';
 import type { ConnectionInfo, HttpResponse, Transport, TransportEvents } from './types.js';
-
-/** After a close frame is queued to a slow consumer, how long it has to read it (ms). */
-const SLOW_CONSUMER_GRACE_MS = 5000;
 
 interface Conn {
   id: number;
@@ -21,6 +18,8 @@ interface Conn {
   alive: boolean;
   corked: boolean;
   closing: boolean;
+  /** aborts the connection when it has not finished closing within --close-timeout */
+  closeTimer: NodeJS.Timeout | undefined;
 }
 
 export class WsTransport implements Transport {
@@ -52,25 +51,32 @@ export class WsTransport implements Transport {
     });
     // one more than allowed, so a request with too many fields is seen (and refused with 431)
     this.http.maxHeadersCount = config.maxHeaders + 1;
-    this.wss = new WebSocketServer({
+    const options = {
       noServer: true,
       maxPayload: config.maxPayload,
       perMessageDeflate: false,
       clientTracking: false,
-    });
+      // ws >= 8.19 (not in @types/ws yet): its own close deadline, a backstop behind ours
+      closeTimeout: config.closeTimeout + 1000,
+    };
+    this.wss = new WebSocketServer(options);
     this.http.on('connection', (socket: Socket) => this.onConnection(socket));
     this.http.on('request', (req, res) => {
       this.handshakeDone(req.socket);
-      void this.onRequest(req, res);
+      this.onRequest(req, res).catch((err: unknown) => {
+        this.events.fault('http', err);
+        if (!res.headersSent) sendResponse(res, httpError('internal'), true);
+        else res.destroy();
+      });
     });
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       this.handshakeDone(socket);
       this.onUpgrade(req, socket, head);
     });
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      socket.destroy();
+      const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_request';
+      if (socket.writable) writeRaw(socket, httpError(code, code === 'bad_request' ? 'malformed HTTP request' : undefined));
+      else socket.destroy();
     });
     this.pingTimer = setInterval(() => this.pingAll(), config.pingInterval);
     this.pingTimer.unref();
@@ -93,9 +99,9 @@ export class WsTransport implements Transport {
 
   // ---- outbound ----
 
-  send(id: number, frame: Buffer): void {
+  send(id: number, frame: Buffer): boolean {
     const conn = this.conns[id];
-    if (conn !== undefined) this.write(conn, frame);
+    return conn !== undefined && this.write(conn, frame);
   }
 
   fanout(ids: Uint32Array, frame: Buffer, exclude: number): number {
@@ -149,19 +155,32 @@ export class WsTransport implements Transport {
     this.events.flushed();
   };
 
-  /** Past --max-outbound: stop queueing, close with 1013 behind what is queued, cut it later. */
+  /** Past --max-outbound: stop queueing, close with 1013 behind what is queued (cut after --close-timeout). */
   private slowConsumer(conn: Conn): void {
-    conn.closing = true;
     this.metrics.slowConsumerCloses.inc();
-    conn.ws.close(closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
-    setTimeout(() => conn.ws.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+    this.closeConn(conn, closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
   }
 
   close(id: number, code: number, reason: string): void {
     const conn = this.conns[id];
-    if (conn === undefined || conn.closing) return;
+    if (conn !== undefined) this.closeConn(conn, code, reason);
+  }
+
+  /** Queues the close frame behind what is queued; a connection still open after --close-timeout is aborted. */
+  private closeConn(conn: Conn, code: number, reason: string): void {
+    if (conn.closing) return;
     conn.closing = true;
     conn.ws.close(code, reason);
+    this.armCloseTimer(conn);
+  }
+
+  private armCloseTimer(conn: Conn): void {
+    if (conn.closeTimer !== undefined) return;
+    conn.closeTimer = setTimeout(() => {
+      this.metrics.closeTimeouts.inc();
+      conn.ws.terminate();
+    }, this.config.closeTimeout);
+    conn.closeTimer.unref();
   }
 
   // ---- lifecycle ----
@@ -176,12 +195,7 @@ export class WsTransport implements Transport {
   }
 
   async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
-    for (const conn of this.conns) {
-      if (conn !== undefined && !conn.closing) {
-        conn.closing = true;
-        conn.ws.close(code, reason);
-      }
-    }
+    for (const conn of this.conns) if (conn !== undefined) this.closeConn(conn, code, reason);
     const deadline = Date.now() + timeoutMs;
     while (this.live > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const conn of this.conns) conn?.ws.terminate();
@@ -208,44 +222,77 @@ export class WsTransport implements Transport {
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
     if (req.rawHeaders.length / 2 > this.config.maxHeaders) {
-      return this.reject(socket, 431, `more than ${this.config.maxHeaders} header fields`, {}, 'bad_handshake');
+      return this.reject(socket, httpError('headers_too_large', `more than ${this.config.maxHeaders} header fields`), 'bad_handshake');
     }
+    // Node joins repeated fields; a request with two Host fields is a 400 (RFC 7230 5.4)
+    if (countField(req.rawHeaders, 'host') > 1) return this.reject(socket, httpError('bad_handshake', 'more than one Host field'), 'bad_handshake');
     const bad = checkHandshake(req.method ?? '', req.httpVersion, req.headers);
-    if (bad !== null) return this.reject(socket, bad.status, bad.body, bad.headers, bad.reason);
-    void this.events
+    if (bad !== null) return this.reject(socket, httpError(bad.reason === 'bad_version' ? 'bad_version' : 'bad_handshake', bad.body, bad.headers), bad.reason);
+    this.events
       .upgrade({ url: req.url ?? '/', headers: req.headers as Record<string, string | undefined>, remoteAddress: socket.remoteAddress ?? '' })
       .then((decision) => {
-        if (socket.destroyed) return; // gone while a token was checked
-        if (!decision.ok) return this.reject(socket, decision.status, decision.body, decision.headers ?? {}, decision.reason);
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info));
+        if (!decision.ok) {
+          if (!socket.destroyed) this.reject(socket, decision, decision.reason);
+          return;
+        }
+        try {
+          if (socket.destroyed) return; // gone while a token was checked
+          this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info));
+        } finally {
+          decision.release();
+        }
+      })
+      .catch((err: unknown) => {
+        this.events.fault('upgrade', err);
+        if (!socket.destroyed) writeRaw(socket, httpError('internal'));
       });
   }
 
-  private reject(socket: Socket, status: number, body: string, headers: Record<string, string>, reason: string): void {
+  private reject(socket: Socket, res: HttpResponse, reason: string): void {
     this.metrics.upgradesRejected.inc({ reason });
-    writeRaw(socket, { status, headers: { ...headers, Connection: 'close' }, body });
+    writeRaw(socket, res);
   }
 
   private attach(ws: WebSocket, socket: Socket, info: ConnectionInfo): void {
     const id = this.free.pop() ?? this.conns.length;
-    const conn: Conn = { id, ws, socket, alive: true, corked: false, closing: false };
+    const conn: Conn = { id, ws, socket, alive: true, corked: false, closing: false, closeTimer: undefined };
     this.conns[id] = conn;
     this.live++;
     this.metrics.connections.inc({ transport: this.name });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       conn.alive = true;
-      this.events.message(id, data, isBinary);
+      if (conn.closing) return; // the server decided to close it: its requests are no longer handled
+      try {
+        this.events.message(id, data, isBinary);
+      } catch (err) {
+        this.events.fault('message', err, id);
+      }
     });
     ws.on('pong', () => { conn.alive = true; });
-    ws.on('error', () => undefined); // a close event follows; the code was sent by ws
+    ws.on('error', () => {
+      // a protocol error: ws sent the close code (1002, 1007, 1009) and waits for the answer
+      conn.closing = true;
+      this.armCloseTimer(conn);
+    });
     ws.on('close', () => {
+      clearTimeout(conn.closeTimer);
       this.conns[id] = undefined;
       this.free.push(id);
       this.live--;
       this.metrics.connections.dec({ transport: this.name });
-      this.events.close(id);
+      try {
+        this.events.close(id);
+      } catch (err) {
+        this.events.fault('close', err);
+      }
     });
-    this.events.open(id, info);
+    try {
+      this.events.open(id, info);
+    } catch (err) {
+      this.events.fault('open', err);
+      conn.closing = true;
+      ws.terminate();
+    }
   }
 
   private pingAll(): void {
@@ -264,8 +311,9 @@ export class WsTransport implements Transport {
 
   private async onRequest(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
     if (req.rawHeaders.length / 2 > this.config.maxHeaders) {
-      return sendResponse(res, { status: 431, headers: { 'Content-Type': 'text/plain' }, body: `more than ${this.config.maxHeaders} header fields` }, true);
+      return sendResponse(res, httpError('headers_too_large', `more than ${this.config.maxHeaders} header fields`), true);
     }
+    if (countField(req.rawHeaders, 'host') > 1) return sendResponse(res, httpError('bad_request', 'more than one Host field'), true);
     const limit = this.config.maxPayload;
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) return sendResponse(res, tooLarge(limit), true);
@@ -291,11 +339,13 @@ export class WsTransport implements Transport {
 }
 
 function tooLarge(limit: number): HttpResponse {
-  return {
-    status: 413,
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ error: 'too_large', msg: `body exceeds ${limit} bytes` }),
-  };
+  return httpError('too_large', `body exceeds ${limit} bytes`);
+}
+
+function countField(rawHeaders: string[], lowerName: string): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === lowerName) n++;
+  return n;
 }
 
 function sendResponse(res: import('node:http').ServerResponse, r: HttpResponse, close: boolean): void {
@@ -309,7 +359,7 @@ function sendResponse(res: import('node:http').ServerResponse, r: HttpResponse, 
 function writeRaw(socket: Socket, r: HttpResponse): void {
   const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
   const lines = [`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`];
-  for (const [k, v] of Object.entries({ 'Content-Type': 'text/plain; charset=utf-8', ...r.headers, 'Content-Length': String(body.length) })) {
+  for (const [k, v] of Object.entries({ ...r.headers, 'Content-Length': String(body.length), Connection: 'close' })) {
     lines.push(`${k}: ${v}`);
   }
   socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]));

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { History } from '../../server/hub/history.js';
 import { Membership } from '../../server/hub/membership.js';
+import { TopicStore } from '../../server/hub/topics.js';
+import { Metrics } from '../../server/metrics.js';
 
-const entry = (seq: number) => ({ seq, frame: Buffer.alloc(10), dataStart: 0, dataEnd: 0 });
+const entry = (seq: number, size = 10) => ({ seq, frame: Buffer.alloc(size), dataStart: 0, dataEnd: size });
+const all = (h: History, since: number) => h.oldestFirst(since, Infinity, Infinity, () => 1).messages.map((e) => e.seq);
 
 describe('Membership', () => {
   it('adds and removes in O(1) by swapping the last member into the hole', () => {
@@ -29,10 +32,39 @@ describe('History', () => {
     const h = new History(3);
     for (let s = 1; s <= 5; s++) h.push(entry(s));
     expect(h.oldestSeq()).toBe(3);
-    expect(h.since(0).map((e) => e.seq)).toEqual([3, 4, 5]);
-    expect(h.since(3).map((e) => e.seq)).toEqual([4, 5]);
-    expect(h.since(5)).toEqual([]);
+    expect(all(h, 0)).toEqual([3, 4, 5]);
+    expect(all(h, 3)).toEqual([4, 5]);
+    expect(all(h, 5)).toEqual([]);
     expect(h.bytes).toBe(30);
+  });
+
+  it('pages oldest first within a byte and a count budget, with at least one message, saying more', () => {
+    const h = new History(100);
+    for (let s = 1; s <= 10; s++) h.push(entry(s, 100));
+    const size = (m: { frame: Buffer }) => m.frame.length;
+    expect(h.oldestFirst(0, 350, 100, size)).toMatchObject({ more: true });
+    expect(h.oldestFirst(0, 350, 100, size).messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(h.oldestFirst(3, 10_000, 2, size).messages.map((m) => m.seq)).toEqual([4, 5]);
+    expect(h.oldestFirst(0, 1, 100, size).messages.map((m) => m.seq)).toEqual([1]);
+    expect(h.oldestFirst(8, 10_000, 100, size)).toMatchObject({ more: false });
+  });
+
+  it('picks the newest messages that fit for a replay', () => {
+    const h = new History(100);
+    for (let s = 1; s <= 10; s++) h.push(entry(s, 100));
+    const page = h.newestFirst(2, 350, 100, (m) => m.frame.length);
+    expect(page.messages.map((m) => m.seq)).toEqual([8, 9, 10]);
+    expect(page.more).toBe(true);
+    expect(h.newestFirst(7, 350, 100, (m) => m.frame.length)).toMatchObject({ more: false });
+  });
+
+  it('drops its oldest entry on shift and keeps bytes exact', () => {
+    const h = new History(100);
+    for (let s = 1; s <= 100; s++) h.push(entry(s, s));
+    for (let s = 1; s <= 60; s++) expect(h.shift()!.seq).toBe(s);
+    expect(h.oldestSeq()).toBe(61);
+    expect(h.bytes).toBe(Array.from({ length: 40 }, (_, i) => 61 + i).reduce((a, b) => a + b));
+    expect(all(h, 70)[0]).toBe(71);
   });
 
   it('retains nothing with capacity 0', () => {
@@ -40,5 +72,65 @@ describe('History', () => {
     h.push(entry(1));
     expect(h.length).toBe(0);
     expect(h.oldestSeq()).toBeUndefined();
+  });
+});
+
+describe('TopicStore', () => {
+  const store = (maxTopics: number, maxHistoryBytes: number, historyTtlMs = 60_000) => {
+    const metrics = new Metrics('ws');
+    let epoch = 0;
+    return { metrics, topics: new TopicStore({ maxTopics, maxHistoryBytes, history: 100, historyTtlMs }, metrics, () => `e${++epoch}`) };
+  };
+  const evicted = async (m: Metrics) => (await m.registry.getSingleMetric('ringcast_topics_evicted_total')!.get()).values.map((v) => [v.labels.reason, v.value]);
+
+  it('evicts the least recently active topic without members past --max-topics', async () => {
+    const { metrics, topics } = store(3, 1 << 20);
+    for (const [i, name] of ['a', 'b', 'c'].entries()) topics.vacated(topics.obtain(name, i)!, i);
+    topics.touch(topics.get('a')!, 10); // a is now the most recent
+    expect(topics.obtain('d', 11)).toBeDefined();
+    expect(topics.get('b')).toBeUndefined();
+    expect(topics.get('a')).toBeDefined();
+    expect(await evicted(metrics)).toEqual([['max_topics', 1]]);
+  });
+
+  it('refuses a new topic when every topic has members', () => {
+    const { topics } = store(2, 1 << 20);
+    for (const name of ['a', 'b']) topics.occupied(topics.obtain(name, 0)!);
+    expect(topics.obtain('c', 1)).toBeUndefined();
+  });
+
+  it('drops idle topics first, then the oldest retained messages, past --max-history-bytes', async () => {
+    const { metrics, topics } = store(100, 1000);
+    const idle = topics.obtain('idle', 0)!;
+    topics.retain(idle, entry(1, 300));
+    topics.vacated(idle, 0);
+    const busy = topics.obtain('busy', 0)!;
+    topics.occupied(busy);
+    for (let s = 1; s <= 3; s++) topics.retain(busy, entry(s, 300));
+    expect(topics.get('idle')).toBeUndefined(); // 1200 > 1000: the idle topic goes first
+    expect(topics.historyBytes).toBe(900);
+    topics.retain(busy, entry(4, 300));
+    expect(busy.history.oldestSeq()).toBe(2); // then the oldest message
+    expect(topics.historyBytes).toBe(900);
+    expect(await evicted(metrics)).toEqual([['max_history_bytes', 1]]);
+    expect((await metrics.registry.getSingleMetric('ringcast_history_evicted_total')!.get()).values[0]!.value).toBe(1);
+  });
+
+  it('expires idle topics after --history-ttl, oldest first', () => {
+    const { topics } = store(100, 1 << 20, 1000);
+    topics.vacated(topics.obtain('old', 0)!, 0);
+    topics.vacated(topics.obtain('new', 900)!, 900);
+    topics.sweep(1500);
+    expect(topics.get('old')).toBeUndefined();
+    expect(topics.get('new')).toBeDefined();
+  });
+
+  it('keeps its bookkeeping proportional to what is retained under a long publish stream', () => {
+    const { topics } = store(100, 1 << 30);
+    const t = topics.obtain('t', 0)!;
+    topics.occupied(t);
+    for (let s = 1; s <= 100_000; s++) topics.retain(t, entry(s, 10));
+    expect((topics as unknown as { held: unknown[] }).held.length).toBeLessThan(5000);
+    expect(topics.historyBytes).toBe(1000);
   });
 });
