@@ -29,6 +29,11 @@ async function main(): Promise<number | undefined> {
   }
   const { config } = action;
   const log = createLogger(config.logLevel);
+  // Every path from a transport callback ends in an answer or an abort of its connection; a
+  // rejection that still escapes is a bug to log, not a reason to drop every other client.
+  process.on('unhandledRejection', (err: unknown) => {
+    log.error({ event: 'unhandled_rejection', err: err instanceof Error ? err.stack : String(err) }, 'unhandled rejection');
+  });
   let server: RingcastServer;
   try {
     server = new RingcastServer(config, log);

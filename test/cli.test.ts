@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { probeUring } from '../server/transport/select.js';
 import { Client } from './helpers/client.js';
+import { rawHttp } from './helpers/raw.js';
 import { transports } from './helpers/server.js';
 
 const CLI = fileURLToPath(new URL('../dist/server/cli.js', import.meta.url));
@@ -150,6 +151,30 @@ describe('ringcast CLI', () => {
     for (const c of clients) expect((await c.closed).code).toBe(1001);
     expect(await r.exited).toBe(0);
     expect(r.lines.map((l) => l.event)).toEqual(expect.arrayContaining(['signal', 'draining', 'stopped']));
+  });
+
+  it.each(transports)('completes a SIGTERM drain when stdout is a closed pipe (%s transport)', async (transport) => {
+    const r = start(['--port', '0', '--transport', transport]);
+    running.push(r);
+    const { port } = (await r.listening) as { port: number };
+    const client = await Client.open(`ws://127.0.0.1:${port}/ws`);
+    r.child.stdout!.destroy(); // the log reader is gone: every later write gets EPIPE
+    r.child.kill('SIGTERM');
+    expect((await client.closed).code).toBe(1001);
+    expect(await r.exited).toBe(0);
+  });
+
+  it.each(transports)('stays up and serves after upgrades to targets WHATWG URL refuses (%s transport)', async (transport) => {
+    const r = start(['--port', '0', '--transport', transport]);
+    running.push(r);
+    const { port } = (await r.listening) as { port: number };
+    for (const target of ['http://[/ws', '//[/ws', 'http://a:99999/ws']) {
+      const answer = await rawHttp(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    const c = await Client.open(`ws://127.0.0.1:${port}/ws`);
+    c.close();
+    expect(r.child.exitCode).toBeNull();
   });
 
   it('keeps the JWT secret and the API key out of every log line', async () => {
