@@ -1,0 +1,113 @@
+// Bounded work per request (issue 12 item 3), on every transport: a history ack or a sub replay
+// carries at most a quarter of --max-outbound (and 1000 messages); `limit` and "more":true page
+// through the rest; a connection being closed has its further requests ignored; a flood of
+// history requests in one write does not hold the event loop.
+import { describe, expect, it } from 'vitest';
+import { Client, type Msg } from '../helpers/client.js';
+import { clientFrame, RawClient } from '../helpers/raw.js';
+import { serverFixture, transports } from '../helpers/server.js';
+
+/** Longest gap between 5 ms ticks while `work` runs: how long the event loop was held. */
+async function heldWhile(work: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let max = 0;
+  const tick = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last);
+    last = now;
+  }, 5);
+  try {
+    await work();
+  } finally {
+    clearInterval(tick);
+  }
+  return max;
+}
+
+const fill = (c: Client, topic: string, n: number, size: number) => {
+  const pad = 'p'.repeat(size);
+  for (let i = 1; i <= n; i++) c.send({ op: 'pub', topic, data: { i, pad }, echo: false });
+};
+
+describe.each(transports)('bounded work on the %s transport', (transport) => {
+  const f = serverFixture(transport);
+
+  it('pages a history reply with limit and "more":true', async () => {
+    await f.start();
+    const c = await f.open();
+    fill(c, 't', 10, 10);
+    expect(await c.request({ op: 'pub', topic: 't', data: 'last', id: 0 })).toMatchObject({ seq: 11 });
+    const seqs: number[] = [];
+    let since = 0;
+    for (;;) {
+      const ack = await c.request({ op: 'history', topic: 't', since, limit: 4, id: 1 });
+      const page = ack.messages as { seq: number }[];
+      expect(page.length).toBeLessThanOrEqual(4);
+      seqs.push(...page.map((m) => m.seq));
+      if (ack.more !== true) break;
+      since = page[page.length - 1]!.seq;
+    }
+    expect(seqs).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    expect(await c.request({ op: 'history', topic: 't', limit: 0, id: 2 })).toMatchObject({ op: 'err', code: 'bad_request' });
+  });
+
+  it('cuts a history reply to a quarter of --max-outbound and pages the rest', async () => {
+    await f.start({ maxOutbound: 64 * 1024, maxPayload: 16 * 1024 });
+    const c = await f.open();
+    fill(c, 't', 20, 5000);
+    expect(await c.request({ op: 'pub', topic: 't', data: 'last', id: 0 })).toMatchObject({ seq: 21 });
+    const first = c.request({ op: 'history', topic: 't', id: 1 });
+    const ack = await first;
+    expect(c.raw[c.raw.length - 1]!.length).toBeLessThanOrEqual(16 * 1024 + 200);
+    expect(ack.more).toBe(true);
+    const seqs = (ack.messages as { seq: number }[]).map((m) => m.seq);
+    expect(seqs[0]).toBe(1);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  });
+
+  it('replays only the newest messages that fit on sub with since, says recovered:false, and goes live without a gap', async () => {
+    await f.start({ maxOutbound: 64 * 1024, maxPayload: 16 * 1024 });
+    const publisher = await f.open();
+    fill(publisher, 't', 20, 5000);
+    expect(await publisher.request({ op: 'pub', topic: 't', data: 'last', id: 0 })).toMatchObject({ seq: 21 });
+    const c = await f.open();
+    expect(await c.request({ op: 'sub', topic: 't', since: 0, id: 1 })).toMatchObject({ op: 'ack', seq: 21, recovered: false });
+    publisher.send({ op: 'pub', topic: 't', data: 'live' });
+    const got: Msg[] = [];
+    for (;;) {
+      const m = await c.next();
+      got.push(m);
+      if (m.data === 'live') break;
+    }
+    const seqs = got.map((m) => m.seq as number);
+    expect(seqs.length).toBeLessThan(22);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => 23 - seqs.length + i));
+  });
+
+  it('does not hold the event loop for 30 history requests of 100 MiB in one write, and stops at the close', async () => {
+    await f.start({ history: 100 });
+    const hub = f.srv.server.hub;
+    const mib = Buffer.from(`"${'m'.repeat(1024 * 1024 - 16)}"`);
+    for (let i = 0; i < 100; i++) hub.publish('big', mib);
+    const raw = await RawClient.handshake(f.srv.port);
+    const requests = Buffer.concat(Array.from({ length: 30 }, (_, i) => clientFrame(0x1, `{"op":"history","topic":"big","id":${i}}`)));
+    expect(requests.length).toBeLessThan(64 * 1024);
+    let acks = 0;
+    const held = await heldWhile(async () => {
+      raw.write(requests);
+      // the client does not read: the acks pile up past --max-outbound and the server closes it
+      raw.socket.pause();
+      await new Promise((r) => setTimeout(r, 500));
+      raw.socket.resume();
+      for (;;) {
+        const frame = await raw.nextFrame(5000).catch(() => undefined);
+        if (frame === undefined || frame.opcode === 0x8) break;
+        acks++;
+      }
+    });
+    console.log(`[bounded-work ${transport}] event loop held at most ${held.toFixed(0)} ms; ${acks} acks before the close`);
+    expect(acks).toBeLessThan(30);
+    expect(held).toBeLessThan(1000);
+    raw.destroy();
+  });
+});
