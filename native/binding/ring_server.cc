@@ -23,7 +23,6 @@ enum BatchKind : uint32_t {
   kBatchOverflow = 5,  // close 1013 was queued: the connection passed its outbound limit
   kBatchRefused = 6,   // answered natively with an HTTP error: a = status, b = 1 for an upgrade
 };
-constexpr uint32_t kBatchStride = 4;
 
 uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t fallback) {
   Napi::Value v = o.Get(key);
@@ -93,17 +92,20 @@ void RingServer::Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RingServer", cls);
 }
 
-// new RingServer(options, onEvents)
+// new RingServer(options, onEvents, onError?)
 RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingServer>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
-    Napi::TypeError::New(env, "RingServer(options, onEvents)").ThrowAsJavaScriptException();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction() ||
+      (info.Length() > 2 && !info[2].IsFunction() && !info[2].IsUndefined())) {
+    destroyed_ = true;
+    Napi::TypeError::New(env, "RingServer(options, onEvents, onError?)").ThrowAsJavaScriptException();
     return;
   }
   Napi::Object o = info[0].As<Napi::Object>();
   EngineConfig ec;
   ec.max_outbound = OptU64(o, "maxOutbound", ec.max_outbound);
   ec.max_connections = OptU32(o, "maxConnections", ec.max_connections);
+  ec.close_timeout_ms = OptU32(o, "closeTimeout", ec.close_timeout_ms);
   WsConfig wc;
   wc.http.max_body_bytes = OptU64(o, "maxPayload", wc.http.max_body_bytes);
   wc.http.max_head_bytes = OptU32(o, "maxHeadBytes", static_cast<uint32_t>(wc.http.max_head_bytes));
@@ -113,6 +115,7 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   engine_ = std::make_unique<Engine>();
   int r = engine_->init(ec);
   if (r < 0) {
+    destroyed_ = true;
     Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + strerror(-r));
     e.Set("errno", Napi::Number::New(env, -r));
     e.ThrowAsJavaScriptException();
@@ -120,6 +123,7 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   }
   ws_ = std::make_unique<WsServer>(*engine_, wc);
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
+  if (info.Length() > 2 && info[2].IsFunction()) on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
   async_ = std::make_unique<Napi::AsyncContext>(env, "ringcast:uring");
 
   efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -162,35 +166,68 @@ void RingServer::OnReadable(uv_poll_t* handle, int status, int /*events*/) {
   self->Turn();
 }
 
-// One turn: reap every completion, one call into JS with the batch, one submit.
+// One turn: reap every completion, call JS with the batch (cut at the server's own writes),
+// one submit.
 void RingServer::Turn() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  int n = ws_->poll(0);
-  if (n > 0 && !ws_->events().empty()) {
-    Napi::Array batch = BatchToJs(env);
-    in_turn_ = true;
-    on_events_.MakeCallback(Value(), {batch}, *async_);
-    in_turn_ = false;
+  ws_->poll(0);
+  const std::vector<WsEvent>& events = ws_->events();
+  size_t begin = 0;
+  for (size_t i = 0; i < events.size() && !destroyed_; i++) {
+    if (events[i].type != WsEventType::kOwnWrite) continue;
+    CallJs(env, begin, i);
     if (destroyed_) return;
+    ws_->perform(i);
+    begin = i + 1;
   }
+  if (!destroyed_) CallJs(env, begin, events.size());
+  if (destroyed_) return;
   ws_->flush();
-  // Work left in the ring (more completions than one turn reaped, or deferred task work the
-  // kernel did not run) gets no eventfd signal of its own: wake ourselves for another turn,
-  // after libuv has served the other handles.
-  if (engine_->work_pending()) {
-    uint64_t one = 1;
-    if (write(efd_, &one, sizeof one) < 0) {
-      // the counter cannot overflow at one per turn; nothing else can fail on an eventfd
-    }
+  WakeIfPending();
+}
+
+// Work left in the ring (more completions than one turn reaped, deferred task work the kernel
+// did not run, input held for the next poll) gets no eventfd signal of its own: wake ourselves
+// for another turn, after libuv has served the other handles.
+void RingServer::WakeIfPending() {
+  if (!engine_->work_pending() && !ws_->input_pending()) return;
+  uint64_t one = 1;
+  if (write(efd_, &one, sizeof one) < 0) {
+    // the counter cannot overflow at one per turn; nothing else can fail on an eventfd
   }
 }
 
-Napi::Array RingServer::BatchToJs(Napi::Env env) {
+void RingServer::CallJs(Napi::Env env, size_t begin, size_t end) {
+  if (begin >= end) return;
+  Napi::Array batch = BatchToJs(env, begin, end);
+  if (batch.Length() == 0) return;
+  in_turn_ = true;
+  on_events_.MakeCallback(Value(), {batch}, *async_);
+  in_turn_ = false;
+  TakeException(env);
+}
+
+// An exception left pending would fail every later N-API call of this turn and resurface
+// later as an uncaught exception. It goes to onError; if there is none, or onError throws
+// too, to the process as an uncaught exception (its handler decides).
+void RingServer::TakeException(Napi::Env env) {
+  if (!env.IsExceptionPending()) return;
+  Napi::Error err = env.GetAndClearPendingException();
+  if (!on_error_.IsEmpty()) {
+    on_error_.MakeCallback(Value(), {err.Value()}, *async_);
+    if (!env.IsExceptionPending()) return;
+    err = env.GetAndClearPendingException();
+  }
+  napi_fatal_exception(env, err.Value());
+}
+
+Napi::Array RingServer::BatchToJs(Napi::Env env, size_t begin, size_t end) {
   const std::vector<WsEvent>& events = ws_->events();
-  Napi::Array batch = Napi::Array::New(env, events.size() * kBatchStride);
+  Napi::Array batch = Napi::Array::New(env);
   uint32_t i = 0;
-  for (const WsEvent& ev : events) {
+  for (size_t k = begin; k < end; k++) {
+    const WsEvent& ev = events[k];
     Napi::Value a = env.Undefined();
     Napi::Value b = env.Undefined();
     uint32_t kind = 0;
@@ -221,6 +258,8 @@ Napi::Array RingServer::BatchToJs(Napi::Env env) {
         a = Napi::Number::New(env, ev.code);
         b = Napi::Number::New(env, ev.upgrade ? 1 : 0);
         break;
+      case WsEventType::kOwnWrite:
+        continue;  // the binding performs it between calls (Turn)
     }
     batch.Set(i++, Napi::Number::New(env, kind));
     batch.Set(i++, Napi::Number::New(env, ev.conn));
@@ -230,23 +269,51 @@ Napi::Array RingServer::BatchToJs(Napi::Env env) {
   return batch;
 }
 
+bool RingServer::Usable(const Napi::CallbackInfo& info, const char* method, std::initializer_list<Arg> args) {
+  Napi::Env env = info.Env();
+  if (destroyed_) {
+    Napi::Error::New(env, std::string("RingServer.") + method + "(): the server was destroyed").ThrowAsJavaScriptException();
+    return false;
+  }
+  size_t i = 0;
+  for (Arg want : args) {
+    Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
+    bool ok = want == Arg::kAny || (want == Arg::kNumber && v.IsNumber()) || (want == Arg::kString && v.IsString()) ||
+              (want == Arg::kBuffer && v.IsBuffer()) ||
+              (want == Arg::kUint32Array && v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array);
+    if (!ok) {
+      static const char* const kNames[] = {"a number", "a string", "a Buffer", "a Uint32Array", "any"};
+      Napi::TypeError::New(env, std::string("RingServer.") + method + "(): argument " + std::to_string(i + 1) + " must be " +
+                                    kNames[static_cast<int>(want)])
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    i++;
+  }
+  return true;
+}
+
 Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "listen", {Arg::kString, Arg::kNumber})) return info.Env().Undefined();
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int port = engine_->listen(host.c_str(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
   return Status(info.Env(), port);
 }
 
 Napi::Value RingServer::AcceptUpgrade(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "acceptUpgrade", {Arg::kNumber})) return info.Env().Undefined();
   return Status(info.Env(), ws_->accept_upgrade(info[0].As<Napi::Number>().Uint32Value()));
 }
 
 Napi::Value RingServer::Reject(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "reject", {Arg::kNumber, Arg::kNumber, Arg::kString})) return info.Env().Undefined();
   std::string body = info[2].As<Napi::String>().Utf8Value();
   return Status(info.Env(), ws_->reject(info[0].As<Napi::Number>().Uint32Value(),
                                         info[1].As<Napi::Number>().Int32Value(), body));
 }
 
 Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "respond", {Arg::kNumber, Arg::kBuffer, Arg::kAny})) return info.Env().Undefined();
   Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
   return Status(info.Env(), ws_->respond(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(),
                                          bytes.Length(), info[2].ToBoolean().Value()));
@@ -254,6 +321,7 @@ Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
 
 // The frame is a complete, pre-encoded WebSocket frame (header + payload) built once in TS.
 Napi::Value RingServer::Send(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "send", {Arg::kNumber, Arg::kBuffer})) return info.Env().Undefined();
   Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
   return Status(info.Env(), SendFrame(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
 }
@@ -261,6 +329,7 @@ Napi::Value RingServer::Send(const Napi::CallbackInfo& info) {
 // fanout(ids: Uint32Array, frame: Buffer, exclude: number) -> receivers. ONE call per publish:
 // the frame is copied into engine memory once and referenced by every queue.
 Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "fanout", {Arg::kUint32Array, Arg::kBuffer, Arg::kNumber})) return info.Env().Undefined();
   Napi::Uint32Array ids = info[0].As<Napi::Uint32Array>();
   Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
   int64_t exclude = info[2].As<Napi::Number>().Int64Value();
@@ -295,22 +364,28 @@ size_t RingServer::FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes
 }
 
 Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "close", {Arg::kNumber, Arg::kNumber, Arg::kString})) return info.Env().Undefined();
   std::string reason = info[2].As<Napi::String>().Utf8Value();
   return Status(info.Env(), ws_->close(info[0].As<Napi::Number>().Uint32Value(),
                                        static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), reason));
 }
 
 Napi::Value RingServer::Abort(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "abort", {Arg::kNumber})) return info.Env().Undefined();
   return Status(info.Env(), engine_->close(info[0].As<Napi::Number>().Uint32Value(), CloseMode::kAbort));
 }
 
 Napi::Value RingServer::Flush(const Napi::CallbackInfo& info) {
-  if (destroyed_ || in_turn_) return Status(info.Env(), 0);  // the turn flushes when JS returns
-  return Status(info.Env(), ws_->flush());
+  if (!Usable(info, "flush", {})) return info.Env().Undefined();
+  if (in_turn_) return Status(info.Env(), 0);  // the turn flushes when JS returns
+  int r = ws_->flush();
+  WakeIfPending();  // e.g. frames behind an upgrade accepted just now
+  return Status(info.Env(), r);
 }
 
 Napi::Value RingServer::Sweep(const Napi::CallbackInfo& info) {
-  if (destroyed_ || in_turn_) return Status(info.Env(), 0);
+  if (!Usable(info, "sweep", {Arg::kNumber, Arg::kAny})) return info.Env().Undefined();
+  if (in_turn_) return Status(info.Env(), 0);
   // libuv runs timers before polling for I/O: a pong (or a request) may have completed in the
   // ring without its eventfd wake-up being served yet. Reap it first, or the sweep would judge
   // a live connection by stale state.
@@ -322,11 +397,13 @@ Napi::Value RingServer::Sweep(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value RingServer::StopAccepting(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "stopAccepting", {})) return info.Env().Undefined();
   engine_->stop_accepting();
   return info.Env().Undefined();
 }
 
 Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "stats", {})) return info.Env().Undefined();
   Napi::Env env = info.Env();
   EngineStats s = engine_->stats();
   Napi::Object o = Napi::Object::New(env);
@@ -350,12 +427,15 @@ Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
   set("cqesReaped", s.cqes_reaped);
   set("recvEnobufs", s.recv_enobufs);
   set("taskrunRounds", s.taskrun_rounds);
+  set("closeTimeouts", s.close_timeouts);
+  set("acceptRearms", s.accept_rearms);
   set("sessions", ws_->live_sessions());
   o.Set("features", engine_->features().names());
   o.Set("sizing", engine_->sizing().describe());
   return o;
 }
 
+// Idempotent; called from the batch callback it takes effect when the callback returns.
 Napi::Value RingServer::Destroy(const Napi::CallbackInfo& info) {
   Shutdown();
   return info.Env().Undefined();

@@ -3,11 +3,17 @@
 // eventfd wakes reliably, the ring fd does not); each wake reaps every completion, makes ONE
 // call into JavaScript with the whole batch as plain data, then submits what JavaScript queued
 // in ONE io_uring_enter.
+//
+// The batch is cut where the server writes a frame of its own (a pong, a Close): JavaScript
+// gets the events before it, then the frame is queued, then the events after it, so the
+// frame keeps its place among JavaScript's replies. What the callback throws is taken here
+// and handed to onError (never left pending); every method after destroy() throws.
 #pragma once
 
 #include <napi.h>
 #include <uv.h>
 
+#include <initializer_list>
 #include <memory>
 
 #include "engine/engine.h"
@@ -37,9 +43,16 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Destroy(const Napi::CallbackInfo& info);
 
+  // What a method's arguments must be; Usable() checks them and that the server is alive.
+  enum class Arg : uint8_t { kNumber, kString, kBuffer, kUint32Array, kAny };
+  bool Usable(const Napi::CallbackInfo& info, const char* method, std::initializer_list<Arg> args);
+
   static void OnReadable(uv_poll_t* handle, int status, int events);
   void Turn();
-  Napi::Array BatchToJs(Napi::Env env);
+  void CallJs(Napi::Env env, size_t begin, size_t end);
+  void TakeException(Napi::Env env);
+  Napi::Array BatchToJs(Napi::Env env, size_t begin, size_t end);
+  void WakeIfPending();
   void Shutdown();
   int SendFrame(ConnId conn, const uint8_t* bytes, size_t len);
   size_t FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes, size_t len, int64_t exclude);
@@ -47,6 +60,7 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<WsServer> ws_;
   Napi::FunctionReference on_events_;
+  Napi::FunctionReference on_error_;  // optional: gets what the batch callback threw
   std::unique_ptr<Napi::AsyncContext> async_;
   uv_poll_t* poll_ = nullptr;  // freed in its close callback
   int efd_ = -1;

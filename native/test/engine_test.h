@@ -82,7 +82,8 @@ inline bool write_all(int fd, const void* p, size_t n) {
   return true;
 }
 
-// Polls the engine, hands each event to on_event, flushes; until done() or timeout.
+// Polls the engine, hands each event to on_event, flushes; until done() or timeout. The peer's
+// FIN (kEof) is then answered as a server layer would: a graceful close.
 inline bool pump(ringcast::Engine& e, const std::function<void(const ringcast::Event&)>& on_event,
                  const std::function<bool()>& done, double timeout_ms = 5000) {
   double end = now_ms() + timeout_ms;
@@ -93,7 +94,10 @@ inline bool pump(ringcast::Engine& e, const std::function<void(const ringcast::E
       std::fprintf(stderr, "poll: %s\n", std::strerror(-n));
       return false;
     }
-    for (const ringcast::Event& ev : e.events()) on_event(ev);
+    for (const ringcast::Event& ev : e.events()) {
+      on_event(ev);
+      if (ev.type == ringcast::EventType::kEof) e.close(ev.conn);
+    }
     e.flush();
   }
   return true;

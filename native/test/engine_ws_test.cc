@@ -98,8 +98,8 @@ struct Harness {
     return closed;
   }
   void finish() {
-    CHECK(until([&] { return engine.stats().live_slots == 0; }));
-    CHECK_EQ(server->live_sessions(), 0);
+    // kClosed of a close made between polls reaches the server at the next poll
+    CHECK(until([&] { return engine.stats().live_slots == 0 && server->live_sessions() == 0; }));
     check_quiet(engine);
   }
 };

@@ -22,6 +22,8 @@ enum ConnFlag : uint8_t {
   kOverflowed = 1 << 3,       // hit the outbound limit; only close() may queue more
   kCloseAfterDrain = 1 << 4,  // close() was asked while frames were queued
   kDrainWanted = 1 << 5,      // queue passed the drain mark; emit kDrain when it empties
+  kPeerEof = 1 << 6,          // the peer's FIN arrived: nothing more to read, recv not re-armed
+  kLinger = 1 << 7,           // our SHUT_WR is submitted: reads are drained until FIN or deadline
 };
 
 struct alignas(64) Conn {

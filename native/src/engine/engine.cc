@@ -10,8 +10,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 namespace ringcast {
+
+uint64_t monotonic_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
 
 namespace {
 
@@ -163,6 +170,7 @@ int Engine::poll(int timeout_ms) {
     stats_.taskrun_rounds++;
     reap();
   }
+  expire_closes();
   reaping_ = false;
   buffers_.publish();
   return static_cast<int>(batch_.size());
@@ -282,19 +290,55 @@ int Engine::close(ConnId conn, CloseMode mode, Frame* last) {
   if (!c) return -ENOTCONN;
   uint32_t slot = conn_slot(conn);
   if (mode == CloseMode::kAbort) {
-    linger lg = {1, 0};  // close() then sends RST and discards unsent data
-    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    teardown(slot, kAborted);
+    abort(slot, kAborted);
     return 0;
   }
+  if (c->has(kCloseAfterDrain)) return -EALREADY;
   if (last) push(*c, last);
-  if (c->q.empty() && !c->inflight) {
-    teardown(slot, kClosedLocal);
-    return 0;
-  }
   c->set(kCloseAfterDrain);
-  mark_dirty(slot);
+  closing_.push_back({conn, monotonic_ms() + config_.close_timeout_ms});
+  if (c->q.empty() && !c->inflight) {
+    finish_close(slot);
+  } else {
+    mark_dirty(slot);
+  }
   return 0;
+}
+
+// Everything queued is sent: end our side. With the peer's FIN already read there is nothing
+// left to drain; otherwise SHUT_WR and keep reading (discarding) until its FIN or the deadline,
+// so that a peer still sending gets our last bytes and a FIN, not a reset (RFC 7230 6.6).
+void Engine::finish_close(uint32_t slot) {
+  Conn& c = conns_[slot];
+  if (c.has(kPeerEof)) {
+    teardown(slot, kClosedLocal);
+  } else if (!c.has(kLinger)) {
+    submit_shutdown(slot);
+  }
+}
+
+void Engine::abort(uint32_t slot, int32_t reason) {
+  linger lg = {1, 0};  // close() then sends RST and discards unsent data
+  setsockopt(conns_[slot].fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  teardown(slot, reason);
+}
+
+// Graceful closes past close_timeout_ms: a peer that does not read (its queue cannot drain)
+// or never sends its FIN. The deque is in deadline order; entries of connections that ended
+// meanwhile are dropped as they reach the front.
+void Engine::expire_closes() {
+  if (closing_.empty()) return;
+  const uint64_t now = monotonic_ms();
+  while (!closing_.empty()) {
+    const Closing& front = closing_.front();
+    Conn* c = live(front.conn);
+    if (c && c->has(kCloseAfterDrain)) {
+      if (front.deadline_ms > now) return;
+      stats_.close_timeouts++;
+      abort(conn_slot(front.conn), kCloseTimedOut);
+    }
+    closing_.pop_front();
+  }
 }
 
 // The id goes stale at once (generation bump) and the event is emitted; the slot and its fd
@@ -327,10 +371,14 @@ void Engine::maybe_free(uint32_t slot) {
 }
 
 int Engine::flush() {
+  if (accept_wanted_) {
+    stats_.accept_rearms++;
+    arm_accept();
+  }
   for (uint32_t slot : rearm_) {
     Conn& c = conns_[slot];
     c.clear(kNeedRecv);
-    if (c.state != ConnState::kOpen || c.has(kRecvArmed)) continue;
+    if (c.state != ConnState::kOpen || c.has(kRecvArmed) || c.has(kPeerEof)) continue;
     arm_recv(slot);
   }
   rearm_.clear();
@@ -362,9 +410,7 @@ void Engine::shutdown_all() {
   for (uint32_t slot = 0; slot < conns_.size(); slot++) {
     Conn& c = conns_[slot];
     if (c.state != ConnState::kOpen) continue;
-    linger lg = {1, 0};
-    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    teardown(slot, kShutdown);
+    abort(slot, kShutdown);
   }
   for (int i = 0; i < kShutdownPolls && (stats_.live_slots || send_ops_.live()); i++) poll(10);
   release_batch();

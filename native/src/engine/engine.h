@@ -3,15 +3,23 @@
 //
 // A turn, as the binding's uv_poll callback on a registered eventfd runs it:
 //   engine.poll(0);                          // one enter: runs deferred task work, reaps CQEs
-//   for (const Event& e : engine.events())   // open / data / closed / drain / overflow
+//   for (const Event& e : engine.events())   // open / data / eof / closed / drain / overflow
 //     ...                                    // may call send, fanout, close
 //   engine.flush();                          // one enter: every send and re-arm of the turn
 // Data spans stay valid until the next poll() or release_batch(). Events caused by calls made
 // between two polls (kClosed from close(), kOverflow from send()) arrive with the next poll.
+//
+// A connection's life: kOpen -> (kData ...) -> [kEof] -> kClosed. The peer's FIN is kEof, not
+// the end: every byte before it was delivered first, and the connection stays writable until
+// the layer above calls close(). A graceful close sends what is queued, half-closes (SHUT_WR,
+// linked behind the last send) and drains reads until the peer's FIN (a lingering close, so a
+// peer still sending reads our last bytes instead of a reset); past close_timeout_ms it is
+// aborted. kClosed comes when the connection is gone; its id is stale from then on.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 #include "engine/buffer_ring.h"
@@ -25,6 +33,9 @@
 #include "engine/user_data.h"
 
 namespace ringcast {
+
+// CLOCK_MONOTONIC in milliseconds: close deadlines here, request and ping timers above.
+uint64_t monotonic_ms();
 
 // Every default in one place, with its unit.
 struct EngineConfig {
@@ -41,6 +52,10 @@ struct EngineConfig {
   uint32_t recv_buffer_size = 16384;      // bytes
   uint32_t zc_threshold = 0;              // bytes per gathered send for SENDMSG_ZC; 0 = off
   uint32_t accept_backoff_ms = 100;       // after EMFILE/ENFILE
+  // From close() to the connection's end: flushing its queue, then the lingering close. A peer
+  // that reads nothing (or never sends its FIN) is aborted with RST when it passes, and its
+  // queued frames are released.
+  uint32_t close_timeout_ms = 5000;
   uint32_t workers = 1;                   // processes of this uid sharing RLIMIT_MEMLOCK
   int backlog = 511;
   bool reuse_port = false;                // SO_REUSEPORT, for one listener per worker
@@ -49,6 +64,7 @@ struct EngineConfig {
 enum class EventType : uint8_t {
   kOpen = 1,   // conn accepted
   kData,       // data/len: received bytes
+  kEof,        // the peer's FIN, after every byte before it; still writable: call close()
   kClosed,     // status: CloseReason or -errno; the id is stale from now on
   kDrain,      // a queue that passed drain_mark is empty again
   kOverflow,   // queue would pass max_outbound: unsent frames dropped; call close()
@@ -56,10 +72,10 @@ enum class EventType : uint8_t {
 
 // kClosed status values >= 0; negative values are the -errno that ended the connection.
 enum CloseReason : int32_t {
-  kPeerClosed = 0,  // the peer's FIN
-  kClosedLocal = 1, // close() after the queue drained
-  kAborted = 2,     // close(kAbort): RST, queue dropped
-  kShutdown = 3,    // engine teardown
+  kClosedLocal = 1,  // close(): the queue was sent, the peer's FIN read (or it had come before)
+  kAborted = 2,      // close(kAbort): RST, queue dropped
+  kShutdown = 3,     // engine teardown
+  kCloseTimedOut = 4,  // close() did not complete within close_timeout_ms: RST, queue dropped
 };
 
 struct Event {
@@ -73,7 +89,7 @@ struct Event {
 };
 
 enum class CloseMode : uint8_t {
-  kGraceful,  // send what is queued (plus `last`), then FIN
+  kGraceful,  // send what is queued (plus `last`), SHUT_WR, drain reads until FIN or deadline
   kAbort,     // drop the queue, RST (SO_LINGER 0)
 };
 
@@ -102,6 +118,8 @@ struct EngineStats {
   uint64_t cqes_reaped = 0;      // completions reaped, over every poll
   uint64_t recv_enobufs = 0;     // multishot recvs ended by an empty buffer ring (then re-armed)
   uint64_t taskrun_rounds = 0;   // extra enters in poll() for deferred work a kernel left pending
+  uint64_t close_timeouts = 0;   // graceful closes aborted at close_timeout_ms
+  uint64_t accept_rearms = 0;    // accepts re-armed at a later flush because no SQE could be had
 };
 
 class Engine {
@@ -140,7 +158,9 @@ class Engine {
   int send(ConnId conn, Frame* f);
   // Queues f on every live id. Returns how many queued it.
   size_t fanout(const ConnId* conns, size_t n, Frame* f);
-  // Graceful: queue `last` (bypassing the limit), send everything, then close. Abort: RST now.
+  // Graceful: queue `last` (bypassing the limit), send everything, then close (see the top of
+  // this file); -EALREADY when a graceful close was already asked (`last` is not queued: one
+  // close frame per connection). Abort: RST now, also on a closing connection.
   int close(ConnId conn, CloseMode mode = CloseMode::kGraceful, Frame* last = nullptr);
   // Starts one gathered send per connection with queued frames and none in flight, re-arms
   // receives, and submits everything in ONE io_uring_enter. Returns SQEs submitted or -errno.
@@ -159,6 +179,8 @@ class Engine {
   const Features& features() const { return features_; }
   const Sizing& sizing() const { return sizing_; }
   EngineStats stats() const;
+  // Tests only: the ring, for Ring::inject_sqe_failures().
+  Ring& ring_for_test() { return ring_; }
 
  private:
   using Handler = void (Engine::*)(const io_uring_cqe& cqe);
@@ -172,6 +194,7 @@ class Engine {
   void on_send(const io_uring_cqe& cqe);
   void on_send_zc(const io_uring_cqe& cqe);
   void on_cancel(const io_uring_cqe& cqe);
+  void on_shutdown(const io_uring_cqe& cqe);
   void on_accepted(int fd);
   void on_recv_end(uint32_t slot, Conn& c, int res);
   void on_send_result(SendOp* op, int res);
@@ -182,6 +205,8 @@ class Engine {
   void arm_recv(uint32_t slot);
   void start_send(uint32_t slot);
   void submit_cancel(uint32_t slot);
+  void submit_shutdown(uint32_t slot);
+  bool link_shutdown(uint32_t slot, SendOp* op, io_uring_sqe* send_sqe);
 
   // Lifecycle of a connection (engine.cc).
   Conn* live(ConnId id);
@@ -189,6 +214,9 @@ class Engine {
   void mark_dirty(uint32_t slot);
   void mark_rearm(uint32_t slot);
   void overflow(uint32_t slot, Conn& c);
+  void finish_close(uint32_t slot);
+  void abort(uint32_t slot, int32_t reason);
+  void expire_closes();
   void teardown(uint32_t slot, int32_t reason);
   void maybe_free(uint32_t slot);
   void emit(EventType type, ConnId conn, int32_t status);
@@ -211,8 +239,14 @@ class Engine {
   std::vector<uint16_t> held_bids_;   // buffers lent to the current batch
   std::vector<uint32_t> dirty_;       // slots with frames to send at flush()
   std::vector<uint32_t> rearm_;       // slots whose multishot recv must be re-armed
+  struct Closing {
+    ConnId conn;
+    uint64_t deadline_ms;
+  };
+  std::deque<Closing> closing_;       // graceful closes in the order asked: deadlines ascend
   int listen_fd_ = -1;
   bool accepting_ = false;
+  bool accept_wanted_ = false;        // accept could not be armed (no SQE): retried at flush()
   __kernel_timespec backoff_ts_ = {};  // must outlive the TIMEOUT SQE
   EngineStats stats_;
 };

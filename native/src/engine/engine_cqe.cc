@@ -14,12 +14,13 @@ namespace ringcast {
 
 const Engine::Handler Engine::kHandlers[static_cast<int>(Op::kCount)] = {
     &Engine::on_none,   &Engine::on_accept, &Engine::on_accept_wait, &Engine::on_recv,
-    &Engine::on_send,   &Engine::on_send_zc, &Engine::on_cancel,     &Engine::on_none,
+    &Engine::on_send,   &Engine::on_send_zc, &Engine::on_cancel,     &Engine::on_shutdown,
+    &Engine::on_none,
 };
 
 const char* op_name(Op op) {
-  static const char* const kNames[] = {"none", "accept",  "accept_wait", "recv",
-                                       "send", "send_zc", "cancel",      "wake"};
+  static const char* const kNames[] = {"none",    "accept", "accept_wait", "recv", "send",
+                                       "send_zc", "cancel", "shutdown",    "wake"};
   unsigned i = static_cast<unsigned>(op);
   return i < sizeof kNames / sizeof kNames[0] ? kNames[i] : "?";
 }
@@ -69,7 +70,8 @@ void Engine::on_recv(const io_uring_cqe& cqe) {
   uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
   if (has_buffer) buffers_.taken();
   if (stale) stats_.stale_cqes++;
-  if (cqe.res > 0 && has_buffer && !stale) {
+  // After close() nothing more is read for the layer above: the lingering close only drains.
+  if (cqe.res > 0 && has_buffer && !stale && !c.has(kCloseAfterDrain)) {
     emit(EventType::kData, id, 0);
     Event& e = batch_.back();  // completions are reaped only inside poll()
     e.bid = bid;
@@ -89,14 +91,22 @@ void Engine::on_recv(const io_uring_cqe& cqe) {
   }
 }
 
-// The multishot recv ended: re-arm unless the connection ended with it.
-void Engine::on_recv_end(uint32_t slot, Conn&, int res) {
+// The multishot recv ended: re-arm, or the peer's FIN (everything before it was delivered in
+// this batch already), or an error that ends the connection.
+void Engine::on_recv_end(uint32_t slot, Conn& c, int res) {
   if (res > 0 || res == -ENOBUFS) {  // > 0: ended early (e.g. CQ overflow); ENOBUFS: ring ran dry
     stats_.recv_rearms++;
     if (res == -ENOBUFS) stats_.recv_enobufs++;
     mark_rearm(slot);
+  } else if (res == 0) {
+    c.set(kPeerEof);
+    if (!c.has(kCloseAfterDrain)) {
+      emit(EventType::kEof, make_conn_id(slot, c.gen), 0);  // half-closed: the layer decides
+    } else if (c.q.empty() && !c.inflight) {
+      teardown(slot, kClosedLocal);  // our last bytes are out and the peer has closed too
+    }
   } else {
-    teardown(slot, res);  // 0: the peer's FIN; < 0: ECONNRESET and friends
+    teardown(slot, res);  // ECONNRESET and friends
   }
 }
 
@@ -151,10 +161,35 @@ void Engine::on_send_result(SendOp* op, int res) {
   if (!c.q.empty()) {
     mark_dirty(slot);  // short send or frames queued behind it: one gathered send at flush()
   } else if (c.has(kCloseAfterDrain)) {
-    teardown(slot, kClosedLocal);
+    if (!op->shutdown_linked || c.has(kPeerEof)) finish_close(slot);  // else: on_shutdown
   } else if (c.has(kDrainWanted)) {
     c.clear(kDrainWanted);
     emit(EventType::kDrain, op->conn, 0);
+  }
+}
+
+// SHUT_WR of a closing connection: linger (reads drain until the FIN) unless the FIN is here.
+// -ECANCELED: the send linked before it failed or came up short, and that send's completion
+// decided what comes next; finish_close() runs again once the queue has drained.
+void Engine::on_shutdown(const io_uring_cqe& cqe) {
+  ConnId id = user_data_conn(cqe.user_data);
+  uint32_t slot = conn_slot(id);
+  Conn& c = conns_[slot];
+  c.pending--;
+  if (c.state != ConnState::kOpen || c.gen != conn_gen(id)) {
+    stats_.stale_cqes++;
+    maybe_free(slot);
+    return;
+  }
+  if (cqe.res == -ECANCELED) {
+    c.clear(kLinger);
+    if (c.q.empty() && !c.inflight) finish_close(slot);
+  } else if (cqe.res < 0) {
+    teardown(slot, cqe.res);
+  } else if (c.has(kPeerEof)) {
+    teardown(slot, kClosedLocal);
+  } else if (!c.has(kRecvArmed)) {
+    mark_rearm(slot);  // the FIN that ends the linger arrives through recv
   }
 }
 

@@ -6,9 +6,24 @@
 
 namespace ringcast {
 
+namespace {
+
+void prep_shutdown(io_uring_sqe* sqe, uint32_t slot, ConnId id) {
+  sqe->opcode = IORING_OP_SHUTDOWN;
+  sqe->fd = static_cast<int32_t>(slot);
+  sqe->flags = IOSQE_FIXED_FILE;
+  sqe->len = SHUT_WR;
+  sqe->user_data = pack_user_data(Op::kShutdown, id);
+}
+
+}  // namespace
+
+// No SQE to be had (SQ full and the kernel refused the submit that would make room): flush()
+// tries again, so accepting never silently stops.
 void Engine::arm_accept() {
   if (!accepting_) return;
   io_uring_sqe* sqe = ring_.get_sqe();
+  accept_wanted_ = sqe == nullptr;
   if (!sqe) return;
   sqe->opcode = IORING_OP_ACCEPT;
   sqe->fd = listen_fd_;  // the listener is a plain fd: accept hands back plain fds to install
@@ -21,7 +36,10 @@ void Engine::arm_accept() {
 // every established connection keeps being served.
 void Engine::arm_accept_backoff() {
   io_uring_sqe* sqe = ring_.get_sqe();
-  if (!sqe) return;
+  if (!sqe) {
+    accept_wanted_ = true;  // no timer either: re-arm at the next flush()
+    return;
+  }
   backoff_ts_.tv_sec = config_.accept_backoff_ms / 1000;
   backoff_ts_.tv_nsec = (config_.accept_backoff_ms % 1000) * 1000000LL;
   sqe->opcode = IORING_OP_TIMEOUT;
@@ -51,6 +69,9 @@ void Engine::arm_recv(uint32_t slot) {
 void Engine::start_send(uint32_t slot) {
   Conn& c = conns_[slot];
   if (c.state != ConnState::kOpen || c.inflight || c.q.empty()) return;
+  // The last send of a closing connection takes a linked SHUTDOWN with it: room for both.
+  const bool closing = c.has(kCloseAfterDrain) && !c.has(kPeerEof) && !c.has(kLinger);
+  if (closing && ring_.sq_space() < 2) ring_.submit(0);
   io_uring_sqe* sqe = ring_.get_sqe();
   if (!sqe) {
     mark_dirty(slot);
@@ -85,10 +106,41 @@ void Engine::start_send(uint32_t slot) {
   // No MSG_WAITALL: a short send completes and the rest goes first in the next send.
   sqe->msg_flags = MSG_NOSIGNAL;
   sqe->user_data = pack_user_data(op->zero_copy ? Op::kSendZc : Op::kSend, op->index);
+  if (closing && op->bytes == c.q.bytes && !op->zero_copy) link_shutdown(slot, op, sqe);
   c.inflight = op->index + 1;
   c.pending++;
   stats_.sends++;
   stats_.zc_sends += op->zero_copy;
+}
+
+// The close's last send, then SHUT_WR in the same submission (IOSQE_IO_LINK): no trip back
+// through the event loop between them. The send gets MSG_WAITALL, since a link goes on after
+// a short send that "succeeded"; with it, short means failed, and the SHUTDOWN is cancelled.
+bool Engine::link_shutdown(uint32_t slot, SendOp* op, io_uring_sqe* send_sqe) {
+  if (ring_.sq_space() < 1) return false;
+  io_uring_sqe* sqe = ring_.get_sqe();
+  if (!sqe) return false;
+  send_sqe->flags |= IOSQE_IO_LINK;
+  send_sqe->msg_flags |= MSG_WAITALL;
+  prep_shutdown(sqe, slot, op->conn);
+  op->shutdown_linked = true;
+  conns_[slot].set(kLinger);
+  conns_[slot].pending++;
+  return true;
+}
+
+// A close with nothing left to send: SHUT_WR alone (or at once, without an SQE).
+void Engine::submit_shutdown(uint32_t slot) {
+  Conn& c = conns_[slot];
+  c.set(kLinger);
+  io_uring_sqe* sqe = ring_.get_sqe();
+  if (!sqe) {
+    ::shutdown(c.fd, SHUT_WR);
+    if (!c.has(kRecvArmed)) mark_rearm(slot);
+    return;
+  }
+  prep_shutdown(sqe, slot, make_conn_id(slot, c.gen));
+  c.pending++;
 }
 
 // Closing a fixed file does not cancel its pending recv (6.18): cancel everything on the slot.

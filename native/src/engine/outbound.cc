@@ -199,6 +199,7 @@ SendOp* SendOpPool::get() {
   op->zero_copy = false;
   op->awaiting_notif = false;
   op->copied = false;
+  op->shutdown_linked = false;
   live_++;
   return op;
 }

@@ -97,6 +97,7 @@ struct SendOp {
   bool zero_copy = false;
   bool awaiting_notif = false;
   bool copied = false;    // the bytes are in `copy`: no frame references held, iov unused
+  bool shutdown_linked = false;  // a SHUT_WR is linked behind this send (the close's last)
   union {
     iovec iov[kMaxIov];
     uint8_t copy[kCopySendBytes];

@@ -133,7 +133,15 @@ int Ring::map_rings(const io_uring_params& p) {
   return 0;
 }
 
+uint32_t Ring::sq_space() const {
+  return sq_entries_ - (sq_tail_ - __atomic_load_n(k_sq_head_, __ATOMIC_ACQUIRE));
+}
+
 io_uring_sqe* Ring::get_sqe() {
+  if (sqe_failures_) {
+    sqe_failures_--;
+    return nullptr;
+  }
   uint32_t head = __atomic_load_n(k_sq_head_, __ATOMIC_ACQUIRE);
   if (sq_tail_ - head >= sq_entries_) {
     if (submit(0) < 0) return nullptr;

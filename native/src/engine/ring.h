@@ -39,6 +39,11 @@ class Ring {
   // A zeroed SQE, or nullptr only if the SQ is full and submitting to make room failed.
   io_uring_sqe* get_sqe();
   uint32_t sq_pending() const { return sq_tail_ - sq_submitted_; }
+  // SQEs get_sqe() can hand out before it has to submit.
+  uint32_t sq_space() const;
+  // Tests only: the next n get_sqe() calls fail as if the SQ were full and the kernel refused
+  // the submit that would make room, so callers' "no SQE" paths can be driven on a real ring.
+  void inject_sqe_failures(uint32_t n) { sqe_failures_ = n; }
 
   // Hands every prepared SQE to the kernel and, with wait_nr > 0, waits for that many CQEs.
   // Always passes GETEVENTS so DEFER_TASKRUN work runs. Returns SQEs submitted or -errno.
@@ -88,6 +93,7 @@ class Ring {
   // Our view: SQEs prepared up to sq_tail_, of which up to sq_submitted_ were published.
   uint32_t sq_tail_ = 0;
   uint32_t sq_submitted_ = 0;
+  uint32_t sqe_failures_ = 0;
 };
 
 }  // namespace ringcast

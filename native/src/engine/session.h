@@ -31,12 +31,15 @@ struct Session {
   bool input_queued = false;
   bool heard = true;             // bytes arrived since the last sweep's ping
   bool continue_sent = false;    // "100 Continue" answered this request's Expect
+  bool peer_eof = false;         // the peer's FIN came: answer what was sent, then close
   uint64_t phase_since_ms = 0;   // monotonic ms when the current HTTP request began
   std::unique_ptr<ws::HttpHeadParser> http;  // dropped after the upgrade
   std::unique_ptr<ws::ChunkedDecoder> chunked;  // while a chunked request body arrives
   std::vector<uint8_t> inbuf;    // HTTP bytes so far; bytes that arrive while the layer decides
   ws::FrameParser frames;
-  std::vector<uint8_t> message;  // a message assembled across frames or receives
+  // A message assembled across frames or receives; moved into the batch when complete, so an
+  // idle connection holds no capacity from its largest message.
+  std::vector<uint8_t> message;
 };
 
 }  // namespace ringcast

@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
 #include "ws/frame_writer.h"
 #include "ws/handshake.h"
@@ -14,6 +13,9 @@ namespace ringcast {
 namespace {
 
 constexpr size_t kErrorResponseSlack = 256;  // status line and fixed headers of an error answer
+// An HTTP connection's input buffer keeps up to this much capacity between requests; a larger
+// one (a big body) is freed, so an idle keep-alive connection is small again.
+constexpr size_t kIdleInbufBytes = 4096;
 
 bool within(const uint8_t* p, const uint8_t* base, size_t len) {
   return p >= base && p <= base + len;
@@ -24,10 +26,14 @@ bool within(const uint8_t* p, const uint8_t* base, size_t len) {
 WsServer::WsServer(Engine& engine, const WsConfig& config)
     : engine_(engine), config_(config), sessions_(engine.capacity()) {}
 
-Session* WsServer::session(ConnId conn) {
+Session* WsServer::session_of(ConnId conn) {
   uint32_t slot = conn_slot(conn);
-  if (slot >= sessions_.size() || !sessions_[slot] || engine_.fd_of(conn) < 0) return nullptr;
+  if (slot >= sessions_.size() || !sessions_[slot] || sessions_[slot]->id != conn) return nullptr;
   return sessions_[slot].get();
+}
+
+Session* WsServer::session(ConnId conn) {
+  return engine_.fd_of(conn) < 0 ? nullptr : session_of(conn);
 }
 
 void WsServer::emit(WsEventType type, ConnId conn) {
@@ -39,8 +45,10 @@ void WsServer::emit(WsEventType type, ConnId conn) {
 }
 
 int WsServer::poll(int timeout_ms) {
+  for (size_t i = 0; i < events_.size(); i++) perform(i);  // a consumer that never flushed
   events_.clear();
   arena_.clear();
+  heads_.clear();
   drain_queued_input();
   int n = engine_.poll(timeout_ms);
   if (n < 0) return n;
@@ -71,15 +79,70 @@ void WsServer::on_engine_event(const Event& ev) {
     default:
       break;
   }
-  Session* s = session(ev.conn);
+  Session* s = session_of(ev.conn);
   if (!s) return;
-  if (ev.type == EventType::kOverflow) {
-    send_close(ev.conn, *s, ws::kCloseTryAgainLater, "outbound limit");  // DESIGN.md policy
-    emit(WsEventType::kOverflow, ev.conn);  // the layer above counts slow consumers
-    return;
+  switch (ev.type) {
+    case EventType::kOverflow:
+      if (s->phase == SessionPhase::kWebSocket) {
+        send_close(ev.conn, *s, ws::kCloseTryAgainLater, "outbound limit");  // DESIGN.md policy
+        emit(WsEventType::kOverflow, ev.conn);  // the layer above counts slow consumers
+      } else if (s->phase != SessionPhase::kClosing) {
+        // An HTTP answer past the outbound limit: no WebSocket frame on an HTTP connection.
+        s->phase = SessionPhase::kClosing;
+        engine_.close(ev.conn, CloseMode::kAbort);
+      }
+      return;
+    case EventType::kEof:
+      return on_eof(ev.conn, *s);
+    default:
+      s->heard = true;  // any bytes (a pong too) prove the peer alive to the next sweep
+      return on_data(ev.conn, *s, ev.data, ev.len);
   }
-  s->heard = true;  // any bytes (a pong too) prove the peer alive to the next sweep
-  on_data(ev.conn, *s, ev.data, ev.len);
+}
+
+// The peer's FIN, after every byte before it was handled above. What it asked is answered:
+// a WebSocket is closed after the replies to this batch, an HTTP connection after the answers
+// to every complete request it sent.
+void WsServer::on_eof(ConnId conn, Session& s) {
+  s.peer_eof = true;
+  switch (s.phase) {
+    case SessionPhase::kWebSocket:
+      s.phase = SessionPhase::kClosing;  // no Close frame came: 1006 (RFC 6455 7.1.5)
+      return own_write(conn, nullptr, true);
+    case SessionPhase::kHttp:
+      return close_http(conn, s);  // between requests, or in an incomplete one
+    default:
+      return;  // awaiting an answer (which then closes), or already closing
+  }
+}
+
+void WsServer::close_http(ConnId conn, Session& s) {
+  s.phase = SessionPhase::kClosing;
+  engine_.close(conn);
+}
+
+void WsServer::own_write(ConnId conn, Frame* f, bool closes) {
+  emit(WsEventType::kOwnWrite, conn);
+  events_.back().frame = f;
+  events_.back().closes = closes;
+}
+
+void WsServer::perform(size_t i) {
+  WsEvent& e = events_[i];
+  if (e.type != WsEventType::kOwnWrite || e.done) return;
+  e.done = true;
+  if (e.closes) {
+    engine_.close(e.conn, CloseMode::kGraceful, e.frame);  // -EALREADY if closing: one Close
+  } else if (e.frame) {
+    engine_.send(e.conn, e.frame);
+  }
+  if (e.frame) frame_unref(e.frame);
+  e.frame = nullptr;
+}
+
+int WsServer::flush() {
+  for (size_t i = 0; i < events_.size(); i++) perform(i);
+  return engine_.flush();
 }
 
 void WsServer::on_data(ConnId conn, Session& s, uint8_t* data, size_t len) {
@@ -91,14 +154,13 @@ void WsServer::on_data(ConnId conn, Session& s, uint8_t* data, size_t len) {
       return on_http_bytes(conn, s);
     case SessionPhase::kAwaitUpgrade:
     case SessionPhase::kAwaitResponse:
-      // Pipelined bytes while the layer above decides; re-parsing refreshes head().base.
+      // Pipelined bytes while the layer above decides; the event has its own copy of the
+      // request, and the session's head is re-pointed at inbuf when it is answered.
       s.inbuf.insert(s.inbuf.end(), data, data + len);
       if (s.inbuf.size() > config_.http.max_head_bytes + config_.http.max_body_bytes) {
         engine_.close(conn, CloseMode::kAbort);
         s.phase = SessionPhase::kClosing;
-        return;
       }
-      s.http->parse(reinterpret_cast<const char*>(s.inbuf.data()), s.inbuf.size());
       return;
     case SessionPhase::kClosing:
       return;
@@ -107,7 +169,10 @@ void WsServer::on_data(ConnId conn, Session& s, uint8_t* data, size_t len) {
 
 void WsServer::on_http_bytes(ConnId conn, Session& s) {
   ws::HttpParseResult r = s.http->parse(reinterpret_cast<const char*>(s.inbuf.data()), s.inbuf.size());
-  if (r.state == ws::HttpParseState::kNeedMore) return;
+  if (r.state == ws::HttpParseState::kNeedMore) {
+    if (s.peer_eof) close_http(conn, s);  // the rest of this request will never come
+    return;
+  }
   if (r.state == ws::HttpParseState::kError) {
     emit(WsEventType::kRefused, conn);
     events_.back().code = static_cast<uint16_t>(r.status);
@@ -134,6 +199,7 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
     if (body == Body::kPartial) {
       // The body is still arriving. A client that asked "Expect: 100-continue" (curl does for
       // larger bodies) waits for the interim answer before sending it (RFC 7231 section 5.1.1).
+      if (s.peer_eof) return close_http(conn, s);
       if (!s.continue_sent && ws::iequals(head.field("expect"), "100-continue")) {
         static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
         send_bytes(conn, kContinue, sizeof kContinue - 1);
@@ -142,16 +208,24 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
       return;
     }
   }
-  bool upgrade = up.kind == ws::UpgradeKind::kOk;
+  surface_request(conn, s, up.kind == ws::UpgradeKind::kOk);
+}
+
+// The request goes to the layer above as a copy: inbuf may grow (pipelined bytes) or the
+// session end (the peer's RST) before the batch is done with it.
+void WsServer::surface_request(ConnId conn, Session& s, bool upgrade) {
+  const ws::HttpRequestHead& head = s.http->head();
+  const size_t body = upgrade ? 0 : size_t(body_length(s, head));
   s.phase = upgrade ? SessionPhase::kAwaitUpgrade : SessionPhase::kAwaitResponse;
+  arena_.emplace_back(s.inbuf.begin(), s.inbuf.begin() + static_cast<long>(head.head_bytes + body));
+  heads_.push_back(head);
+  heads_.back().base = reinterpret_cast<const char*>(arena_.back().data());
   emit(WsEventType::kRequest, conn);
   WsEvent& e = events_.back();
   e.upgrade = upgrade;
-  e.head = &head;
-  if (!upgrade) {
-    e.data = s.inbuf.data() + head.head_bytes;
-    e.len = static_cast<uint32_t>(body_length(s, head));
-  }
+  e.head = &heads_.back();
+  e.data = arena_.back().data() + head.head_bytes;
+  e.len = static_cast<uint32_t>(body);
 }
 
 uint64_t WsServer::body_length(const Session& s, const ws::HttpRequestHead& head) {
@@ -184,6 +258,8 @@ int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers) {
   Session* s = session(conn);
   if (!s) return -ENOTCONN;
   if (s->phase != SessionPhase::kAwaitUpgrade) return -EINVAL;
+  // inbuf may have moved since the head was parsed: point the head's views at it again.
+  s->http->parse(reinterpret_cast<const char*>(s->inbuf.data()), s->inbuf.size());
   const ws::HttpRequestHead& head = s->http->head();
   ws::UpgradeCheck up = ws::check_upgrade(head);
   std::string out(ws::kSwitchingProtocolsBytes + extra_headers.size(), '\0');
@@ -194,11 +270,9 @@ int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers) {
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(head.head_bytes));
   s->http.reset();
   s->phase = SessionPhase::kWebSocket;
-  if (s->inbuf.empty()) {
-    std::vector<uint8_t>().swap(s->inbuf);  // an idle WebSocket keeps no HTTP memory
-  } else {
-    queue_input(conn, *s);  // frames the client sent right behind its request
-  }
+  if (s->inbuf.empty()) std::vector<uint8_t>().swap(s->inbuf);  // an idle WebSocket keeps no HTTP memory
+  // Frames the client sent right behind its request, and its FIN, are handled at the next poll.
+  if (!s->inbuf.empty() || s->peer_eof) queue_input(conn, *s);
   return 0;
 }
 
@@ -216,19 +290,23 @@ int WsServer::respond(ConnId conn, const void* bytes, size_t len, bool keep_aliv
   if (s->phase != SessionPhase::kAwaitResponse) return -EINVAL;
   int r = send_bytes(conn, bytes, len);
   if (r < 0) return r;
-  if (!keep_alive) {
-    s->phase = SessionPhase::kClosing;
-    return engine_.close(conn);
-  }
   const ws::HttpRequestHead& head = s->http->head();
   size_t used = head.head_bytes + size_t(body_length(*s, head));
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(used));
+  if (!keep_alive || (s->peer_eof && s->inbuf.empty())) {
+    close_http(conn, *s);
+    return 0;
+  }
   s->http->reset();
   s->chunked.reset();
   s->continue_sent = false;
   s->phase = SessionPhase::kHttp;
   s->phase_since_ms = monotonic_ms();  // the keep-alive gap counts toward the next request
-  if (!s->inbuf.empty()) queue_input(conn, *s);  // a pipelined next request
+  if (s->inbuf.empty()) {
+    if (s->inbuf.capacity() > kIdleInbufBytes) std::vector<uint8_t>().swap(s->inbuf);
+  } else {
+    queue_input(conn, *s);  // a pipelined next request (answered even after the peer's FIN)
+  }
   return 0;
 }
 
@@ -244,16 +322,17 @@ void WsServer::drain_queued_input() {
   std::vector<ConnId> conns;
   conns.swap(queued_input_);
   for (ConnId conn : conns) {
-    Session* s = session(conn);
+    Session* s = session_of(conn);
     if (!s) continue;
     s->input_queued = false;
     if (s->phase == SessionPhase::kHttp) {
       on_http_bytes(conn, *s);
     } else if (s->phase == SessionPhase::kWebSocket) {
-      arena_.emplace_back(s->inbuf.begin(), s->inbuf.end());
-      std::vector<uint8_t>().swap(s->inbuf);
-      std::string& bytes = arena_.back();
-      on_frames(conn, *s, reinterpret_cast<uint8_t*>(&bytes[0]), bytes.size());
+      arena_.push_back(std::move(s->inbuf));
+      s->inbuf = std::vector<uint8_t>();
+      std::vector<uint8_t>& bytes = arena_.back();
+      on_frames(conn, *s, bytes.data(), bytes.size());
+      if (s->peer_eof) on_eof(conn, *s);
     }
   }
 }
@@ -277,9 +356,12 @@ void WsServer::on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe,
     case ws::FrameEventType::kBinary: {
       const uint8_t* data = fe.data;
       if (fe.size && !within(fe.data, chunk, chunk_len)) {
-        // Assembled in s.message, which the next parse reuses: keep a copy for the batch.
-        arena_.emplace_back(reinterpret_cast<const char*>(fe.data), fe.size);
-        data = reinterpret_cast<const uint8_t*>(arena_.back().data());
+        // Assembled in s.message: the batch takes the buffer itself (the next message starts
+        // a new one), so a connection keeps no capacity from its largest message.
+        const size_t at = static_cast<size_t>(fe.data - s.message.data());
+        arena_.push_back(std::move(s.message));
+        s.message = std::vector<uint8_t>();
+        data = arena_.back().data() + at;
       }
       emit(WsEventType::kMessage, conn);
       events_.back().binary = fe.type == ws::FrameEventType::kBinary;
@@ -290,23 +372,29 @@ void WsServer::on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe,
     case ws::FrameEventType::kPing: {
       uint8_t pong[ws::kMaxControlFrameBytes];
       size_t n = ws::write_pong_frame(pong, fe.data, fe.size);
-      if (n) send_bytes(conn, pong, n);
+      Frame* f = n ? engine_.copy_frame(pong, n) : nullptr;
+      if (f) own_write(conn, f, false);  // after the replies to the messages before it
       return;
     }
     case ws::FrameEventType::kClose:
       // Echo the peer's status (RFC 6455 section 5.5.1); 1005 becomes an empty close.
-      return send_close(conn, s, fe.code, "");
+      return close_in_order(conn, s, fe.code, "");
     case ws::FrameEventType::kError:
-      return send_close(conn, s, fe.code, fe.reason);
+      return close_in_order(conn, s, fe.code, fe.reason);
     default:
       return;
   }
 }
 
-void WsServer::send_close(ConnId conn, Session& s, uint16_t code, std::string_view reason) {
+Frame* WsServer::close_frame(uint16_t code, std::string_view reason) {
   uint8_t buf[ws::kMaxControlFrameBytes];
   size_t n = ws::write_close_frame(buf, code, reason);
-  Frame* f = engine_.copy_frame(buf, n);
+  return engine_.copy_frame(buf, n);
+}
+
+// A Close the layer above asked for, or the overflow policy's: now, behind what is queued.
+void WsServer::send_close(ConnId conn, Session& s, uint16_t code, std::string_view reason) {
+  Frame* f = close_frame(code, reason);
   if (f) {
     engine_.close(conn, CloseMode::kGraceful, f);  // queued past the outbound limit, then FIN
     frame_unref(f);
@@ -315,6 +403,14 @@ void WsServer::send_close(ConnId conn, Session& s, uint16_t code, std::string_vi
   }
   s.phase = SessionPhase::kClosing;
   s.close_code = code;
+}
+
+// A Close answering what the peer sent (its Close, or a frame that fails the connection): at
+// its place in the batch, after the replies to the messages read before it.
+void WsServer::close_in_order(ConnId conn, Session& s, uint16_t code, std::string_view reason) {
+  s.phase = SessionPhase::kClosing;
+  s.close_code = code;
+  own_write(conn, close_frame(code, reason), true);
 }
 
 void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view body,
@@ -375,18 +471,13 @@ size_t WsServer::shutdown(uint16_t code) {
 int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
   Session* s = session(conn);
   if (!s) return -ENOTCONN;
+  if (s->phase == SessionPhase::kClosing) return -EALREADY;  // one Close per connection
   if (s->phase != SessionPhase::kWebSocket) {
-    s->phase = SessionPhase::kClosing;
-    return engine_.close(conn);
+    close_http(conn, *s);
+    return 0;
   }
   send_close(conn, *s, code, reason);
   return 0;
-}
-
-uint64_t WsServer::monotonic_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 size_t WsServer::sweep(uint64_t handshake_timeout_ms, bool ping) {

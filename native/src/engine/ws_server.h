@@ -4,6 +4,16 @@
 // surfaced as events. The engine's overflow policy lands here: close 1013.
 //
 // A turn:  server.poll(0);  for (ev : server.events()) ...;  server.flush();
+//
+// What an event points to (a request head and body, a message) belongs to the batch: copied
+// out of the session (or, for a message, the receive buffer the batch holds) when the event
+// is made, and valid until the next poll() whatever happens to the connection meanwhile.
+//
+// Order on a connection: a frame this layer writes by itself (a pong, the Close echoing the
+// peer's or failing the connection, the close after the peer's FIN) is a kOwnWrite event at
+// its place in the batch. The consumer walks the batch and calls perform(i) when it reaches
+// one, after handling the events before it; flush() performs any it skipped. So a Close never
+// overtakes the replies to the messages read before it (RFC 6455 5.5.1).
 #pragma once
 
 #include <cstddef>
@@ -33,6 +43,7 @@ enum class WsEventType : uint8_t {
   kDrain,    // the connection's queue emptied after passing the drain mark
   kOverflow, // the outbound limit was passed: close 1013 was queued (for the layer's counters)
   kRefused,  // answered here with an HTTP error (code: status; upgrade: it was an upgrade)
+  kOwnWrite, // this layer's own frame or close, in order: perform(i) when reached (see above)
 };
 
 struct WsEvent {
@@ -43,7 +54,10 @@ struct WsEvent {
   ConnId conn;
   uint32_t len;                     // kMessage payload, kRequest body
   const uint8_t* data;              // valid until the next poll()
-  const ws::HttpRequestHead* head;  // kRequest: valid until the request is answered
+  const ws::HttpRequestHead* head;  // kRequest: valid until the next poll()
+  Frame* frame;                     // kOwnWrite: the frame (a reference), or null
+  bool closes;                      // kOwnWrite: close the connection (after `frame`)
+  bool done;                        // kOwnWrite: performed
 };
 
 class WsServer {
@@ -52,7 +66,13 @@ class WsServer {
 
   int poll(int timeout_ms);
   const std::vector<WsEvent>& events() const { return events_; }
-  int flush() { return engine_.flush(); }
+  // Carries out the kOwnWrite event events()[i] (once; other events are ignored).
+  void perform(size_t i);
+  // Performs what the batch has left, then one submit (Engine::flush).
+  int flush();
+  // Input held for the next poll() (bytes behind an answered request): the caller must turn
+  // again even if the kernel has nothing new.
+  bool input_pending() const { return !queued_input_.empty(); }
 
   // Answers to kRequest.
   int accept_upgrade(ConnId conn, std::string_view extra_headers = {});
@@ -78,10 +98,16 @@ class WsServer {
   // handshake_timeout_ms; with ping, drops a WebSocket that sent nothing since the last
   // sweep's ping, and pings the others. Returns how many it dropped.
   size_t sweep(uint64_t handshake_timeout_ms, bool ping);
-  static uint64_t monotonic_ms();
 
  private:
+  // The session of a live connection (for the layer's calls), or of `conn` as the batch
+  // knows it, even if the engine has ended it since (its bytes are still handled).
   Session* session(ConnId conn);
+  Session* session_of(ConnId conn);
+  void on_eof(ConnId conn, Session& s);
+  void surface_request(ConnId conn, Session& s, bool upgrade);
+  void own_write(ConnId conn, Frame* f, bool closes);
+  void close_http(ConnId conn, Session& s);
   void on_engine_event(const Event& ev);
   void on_data(ConnId conn, Session& s, uint8_t* data, size_t len);
   void on_http_bytes(ConnId conn, Session& s);
@@ -93,7 +119,9 @@ class WsServer {
                       size_t chunk_len);
   void drain_queued_input();
   void queue_input(ConnId conn, Session& s);
+  Frame* close_frame(uint16_t code, std::string_view reason);
   void send_close(ConnId conn, Session& s, uint16_t code, std::string_view reason);
+  void close_in_order(ConnId conn, Session& s, uint16_t code, std::string_view reason);
   void http_error(ConnId conn, Session& s, int status, std::string_view body,
                   std::string_view extra = {});
   int send_bytes(ConnId conn, const void* bytes, size_t len);
@@ -103,7 +131,10 @@ class WsServer {
   WsConfig config_;
   std::vector<std::unique_ptr<Session>> sessions_;  // by slot
   std::vector<WsEvent> events_;
-  std::deque<std::string> arena_;     // copies of messages assembled outside a receive buffer
+  // What this batch's events point to, outside the receive buffers: assembled messages
+  // (moved out of their session), requests (copied), input held from the last turn.
+  std::deque<std::vector<uint8_t>> arena_;
+  std::deque<ws::HttpRequestHead> heads_;
   std::vector<ConnId> queued_input_;  // sessions with bytes in inbuf to parse at the next poll
   size_t live_ = 0;
 };
