@@ -254,7 +254,9 @@ export class UringTransport implements Transport {
   async closeAll(code: number, reason: string, timeoutMs: number): Promise<void> {
     for (const id of this.openIds) if (id !== -1) this.native.close(id, code, reason);
     this.native.flush();
-    const deadline = Date.now() + timeoutMs;
+    // every close has --close-timeout to complete; what is left after it (or after the drain
+    // timeout, when shorter) is aborted by destroy()
+    const deadline = Date.now() + Math.min(timeoutMs, this.config.closeTimeout);
     while (this.openCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.destroyed = true;
     this.native.destroy();

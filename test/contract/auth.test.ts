@@ -136,6 +136,41 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
     });
   });
 
+  describe('POST /publish with JWT auth on', () => {
+    const publish = (topic: string, headers: Record<string, string>) =>
+      fetch(`${f.srv.http}/publish`, { method: 'POST', body: JSON.stringify({ topic, data: 1 }), headers: { 'content-type': 'application/json', ...headers } });
+
+    it('answers 401 with WWW-Authenticate: Bearer without credentials or with a bad token, when no --api-key is set', async () => {
+      await start({ jwtSecret: SECRET });
+      for (const headers of [{}, { authorization: 'Bearer not.a.token' }, { authorization: `Bearer ${await hs256({ sub: 'u' }, { key: new TextEncoder().encode('another-secret-of-32-characters!') })}` }]) {
+        const res = await publish('room.1', headers);
+        expect(res.status).toBe(401);
+        expect(res.headers.get('www-authenticate')).toBe('Bearer');
+        expect(await res.json()).toMatchObject({ error: 'unauthorized' });
+      }
+    });
+
+    it('accepts a bearer token whose pub claim allows the topic, and answers 403 forbidden for another topic', async () => {
+      await start({ jwtSecret: SECRET });
+      const token = await hs256({ sub: 'u', topics: { pub: ['room.*'] } });
+      const sub = await open('?topics=room.1', { authorization: `Bearer ${await hs256({ sub: 'reader' })}` });
+      expect((await publish('room.1', { authorization: `Bearer ${token}` })).status).toBe(200);
+      expect(await sub.next()).toMatchObject({ op: 'msg', topic: 'room.1', seq: 1 });
+      const denied = await publish('lobby', { authorization: `Bearer ${token}` });
+      expect(denied.status).toBe(403);
+      expect(await denied.json()).toMatchObject({ error: 'forbidden' });
+      expect((await publish('anything', { authorization: `Bearer ${await hs256({ sub: 'u' })}` })).status).toBe(200);
+    });
+
+    it('accepts the API key for every topic, and a token too, when both are configured', async () => {
+      await start({ jwtSecret: SECRET, apiKey: 'k3y-for-the-tests' });
+      expect((await publish('x', { 'x-api-key': 'k3y-for-the-tests' })).status).toBe(200);
+      expect((await publish('x', { authorization: 'Bearer k3y-for-the-tests' })).status).toBe(200);
+      expect((await publish('x', { authorization: `Bearer ${await hs256({ sub: 'u', topics: { pub: ['x'] } })}` })).status).toBe(200);
+      expect((await publish('x', {})).status).toBe(401);
+    });
+  });
+
   describe('--allowed-origins', () => {
     it('accepts listed origins and clients without Origin, and answers others with 403', async () => {
       await start({ allowedOrigins: 'https://chat.example.com, http://localhost:3000' });
