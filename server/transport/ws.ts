@@ -221,6 +221,9 @@ export class WsTransport implements Transport {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    // Node's http server lets go of an upgrading socket: a reset while the token is checked or
+    // the refusal is written must not become an uncaught 'error'
+    socket.on('error', () => undefined);
     if (req.rawHeaders.length / 2 > this.config.maxHeaders) {
       return this.reject(socket, httpError('headers_too_large', `more than ${this.config.maxHeaders} header fields`), 'bad_handshake');
     }
