@@ -430,6 +430,7 @@ Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
   set("closeTimeouts", s.close_timeouts);
   set("acceptRearms", s.accept_rearms);
   set("sessions", ws_->live_sessions());
+  set("sessionBufferBytes", ws_->buffered_bytes());
   o.Set("features", engine_->features().names());
   o.Set("sizing", engine_->sizing().describe());
   return o;

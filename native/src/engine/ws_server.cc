@@ -440,8 +440,9 @@ Frame* WsServer::encode(ws::Opcode op, const void* payload, size_t len) {
 }
 
 int WsServer::send(ConnId conn, ws::Opcode op, const void* payload, size_t len) {
-  Session* s = session(conn);
-  if (!s || s->phase != SessionPhase::kWebSocket) return -ENOTCONN;
+  // A closing connection's session is still here: the engine decides (its Close is the last
+  // frame it takes), as for the binding's sends.
+  if (!session(conn)) return -ENOTCONN;
   Frame* f = encode(op, payload, len);
   if (!f) return -ENOMEM;
   int r = engine_.send(conn, f);
@@ -478,6 +479,14 @@ int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
   }
   send_close(conn, *s, code, reason);
   return 0;
+}
+
+size_t WsServer::buffered_bytes() const {
+  size_t n = 0;
+  for (const auto& s : sessions_) {
+    if (s) n += s->inbuf.capacity() + s->message.capacity();
+  }
+  return n;
 }
 
 size_t WsServer::sweep(uint64_t handshake_timeout_ms, bool ping) {

@@ -92,6 +92,9 @@ class WsServer {
   size_t shutdown(uint16_t code = ws::kCloseGoingAway);
 
   size_t live_sessions() const { return live_; }
+  // Capacity of every session's input and message-assembly buffers (a walk over the sessions:
+  // for stats, not per event).
+  size_t buffered_bytes() const;
 
   // Timers, called by the layer above every few hundred ms: drops a connection whose HTTP
   // request (or the idle gap before a keep-alive one) has taken longer than
