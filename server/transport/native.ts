@@ -44,7 +44,14 @@ export interface NativeStats {
   sqesSubmitted: number;
   cqesReaped: number;
   recvEnobufs: number;
+  taskrunRounds: number;
+  /** graceful closes aborted at --close-timeout (a peer that did not read or never sent its FIN) */
+  closeTimeouts: number;
+  /** accepts re-armed at a later turn because no SQE could be had */
+  acceptRearms: number;
   sessions: number;
+  /** capacity of every session's input and message-assembly buffers */
+  sessionBufferBytes: number;
   features: string;
   sizing: string;
 }
@@ -55,6 +62,8 @@ export interface NativeOptions {
   maxConnections?: number;
   maxHeadBytes?: number;
   maxHeaders?: number;
+  /** ms from a graceful close to its abort (the engine's close_timeout_ms) */
+  closeTimeout?: number;
 }
 
 /** Batch layout shared with native/binding/ring_server.cc: [kind, conn, a, b] per event. */
@@ -86,12 +95,18 @@ export interface NativeRingServer {
 
 export interface NativeAddon {
   probe(): NativeProbe;
-  RingServer: new (options: NativeOptions, onEvents: (batch: unknown[]) => void) => NativeRingServer;
+  /**
+   * `onEvents` gets each batch (cut where the server writes a frame of its own). What it throws
+   * is handed to `onError` (without one: an uncaught exception); every method throws after
+   * destroy(), and a TypeError for arguments of the wrong kind.
+   */
+  RingServer: new (options: NativeOptions, onEvents: (batch: unknown[]) => void, onError?: (err: Error) => void) => NativeRingServer;
 }
 
 // This file runs from server/transport/ (tests, via vitest) and from dist/server/transport/.
 const ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/server/') ? '../../../' : '../../', import.meta.url));
-const ADDON_PATH = join(ROOT, 'native/build/Release/ringcast.node');
+/** RINGCAST_ADDON overrides the path, e.g. with the ASan build (native/tools/test-asan.sh). */
+const ADDON_PATH = process.env.RINGCAST_ADDON || join(ROOT, 'native/build/Release/ringcast.node');
 const UNAVAILABLE = join(ROOT, 'native/build/UNAVAILABLE');
 
 let cached: { addon?: NativeAddon; reason?: string } | undefined;

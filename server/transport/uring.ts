@@ -11,17 +11,6 @@ import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents
 
 const EINVAL = 22;
 
-/**
- * The addon's constructor as this file calls it. `closeTimeout` (ms) and the third argument
- * (called with the exception when the batch callback threw, instead of leaving it pending) are
- * read by the engine of issue 11; an engine without them ignores both.
- */
-type RingServerConstructor = new (
-  options: NativeOptions & { closeTimeout: number },
-  onEvents: (batch: unknown[]) => void,
-  onError: (err: Error) => void,
-) => NativeRingServer;
-
 export class UringTransport implements Transport {
   readonly name = 'uring' as const;
   readonly features: Record<string, unknown>;
@@ -41,8 +30,7 @@ export class UringTransport implements Transport {
   ) {
     const { addon, reason } = loadAddon();
     if (!addon) throw new Error(reason);
-    const RingServer = addon.RingServer as unknown as RingServerConstructor;
-    this.native = new RingServer(
+    this.native = new addon.RingServer(
       {
         maxPayload: config.maxPayload,
         maxOutbound: config.maxOutbound,
