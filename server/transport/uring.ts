@@ -86,19 +86,24 @@ export class UringTransport implements Transport {
 
   // ---- outbound: each call queues in the engine; the turn (or setImmediate) submits once ----
 
+  // The core calls these from timers too (token expiry): after destroy() the addon throws.
+
   send(id: number, frame: Buffer): boolean {
+    if (this.destroyed) return false;
     const r = this.native.send(id, frame); // -ENOTCONN closing or gone, -ENOBUFS past --max-outbound
     this.scheduleFlush();
     return r >= 0;
   }
 
   fanout(ids: Uint32Array, frame: Buffer, exclude: number): number {
+    if (this.destroyed) return 0;
     const n = this.native.fanout(ids, frame, exclude);
     this.scheduleFlush();
     return n;
   }
 
   close(id: number, code: number, reason: string): void {
+    if (this.destroyed) return;
     this.native.close(id, code, reason);
     this.scheduleFlush();
   }
