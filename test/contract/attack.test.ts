@@ -151,7 +151,9 @@ async function attack(rng: Rng, port: number): Promise<void> {
           if (rng.chance(0.7)) frames.push(clientFrame(0x1, randomOp(rng)));
           else frames.push(clientFrame(rng.int(16), rng.bytes(rng.int(300)), { fin: rng.chance(0.8), rsv: rng.chance(0.1) ? 1 : 0, mask: rng.chance(0.95) ? undefined : null }));
         }
-        await writeSplit(rng, s, Buffer.concat(frames));
+        const all = Buffer.concat(frames);
+        // a reset (or close) anywhere: between frames, inside a header, inside a payload
+        await writeSplit(rng, s, rng.chance(0.3) ? all.subarray(0, rng.int(all.length)) : all);
         await sleep(rng.int(100));
         break;
       }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +21,7 @@ describe('loadConfig', () => {
   it('uses the defaults of config/defaults.ts', () => {
     const c = run([]);
     expect(c).toMatchObject({ host: '0.0.0.0', port: 8080, path: '/ws', transport: 'auto', maxPayload: 1048576, maxOutbound: 8388608, history: 100 });
+    expect(c).toMatchObject({ maxTopics: 100_000, maxHistoryBytes: 256 * 1024 * 1024, closeTimeout: 5000 });
   });
 
   it('takes flag over env over file over default', () => {
@@ -45,6 +46,9 @@ describe('loadConfig', () => {
     [['--history', '1.5'], /--history/],
     [['--log-level', 'loud'], /--log-level/],
     [['--path', 'no-slash'], /--path/],
+    [['--max-topics', '0'], /--max-topics/],
+    [['--max-history-bytes', '-1'], /--max-history-bytes/],
+    [['--close-timeout', '0'], /--close-timeout/],
     [['--bogus', '1'], /unknown flag --bogus/],
     [['--port'], /--port needs a value/],
     [['stray'], /unexpected argument/],
@@ -78,6 +82,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig(['--jwt-secret', 'x'.repeat(32), '--jwt-public-key', '/k.pem'], {})).toThrow(/not both/);
     expect(() => loadConfig(['--allowed-origins', 'chat.example.com'], {})).toThrow(/--allowed-origins/);
     expect(run(['--allowed-origins', 'https://a.example, http://localhost:3000'])).toMatchObject({ allowedOrigins: 'https://a.example, http://localhost:3000' });
+  });
+
+  it('has every flag in the README configuration table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const name of Object.keys(defaults)) expect(readme).toContain('| `--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) + '` |');
   });
 
   it('lists every flag with its default in --help', () => {
