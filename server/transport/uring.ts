@@ -228,7 +228,11 @@ export class UringTransport implements Transport {
           this.respond(conn, httpError('internal'), false);
         },
       )
-      .catch((err: unknown) => this.events.fault('http', err));
+      .catch((err: unknown) => {
+        // answering threw: the request cannot be answered, so its connection goes
+        this.events.fault('http', err);
+        if (!this.destroyed) this.native.abort(conn);
+      });
   }
 
   private respond(conn: number, res: HttpResponse & { bodyLength?: number }, keepAlive: boolean): void {
