@@ -37,6 +37,8 @@ const cases: Case[] = [
   { name: 'a body past --max-payload', code: 'too_large', config: { maxPayload: 64 }, request: post(`{"topic":"a","data":"${'x'.repeat(100)}"}`), nativeGap: true },
   { name: 'more fields than --max-headers', code: 'headers_too_large', config: { maxHeaders: 8 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\n${fields(10)}Connection: close\r\n\r\n`, nativeGap: true },
   { name: 'a head past --max-head-bytes', code: 'headers_too_large', config: { maxHeadBytes: 1024 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(2000)}\r\n\r\n`, nativeGap: true },
+  { name: 'a request line that is not HTTP', code: 'bad_request', request: 'HELLO\r\n\r\n', nativeGap: true },
+  { name: 'an upgrade with Sec-WebSocket-Version: 8', code: 'bad_version', request: upgrade('/ws').replace('Version: 13', 'Version: 8'), nativeGap: true },
   { name: 'an upgrade without a token under JWT auth', code: 'unauthorized', config: { jwtSecret: SECRET }, request: upgrade(), nativeGap: true },
   { name: 'an upgrade on another path', code: 'not_found', request: upgrade('/elsewhere'), nativeGap: true },
   { name: 'an upgrade to a target URL cannot parse', code: 'bad_target', request: upgrade('http://[/ws'), nativeGap: true },
