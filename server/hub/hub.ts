@@ -250,8 +250,9 @@ export class Hub {
       return void this.reply(conn, encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${recovered},"messages":[],"more":false`));
     }
     const { recovered, from } = this.position(topic, since, undefined);
-    // sized before anything is encoded: {"seq":S,"data":D} plus a comma per message
-    const page: Page = topic.history.oldestFirst(from, this.budget, Math.min(limit, HISTORY_PAGE_LIMIT), (m) => m.dataEnd - m.dataStart + 30);
+    // sized before anything is encoded: each message costs {"seq":S,"data":D} and a comma, at
+    // most 34 bytes around its data (S has at most 16 digits)
+    const page: Page = topic.history.oldestFirst(from, this.budget, Math.min(limit, HISTORY_PAGE_LIMIT), (m) => m.dataEnd - m.dataStart + 34);
     if (page.more) this.metrics.repliesCut.inc({ op: 'history' });
     const parts: (string | Uint8Array)[] = [`"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)},"recovered":${recovered},"messages":[`];
     page.messages.forEach((m, i) => {
