@@ -76,6 +76,17 @@ describe.each(transports)('admission and close deadlines on the %s transport', (
     expect(statuses).toEqual(['101', '101', '503', '503', '503', '503']);
   });
 
+  it('leaves the stopped engine alone when a token check ends after the server stopped', async () => {
+    await f.start({ jwtSecret: SECRET, drainTimeout: 500 });
+    hold = holdTokenChecks();
+    const answer = rawHttp(f.srv.port, upgrade(await token()), 1500);
+    await until(() => hold!.pending === 1);
+    await f.srv.server.drain();
+    hold.release();
+    await sleep(50); // the continuation ran: it must not call into the destroyed engine
+    expect(await answer).not.toMatch(/^HTTP\/1\.1 101 /);
+  });
+
   it('aborts a slow consumer that neither reads nor answers its 1013 after --close-timeout', async () => {
     await f.start({ closeTimeout: 300, maxOutbound: 64 * 1024 });
     const raw = await RawClient.handshake(f.srv.port, '/ws?topics=t');
