@@ -21,7 +21,9 @@ export class Metrics {
   readonly historyEvicted: Counter;
   readonly topicLimitRefusals: Counter;
   readonly repliesCut: Counter<'op'>;
-  readonly closeTimeouts: Counter;
+  /** closes aborted at --close-timeout counted in TypeScript (ws); the engine counts its own */
+  private closeTimeoutsCounted = 0;
+  private engineCloseTimeouts: () => number = () => 0;
 
   constructor(transport: string) {
     const registers = [this.registry];
@@ -94,13 +96,23 @@ export class Metrics {
       labelNames: ['op'],
       registers,
     });
-    this.closeTimeouts = new Counter({
+    const self = this;
+    new Counter({
       name: 'ringcast_close_timeouts_total',
-      help: 'Connections aborted because they did not finish closing within --close-timeout (ws transport)',
+      help: 'Connections aborted because they did not finish closing within --close-timeout',
       registers,
+      collect() {
+        this.reset();
+        this.inc(self.closeTimeoutsCounted + self.engineCloseTimeouts());
+      },
     });
     // process CPU, RSS, GC and event-loop lag (nodejs_eventloop_lag_*)
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+  }
+
+  /** A connection was aborted at --close-timeout (ws transport; the engine counts its own). */
+  closeTimedOut(): void {
+    this.closeTimeoutsCounted++;
   }
 
   /** Gauges read at each scrape: topics held and retained history bytes. */
@@ -126,7 +138,8 @@ export class Metrics {
       }
       return cached;
     };
-    const counters: [keyof RingCounters, string, string][] = [
+    this.engineCloseTimeouts = () => stats().closeTimeouts ?? 0; // an engine without the count: 0
+    const counters: [Exclude<keyof RingCounters, 'closeTimeouts'>, string, string][] = [
       ['enters', 'ringcast_ring_enters_total', 'io_uring_enter calls'],
       ['sqesSubmitted', 'ringcast_ring_sqes_submitted_total', 'SQEs taken by the kernel'],
       ['cqesReaped', 'ringcast_ring_cqes_reaped_total', 'CQEs reaped'],
@@ -147,7 +160,7 @@ export class Metrics {
         },
       });
     }
-    const gauges: [keyof RingCounters, string, string][] = [
+    const gauges: [Exclude<keyof RingCounters, 'closeTimeouts'>, string, string][] = [
       ['bytesQueued', 'ringcast_ring_bytes_queued', 'bytes queued to connections and not yet sent'],
       ['liveFrames', 'ringcast_ring_live_frames', 'encoded frames still referenced by a queue or a send'],
       ['sendsInFlight', 'ringcast_ring_sends_in_flight', 'sends the kernel has not completed'],
@@ -179,4 +192,6 @@ export interface RingCounters {
   liveFrames: number;
   sendsInFlight: number;
   buffersOut: number;
+  /** graceful closes the engine aborted at --close-timeout */
+  closeTimeouts?: number;
 }

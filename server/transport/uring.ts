@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { httpError } from '../protocol/errors.js';
-import { BATCH_STRIDE, BatchKind, loadAddon, type NativeOptions, type NativeRequest, type NativeRingServer } from './native.js';
+import { BATCH_STRIDE, BatchKind, loadAddon, type NativeRequest, type NativeRingServer } from './native.js';
 import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents, type UpgradeDecision } from './types.js';
 
 const EINVAL = 22;

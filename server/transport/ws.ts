@@ -177,7 +177,7 @@ export class WsTransport implements Transport {
   private armCloseTimer(conn: Conn): void {
     if (conn.closeTimer !== undefined) return;
     conn.closeTimer = setTimeout(() => {
-      this.metrics.closeTimeouts.inc();
+      this.metrics.closeTimedOut();
       conn.ws.terminate();
     }, this.config.closeTimeout);
     conn.closeTimer.unref();

@@ -100,6 +100,7 @@ describe.each(transports)('admission and close deadlines on the %s transport', (
     await until(() => f.srv.server.transport.connectionCount() === 1, 3000);
     const metrics = await (await fetch(`${f.srv.http}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`ringcast_connections\\{transport="${transport}"\\} 1`));
+    expect(metrics).toMatch(/ringcast_close_timeouts_total [1-9]/);
     raw.destroy();
   });
 
