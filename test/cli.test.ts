@@ -156,12 +156,11 @@ describe('ringcast CLI', () => {
   it.each(transports)('completes a SIGTERM drain when stdout is a closed pipe (%s transport)', async (transport) => {
     const r = start(['--port', '0', '--transport', transport]);
     running.push(r);
-    const { port } = (await r.listening) as { port: number };
-    const client = await Client.open(`ws://127.0.0.1:${port}/ws`);
+    await r.listening;
     r.child.stdout!.destroy(); // the log reader is gone: every later write gets EPIPE
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the pipe's read end is closed by now
     r.child.kill('SIGTERM');
-    expect((await client.closed).code).toBe(1001);
-    expect(await r.exited).toBe(0);
+    expect(await Promise.race([r.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5000))])).toBe(0);
   });
 
   it.each(transports)('stays up and serves after upgrades to targets WHATWG URL refuses (%s transport)', async (transport) => {
@@ -175,6 +174,20 @@ describe('ringcast CLI', () => {
     const c = await Client.open(`ws://127.0.0.1:${port}/ws`);
     c.close();
     expect(r.child.exitCode).toBeNull();
+  });
+
+  it('logs a rejection that escapes every handler and keeps serving', async () => {
+    // a rejection nobody handles, as a bug of ours would leave one, once the server listens
+    const hook = join(mkdtempSync(join(tmpdir(), 'ringcast-reject-')), 'reject.mjs');
+    writeFileSync(hook, "setTimeout(() => Promise.reject(new Error('escaped on purpose')), 300);\n");
+    const r = start(['--port', '0', '--transport', 'ws'], { NODE_OPTIONS: `--import ${hook}` });
+    running.push(r);
+    const { port } = (await r.listening) as { port: number };
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(r.child.exitCode).toBeNull();
+    expect(r.lines.find((l) => l.event === 'unhandled_rejection')).toMatchObject({ level: 50 });
+    const c = await Client.open(`ws://127.0.0.1:${port}/ws`);
+    c.close();
   });
 
   it('keeps the JWT secret and the API key out of every log line', async () => {
