@@ -142,7 +142,7 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
 
     it('answers 401 with WWW-Authenticate: Bearer without credentials or with a bad token, when no --api-key is set', async () => {
       await start({ jwtSecret: SECRET });
-      for (const headers of [{}, { authorization: 'Bearer not.a.token' }, { authorization: `Bearer ${await hs256({ sub: 'u' }, { key: new TextEncoder().encode('another-secret-of-32-characters!') })}` }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not.a.token' }, { authorization: `Bearer ${await hs256({ sub: 'u' }, { key: new TextEncoder().encode('another-secret-of-32-characters!') })}` }]) {
         const res = await publish('room.1', headers);
         expect(res.status).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer');
