@@ -6,6 +6,10 @@
 #   fuzz/run.sh --target NAME   only that target (e.g. frame_fuzz), with either mode
 #   fuzz/run.sh --regression    run each target once over the seed corpus (used by make test);
 #                               without clang++ it prints why and succeeds
+#   fuzz/run.sh --session [--seconds N] [--seed N] [--clients K]
+#                               the session fuzzer (session_fuzz.cc: engine + WsServer on the real
+#                               kernel, ASan + UBSan, g++), N seconds (default 60) from a fresh seed
+#                               unless one is given; the seed is printed first and on failure
 #
 # Runs under `nice -n 10`: the machine is shared. FUZZ_BUILD_DIR (default build/fuzz) moves the
 # binaries, corpus copies, logs and artifacts elsewhere, e.g. out of a build/ that others clean.
@@ -15,16 +19,30 @@ here=$(cd "$(dirname "$0")" && pwd)
 native=$(dirname "$here")
 seconds=60
 regression=0
+session=0
+seed=
+clients=
 only=
 while [ $# -gt 0 ]; do
   case "$1" in
+    --session) session=1; shift ;;
+    --seed) seed=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --seconds=*) seconds=${1#--seconds=}; shift ;;
     --regression) regression=1; shift ;;
     --target) only=$2; shift 2 ;;
-    *) echo "usage: fuzz/run.sh [--seconds N] [--target NAME] [--regression]" >&2; exit 2 ;;
+    *) echo "usage: fuzz/run.sh [--seconds N] [--target NAME] [--regression] | --session [--seconds N] [--seed N] [--clients K]" >&2; exit 2 ;;
   esac
 done
+
+if [ "$session" = 1 ]; then
+  make -s -C "$native" session-fuzz
+  [ -n "$seed" ] || seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
+  exec nice -n 10 "$native/build-test/session_fuzz" --seed "$seed" --seconds "$seconds" \
+    ${clients:+--clients "$clients"}
+fi
 
 fuzz_cxx=${FUZZ_CXX:-clang++}
 if ! command -v "$fuzz_cxx" >/dev/null 2>&1; then
@@ -40,6 +58,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 status=0
 for target in "$here"/*_fuzz.cc; do
   name=$(basename "$target" .cc)
+  [ "$name" = session_fuzz ] && continue  # not libFuzzer: --session
   [ -n "$only" ] && [ "$name" != "$only" ] && continue
   bin="$out/$name"
   seeds="$here/corpus/$name"
