@@ -2,6 +2,7 @@
 // on every transport: bad request-targets, our own bugs (a handler that throws), repeated
 // Host fields. Each ends in an answer or the loss of that one connection; the server goes on.
 import { describe, expect, it } from 'vitest';
+import { Authenticator } from '../../server/auth/tokens.js';
 import { Client } from '../helpers/client.js';
 import { clientFrame, rawHttp, RawClient } from '../helpers/raw.js';
 import { serverFixture, transports } from '../helpers/server.js';
@@ -47,6 +48,23 @@ describe.each(transports)('hostile HTTP on the %s transport', (transport) => {
   });
 
   it('answers 500 when deciding an upgrade throws, and upgrades the next client', async () => {
+    await f.start({ jwtSecret: 'a-test-secret-of-32-characters!!' });
+    const verify = Authenticator.prototype.verify;
+    Authenticator.prototype.verify = () => Promise.reject(new Error('injected bug'));
+    try {
+      const answer = parse(await rawHttp(f.srv.port, upgrade('/ws?token=x')));
+      expect(answer.status).toBe(500);
+      expect(answer.body).toMatchObject({ error: 'internal' });
+    } finally {
+      Authenticator.prototype.verify = verify;
+    }
+    const metrics = await (await fetch(`${f.srv.http}/metrics`)).text();
+    expect(metrics).toMatch(/ringcast_internal_errors_total\{where="upgrade"\} 1/);
+    const answer = await rawHttp(f.srv.port, upgrade('/ws?token=x'));
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+  });
+
+  it('drops only the connection whose opening throws, and upgrades the next client', async () => {
     await f.start();
     const hub = f.srv.server.hub;
     const open = hub.open.bind(hub);
