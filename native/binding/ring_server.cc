@@ -77,7 +77,6 @@ void RingServer::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = DefineClass(env, "RingServer", {
       InstanceMethod("listen", &RingServer::Listen),
       InstanceMethod("acceptUpgrade", &RingServer::AcceptUpgrade),
-      InstanceMethod("reject", &RingServer::Reject),
       InstanceMethod("respond", &RingServer::Respond),
       InstanceMethod("send", &RingServer::Send),
       InstanceMethod("fanout", &RingServer::Fanout),
@@ -303,13 +302,6 @@ Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
 Napi::Value RingServer::AcceptUpgrade(const Napi::CallbackInfo& info) {
   if (!Usable(info, "acceptUpgrade", {Arg::kNumber})) return info.Env().Undefined();
   return Status(info.Env(), ws_->accept_upgrade(info[0].As<Napi::Number>().Uint32Value()));
-}
-
-Napi::Value RingServer::Reject(const Napi::CallbackInfo& info) {
-  if (!Usable(info, "reject", {Arg::kNumber, Arg::kNumber, Arg::kString})) return info.Env().Undefined();
-  std::string body = info[2].As<Napi::String>().Utf8Value();
-  return Status(info.Env(), ws_->reject(info[0].As<Napi::Number>().Uint32Value(),
-                                        info[1].As<Napi::Number>().Int32Value(), body));
 }
 
 Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {

@@ -31,8 +31,9 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   // JS methods. Ids are ConnIds (uint32: generation | slot).
   Napi::Value Listen(const Napi::CallbackInfo& info);        // (host, port) -> port
   Napi::Value AcceptUpgrade(const Napi::CallbackInfo& info); // (conn) -> status
-  Napi::Value Reject(const Napi::CallbackInfo& info);        // (conn, status, body) -> status
-  Napi::Value Respond(const Napi::CallbackInfo& info);       // (conn, Buffer, keepAlive) -> status
+  // (conn, Buffer, keepAlive) -> status: an answer to a request, or (keepAlive false) the
+  // refusal of a pending upgrade
+  Napi::Value Respond(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);          // (conn, frame Buffer) -> status
   Napi::Value Fanout(const Napi::CallbackInfo& info);        // (Uint32Array, frame, exclude) -> n
   Napi::Value Close(const Napi::CallbackInfo& info);         // (conn, code, reason) -> status

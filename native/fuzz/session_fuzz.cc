@@ -324,7 +324,7 @@ void Epoch::answer(ConnId conn, bool upgrade) {
       }
     } else {
       static const int kStatus[] = {400, 401, 403, 429, 503};
-      const int rc = server_->reject(conn, kStatus[r_.below(5)], r_.pct(50) ? "" : "{\"error\":\"no\"}");
+      const int rc = server_->reject(conn, kStatus[r_.below(5)], "forbidden", r_.pct(50) ? "" : "no \"way\"\n");
       check_rc(rc, "reject");
       note(conn, "reject", rc);
     }
@@ -372,7 +372,7 @@ void Epoch::random_call() {
     }
     case 4: answer(id, true); break;   // an answer in the wrong phase or to a stale id
     case 5: answer(id, false); break;
-    case 6: check_rc(server_->reject(id, 403, "x"), "reject"); break;
+    case 6: check_rc(server_->reject(id, 403, "forbidden", "x"), "reject"); break;
     case 7: {
       static const uint64_t kTimeouts[] = {20, 300, 5000};
       server_->sweep(kTimeouts[r_.below(3)], r_.pct(50));

@@ -111,7 +111,7 @@ void a_bad_version_gets_426_and_a_rejected_upgrade_its_status() {
 
   fd = connect_client(h.port);
   h.on_event = [&](const WsEvent& e) {
-    if (e.type == WsEventType::kRequest) CHECK_EQ(h.server->reject(e.conn, 403, "no"), 0);
+    if (e.type == WsEventType::kRequest) CHECK_EQ(h.server->reject(e.conn, 403, "forbidden", "no"), 0);
   };
   CHECK(write_all(fd, kUpgrade, sizeof kUpgrade - 1));
   CHECK(h.read_http_response(fd).find("HTTP/1.1 403") == 0);

@@ -134,28 +134,30 @@ void response_tests() {
     char out[kSwitchingProtocolsBytes - 1];
     EXPECT_EQ(write_switching_protocols(out, sizeof out, "dGhlIHNhbXBsZSBub25jZQ=="), size_t(0));
   });
-  run("the 426 response", [] {
+  run("the 426 response: the JSON error body and the version header", [] {
     char out[256];
-    const size_t n = write_error_response(out, sizeof out, 426, "upgrade required\n",
-                                          kVersionHeader);
+    const size_t n = write_error_response(out, sizeof out, 426, "bad_version",
+                                          "Sec-WebSocket-Version must be 13", kVersionHeader);
+    const std::string body = R"({"error":"bad_version","msg":"Sec-WebSocket-Version must be 13"})";
     EXPECT_EQ(std::string(out, n),
               std::string("HTTP/1.1 426 Upgrade Required\r\n"
-                          "Content-Type: text/plain; charset=utf-8\r\n"
-                          "Content-Length: 17\r\n"
+                          "Content-Type: application/json\r\n"
+                          "Content-Length: ") + std::to_string(body.size()) + "\r\n"
                           "Connection: close\r\n"
                           "Sec-WebSocket-Version: 13\r\n"
-                          "\r\n"
-                          "upgrade required\n"));
+                          "\r\n" + body);
   });
-  run("an error response with an empty body and an unknown status", [] {
+  run("an error message is escaped as a JSON string", [] {
     char out[256];
-    const size_t n = write_error_response(out, sizeof out, 599, "");
-    EXPECT_EQ(std::string(out, n),
-              std::string("HTTP/1.1 599 Error\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                          "Content-Length: 0\r\nConnection: close\r\n\r\n"));
+    const size_t n = write_error_response(out, sizeof out, 599, "x", std::string_view("q\"b\\c\n\x01", 7));
+    const std::string s(out, n);
+    EXPECT(s.find("HTTP/1.1 599 Error\r\n") == 0);
+    EXPECT(s.find("\r\n\r\n{\"error\":\"x\",\"msg\":\"q\\\"b\\\\c\\u000a\\u0001\"}") != std::string::npos);
   });
   run("reason phrases of the statuses the parsers produce", [] {
     EXPECT_EQ(reason_phrase(400), std::string_view("Bad Request"));
+    EXPECT_EQ(reason_phrase(401), std::string_view("Unauthorized"));
+    EXPECT_EQ(reason_phrase(415), std::string_view("Unsupported Media Type"));
     EXPECT_EQ(reason_phrase(411), std::string_view("Length Required"));
     EXPECT_EQ(reason_phrase(413), std::string_view("Payload Too Large"));
     EXPECT_EQ(reason_phrase(431), std::string_view("Request Header Fields Too Large"));
@@ -163,7 +165,7 @@ void response_tests() {
   });
   run("an error response refuses a buffer too small", [] {
     char out[40];
-    EXPECT_EQ(write_error_response(out, sizeof out, 400, "bad"), size_t(0));
+    EXPECT_EQ(write_error_response(out, sizeof out, 400, "bad_request", "malformed HTTP request"), size_t(0));
   });
 }
 

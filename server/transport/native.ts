@@ -80,7 +80,7 @@ export const enum BatchKind {
 export interface NativeRingServer {
   listen(host: string, port: number): number;
   acceptUpgrade(conn: number): number;
-  reject(conn: number, status: number, body: string): number;
+  /** An answer to a request; with keepAlive false also the refusal of a pending upgrade. */
   respond(conn: number, bytes: Buffer, keepAlive: boolean): number;
   send(conn: number, frame: Buffer): number;
   fanout(ids: Uint32Array, frame: Buffer, exclude: number): number;

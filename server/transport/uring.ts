@@ -9,8 +9,6 @@ import { httpError } from '../protocol/errors.js';
 import { BATCH_STRIDE, BatchKind, loadAddon, type NativeRequest, type NativeRingServer } from './native.js';
 import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents, type UpgradeDecision } from './types.js';
 
-const EINVAL = 22;
-
 export class UringTransport implements Transport {
   readonly name = 'uring' as const;
   readonly features: Record<string, unknown>;
@@ -207,14 +205,11 @@ export class UringTransport implements Transport {
     }
   }
 
-  /**
-   * Refuses an upgrade with the same bytes the ws transport writes. An engine that takes a full
-   * answer only for plain requests (-EINVAL) writes its own head around `body` instead.
-   */
+  /** Refuses an upgrade with the same bytes the ws transport writes (then the engine closes). */
   private refuse(conn: number, res: HttpResponse & { reason: string }): void {
     if (this.destroyed) return;
     this.metrics.upgradesRejected.inc({ reason: res.reason });
-    if (this.native.respond(conn, serializeResponse(res, false), false) === -EINVAL) this.native.reject(conn, res.status, String(res.body));
+    this.native.respond(conn, serializeResponse(res, false), false);
     this.scheduleFlush();
   }
 

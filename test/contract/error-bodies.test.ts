@@ -1,8 +1,7 @@
 // One answer per error, whatever the transport (issue 12 item 5): every HTTP error has the same
 // status line, Content-Type, WWW-Authenticate and JSON body {"error":C,"msg":M} on ws and on
-// uring. Answers the engine writes itself (413, 431, 400 for a head it cannot parse) and upgrade
-// refusals still differ on uring until the engine can send them as JSON: those cases are marked
-// as known to fail there, so they flip (and must be unmarked) when the engine change lands.
+// uring, including the answers the engine writes by itself (413, 431, 400 for a head it cannot
+// parse or a broken handshake, 426) and upgrade refusals (written by TypeScript on both).
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../server/config.js';
 import { errors } from '../../server/protocol/errors.js';
@@ -22,8 +21,6 @@ interface Case {
   code: keyof typeof errors;
   config?: Partial<Config>;
   request: string;
-  /** the engine writes this answer itself (or takes no headers for it) today: see docs/protocol.md */
-  nativeGap?: boolean;
 }
 
 const cases: Case[] = [
@@ -34,15 +31,15 @@ const cases: Case[] = [
   { name: 'GET /publish', code: 'method_not_allowed', request: 'GET /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' },
   { name: 'an unknown path', code: 'not_found', request: 'GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' },
   { name: 'a plain GET on the WebSocket path', code: 'upgrade_required', request: 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' },
-  { name: 'a body past --max-payload', code: 'too_large', config: { maxPayload: 64 }, request: post(`{"topic":"a","data":"${'x'.repeat(100)}"}`), nativeGap: true },
-  { name: 'more fields than --max-headers', code: 'headers_too_large', config: { maxHeaders: 8 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\n${fields(10)}Connection: close\r\n\r\n`, nativeGap: true },
-  { name: 'a head past --max-head-bytes', code: 'headers_too_large', config: { maxHeadBytes: 1024 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(2000)}\r\n\r\n`, nativeGap: true },
-  { name: 'a request line that is not HTTP', code: 'bad_request', request: 'HELLO\r\n\r\n', nativeGap: true },
-  { name: 'an upgrade with Sec-WebSocket-Version: 8', code: 'bad_version', request: upgrade('/ws').replace('Version: 13', 'Version: 8'), nativeGap: true },
-  { name: 'an upgrade without a token under JWT auth', code: 'unauthorized', config: { jwtSecret: SECRET }, request: upgrade(), nativeGap: true },
-  { name: 'an upgrade on another path', code: 'not_found', request: upgrade('/elsewhere'), nativeGap: true },
-  { name: 'an upgrade to a target URL cannot parse', code: 'bad_target', request: upgrade('http://[/ws'), nativeGap: true },
-  { name: 'an upgrade with a bad ?topics= name', code: 'bad_topic', request: upgrade('/ws?topics=%20'), nativeGap: true },
+  { name: 'a body past --max-payload', code: 'too_large', config: { maxPayload: 64 }, request: post(`{"topic":"a","data":"${'x'.repeat(100)}"}`) },
+  { name: 'more fields than --max-headers', code: 'headers_too_large', config: { maxHeaders: 8 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\n${fields(10)}Connection: close\r\n\r\n` },
+  { name: 'a head past --max-head-bytes', code: 'headers_too_large', config: { maxHeadBytes: 1024 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(2000)}\r\n\r\n` },
+  { name: 'a request line that is not HTTP', code: 'bad_request', request: 'HELLO\r\n\r\n' },
+  { name: 'an upgrade with Sec-WebSocket-Version: 8', code: 'bad_version', request: upgrade('/ws').replace('Version: 13', 'Version: 8') },
+  { name: 'an upgrade without a token under JWT auth', code: 'unauthorized', config: { jwtSecret: SECRET }, request: upgrade() },
+  { name: 'an upgrade on another path', code: 'not_found', request: upgrade('/elsewhere') },
+  { name: 'an upgrade to a target URL cannot parse', code: 'bad_target', request: upgrade('http://[/ws') },
+  { name: 'an upgrade with a bad ?topics= name', code: 'bad_topic', request: upgrade('/ws?topics=%20') },
 ];
 
 /** What must be equal across transports: status line, the headers that carry meaning, the body. */
@@ -62,8 +59,7 @@ async function answer(transport: TransportName, c: Case): Promise<{ statusLine: 
 
 describe.each(transports)('HTTP error answers on the %s transport', (transport) => {
   for (const c of cases) {
-    const known = c.nativeGap === true && transport === 'uring';
-    (known ? it.fails : it)(`answers ${c.name} with ${errors[c.code].status} and {"error":"${c.code}"} as JSON`, async () => {
+    it(`answers ${c.name} with ${errors[c.code].status} and {"error":"${c.code}"} as JSON`, async () => {
       const a = await answer(transport, c);
       expect(a.statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${errors[c.code].status} [A-Z]`));
       expect(a.contentType).toBe('application/json');
@@ -75,7 +71,7 @@ describe.each(transports)('HTTP error answers on the %s transport', (transport) 
 
 describe.runIf(transports.includes('uring'))('HTTP error answers across transports', () => {
   for (const c of cases) {
-    (c.nativeGap === true ? it.fails : it)(`answers ${c.name} with the same bytes on ws and uring`, async () => {
+    it(`answers ${c.name} with the same bytes on ws and uring`, async () => {
       expect(await answer('uring', c)).toEqual(await answer('ws', c));
     });
   }

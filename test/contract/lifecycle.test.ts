@@ -173,7 +173,6 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
     const calls: [string, () => unknown][] = [
       ['listen', () => native.listen('127.0.0.1', 0)],
       ['acceptUpgrade', () => native.acceptUpgrade(1)],
-      ['reject', () => native.reject(1, 403, 'no')],
       ['respond', () => native.respond(1, Buffer.from('x'), false)],
       ['send', () => native.send(1, Buffer.from('x'))],
       ['fanout', () => native.fanout(new Uint32Array([1]), Buffer.from('x'), -1)],

@@ -173,25 +173,15 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
     if (s.peer_eof) close_http(conn, s);  // the rest of this request will never come
     return;
   }
-  if (r.state == ws::HttpParseState::kError) {
-    emit(WsEventType::kRefused, conn);
-    events_.back().code = static_cast<uint16_t>(r.status);
-    return http_error(conn, s, r.status, r.reason);
-  }
+  if (r.state == ws::HttpParseState::kError) return refuse(conn, s, r.status, r.reason, false);
   const ws::HttpRequestHead& head = s.http->head();
   ws::UpgradeCheck up = ws::check_upgrade(head);
   if (up.kind == ws::UpgradeKind::kRejected) {
-    emit(WsEventType::kRefused, conn);
-    events_.back().code = static_cast<uint16_t>(up.status);
-    events_.back().upgrade = true;
-    return http_error(conn, s, up.status, up.reason, up.extra_headers);
+    return refuse(conn, s, up.status, up.reason, true, up.extra_headers);
   }
   if (up.kind == ws::UpgradeKind::kOk && head.chunked) {
     // The bytes after an accepted handshake are frames; a handshake with a body has none.
-    emit(WsEventType::kRefused, conn);
-    events_.back().code = static_cast<uint16_t>(ws::kStatusBadRequest);
-    events_.back().upgrade = true;
-    return http_error(conn, s, ws::kStatusBadRequest, "upgrade request with a body");
+    return refuse(conn, s, ws::kStatusBadRequest, "WebSocket upgrade must not have a body", true);
   }
   if (up.kind == ws::UpgradeKind::kNotUpgrade) {
     const Body body = read_body(conn, s, head);
@@ -246,9 +236,7 @@ WsServer::Body WsServer::read_body(ConnId conn, Session& s, const ws::HttpReques
   const auto at = [&](size_t off) { return s.inbuf.begin() + static_cast<long>(start + off); };
   s.inbuf.erase(at(st.produced), at(st.consumed));
   if (st.state == ws::ChunkedState::kError) {
-    emit(WsEventType::kRefused, conn);
-    events_.back().code = static_cast<uint16_t>(st.status);
-    http_error(conn, s, st.status, st.reason);
+    refuse(conn, s, st.status, st.reason, false);
     return Body::kFailed;
   }
   return st.state == ws::ChunkedState::kDone ? Body::kComplete : Body::kPartial;
@@ -276,20 +264,27 @@ int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers) {
   return 0;
 }
 
-int WsServer::reject(ConnId conn, int status, std::string_view body) {
+int WsServer::reject(ConnId conn, int status, std::string_view code, std::string_view msg) {
   Session* s = session(conn);
   if (!s) return -ENOTCONN;
   if (s->phase != SessionPhase::kAwaitUpgrade) return -EINVAL;
-  http_error(conn, *s, status, body);
+  http_error(conn, *s, status, code, msg);
   return 0;
 }
 
 int WsServer::respond(ConnId conn, const void* bytes, size_t len, bool keep_alive) {
   Session* s = session(conn);
   if (!s) return -ENOTCONN;
-  if (s->phase != SessionPhase::kAwaitResponse) return -EINVAL;
+  // An upgrade is refused with a whole answer too (then closed): the layer above writes its
+  // refusals itself, byte for byte as on its other transport.
+  const bool refusal = s->phase == SessionPhase::kAwaitUpgrade && !keep_alive;
+  if (s->phase != SessionPhase::kAwaitResponse && !refusal) return -EINVAL;
   int r = send_bytes(conn, bytes, len);
   if (r < 0) return r;
+  if (refusal) {
+    close_http(conn, *s);
+    return 0;
+  }
   const ws::HttpRequestHead& head = s->http->head();
   size_t used = head.head_bytes + size_t(body_length(*s, head));
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(used));
@@ -413,13 +408,40 @@ void WsServer::close_in_order(ConnId conn, Session& s, uint16_t code, std::strin
   own_write(conn, close_frame(code, reason), true);
 }
 
-void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view body,
-                          std::string_view extra) {
-  std::string out(kErrorResponseSlack + body.size() + extra.size(), '\0');
-  size_t n = ws::write_error_response(&out[0], out.size(), status, body, extra);
+// A request this layer refuses by itself (a head, body or handshake it cannot accept): the
+// layer above hears of it as kRefused, and the answer is word for word what the ws transport
+// writes for the same request (server/protocol/errors.ts, server/http/handshake.ts; compared
+// byte for byte by test/contract/error-bodies.test.ts).
+void WsServer::refuse(ConnId conn, Session& s, int status, std::string_view reason, bool upgrade,
+                      std::string_view extra) {
+  emit(WsEventType::kRefused, conn);
+  events_.back().code = static_cast<uint16_t>(status);
+  events_.back().upgrade = upgrade;
+  switch (status) {
+    case ws::kStatusPayloadTooLarge:
+      return http_error(conn, s, status, "too_large",
+                        "body exceeds " + std::to_string(config_.http.max_body_bytes) + " bytes", extra);
+    case ws::kStatusHeaderFieldsTooLarge:
+      return http_error(conn, s, status, "headers_too_large",
+                        reason == ws::kReasonTooManyFields
+                            ? "more than " + std::to_string(config_.http.max_headers) + " header fields"
+                            : "request head past --max-head-bytes or more fields than --max-headers",
+                        extra);
+    case ws::kStatusUpgradeRequired:
+      return http_error(conn, s, status, "bad_version", reason, extra);
+    default:
+      if (upgrade) return http_error(conn, s, status, "bad_handshake", reason, extra);
+      return http_error(conn, s, status, "bad_request", "malformed HTTP request", extra);
+  }
+}
+
+void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view code,
+                          std::string_view msg, std::string_view extra) {
+  // JSON escaping at most sextuples a byte (\u00XX)
+  std::string out(kErrorResponseSlack + code.size() * 6 + msg.size() * 6 + extra.size(), '\0');
+  size_t n = ws::write_error_response(&out[0], out.size(), status, code, msg, extra);
   if (n) send_bytes(conn, out.data(), n);
-  engine_.close(conn);
-  s.phase = SessionPhase::kClosing;
+  close_http(conn, s);
 }
 
 int WsServer::send_bytes(ConnId conn, const void* bytes, size_t len) {

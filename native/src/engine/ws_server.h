@@ -76,8 +76,10 @@ class WsServer {
 
   // Answers to kRequest.
   int accept_upgrade(ConnId conn, std::string_view extra_headers = {});
-  int reject(ConnId conn, int status, std::string_view body = {});
-  // A complete HTTP response; keep_alive reads the next request on the connection.
+  // An error answer {"error":code,"msg":msg} (docs/protocol.md), then close.
+  int reject(ConnId conn, int status, std::string_view code, std::string_view msg);
+  // A complete HTTP response; keep_alive reads the next request on the connection. To a
+  // pending upgrade, with keep_alive false: the layer's own refusal, then close.
   int respond(ConnId conn, const void* bytes, size_t len, bool keep_alive);
 
   // WebSocket output: one frame encoded once, for one or many connections.
@@ -125,7 +127,9 @@ class WsServer {
   Frame* close_frame(uint16_t code, std::string_view reason);
   void send_close(ConnId conn, Session& s, uint16_t code, std::string_view reason);
   void close_in_order(ConnId conn, Session& s, uint16_t code, std::string_view reason);
-  void http_error(ConnId conn, Session& s, int status, std::string_view body,
+  void refuse(ConnId conn, Session& s, int status, std::string_view reason, bool upgrade,
+              std::string_view extra = {});
+  void http_error(ConnId conn, Session& s, int status, std::string_view code, std::string_view msg,
                   std::string_view extra = {});
   int send_bytes(ConnId conn, const void* bytes, size_t len);
   void emit(WsEventType type, ConnId conn);

@@ -36,21 +36,22 @@ UpgradeCheck check_upgrade(const HttpRequestHead& head) {
   if (!head.field_has_token("upgrade", "websocket")) return UpgradeCheck{};
 
   // Section 4.2.1 items 1-6, in order; any miss is 400 (section 4.2.1 closing paragraph)
-  // except the version, which has its own answer (item 6 with section 4.4).
-  if (head.method != HttpMethod::kGet) return reject(kStatusBadRequest, "method is not GET");
-  if (!head.version_at_least(1, 1)) return reject(kStatusBadRequest, "HTTP version below 1.1");
-  if (head.field_count("host") != 1) return reject(kStatusBadRequest, "missing Host");
+  // except the version, which has its own answer (item 6 with section 4.4). The reasons are
+  // the messages of the answer, word for word those of server/http/handshake.ts.
+  if (head.method != HttpMethod::kGet) return reject(kStatusBadRequest, "WebSocket upgrade must use GET");
+  if (!head.version_at_least(1, 1)) return reject(kStatusBadRequest, "WebSocket upgrade needs HTTP/1.1");
+  if (head.field_count("host") != 1) return reject(kStatusBadRequest, "missing Host header");
   if (!head.field_has_token("connection", "upgrade")) {
-    return reject(kStatusBadRequest, "Connection lacks upgrade");
+    return reject(kStatusBadRequest, "Connection header must include Upgrade");
   }
   bool found = false;
   const std::string_view key = head.field("sec-websocket-key", &found);
   if (!found || head.field_count("sec-websocket-key") != 1 || !is_valid_key(key)) {
-    return reject(kStatusBadRequest, "bad Sec-WebSocket-Key");
+    return reject(kStatusBadRequest, "Sec-WebSocket-Key must be the base64 of 16 bytes");
   }
   const std::string_view version = head.field("sec-websocket-version", &found);
   if (!found || head.field_count("sec-websocket-version") != 1 || version != kWebSocketVersion) {
-    return reject(kStatusUpgradeRequired, "unsupported Sec-WebSocket-Version", kVersionHeader);
+    return reject(kStatusUpgradeRequired, "Sec-WebSocket-Version must be 13", kVersionHeader);
   }
   UpgradeCheck ok;
   ok.kind = UpgradeKind::kOk;

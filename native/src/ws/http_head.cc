@@ -129,7 +129,7 @@ HttpParseResult HttpHeadParser::scan(const char* buf, size_t len) {
     if (!empty_line) {
       lines_++;
       if (lines_ - 1 > limits_.max_headers) {
-        return fail(kStatusHeaderFieldsTooLarge, "too many header fields");
+        return fail(kStatusHeaderFieldsTooLarge, kReasonTooManyFields.data());
       }
     } else if (lines_ == 0) {
       head_start_ = i + 1;  // empty lines before the request line are ignored (section 3.5)

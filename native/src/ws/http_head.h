@@ -35,6 +35,9 @@ constexpr int kStatusPayloadTooLarge = 413;
 constexpr int kStatusHeaderFieldsTooLarge = 431;
 constexpr int kStatusVersionNotSupported = 505;
 
+// The reason of the 431 for a head with more than max_headers fields (the other 431 is size).
+constexpr std::string_view kReasonTooManyFields = "too many header fields";
+
 enum class HttpMethod : uint8_t {
   kGet, kHead, kPost, kPut, kDelete, kOptions, kPatch, kConnect, kTrace, kOther
 };

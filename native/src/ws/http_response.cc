@@ -16,9 +16,10 @@ struct StatusText {
 };
 constexpr StatusText kPhrases[] = {
     {101, "Switching Protocols"}, {400, "Bad Request"},
-    {403, "Forbidden"},           {404, "Not Found"},
-    {405, "Method Not Allowed"},  {411, "Length Required"},
-    {413, "Payload Too Large"},   {426, "Upgrade Required"},
+    {401, "Unauthorized"},        {403, "Forbidden"},
+    {404, "Not Found"},           {405, "Method Not Allowed"},
+    {411, "Length Required"},     {413, "Payload Too Large"},
+    {415, "Unsupported Media Type"}, {426, "Upgrade Required"},
     {429, "Too Many Requests"},   {431, "Request Header Fields Too Large"},
     {500, "Internal Server Error"}, {503, "Service Unavailable"},
     {505, "HTTP Version Not Supported"},
@@ -46,6 +47,26 @@ class Writer {
     } while (v != 0);
     return put(std::string_view(digits + kMaxDecimalChars - n, n));
   }
+  // s as a JSON string literal (RFC 8259 section 7): quotes, backslashes and control
+  // characters escaped.
+  Writer& put_json_string(std::string_view s) {
+    static const char kHex[] = "0123456789abcdef";
+    put("\"");
+    for (char c : s) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        const char esc[2] = {'\\', c};
+        put(std::string_view(esc, 2));
+      } else if (u < 0x20) {
+        const char esc[6] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 15]};
+        put(std::string_view(esc, 6));
+      } else {
+        put(std::string_view(&c, 1));
+      }
+    }
+    return put("\"");
+  }
+  size_t length() const { return len_; }
   size_t finish() const { return overflow_ ? 0 : len_; }
 
  private:
@@ -80,20 +101,30 @@ size_t write_switching_protocols(char* out, size_t cap, std::string_view key,
   return w.finish();
 }
 
-size_t write_error_response(char* out, size_t cap, int status, std::string_view body,
-                            std::string_view extra_headers) {
-  Writer w(out, cap);
+size_t write_error_response(char* out, size_t cap, int status, std::string_view code,
+                            std::string_view msg, std::string_view extra_headers) {
+  // The body first, at the end of the buffer, to know its length; then moved behind the head.
+  Writer body(out, cap);
+  body.put("{\"error\":").put_json_string(code).put(",\"msg\":").put_json_string(msg).put("}");
+  const size_t body_len = body.finish();
+  if (body_len == 0) return 0;
+  std::string_view phrase = reason_phrase(status);
+  char head[512];
+  Writer w(head, sizeof head);
   w.put("HTTP/1.1 ")
       .put_uint(unsigned(status))
       .put(" ")
-      .put(reason_phrase(status))
-      .put("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ")
-      .put_uint(body.size())
+      .put(phrase)
+      .put("\r\nContent-Type: application/json\r\nContent-Length: ")
+      .put_uint(body_len)
       .put("\r\nConnection: close\r\n")
       .put(extra_headers)
-      .put("\r\n")
-      .put(body);
-  return w.finish();
+      .put("\r\n");
+  const size_t head_len = w.finish();
+  if (head_len == 0 || head_len + body_len > cap) return 0;
+  std::memmove(out + head_len, out, body_len);
+  std::memcpy(out, head, head_len);
+  return head_len + body_len;
 }
 
 }  // namespace ringcast::ws

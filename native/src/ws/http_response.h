@@ -17,10 +17,12 @@ constexpr size_t kSwitchingProtocolsBytes = 129;
 size_t write_switching_protocols(char* out, size_t cap, std::string_view key,
                                  std::string_view extra_headers = {});
 
-// "HTTP/1.1 <status> <reason>" with Content-Type text/plain, Content-Length, Connection:
-// close, extra_headers (complete lines, e.g. kVersionHeader for 426) and body.
-size_t write_error_response(char* out, size_t cap, int status, std::string_view body,
-                            std::string_view extra_headers = {});
+// "HTTP/1.1 <status> <reason>" with Content-Type application/json, Content-Length,
+// Connection: close, extra_headers (complete lines, e.g. kVersionHeader for 426) and the body
+// {"error":code,"msg":msg} that every HTTP error of ringcast carries (docs/protocol.md); msg is
+// JSON-escaped here.
+size_t write_error_response(char* out, size_t cap, int status, std::string_view code,
+                            std::string_view msg, std::string_view extra_headers = {});
 
 // Reason phrase for the statuses ringcast sends (RFC 7231 section 6.1), "Error" otherwise.
 std::string_view reason_phrase(int status);
