@@ -150,6 +150,7 @@ export class Metrics {
       ['overflows', 'ringcast_ring_overflows_total', 'connections past --max-outbound in the engine'],
       ['staleCqes', 'ringcast_ring_stale_cqes_total', 'completions for connections already closed'],
       ['acceptBackoffs', 'ringcast_ring_accept_backoffs_total', 'accept pauses after EMFILE/ENFILE'],
+      ['acceptRearms', 'ringcast_ring_accept_rearms_total', 'accepts re-armed at a later turn because no SQE could be had'],
     ];
     for (const [key, name, help] of counters) {
       new Counter({
@@ -165,6 +166,7 @@ export class Metrics {
       ['liveFrames', 'ringcast_ring_live_frames', 'encoded frames still referenced by a queue or a send'],
       ['sendsInFlight', 'ringcast_ring_sends_in_flight', 'sends the kernel has not completed'],
       ['buffersOut', 'ringcast_ring_recv_buffers_out', 'receive buffers lent to the current batch'],
+      ['sessionBufferBytes', 'ringcast_ring_session_buffer_bytes', 'bytes of input and message-assembly buffers held by connections'],
     ];
     for (const [key, name, help] of gauges) {
       new Gauge({
@@ -192,6 +194,8 @@ export interface RingCounters {
   liveFrames: number;
   sendsInFlight: number;
   buffersOut: number;
+  acceptRearms: number;
+  sessionBufferBytes: number;
   /** graceful closes the engine aborted at --close-timeout */
   closeTimeouts?: number;
 }
