@@ -45,7 +45,7 @@ void WsServer::emit(WsEventType type, ConnId conn) {
 }
 
 int WsServer::poll(int timeout_ms) {
-  for (size_t i = 0; i < events_.size(); i++) perform(i);  // a consumer that never flushed
+  perform_all();  // a consumer that never flushed
   events_.clear();
   arena_.clear();
   heads_.clear();
@@ -125,12 +125,14 @@ void WsServer::own_write(ConnId conn, Frame* f, bool closes) {
   emit(WsEventType::kOwnWrite, conn);
   events_.back().frame = f;
   events_.back().closes = closes;
+  own_pending_++;
 }
 
 void WsServer::perform(size_t i) {
   WsEvent& e = events_[i];
   if (e.type != WsEventType::kOwnWrite || e.done) return;
   e.done = true;
+  own_pending_--;
   if (e.closes) {
     engine_.close(e.conn, CloseMode::kGraceful, e.frame);  // -EALREADY if closing: one Close
   } else if (e.frame) {
@@ -140,8 +142,12 @@ void WsServer::perform(size_t i) {
   e.frame = nullptr;
 }
 
+void WsServer::perform_all() {
+  for (size_t i = 0; i < events_.size() && own_pending_ > 0; i++) perform(i);
+}
+
 int WsServer::flush() {
-  for (size_t i = 0; i < events_.size(); i++) perform(i);
+  perform_all();
   return engine_.flush();
 }
 

@@ -112,6 +112,7 @@ class WsServer {
   void on_eof(ConnId conn, Session& s);
   void surface_request(ConnId conn, Session& s, bool upgrade);
   void own_write(ConnId conn, Frame* f, bool closes);
+  void perform_all();
   void close_http(ConnId conn, Session& s);
   void on_engine_event(const Event& ev);
   void on_data(ConnId conn, Session& s, uint8_t* data, size_t len);
@@ -144,6 +145,7 @@ class WsServer {
   std::deque<ws::HttpRequestHead> heads_;
   std::vector<ConnId> queued_input_;  // sessions with bytes in inbuf to parse at the next poll
   size_t live_ = 0;
+  size_t own_pending_ = 0;  // kOwnWrite events of this batch not yet performed
 };
 
 }  // namespace ringcast
