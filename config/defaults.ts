@@ -91,6 +91,26 @@ export const defaults = {
   },
   rateLimit: { default: 0, unit: 'messages/s', help: 'per-connection inbound message rate (token bucket, burst of one second); 0 = off' },
   rateLimitBytes: { default: 0, unit: 'bytes/s', help: 'per-connection inbound byte rate (token bucket, burst of one second); 0 = off' },
+  idempotencyTtl: {
+    default: 300,
+    unit: 'seconds',
+    help: 'how long a publish idempotency key (pub "key", POST /publish Idempotency-Key) is remembered per topic; a repeat within it returns the first seq and delivers nothing (0 = keys ignored)',
+  },
+  maxIdempotencyKeys: {
+    default: 100_000,
+    unit: 'keys',
+    help: 'idempotency keys remembered at once over all topics; past it the oldest is forgotten early',
+  },
+  presenceEvents: {
+    default: 100,
+    unit: 'events/s per topic',
+    help: 'join/leave events a topic sends its presence watchers per second; past it they are dropped and one presence_sync frame follows',
+  },
+  demo: {
+    default: false,
+    unit: 'true|false',
+    help: 'serve the chat demo at /demo?room=NAME and the client module it imports at /demo/client/',
+  },
   logLevel: { default: 'info', unit: 'fatal|error|warn|info|debug|trace|silent', help: 'log level' },
   config: { default: null, unit: 'file', help: 'JSON file with any of these keys (camelCase)' },
 } as const satisfies Record<string, OptionSpec>;

@@ -37,6 +37,10 @@ const schema = z.strictObject({
     .refine((v) => v === null || v.split(',').every((o) => /^[a-z][a-z0-9+.-]*:\/\/[^/\s,]+$/i.test(o.trim())), 'must be a comma-separated list of origins like https://chat.example.com'),
   rateLimit: nonNegativeInt,
   rateLimitBytes: nonNegativeInt,
+  idempotencyTtl: nonNegativeInt,
+  maxIdempotencyKeys: positiveInt,
+  presenceEvents: positiveInt,
+  demo: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, { message: 'set --jwt-secret or --jwt-public-key, not both', path: ['jwtPublicKey'] });
 
@@ -69,6 +73,8 @@ function parseArgv(argv: readonly string[]): { values: Partial<Record<OptionName
     if (name === undefined) throw new ConfigError(`unknown flag --${flag} (see ringcast --help)`);
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
+    // a boolean flag may stand alone (--demo); --demo true / --demo=false work too
+    else if (typeof defaults[name].default === 'boolean' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) value = 'true';
     else value = argv[++i];
     if (value === undefined) throw new ConfigError(`flag --${flag} needs a value`);
     values[name] = value;

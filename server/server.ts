@@ -42,7 +42,7 @@ export class RingcastServer {
       connections: () => this.transport.connectionCount(),
       admission: { reserved: 0 },
     };
-    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, auth, draining: () => this.draining };
+    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, auth, draining: () => this.draining, demo: config.demo };
     const events: TransportEvents = {
       http: (req) => handleHttp(api, req),
       upgrade: (req) => decideUpgrade(upgradeCtx, req),

@@ -6,8 +6,9 @@ import type { Authenticator } from '../auth/tokens.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from '../metrics.js';
 import { httpError, type ErrorCode } from '../protocol/errors.js';
-import { parsePublishBody } from '../protocol/request.js';
+import { isValidKey, parsePublishBody } from '../protocol/request.js';
 import type { HttpRequest, HttpResponse } from '../transport/types.js';
+import { demoRoute } from './demo.js';
 import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -20,6 +21,8 @@ export interface ApiContext {
   /** when JWT auth is on, POST /publish also takes a bearer token whose `pub` claim allows the topic */
   auth: Authenticator | null;
   draining: () => boolean;
+  /** --demo: serve the chat page and the client module */
+  demo: boolean;
 }
 
 function bearer(req: HttpRequest): string | undefined {
@@ -78,13 +81,16 @@ export async function handleHttp(ctx: ApiContext, req: HttpRequest): Promise<Htt
     case '/metrics':
       if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
       return { status: 200, headers: { 'Content-Type': ctx.metrics.registry.contentType }, body: await ctx.metrics.registry.metrics() };
-    default:
+    default: {
+      const demo = ctx.demo ? demoRoute(path, req.method, ctx.wsPath) : undefined;
+      if (demo !== undefined) return demo;
       if (path === ctx.wsPath) {
         // a plain request on the WebSocket path: it lacked the upgrade headers (RFC 6455 4.2.2)
         if (req.headers.upgrade !== undefined) return error('bad_request', 'Connection header must include Upgrade');
         return error('upgrade_required', 'this endpoint speaks WebSocket', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13' });
       }
       return error('not_found', `no route for ${path.slice(0, 100)}`);
+    }
   }
 }
 
@@ -100,7 +106,10 @@ async function publish(ctx: ApiContext, req: HttpRequest): Promise<HttpResponse>
   const parsed = parsePublishBody(req.body);
   if (!parsed.ok) return error(parsed.code, parsed.msg);
   if (!allowed(who.perms, 'pub', parsed.topic)) return error('forbidden', `token does not allow publishing to ${parsed.topic}`);
-  const result = ctx.hub.publish(parsed.topic, parsed.data, -1, 'http');
+  const header = req.headers['idempotency-key'];
+  if (header !== undefined && !isValidKey(header)) return error('bad_request', 'Idempotency-Key must be 1..200 bytes of printable ASCII without spaces');
+  if (header !== undefined && parsed.key !== undefined && header !== parsed.key) return error('bad_request', 'Idempotency-Key and "key" differ');
+  const result = ctx.hub.publish(parsed.topic, parsed.data, -1, 'http', header ?? parsed.key);
   if (!result.ok) return error(result.code, result.msg);
-  return json(200, { seq: result.seq, subscribers: result.subscribers });
+  return json(200, result.duplicate ? { seq: result.seq, subscribers: 0, duplicate: true } : { seq: result.seq, subscribers: result.subscribers });
 }

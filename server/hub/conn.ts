@@ -16,6 +16,8 @@ export class Conn {
   expiry: NodeJS.Timeout | undefined;
   /** the hub asked the transport to close it; further input is ignored */
   closing = false;
+  /** topics whose join/leave events it receives, with its index among their watchers */
+  watching: Map<Topic, number> | undefined;
 
   constructor(
     readonly id: number,

@@ -6,12 +6,14 @@ import { performance } from 'node:perf_hooks';
 import { allowed } from '../auth/permissions.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { encodeAck, encodeAckParts, encodeErr, encodeMsg, jsonAscii } from '../protocol/encode.js';
+import { encodeAck, encodeAckParts, encodeErr, encodeMsg, encodePresenceEvent, encodePresenceSync, jsonAscii } from '../protocol/encode.js';
 import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
 import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transport/types.js';
 import { Conn } from './conn.js';
 import type { Page, Retained } from './history.js';
+import { IdempotencyStore } from './idempotency.js';
+import { PresenceFeed } from './presence-feed.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Topic } from './topic.js';
 import { TopicStore } from './topics.js';
@@ -24,7 +26,8 @@ export const HISTORY_PAGE_LIMIT = 1000;
 /** setTimeout's longest delay; longer expiries are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export type PublishResult = { ok: true; seq: number; subscribers: number } | { ok: false; code: ErrorCode; msg: string };
+/** `duplicate`: the idempotency key was seen within --idempotency-ttl; seq is the first publish's, nothing was delivered. */
+export type PublishResult = { ok: true; seq: number; subscribers: number; duplicate: boolean } | { ok: false; code: ErrorCode; msg: string };
 
 /** What one history ack or one sub replay may carry: a quarter of --max-outbound (bytes), at least one message. */
 export function replyBudget(config: Config): number {
@@ -42,6 +45,9 @@ export class Hub {
   private clientCounter = 0;
   private pendingPublishStarts: number[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly keys: IdempotencyStore;
+  /** presence feeds with a presence_sync timer armed, so stop() can disarm them */
+  private readonly armedFeeds = new Set<PresenceFeed>();
   transport!: Transport;
 
   constructor(
@@ -55,6 +61,7 @@ export class Hub {
     );
     metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
+    this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
     if (config.historyTtl > 0) {
       const every = Math.min(config.historyTtl * 1000, 10_000);
       this.sweepTimer = setInterval(() => this.topics.sweep(performance.now()), every);
@@ -64,6 +71,8 @@ export class Hub {
 
   stop(): void {
     clearInterval(this.sweepTimer);
+    for (const feed of this.armedFeeds) feed.stop();
+    this.armedFeeds.clear();
   }
 
   get connectionCount(): number {
@@ -169,12 +178,20 @@ export class Hub {
 
   // ---- publishing ----
 
-  /** Publishes `data` (verbatim JSON bytes) to `topicName`; `exclude` skips one connection. */
-  publish(topicName: string, data: Uint8Array, exclude = -1, source: 'ws' | 'http' = 'http'): PublishResult {
+  /**
+   * Publishes `data` (verbatim JSON bytes) to `topicName`; `exclude` skips one connection. A `key`
+   * seen on this topic within --idempotency-ttl returns the first seq and delivers nothing.
+   */
+  publish(topicName: string, data: Uint8Array, exclude = -1, source: 'ws' | 'http' = 'http', key?: string): PublishResult {
     const start = performance.now();
+    if (key !== undefined) {
+      const first = this.keys.seen(topicName, key, start);
+      if (first !== undefined) return { ok: true, seq: first, subscribers: 0, duplicate: true };
+    }
     const topic = this.obtain(topicName);
     if (topic === undefined) return { ok: false, code: 'topic_limit', msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers` };
     const seq = ++topic.seq;
+    if (key !== undefined) this.keys.remember(topicName, key, seq, start);
     const msg = encodeMsg(topic.json, seq, data);
     this.topics.retain(topic, { seq, frame: msg.frame, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
     this.topics.touch(topic, start);
@@ -186,7 +203,7 @@ export class Hub {
       this.pendingPublishStarts.push(start);
     }
     if (topic.members.count === 0) this.topics.vacated(topic, start);
-    return { ok: true, seq, subscribers: receivers };
+    return { ok: true, seq, subscribers: receivers, duplicate: false };
   }
 
   // ---- request handlers ----
@@ -197,11 +214,15 @@ export class Hub {
       case 'unsub': return this.onUnsub(conn, req.id, req.topic);
       case 'pub': {
         if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
-        const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws');
+        const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws', req.key);
         if (!r.ok) return this.err(conn, req.id, r.code, r.msg);
-        if (req.id !== undefined) this.reply(conn, encodeAck(req.id, `"topic":${jsonAscii(req.topic)},"seq":${r.seq},"subscribers":${r.subscribers}`));
+        const dup = r.duplicate ? ',"duplicate":true' : '';
+        if (req.id !== undefined) this.reply(conn, encodeAck(req.id, `"topic":${jsonAscii(req.topic)},"seq":${r.seq},"subscribers":${r.subscribers}${dup}`));
         return;
       }
+      case 'ping':
+        if (req.id !== undefined) this.reply(conn, encodeAck(req.id, ''));
+        return;
       case 'history':
         if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'reading', req.topic);
         return this.onHistory(conn, req.id, req.topic, req.since, req.limit);
@@ -222,12 +243,14 @@ export class Hub {
       if (topic === undefined) return this.err(conn, req.id, 'topic_limit', `cannot subscribe to ${req.topic}: ${this.config.maxTopics} topics exist, all with subscribers`);
       this.join(conn, topic);
     }
+    if (req.presence) this.watch(conn, topic);
     // Ack, replay and membership happen in one synchronous step: no live publish can fall
     // between the replayed messages and the first live one (no gap, no duplicate).
     const recovery = req.since === undefined ? undefined : this.recover(topic, req.since, req.epoch);
     if (req.id !== undefined) {
       const recovered = recovery === undefined ? '' : `,"recovered":${recovery.recovered}`;
-      this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)}${recovered}`));
+      const client = req.presence ? `,"client":${jsonAscii(this.clientId(conn))}` : '';
+      this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)}${recovered}${client}`));
     }
     if (recovery === undefined) return;
     if (recovery.cut) this.metrics.repliesCut.inc({ op: 'sub' });
@@ -270,7 +293,7 @@ export class Hub {
     const clients: string[] = new Array(listed);
     for (let i = 0; i < listed; i++) {
       const member = this.conn(ids[i]!)!;
-      clients[i] = `{"client":"c${this.bootId}-${member.serial.toString(36)}","user":${JSON.stringify(member.user)}}`;
+      clients[i] = `{"client":${jsonAscii(this.clientId(member))},"user":${JSON.stringify(member.user)}}`;
     }
     const truncated = ids.length > listed ? ',"truncated":true' : '';
     const body = `"topic":${jsonAscii(name)},"count":${ids.length}${truncated},"clients":[${clients.join(',')}]`;
@@ -315,18 +338,72 @@ export class Hub {
     if (conn.indexIn(topic) !== undefined) return;
     conn.setIndex(topic, topic.members.add(conn.id));
     this.topics.occupied(topic);
+    this.announce('join', conn, topic);
   }
 
   private leave(conn: Conn, topic: Topic): void {
     const index = conn.indexIn(topic);
     if (index === undefined) return;
+    this.unwatch(conn, topic);
     const moved = topic.members.removeAt(index);
     if (moved !== -1) this.conn(moved)!.setIndex(topic, index);
     conn.deleteIndex(topic);
+    this.announce('leave', conn, topic);
     if (topic.members.count === 0) {
       topic.members.compact();
       this.topics.vacated(topic, performance.now());
     }
+  }
+
+  // ---- presence events ----
+
+  /** The presence client id: unique for the server's lifetime. */
+  private clientId(conn: Conn): string {
+    return `c${this.bootId}-${conn.serial.toString(36)}`;
+  }
+
+  /** `conn` receives join/leave events of `topic` (it is a member). */
+  private watch(conn: Conn, topic: Topic): void {
+    if (conn.watching?.has(topic) === true) return;
+    topic.feed ??= new PresenceFeed(this.config.presenceEvents);
+    (conn.watching ??= new Map()).set(topic, topic.feed.watchers.add(conn.id));
+  }
+
+  private unwatch(conn: Conn, topic: Topic): void {
+    const index = conn.watching?.get(topic);
+    if (index === undefined) return;
+    const feed = topic.feed!;
+    const moved = feed.watchers.removeAt(index);
+    if (moved !== -1) this.conn(moved)!.watching!.set(topic, index);
+    conn.watching!.delete(topic);
+    if (conn.watching!.size === 0) conn.watching = undefined;
+    if (feed.watchers.count === 0) {
+      feed.stop();
+      this.armedFeeds.delete(feed);
+      topic.feed = undefined;
+    }
+  }
+
+  /** One join/leave event to the topic's watchers but `conn`, within --presence-events per second. */
+  private announce(op: 'join' | 'leave', conn: Conn, topic: Topic): void {
+    const feed = topic.feed;
+    if (feed === undefined || feed.watchers.count === 0) return;
+    const now = performance.now();
+    if (feed.admit(now)) {
+      this.transport.fanout(feed.watchers.view(), encodePresenceEvent(op, topic.json, this.clientId(conn), conn.user), conn.id);
+      return;
+    }
+    if (feed.syncTimer !== undefined) return;
+    this.armedFeeds.add(feed);
+    feed.syncTimer = setTimeout(() => {
+      feed.syncTimer = undefined;
+      this.armedFeeds.delete(feed);
+      const dropped = feed.dropped;
+      feed.dropped = 0;
+      if (topic.feed !== feed || feed.watchers.count === 0) return;
+      this.transport.fanout(feed.watchers.view(), encodePresenceSync(topic.json, topic.members.count, dropped), -1);
+    }, feed.windowLeft(now) + 1);
+    feed.syncTimer.unref();
   }
 
   // ---- replies ----

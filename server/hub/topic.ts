@@ -1,6 +1,7 @@
 // One topic: its members, its sequence and epoch, and its retained messages.
 import { History } from './history.js';
 import { Membership } from './membership.js';
+import type { PresenceFeed } from './presence-feed.js';
 import { jsonAscii } from '../protocol/encode.js';
 
 export class Topic {
@@ -13,6 +14,8 @@ export class Topic {
   lastActive = 0;
   /** evicted or expired: no longer in the store (its retained entries are stale) */
   dropped = false;
+  /** join/leave events for the members that asked; made by the first such member */
+  feed: PresenceFeed | undefined;
 
   constructor(
     readonly name: string,

@@ -46,3 +46,13 @@ export function encodeErr(id: Id, code: ErrorCode, msg: string): Buffer {
   const safe = JSON.stringify(msg).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
   return textFrame([`{"op":"err",${idPart}"code":"${code}","msg":${safe}}`]).frame;
 }
+
+/** {"op":"join"|"leave","topic":T,"client":C,"user":U}; the user id may be any text (UTF-8). */
+export function encodePresenceEvent(op: 'join' | 'leave', topicJson: string, client: string, user: string): Buffer {
+  return textFrame([`{"op":"${op}","topic":${topicJson},"client":${jsonAscii(client)},"user":`, Buffer.from(JSON.stringify(user), 'utf8'), '}']).frame;
+}
+
+/** {"op":"presence_sync","topic":T,"count":K,"dropped":N}: N events were not sent; read the list again. */
+export function encodePresenceSync(topicJson: string, count: number, dropped: number): Buffer {
+  return textFrame([`{"op":"presence_sync","topic":${topicJson},"count":${count},"dropped":${dropped}}`]).frame;
+}

@@ -5,9 +5,10 @@ import { isValidTopic } from './topic.js';
 import type { ErrorCode } from './errors.js';
 
 export type Request =
-  | { op: 'sub'; id: Id; topic: string; since: number | undefined; epoch: string | undefined }
+  | { op: 'sub'; id: Id; topic: string; since: number | undefined; epoch: string | undefined; presence: boolean }
   | { op: 'unsub'; id: Id; topic: string }
-  | { op: 'pub'; id: Id; topic: string; data: Uint8Array; echo: boolean }
+  | { op: 'pub'; id: Id; topic: string; data: Uint8Array; echo: boolean; key: string | undefined }
+  | { op: 'ping'; id: Id }
   | { op: 'history'; id: Id; topic: string; since: number; limit: number }
   | { op: 'presence'; id: Id; topic: string };
 
@@ -22,7 +23,19 @@ export interface RequestError {
 
 export type Parsed = { ok: true; req: Request } | { ok: false; err: RequestError };
 
-const OPS = new Set(['sub', 'unsub', 'pub', 'history', 'presence']);
+const OPS = new Set(['sub', 'unsub', 'pub', 'history', 'presence', 'ping']);
+
+/** An idempotency key: 1..200 bytes of printable ASCII (like a topic name), compared exactly. */
+export const isValidKey = (key: string): boolean => isValidTopic(key);
+
+/** The idempotency key member of a pub or a POST /publish body: absent, valid, or an error message. */
+function keyOf(b: Uint8Array, m: Map<string, JsonMember>): { ok: true; key: string | undefined } | { ok: false; msg: string } {
+  const member = m.get('key');
+  if (member === undefined) return { ok: true, key: undefined };
+  const key = member.kind === 'string' ? decodeString(b, member) : undefined;
+  if (key === undefined || !isValidKey(key)) return { ok: false, msg: '"key" must be a string of 1..200 bytes of printable ASCII without spaces' };
+  return { ok: true, key };
+}
 
 function fail(code: ErrorCode, msg: string, id: Id): Parsed {
   return { ok: false, err: { code, msg, id } };
@@ -59,6 +72,8 @@ export function parseRequest(b: Uint8Array): Parsed {
   if (opMember === undefined || opMember.kind !== 'string') return fail('bad_request', '"op" must be a string', id);
   const op = decodeString(b, opMember);
   if (!OPS.has(op)) return fail('bad_request', `unknown op "${op.slice(0, 32)}"`, id);
+  // a client-level heartbeat (browsers cannot see WebSocket pings): no topic, answered by an ack
+  if (op === 'ping') return { ok: true, req: { op, id } };
 
   const topicMember = m.get('topic');
   if (topicMember === undefined || topicMember.kind !== 'string') return fail('bad_request', '"topic" must be a string', id);
@@ -79,7 +94,9 @@ export function parseRequest(b: Uint8Array): Parsed {
         if (epochMember.kind !== 'string') return fail('bad_request', '"epoch" must be a string', id);
         epoch = decodeString(b, epochMember);
       }
-      return { ok: true, req: { op, id, topic, since, epoch } };
+      const presenceMember = m.get('presence');
+      if (presenceMember !== undefined && presenceMember.kind !== 'true' && presenceMember.kind !== 'false') return fail('bad_request', '"presence" must be a boolean', id);
+      return { ok: true, req: { op, id, topic, since, epoch, presence: presenceMember?.kind === 'true' } };
     }
     case 'unsub':
     case 'presence':
@@ -110,14 +127,16 @@ export function parseRequest(b: Uint8Array): Parsed {
         if (echoMember.kind !== 'true' && echoMember.kind !== 'false') return fail('bad_request', '"echo" must be a boolean', id);
         echo = echoMember.kind === 'true';
       }
+      const key = keyOf(b, m);
+      if (!key.ok) return fail('bad_request', key.msg, id);
       const data = b.subarray(dataMember.start, dataMember.end);
-      return { ok: true, req: { op: 'pub', id, topic, data, echo } };
+      return { ok: true, req: { op: 'pub', id, topic, data, echo, key: key.key } };
     }
   }
 }
 
-/** Body of HTTP POST /publish: {"topic":T,"data":ANY}. */
-export function parsePublishBody(b: Uint8Array): { ok: true; topic: string; data: Uint8Array } | { ok: false; code: ErrorCode; msg: string } {
+/** Body of HTTP POST /publish: {"topic":T,"data":ANY} (optional "key", as the Idempotency-Key header). */
+export function parsePublishBody(b: Uint8Array): { ok: true; topic: string; data: Uint8Array; key: string | undefined } | { ok: false; code: ErrorCode; msg: string } {
   const scan = scanObject(b);
   if (!scan.ok) return { ok: false, code: scan.duplicate ? 'bad_request' : 'bad_json', msg: scan.error };
   const topicMember = scan.members.get('topic');
@@ -126,5 +145,7 @@ export function parsePublishBody(b: Uint8Array): { ok: true; topic: string; data
   if (!isValidTopic(topic)) return { ok: false, code: 'bad_topic', msg: 'topic must be 1..200 bytes of printable ASCII without spaces' };
   const dataMember = scan.members.get('data');
   if (dataMember === undefined) return { ok: false, code: 'bad_request', msg: '"data" is required' };
-  return { ok: true, topic, data: b.subarray(dataMember.start, dataMember.end) };
+  const key = keyOf(b, scan.members);
+  if (!key.ok) return { ok: false, code: 'bad_request', msg: key.msg };
+  return { ok: true, topic, data: b.subarray(dataMember.start, dataMember.end), key: key.key };
 }

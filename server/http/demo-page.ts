@@ -1,0 +1,131 @@
+// The chat page of --demo: a message list with history on join, a presence list fed by
+// join/leave events, a connection badge and a notice of what a reconnect recovered. It imports
+// the client module the server serves at /demo/client/. Hooks tests rely on: the input #message,
+// the button #send, data-seq on every message element, #status, #notice and #members.
+
+export function demoPage(wsPath: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ringcast chat</title>
+<style>
+  :root { font: 15px/1.4 system-ui, sans-serif; color: #1d2330; background: #f4f5f8; }
+  body { margin: 0; display: grid; grid-template-rows: auto 1fr auto; height: 100vh; }
+  header { display: flex; align-items: center; gap: 12px; padding: 10px 16px; background: #1d2330; color: #fff; }
+  header h1 { font-size: 17px; margin: 0; flex: 1; }
+  #status { padding: 2px 10px; border-radius: 10px; font-size: 13px; background: #888; }
+  #status[data-state="connected"] { background: #1f9d55; }
+  #status[data-state="connecting"], #status[data-state="disconnected"] { background: #d68910; }
+  #status[data-state="closed"] { background: #c0392b; }
+  main { display: grid; grid-template-columns: 1fr 220px; min-height: 0; }
+  #messages { list-style: none; margin: 0; padding: 12px 16px; overflow-y: auto; }
+  #messages li { margin: 4px 0; }
+  #messages li .who { font-weight: 600; margin-right: 6px; }
+  #messages li .seq { color: #999; font-size: 12px; margin-right: 6px; }
+  #messages li.event { color: #777; font-style: italic; }
+  aside { border-left: 1px solid #dde; padding: 12px; background: #fff; overflow-y: auto; }
+  aside h2 { font-size: 13px; text-transform: uppercase; color: #777; margin: 0 0 8px; }
+  #members { list-style: none; margin: 0; padding: 0; font-size: 13px; }
+  #members li::before { content: "\\25CF  "; color: #1f9d55; }
+  #notice { margin: 0 16px; padding: 6px 10px; border-radius: 6px; background: #e8f4fd; color: #1a5276; }
+  #notice:empty { display: none; }
+  form { display: flex; gap: 8px; padding: 10px 16px; background: #fff; border-top: 1px solid #dde; }
+  #message { flex: 1; padding: 8px; font: inherit; border: 1px solid #ccd; border-radius: 6px; }
+  #send { padding: 8px 16px; font: inherit; border: 0; border-radius: 6px; background: #2e6fd8; color: #fff; cursor: pointer; }
+</style>
+</head>
+<body>
+<header><h1>ringcast chat · <span id="room"></span></h1><span id="me"></span><span id="status" data-state="connecting">connecting</span></header>
+<main>
+  <div style="display:flex;flex-direction:column;min-height:0">
+    <p id="notice" role="status"></p>
+    <ul id="messages"></ul>
+  </div>
+  <aside><h2>In this room</h2><ul id="members"></ul></aside>
+</main>
+<form id="form"><input id="message" autocomplete="off" placeholder="Say something" maxlength="500"><button id="send" type="submit">Send</button></form>
+<script type="module">
+import { RingcastClient } from '/demo/client/index.js';
+
+const params = new URLSearchParams(location.search);
+const room = (params.get('room') || 'lobby').replace(/[^\\x21-\\x7e]/g, '').slice(0, 100) || 'lobby';
+const name = (params.get('name') || 'guest-' + Math.random().toString(36).slice(2, 6)).slice(0, 40);
+const $ = (id) => document.getElementById(id);
+$('room').textContent = room;
+$('me').textContent = name;
+document.title = 'ringcast chat · ' + room;
+
+const client = new RingcastClient((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + ${JSON.stringify(wsPath)}, { pingInterval: 5000, minDelay: 200, maxDelay: 3000 });
+window.ringcast = client;
+
+client.on('state', (s) => {
+  $('status').dataset.state = s.state;
+  $('status').textContent = s.state === 'disconnected' && s.delay !== undefined ? 'reconnecting…' : s.state;
+});
+
+function line(cls, parts) {
+  const li = document.createElement('li');
+  li.className = cls;
+  for (const [c, text] of parts) {
+    const span = document.createElement('span');
+    if (c) span.className = c;
+    span.textContent = text;
+    li.append(span);
+  }
+  const list = $('messages');
+  list.append(li);
+  list.scrollTop = list.scrollHeight;
+  return li;
+}
+
+const short = (id) => id.slice(-4);
+function renderMembers(sub) {
+  const list = $('members');
+  list.replaceChildren();
+  for (const m of sub.members.values()) {
+    const li = document.createElement('li');
+    li.dataset.client = m.client;
+    li.textContent = (m.user || 'client ' + short(m.client)) + (m.client === sub.clientId ? ' (you)' : '');
+    list.append(li);
+  }
+}
+
+const sub = client.subscribe('chat.' + room, (data, { seq }) => {
+  const li = line('message', [['seq', '#' + seq], ['who', String(data?.name ?? '?')], ['text', String(data?.text ?? '')]]);
+  li.dataset.seq = String(seq);
+}, {
+  since: 0, // the retained history first, then live messages
+  presence: true,
+  onJoin: (m) => {
+    renderMembers(sub);
+    if (m.client !== sub.clientId) line('event', [['', (m.user || 'client ' + short(m.client)) + ' joined']]);
+  },
+  onLeave: (m) => {
+    renderMembers(sub);
+    line('event', [['', (m.user || 'client ' + short(m.client)) + ' left']]);
+  },
+  onRecovery: (r) => {
+    $('notice').textContent = r.recovered
+      ? 'reconnected: ' + r.count + ' message' + (r.count === 1 ? '' : 's') + ' recovered'
+      : 'reconnected: some messages could not be recovered (the gap was longer than the history kept)';
+  },
+});
+
+$('form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = $('message').value.trim();
+  if (!text) return;
+  $('message').value = '';
+  try {
+    await client.publish('chat.' + room, { name, text }, { key: crypto.randomUUID?.() ?? String(Math.random()) });
+  } catch (err) {
+    line('event', [['', 'not sent: ' + err.message]]);
+  }
+});
+</script>
+</body>
+</html>
+`;
+}
