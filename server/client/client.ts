@@ -1,0 +1,438 @@
+// RingcastClient: one WebSocket to a ringcast server that reconnects by itself (exponential
+// backoff with full jitter, at once when a browser comes back online or a token was renewed),
+// renews every subscription with since + epoch so no message is lost or seen twice, detects a
+// silently dead link with a client-level ping, and settles every request explicitly.
+import { backoffDelay } from './backoff.js';
+import { closeAction, refusalAction, type CloseAction } from './close-codes.js';
+import { Emitter } from './emitter.js';
+import { RingcastError } from './errors.js';
+import { socketFactory, type SocketFactory, type SocketLike } from './socket.js';
+import { Subscription, type Member, type MessageMeta, type RecoveryInfo, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
+
+export interface ClientOptions {
+  /** a fixed token, sent as ?token= */
+  token?: string;
+  /** called before every connection attempt for a fresh token (and after close 4001) */
+  getToken?: () => string | Promise<string>;
+  /** backoff bounds (ms): the n-th retry waits a uniform random time in [0, min(maxDelay, minDelay * 2^n)) */
+  minDelay?: number;
+  maxDelay?: number;
+  /** heartbeat period (ms): a link silent for two periods is dropped and reconnected; 0 = off */
+  pingInterval?: number;
+  /** how long publish, history and presence wait (ms) for a connection and their answer, in all */
+  requestTimeout?: number;
+  /** how long close() waits (ms) for the closing handshake before it drops the link */
+  closeTimeout?: number;
+  /** a WebSocket constructor to use instead of globalThis.WebSocket or `ws` */
+  WebSocket?: SocketFactory;
+}
+
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export interface StateChange {
+  state: ConnectionState;
+  /** why the last connection ended (disconnected): close code and reason, or a client-side cause */
+  code?: number;
+  reason?: string;
+  /** connection attempts since the last successful one */
+  attempt: number;
+  /** ms until the next attempt (disconnected, when a retry is scheduled) */
+  delay?: number;
+}
+
+export interface ClientEvents extends Record<string, unknown> {
+  state: StateChange;
+  /** the client stopped for good (it will not reconnect): token_expired or refused */
+  error: RingcastError;
+  /** after a resubscribe: whether the subscription recovered what it missed */
+  recovery: RecoveryInfo;
+}
+
+export interface PublishOptions {
+  /** false: the server does not send the message back to this connection */
+  echo?: boolean;
+  /** idempotency key: a publish whose ack was lost is re-sent after reconnect, and the server delivers it once */
+  key?: string;
+  /** overrides requestTimeout (ms) */
+  timeout?: number;
+}
+
+export interface PublishResult {
+  seq: number;
+  subscribers: number;
+  /** the key was seen before: `seq` is the first publish's and nothing was delivered again */
+  duplicate?: boolean;
+}
+
+export interface HistoryResult {
+  seq: number;
+  epoch: string | null;
+  recovered: boolean;
+  messages: { seq: number; data: unknown }[];
+  more: boolean;
+}
+
+export interface PresenceResult {
+  count: number;
+  clients: Member[];
+  truncated?: boolean;
+}
+
+/** A keyed publish is sent at most this often (a message that closes the link must not loop). */
+const MAX_SENDS = 3;
+
+interface Pending {
+  body: Record<string, unknown>;
+  /** re-sent after a reconnect when its answer was lost (reads, keyed publishes) */
+  retry: boolean;
+  sends: number;
+  resolve(ack: Record<string, unknown>): void;
+  reject(err: RingcastError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+type Frame = Record<string, unknown> & { op: string };
+
+export class RingcastClient extends Emitter<ClientEvents> implements SubscriptionHost {
+  private readonly opts: Required<Omit<ClientOptions, 'token' | 'getToken' | 'WebSocket'>> & ClientOptions;
+  private ws: SocketLike | undefined;
+  private stateValue: ConnectionState = 'connecting';
+  private attempt = 0;
+  private nextId = 1;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private heard = false;
+  private pinged = false;
+  /** a fresh token is needed before the next attempt (4001) */
+  private token: string | undefined;
+  private readonly subs = new Map<string, Subscription>();
+  /** sub and presence requests in flight on the current connection, by id */
+  private readonly subAcks = new Map<number, { sub: Subscription; kind: 'sub' | 'presence' }>();
+  /** requests waiting for a connection */
+  private outbox: Pending[] = [];
+  /** requests sent on the current connection, by id */
+  private readonly inflight = new Map<number, Pending>();
+  private closing: Promise<void> | undefined;
+  private readonly onOnline = () => this.retryNow();
+
+  constructor(
+    readonly url: string,
+    options: ClientOptions = {},
+  ) {
+    super();
+    this.opts = { minDelay: 250, maxDelay: 10_000, pingInterval: 10_000, requestTimeout: 10_000, closeTimeout: 1000, ...options };
+    this.token = options.token;
+    const g = globalThis as { addEventListener?: (e: string, l: () => void) => void };
+    g.addEventListener?.('online', this.onOnline);
+    void this.connect();
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** Subscribes; `onMessage` gets every message once, in seq order, across reconnects. */
+  subscribe(topic: string, onMessage: (data: unknown, meta: MessageMeta) => void, options: SubscribeOptions = {}): Subscription {
+    if (this.stateValue === 'closed') throw new RingcastError('closed', 'the client is closed');
+    if (this.subs.has(topic)) throw new RingcastError('already_subscribed', `already subscribed to ${topic}`);
+    const sub = new Subscription(topic, onMessage, options, this);
+    this.subs.set(topic, sub);
+    if (this.stateValue === 'connected') this.sendSub(sub);
+    return sub;
+  }
+
+  /** Publishes; resolves with the ack's seq. See docs/client.md for what happens across a disconnect. */
+  publish(topic: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+    const body: Record<string, unknown> = { op: 'pub', topic, data };
+    if (options.echo === false) body.echo = false;
+    if (options.key !== undefined) body.key = options.key;
+    return this.request(body, options.key !== undefined, options.timeout).then((a) => {
+      const r: PublishResult = { seq: a.seq as number, subscribers: a.subscribers as number };
+      if (a.duplicate === true) r.duplicate = true;
+      return r;
+    });
+  }
+
+  /** Retained messages of `topic` after `since` (one page; `more` says there is another). */
+  history(topic: string, options: { since?: number; limit?: number; timeout?: number } = {}): Promise<HistoryResult> {
+    const body: Record<string, unknown> = { op: 'history', topic, since: options.since ?? 0 };
+    if (options.limit !== undefined) body.limit = options.limit;
+    return this.request(body, true, options.timeout) as unknown as Promise<HistoryResult>;
+  }
+
+  /** Who is subscribed to `topic` now. */
+  presence(topic: string, options: { timeout?: number } = {}): Promise<PresenceResult> {
+    return this.request({ op: 'presence', topic }, true, options.timeout) as unknown as Promise<PresenceResult>;
+  }
+
+  /** Closes the connection and stops reconnecting; resolves once the socket is closed, leaving no timer. */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    const g = globalThis as { removeEventListener?: (e: string, l: () => void) => void };
+    g.removeEventListener?.('online', this.onOnline);
+    this.setState({ state: 'closed', attempt: this.attempt });
+    clearTimeout(this.retryTimer);
+    this.stopHeartbeat();
+    const err = new RingcastError('closed', 'the client was closed');
+    this.failAll(err);
+    for (const sub of this.subs.values()) sub.onError(err);
+    this.subs.clear();
+    const ws = this.ws;
+    this.ws = undefined;
+    this.closing = new Promise<void>((resolve) => {
+      if (ws === undefined || ws.readyState === 3) return resolve();
+      const timer = setTimeout(() => {
+        ws.terminate?.();
+        resolve();
+      }, this.opts.closeTimeout);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      ws.onclose = done;
+      ws.onerror = () => undefined;
+      ws.onmessage = null;
+      ws.onopen = ws.readyState === 0 ? () => ws.close(1000, 'client closed') : null;
+      if (ws.readyState === 1) ws.close(1000, 'client closed');
+    });
+    return this.closing;
+  }
+
+  // ---- connection ----
+
+  private async connect(): Promise<void> {
+    if (this.stateValue === 'closed') return;
+    this.setState({ state: 'connecting', attempt: this.attempt });
+    let Ctor: SocketFactory;
+    let url = this.url;
+    try {
+      Ctor = this.opts.WebSocket ?? (await socketFactory());
+      if (this.opts.getToken !== undefined) this.token = await this.opts.getToken();
+    } catch (err) {
+      return this.lost(1006, `cannot connect: ${String(err)}`, 'retry');
+    }
+    if ((this.stateValue as ConnectionState) === 'closed') return; // close() ran while the token was fetched
+    if (this.token !== undefined) url += (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(this.token);
+    const ws = new Ctor(url);
+    this.ws = ws;
+    let refusal: number | undefined;
+    ws.onopen = () => this.opened();
+    ws.onmessage = (ev) => this.received(String(ev.data));
+    ws.onerror = (ev) => {
+      // Node's ws names the HTTP status of a refused upgrade; browsers cannot see it
+      const m = /Unexpected server response: (\d{3})/.exec(ev?.message ?? '');
+      if (m !== null) refusal = Number(m[1]);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      if (refusal !== undefined) return this.lost(1006, `upgrade refused with HTTP ${refusal}`, refusalAction(refusal, this.opts.getToken !== undefined), refusal);
+      this.lost(ev.code, ev.reason, closeAction(ev.code));
+    };
+  }
+
+  private opened(): void {
+    this.attempt = 0;
+    this.setState({ state: 'connected', attempt: 0 });
+    this.startHeartbeat();
+    for (const sub of this.subs.values()) this.sendSub(sub);
+    const queued = this.outbox;
+    this.outbox = [];
+    for (const p of queued) this.transmit(p);
+  }
+
+  /** The link ended (a close, or a heartbeat timeout): settle what was in flight, then act on the code. */
+  private lost(code: number, reason: string, action: CloseAction, status?: number): void {
+    this.ws = undefined;
+    this.stopHeartbeat();
+    this.subAcks.clear();
+    for (const [, p] of this.inflight) {
+      if (p.retry && p.sends < MAX_SENDS) this.outbox.push(p);
+      else this.settle(p, new RingcastError('outcome_unknown', `the link dropped (${code}) before the ack: the publish may or may not have happened`));
+    }
+    this.inflight.clear();
+    if (this.stateValue === 'closed') return;
+    if (action === 'refresh' && this.opts.getToken === undefined) {
+      return this.stop(code, reason, new RingcastError('token_expired', 'the token expired (4001) and there is no getToken() to renew it', code));
+    }
+    if (action === 'stop') return this.stop(code, reason, new RingcastError('refused', `the server refused the connection (${status ?? code}${reason ? ': ' + reason : ''})`, status ?? code));
+    const delay = action === 'refresh' ? 0 : backoffDelay(this.attempt, this.opts.minDelay, this.opts.maxDelay);
+    this.attempt++;
+    this.setState({ state: 'disconnected', code, reason, attempt: this.attempt, delay });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.connect();
+    }, delay);
+  }
+
+  private stop(code: number, reason: string, err: RingcastError): void {
+    this.setState({ state: 'disconnected', code, reason, attempt: this.attempt });
+    this.emit('error', err);
+    void this.close();
+  }
+
+  /** A browser came back online: skip the rest of the backoff. */
+  private retryNow(): void {
+    if (this.retryTimer === undefined) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.connect();
+  }
+
+  /** Drops the current link without waiting for a closing handshake a dead link would never finish. */
+  private drop(code: number, reason: string): void {
+    const ws = this.ws;
+    if (ws === undefined) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onerror = () => undefined;
+    if (ws.terminate !== undefined) ws.terminate();
+    else ws.close(code, reason);
+    this.lost(code, reason, closeAction(code));
+  }
+
+  // ---- heartbeat ----
+
+  private startHeartbeat(): void {
+    if (this.opts.pingInterval <= 0) return;
+    this.heard = true;
+    this.pinged = false;
+    this.pingTimer = setInterval(() => {
+      // a ping went out a whole interval ago and nothing came back since: the link is dead
+      if (this.pinged && !this.heard) return this.drop(4000, 'heartbeat timeout');
+      this.heard = false;
+      this.pinged = true;
+      this.ws?.send(JSON.stringify({ op: 'ping', id: this.nextId++ }));
+    }, this.opts.pingInterval);
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+  }
+
+  // ---- inbound ----
+
+  private received(text: string): void {
+    this.heard = true;
+    let f: Frame;
+    try {
+      f = JSON.parse(text) as Frame;
+    } catch {
+      return;
+    }
+    switch (f.op) {
+      case 'msg':
+        return this.subs.get(f.topic as string)?.deliver(f.seq as number, f.data);
+      case 'ack':
+      case 'err':
+        return this.answered(f);
+      case 'join':
+      case 'leave':
+        return this.subs.get(f.topic as string)?.event(f.op, { client: f.client as string, user: f.user as string });
+      case 'presence_sync':
+        return this.subs.get(f.topic as string)?.desync();
+      case 'resync':
+        return this.subs.get(f.topic as string)?.resync(f.epoch as string);
+    }
+  }
+
+  private answered(f: Frame): void {
+    const id = f.id as number;
+    const subAck = this.subAcks.get(id);
+    if (subAck !== undefined) {
+      this.subAcks.delete(id);
+      const { sub, kind } = subAck;
+      if (!sub.active || this.subs.get(sub.topic) !== sub) return;
+      if (f.op === 'err') {
+        if (kind === 'presence') return;
+        this.subs.delete(sub.topic);
+        return sub.onError(new RingcastError('server', `subscribe to ${sub.topic} refused: ${String(f.msg)}`, f.code as string));
+      }
+      if (kind === 'sub') return sub.onAck(f as never);
+      return sub.snapshot((f.clients as Member[]) ?? []);
+    }
+    const p = this.inflight.get(id);
+    if (p === undefined) return; // a ping's ack, or an answer after its timeout
+    this.inflight.delete(id);
+    if (f.op === 'err') this.settle(p, new RingcastError('server', String(f.msg), f.code as string));
+    else this.settle(p, undefined, f);
+  }
+
+  // ---- requests ----
+
+  private request(body: Record<string, unknown>, retry: boolean, timeout = this.opts.requestTimeout): Promise<Record<string, unknown>> {
+    if (this.stateValue === 'closed') return Promise.reject(new RingcastError('closed', 'the client is closed'));
+    return new Promise((resolve, reject) => {
+      const p: Pending = {
+        body,
+        retry,
+        sends: 0,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          const sent = p.sends > 0 && body.op === 'pub';
+          this.settle(p, new RingcastError(sent ? 'outcome_unknown' : 'timeout', sent ? `no ack within ${timeout} ms: the publish may or may not have happened` : `no answer within ${timeout} ms`));
+        }, timeout),
+      };
+      if (this.stateValue === 'connected') this.transmit(p);
+      else this.outbox.push(p);
+    });
+  }
+
+  private transmit(p: Pending): void {
+    const id = this.nextId++;
+    p.sends++;
+    this.inflight.set(id, p);
+    this.ws!.send(JSON.stringify({ ...p.body, id }));
+  }
+
+  private settle(p: Pending, err: RingcastError | undefined, ack?: Record<string, unknown>): void {
+    clearTimeout(p.timer);
+    this.outbox = this.outbox.filter((q) => q !== p);
+    for (const [id, q] of this.inflight) if (q === p) this.inflight.delete(id);
+    if (err !== undefined) p.reject(err);
+    else p.resolve(ack!);
+  }
+
+  private failAll(err: RingcastError): void {
+    for (const p of [...this.outbox, ...this.inflight.values()]) this.settle(p, err);
+  }
+
+  private sendSub(sub: Subscription): void {
+    const id = this.nextId++;
+    this.subAcks.set(id, { sub, kind: 'sub' });
+    this.ws!.send(sub.request(id));
+  }
+
+  // ---- SubscriptionHost ----
+
+  /** @internal */
+  readPresence(sub: Subscription): void {
+    if (this.stateValue !== 'connected') return;
+    const id = this.nextId++;
+    this.subAcks.set(id, { sub, kind: 'presence' });
+    this.ws!.send(JSON.stringify({ op: 'presence', topic: sub.topic, id }));
+  }
+
+  /** @internal */
+  report(info: RecoveryInfo): void {
+    this.emit('recovery', info);
+    this.subs.get(info.topic)?.options.onRecovery?.(info);
+  }
+
+  /** @internal */
+  async unsubscribeSub(sub: Subscription): Promise<void> {
+    if (this.subs.get(sub.topic) !== sub) return;
+    this.subs.delete(sub.topic);
+    sub.active = false;
+    if (this.stateValue !== 'connected') return; // the next connection does not subscribe it
+    await this.request({ op: 'unsub', topic: sub.topic }, false).then(
+      () => undefined,
+      () => undefined, // not_subscribed (its sub was refused) or a lost link: either way it is gone
+    );
+  }
+
+  private setState(change: StateChange): void {
+    this.stateValue = change.state;
+    this.emit('state', change);
+  }
+}

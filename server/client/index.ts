@@ -1,0 +1,7 @@
+// ringcast/client: the browser and Node client of ringcast (docs/client.md).
+export { RingcastClient } from './client.js';
+export type { ClientEvents, ClientOptions, ConnectionState, HistoryResult, PresenceResult, PublishOptions, PublishResult, StateChange } from './client.js';
+export { Subscription } from './subscription.js';
+export type { Member, MessageMeta, RecoveryInfo, SubscribeOptions, SubscribeResult } from './subscription.js';
+export { RingcastError, type ClientErrorCode } from './errors.js';
+export { closeAction, closeRules, type CloseAction, type CloseRule } from './close-codes.js';

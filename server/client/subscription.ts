@@ -1,0 +1,160 @@
+// One subscription of the client: its position in the topic (last seq and epoch), so every
+// (re)subscribe asks for what it missed and every message is delivered once, in seq order; and,
+// when asked, the topic's members, kept from a snapshot plus join/leave events.
+import { RingcastError } from './errors.js';
+
+export interface MessageMeta {
+  topic: string;
+  seq: number;
+}
+
+export interface Member {
+  client: string;
+  user: string;
+}
+
+/** What a (re)subscribe found: `recovered:false` means messages may have been missed (a gap the app must handle). */
+export interface RecoveryInfo {
+  topic: string;
+  recovered: boolean;
+  /** messages replayed to close the gap (when recovered) */
+  count: number;
+  /** the topic's sequence restarted (a new epoch): seq numbers start again */
+  epochChanged: boolean;
+}
+
+export interface SubscribeOptions {
+  /** deliver retained messages with seq > since first (e.g. 0: the retained history) */
+  since?: number;
+  /** receive join/leave events (onJoin/onLeave) and keep `members` */
+  presence?: boolean;
+  onJoin?: (member: Member) => void;
+  onLeave?: (member: Member) => void;
+  /** after every resubscribe (reconnect): whether the gap was closed */
+  onRecovery?: (info: RecoveryInfo) => void;
+}
+
+export interface SubscribeResult {
+  seq: number;
+  epoch: string;
+  recovered?: boolean;
+}
+
+/** The hooks a Subscription uses on its client. */
+export interface SubscriptionHost {
+  unsubscribeSub(sub: Subscription): Promise<void>;
+  readPresence(sub: Subscription): void;
+  report(info: RecoveryInfo): void;
+}
+
+export class Subscription {
+  /** resolves at the first ack; rejects when the server refuses the subscription */
+  readonly subscribed: Promise<SubscribeResult>;
+  /** the last seq delivered (or the topic's seq at the first ack) */
+  lastSeq: number | undefined;
+  epoch: string | undefined;
+  /** members of the topic, by client id (with `presence: true`) */
+  readonly members = new Map<string, Member>();
+  /** this connection's presence client id (with `presence: true`; changes on reconnect) */
+  clientId: string | undefined;
+  active = true;
+  private acked = false;
+  /** join/leave events are applied only once a snapshot arrived on this connection */
+  private synced = false;
+  private resolveSubscribed!: (r: SubscribeResult) => void;
+  private rejectSubscribed!: (e: unknown) => void;
+
+  constructor(
+    readonly topic: string,
+    private readonly onMessage: (data: unknown, meta: MessageMeta) => void,
+    readonly options: SubscribeOptions,
+    private readonly host: SubscriptionHost,
+  ) {
+    this.subscribed = new Promise((resolve, reject) => {
+      this.resolveSubscribed = resolve;
+      this.rejectSubscribed = reject;
+    });
+    this.subscribed.catch(() => undefined); // an app that never awaits it must not see an unhandled rejection
+    this.lastSeq = options.since;
+  }
+
+  /** Stops deliveries and tells the server (when connected). */
+  unsubscribe(): Promise<void> {
+    return this.host.unsubscribeSub(this);
+  }
+
+  /** The sub request for the next connection: with the position, when there is one. */
+  request(id: number): string {
+    const req: Record<string, unknown> = { op: 'sub', topic: this.topic, id };
+    if (this.lastSeq !== undefined) req.since = this.lastSeq;
+    if (this.epoch !== undefined) req.epoch = this.epoch;
+    if (this.options.presence === true) req.presence = true;
+    this.synced = false;
+    return JSON.stringify(req);
+  }
+
+  onAck(ack: { seq: number; epoch: string; recovered?: boolean; client?: string }): void {
+    const since = this.lastSeq;
+    const epochChanged = this.epoch !== undefined && this.epoch !== ack.epoch;
+    this.clientId = ack.client;
+    if (epochChanged || (since !== undefined && ack.recovered === false && ack.seq < since)) this.lastSeq = 0;
+    if (this.lastSeq === undefined) this.lastSeq = ack.seq; // a plain sub: live messages only
+    this.epoch = ack.epoch;
+    if (!this.acked) {
+      this.acked = true;
+      this.resolveSubscribed(ack.recovered === undefined ? { seq: ack.seq, epoch: ack.epoch } : { seq: ack.seq, epoch: ack.epoch, recovered: ack.recovered });
+    } else {
+      const recovered = ack.recovered !== false && !epochChanged;
+      this.host.report({ topic: this.topic, recovered, count: recovered && since !== undefined ? ack.seq - since : 0, epochChanged });
+    }
+    if (this.options.presence === true) this.host.readPresence(this);
+  }
+
+  onError(err: RingcastError): void {
+    this.active = false;
+    this.rejectSubscribed(err);
+  }
+
+  /** A msg frame: delivered when it is the next seq of this epoch, dropped when already seen. */
+  deliver(seq: number, data: unknown): void {
+    if (!this.active || this.lastSeq === undefined || seq <= this.lastSeq) return;
+    this.lastSeq = seq;
+    this.onMessage(data, { topic: this.topic, seq });
+  }
+
+  /** The server's resync frame: the topic restarted under `epoch`; what follows starts again. */
+  resync(epoch: string): void {
+    if (epoch === this.epoch) return;
+    this.epoch = epoch;
+    this.lastSeq = 0;
+    this.host.report({ topic: this.topic, recovered: false, count: 0, epochChanged: true });
+  }
+
+  /** A presence snapshot read after the (re)subscribe: emit the differences, then follow events. */
+  snapshot(clients: Member[]): void {
+    const now = new Map(clients.map((m) => [m.client, m]));
+    for (const [id, m] of this.members) if (!now.has(id)) this.change('leave', m);
+    for (const [id, m] of now) if (!this.members.has(id)) this.change('join', m);
+    this.synced = true;
+  }
+
+  /** A join/leave event; ignored before the snapshot (the snapshot already reflects it) and when it changes nothing. */
+  event(op: 'join' | 'leave', member: Member): void {
+    if (!this.synced) return;
+    if ((op === 'join') === this.members.has(member.client)) return;
+    this.change(op, member);
+  }
+
+  /** presence_sync: events were dropped by the server's burst bound; read the list again. */
+  desync(): void {
+    if (!this.synced) return;
+    this.synced = false;
+    this.host.readPresence(this);
+  }
+
+  private change(op: 'join' | 'leave', m: Member): void {
+    if (op === 'join') this.members.set(m.client, m);
+    else this.members.delete(m.client);
+    (op === 'join' ? this.options.onJoin : this.options.onLeave)?.(m);
+  }
+}
