@@ -92,6 +92,8 @@ function renderMembers(sub) {
   }
 }
 
+// this page's own connections (a reconnect makes a new one): their joins and leaves are not news
+const mine = new Set();
 const sub = client.subscribe('chat.' + room, (data, { seq }) => {
   const li = line('message', [['seq', '#' + seq], ['who', String(data?.name ?? '?')], ['text', String(data?.text ?? '')]]);
   li.dataset.seq = String(seq);
@@ -99,12 +101,13 @@ const sub = client.subscribe('chat.' + room, (data, { seq }) => {
   since: 0, // the retained history first, then live messages
   presence: true,
   onJoin: (m) => {
+    if (m.client === sub.clientId) mine.add(m.client);
     renderMembers(sub);
-    if (m.client !== sub.clientId) line('event', [['', (m.user || 'client ' + short(m.client)) + ' joined']]);
+    if (!mine.has(m.client)) line('event', [['', (m.user || 'client ' + short(m.client)) + ' joined']]);
   },
   onLeave: (m) => {
     renderMembers(sub);
-    line('event', [['', (m.user || 'client ' + short(m.client)) + ' left']]);
+    if (!mine.has(m.client)) line('event', [['', (m.user || 'client ' + short(m.client)) + ' left']]);
   },
   onRecovery: (r) => {
     $('notice').textContent = r.recovered
