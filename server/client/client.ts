@@ -167,13 +167,17 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
 
   /** Closes the connection and stops reconnecting; resolves once the socket is closed, leaving no timer. */
   close(): Promise<void> {
+    return this.shutdown(new RingcastError('closed', 'the client was closed'));
+  }
+
+  /** close() with the error pending requests and subscriptions are rejected with. */
+  private shutdown(err: RingcastError): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     const g = globalThis as { removeEventListener?: (e: string, l: () => void) => void };
     g.removeEventListener?.('online', this.onOnline);
     this.setState({ state: 'closed', attempt: this.attempt });
     clearTimeout(this.retryTimer);
     this.stopHeartbeat();
-    const err = new RingcastError('closed', 'the client was closed');
     this.failAll(err);
     for (const sub of this.subs.values()) sub.onError(err);
     this.subs.clear();
@@ -267,7 +271,7 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
   private stop(code: number, reason: string, err: RingcastError): void {
     this.setState({ state: 'disconnected', code, reason, attempt: this.attempt });
     this.emit('error', err);
-    void this.close();
+    void this.shutdown(err);
   }
 
   /** A browser came back online: skip the rest of the backoff. */

@@ -81,13 +81,16 @@ function line(cls, parts) {
 }
 
 const short = (id) => id.slice(-4);
+// without auth presence has no user names: learn them from the messages each client sends
+const names = new Map();
+const label = (m) => m.user || names.get(m.client) || 'client ' + short(m.client);
 function renderMembers(sub) {
   const list = $('members');
   list.replaceChildren();
   for (const m of sub.members.values()) {
     const li = document.createElement('li');
     li.dataset.client = m.client;
-    li.textContent = (m.user || 'client ' + short(m.client)) + (m.client === sub.clientId ? ' (you)' : '');
+    li.textContent = (m.client === sub.clientId ? name : label(m)) + (m.client === sub.clientId ? ' (you)' : '');
     list.append(li);
   }
 }
@@ -95,6 +98,10 @@ function renderMembers(sub) {
 // this page's own connections (a reconnect makes a new one): their joins and leaves are not news
 const mine = new Set();
 const sub = client.subscribe('chat.' + room, (data, { seq }) => {
+  if (typeof data?.client === 'string' && typeof data?.name === 'string' && names.get(data.client) !== data.name) {
+    names.set(data.client, data.name);
+    renderMembers(sub);
+  }
   const li = line('message', [['seq', '#' + seq], ['who', String(data?.name ?? '?')], ['text', String(data?.text ?? '')]]);
   li.dataset.seq = String(seq);
 }, {
@@ -103,11 +110,11 @@ const sub = client.subscribe('chat.' + room, (data, { seq }) => {
   onJoin: (m) => {
     if (m.client === sub.clientId) mine.add(m.client);
     renderMembers(sub);
-    if (!mine.has(m.client)) line('event', [['', (m.user || 'client ' + short(m.client)) + ' joined']]);
+    if (!mine.has(m.client)) line('event', [['', label(m) + ' joined']]);
   },
   onLeave: (m) => {
     renderMembers(sub);
-    if (!mine.has(m.client)) line('event', [['', (m.user || 'client ' + short(m.client)) + ' left']]);
+    if (!mine.has(m.client)) line('event', [['', label(m) + ' left']]);
   },
   onRecovery: (r) => {
     $('notice').textContent = r.recovered
@@ -122,7 +129,7 @@ $('form').addEventListener('submit', async (e) => {
   if (!text) return;
   $('message').value = '';
   try {
-    await client.publish('chat.' + room, { name, text }, { key: crypto.randomUUID?.() ?? String(Math.random()) });
+    await client.publish('chat.' + room, { name, text, client: sub.clientId }, { key: crypto.randomUUID?.() ?? String(Math.random()) });
   } catch (err) {
     line('event', [['', 'not sent: ' + err.message]]);
   }

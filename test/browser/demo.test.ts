@@ -15,9 +15,7 @@ const built = existsSync(new URL('../../dist/server/client/index.js', import.met
 if (missing !== undefined && process.env.CI === 'true') throw new Error(`the browser test needs Chromium under CI: ${missing}`);
 if (missing !== undefined) console.log(`skipping the browser test: ${missing}`);
 
-const transport = transports.at(-1)!;
-
-describe.skipIf(missing !== undefined)(`the demo in Chromium on the ${transport} transport`, () => {
+describe.skipIf(missing !== undefined).each(transports)('the demo in Chromium on the %s transport', (transport) => {
   let srv: TestServer;
   let proxy: CutProxy;
   let browser: Browser;
@@ -82,6 +80,8 @@ describe.skipIf(missing !== undefined)(`the demo in Chromium on the ${transport}
     await bob.waitForSelector('[data-seq="6"]');
     await alice.waitForSelector('[data-seq="6"]');
     await alice.waitForFunction(() => document.querySelectorAll('#members li').length === 2);
+    expect(await alice.textContent('#members')).toContain('bob'); // names learned from messages
+    expect(await alice.textContent('#members')).toContain('alice (you)');
 
     if (process.env.RINGCAST_DEMO_SCREENSHOT) await alice.screenshot({ path: process.env.RINGCAST_DEMO_SCREENSHOT });
 
@@ -89,7 +89,7 @@ describe.skipIf(missing !== undefined)(`the demo in Chromium on the ${transport}
     await bob.close();
     await alice.waitForFunction(() => document.querySelectorAll('#members li').length === 1);
     expect(await members(alice)).toBe(1);
-    expect(await alice.textContent('#messages')).toContain('left');
+    expect(await alice.textContent('#messages')).toContain('bob left');
     await alice.close();
   });
 });

@@ -89,6 +89,7 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
     expect(await w.next()).toEqual({ op: 'leave', topic: 'room', client: joinB.client, user: '' });
     await w.silent();
     await quiet.silent();
+    expect(await w.request({ op: 'sub', topic: 'room', presence: 'yes', id: 4 })).toMatchObject({ op: 'err', id: 4, code: 'bad_request' });
   });
 
   it('bounds the events of a burst of connects by --presence-events per second, then sends one presence_sync', async () => {

@@ -172,12 +172,15 @@ describe.each(transports)('ringcast/client on the %s transport', (transport) => 
     expect(errors).toEqual([expect.objectContaining({ code: 'token_expired' })]);
   });
 
-  it('stops with refused when the server answers the upgrade 401 and there is no getToken', async () => {
+  it('stops with refused on a 401 upgrade without getToken, and rejects what waited with it', async () => {
     await setup({ jwtSecret: SECRET });
     const c = client({ token: 'not-a-token' });
     const errors: unknown[] = [];
     c.on('error', (e) => errors.push(e));
+    const queued = c.publish('x', 1).catch((e: unknown) => e); // waits for a link that will not come: settled with the reason
     await until(() => c.state === 'closed', 5000);
     expect(errors).toEqual([expect.objectContaining({ code: 'refused', serverCode: 401 })]);
+    expect(await queued).toMatchObject({ code: 'refused' });
+    expect(() => c.subscribe('y', () => undefined)).toThrow(/closed/);
   });
 });
