@@ -113,6 +113,8 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
   /** requests sent on the current connection, by id */
   private readonly inflight = new Map<number, Pending>();
   private closing: Promise<void> | undefined;
+  /** when the last 4001 made it fetch a new token (ms since the epoch) */
+  private lastRefresh = 0;
   private readonly onOnline = () => this.retryNow();
 
   constructor(
@@ -217,7 +219,13 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
     }
     if ((this.stateValue as ConnectionState) === 'closed') return; // close() ran while the token was fetched
     if (this.token !== undefined) url += (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(this.token);
-    const ws = new Ctor(url);
+    let ws: SocketLike;
+    try {
+      ws = new Ctor(url);
+    } catch (err) {
+      // a URL the WebSocket constructor rejects (bad scheme, bad syntax) will never work
+      return this.stop(1006, String(err), new RingcastError('refused', `cannot connect to ${this.url}: ${String(err)}`));
+    }
     this.ws = ws;
     let refusal: number | undefined;
     ws.onopen = () => this.opened();
@@ -251,7 +259,8 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
     this.subAcks.clear();
     for (const [, p] of this.inflight) {
       if (p.retry && p.sends < MAX_SENDS) this.outbox.push(p);
-      else this.settle(p, new RingcastError('outcome_unknown', `the link dropped (${code}) before the ack: the publish may or may not have happened`));
+      else if (p.body.op === 'pub') this.settle(p, new RingcastError('outcome_unknown', `the link dropped (${code}) before the ack: the publish may or may not have happened`));
+      else this.settle(p, new RingcastError('timeout', `the link dropped (${code}) before the answer, ${p.sends} times`));
     }
     this.inflight.clear();
     if (this.stateValue === 'closed') return;
@@ -259,7 +268,12 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
       return this.stop(code, reason, new RingcastError('token_expired', 'the token expired (4001) and there is no getToken() to renew it', code));
     }
     if (action === 'stop') return this.stop(code, reason, new RingcastError('refused', `the server refused the connection (${status ?? code}${reason ? ': ' + reason : ''})`, status ?? code));
-    const delay = action === 'refresh' ? 0 : backoffDelay(this.attempt, this.opts.minDelay, this.opts.maxDelay);
+    // a renewed token reconnects at once, unless the last renewal was just now (a token that
+    // expires as soon as it is issued must not become a tight loop)
+    const now = Date.now();
+    const immediate = action === 'refresh' && now - this.lastRefresh > 1000;
+    if (action === 'refresh') this.lastRefresh = now;
+    const delay = immediate ? 0 : backoffDelay(this.attempt, this.opts.minDelay, this.opts.maxDelay);
     this.attempt++;
     this.setState({ state: 'disconnected', code, reason, attempt: this.attempt, delay });
     this.retryTimer = setTimeout(() => {

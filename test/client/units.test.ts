@@ -84,3 +84,13 @@ describe('a browser coming back online', () => {
     expect(listeners.size).toBe(0);
   });
 });
+
+describe('a URL the WebSocket constructor rejects', () => {
+  it('stops with refused instead of retrying', async () => {
+    const c = new RingcastClient('ftp://127.0.0.1:1/ws', { pingInterval: 0 });
+    const errors: unknown[] = [];
+    c.on('error', (e) => errors.push(e));
+    await until(() => c.state === 'closed');
+    expect(errors).toEqual([expect.objectContaining({ code: 'refused' })]);
+  });
+});
