@@ -236,7 +236,7 @@ void Epoch::client_turn(Client& c) {
       break;
     }
   }
-  if (g_turn >= c.end_turn || (c.peer_gone && (c.fated || c.fate == Fate::kHold) && r_.pct(50))) {
+  if ((!shut_down_ && g_turn >= c.end_turn) || (c.peer_gone && (c.fated || c.fate == Fate::kHold) && r_.pct(50))) {
     return close_client(c, r_.pct(30));
   }
   if (c.fated) return;
@@ -299,10 +299,10 @@ void Epoch::send_to(ConnId conn, bool binary, const void* p, size_t n, const cha
   note(conn, what, rc);
   check_rc(rc, what);
   auto it = conns_.find(conn);
-  if (rc != 0 && rc != -ENOBUFS && it != conns_.end() && it->second.websocket && !it->second.closing &&
-      engine_.fd_of(conn) >= 0) {
-    // Open in the engine, and no Close queued yet: a reply to a message read before the
-    // peer's Close (or a failing frame) goes out before the server's Close (RFC 6455 5.5.1).
+  if (rc != 0 && rc != -ENOBUFS && it != conns_.end() && it->second.websocket && !it->second.closing) {
+    // Not ended by the engine (no kClosed in this batch), no Close queued: a reply to a message
+    // read before the peer's Close, a failing frame or its FIN goes out before the server's
+    // Close (RFC 6455 5.5.1).
     fail("conn %u: %s refused with %d before any Close was queued; trace %s", conn, what, rc, it->second.trace.c_str());
   }
   Client* c = client_of(conn);
@@ -375,7 +375,11 @@ void Epoch::random_call() {
     case 6: check_rc(server_->reject(id, 403, "forbidden", "x"), "reject"); break;
     case 7: {
       static const uint64_t kTimeouts[] = {20, 300, 5000};
-      server_->sweep(kTimeouts[r_.below(3)], r_.pct(50));
+      if (server_->sweep(kTimeouts[r_.below(3)], r_.pct(50)) > 0) {
+        for (ConnId c : websockets_) {  // the ones it dropped (an abort ends them at once)
+          if (engine_.fd_of(c) < 0) conns_[c].closing = true;
+        }
+      }
       fig_.calls++;
       break;
     }
@@ -554,7 +558,8 @@ void Epoch::server_turn() {
   const std::vector<WsEvent>& evs = server_->events();
   want_.assign(evs.size(), Want{});
   for (const WsEvent& e : evs) {
-    if (e.type == WsEventType::kOverflow) conns_[e.conn].closing = true;  // its 1013 is queued
+    // Its 1013 is queued; or the engine ended it while reaping.
+    if (e.type == WsEventType::kOverflow || e.type == WsEventType::kClosed) conns_[e.conn].closing = true;
   }
   for (size_t i = 0; i < evs.size(); i++) on_event(i, evs[i]);
   // Late answers that are due, then a few calls of the JS layer's own.
@@ -582,36 +587,41 @@ void Epoch::server_turn() {
 }
 
 void Epoch::finish() {
-  // Either every client goes (FIN, RST or close), or the server drains with 1001 first while
-  // the clients read on; then the rest go. Every session must end within the bound.
-  // A graceful close ends by close_timeout_ms; the rest is the reap and the turns around it.
-  const double bound_ms = close_timeout_ms_ + 3000.0;
+  // Either the server drains with 1001 while the clients go on as they were, except that none
+  // gives up (one that never reads never closes: its session must end by the close deadline all
+  // the same), or every client
+  // goes (FIN, RST or close). Either way every session ends within the bound.
+  const double bound_ms = close_timeout_ms_ + 3000.0;  // the deadline, plus the turns around it
+  size_t live_at_end = server_->live_sessions();
+  double start = now_ms();
+  uint64_t polls = 0;
+  const auto wait_for_the_end = [&](const char* after, bool clients_on) {
+    while (server_->live_sessions() != 0 || engine_.stats().live_slots != 0) {
+      if (now_ms() - start > bound_ms || ++polls > 1000000) {
+        fail("%zu sessions and %" PRIu64 " slots still live %.0f ms after %s", server_->live_sessions(),
+             engine_.stats().live_slots, now_ms() - start, after);
+      }
+      if (clients_on) {
+        for (auto& c : clients_) client_turn(*c);
+      }
+      server_turn();
+    }
+  };
   if (r_.pct(35)) {
     shut_down_ = true;
     fig_.shutdowns++;
     server_->shutdown(ws::kCloseGoingAway);
     for (auto& kv : conns_) kv.second.closing = true;
-    const uint64_t until = g_turn + r_.range(1, 200);
-    while (g_turn < until) {
-      for (auto& c : clients_) {
-        if (c->fd >= 0 && !c->peer_gone) client_turn(*c);
-      }
-      server_turn();
-    }
+    wait_for_the_end("shutdown(1001)", true);
   }
   for (auto& c : clients_) {
     if (c->fd >= 0) close_client(*c, r_.pct(40));
   }
-  const size_t live_at_end = server_->live_sessions();
-  const double start = now_ms();
-  uint64_t polls = 0;
-  while (server_->live_sessions() != 0 || engine_.stats().live_slots != 0) {
-    if (now_ms() - start > bound_ms || ++polls > 200000) {
-      fail("%zu sessions and %" PRIu64 " slots still live %.0f ms after every client closed",
-           server_->live_sessions(), engine_.stats().live_slots, now_ms() - start);
-    }
-    server_turn();
+  if (!shut_down_) {
+    live_at_end = server_->live_sessions();
+    start = now_ms();
   }
+  wait_for_the_end("every client closed", false);
   const double drain_ms = now_ms() - start;
   fig_.max_drain_ms = std::max<uint64_t>(fig_.max_drain_ms, static_cast<uint64_t>(drain_ms));
   if (g_verbose) {
