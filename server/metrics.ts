@@ -20,6 +20,8 @@ export class Metrics {
   readonly topicsEvicted: Counter<'reason'>;
   readonly historyEvicted: Counter;
   readonly topicLimitRefusals: Counter;
+  readonly duplicatePublishes: Counter;
+  readonly presenceEventsDropped: Counter;
   readonly repliesCut: Counter<'op'>;
   /** closes aborted at --close-timeout counted in TypeScript (ws); the engine counts its own */
   private closeTimeoutsCounted = 0;
@@ -88,6 +90,16 @@ export class Metrics {
     this.topicLimitRefusals = new Counter({
       name: 'ringcast_topic_limit_refusals_total',
       help: 'New topics refused (err topic_limit, HTTP 503) because --max-topics topics all have subscribers',
+      registers,
+    });
+    this.duplicatePublishes = new Counter({
+      name: 'ringcast_duplicate_publishes_total',
+      help: 'Publishes whose idempotency key was seen within --idempotency-ttl: answered with the first seq, nothing delivered',
+      registers,
+    });
+    this.presenceEventsDropped = new Counter({
+      name: 'ringcast_presence_events_dropped_total',
+      help: 'join/leave events past --presence-events per topic per second, replaced by one presence_sync',
       registers,
     });
     this.repliesCut = new Counter({

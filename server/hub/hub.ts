@@ -186,7 +186,10 @@ export class Hub {
     const start = performance.now();
     if (key !== undefined) {
       const first = this.keys.seen(topicName, key, start);
-      if (first !== undefined) return { ok: true, seq: first, subscribers: 0, duplicate: true };
+      if (first !== undefined) {
+        this.metrics.duplicatePublishes.inc();
+        return { ok: true, seq: first, subscribers: 0, duplicate: true };
+      }
     }
     const topic = this.obtain(topicName);
     if (topic === undefined) return { ok: false, code: 'topic_limit', msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers` };
@@ -400,6 +403,7 @@ export class Hub {
       this.armedFeeds.delete(feed);
       const dropped = feed.dropped;
       feed.dropped = 0;
+      this.metrics.presenceEventsDropped.inc(dropped);
       if (topic.feed !== feed || feed.watchers.count === 0) return;
       this.transport.fanout(feed.watchers.view(), encodePresenceSync(topic.json, topic.members.count, dropped), -1);
     }, feed.windowLeft(now) + 1);

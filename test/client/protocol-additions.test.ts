@@ -58,6 +58,7 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
     expect((await post({ topic: 'h', data: 1 }, { 'idempotency-key': 'a b' })).status).toBe(400);
     expect(await sub.next()).toMatchObject({ op: 'msg', seq: 1 });
     await sub.silent();
+    expect(await (await fetch(`${srv.http}/metrics`)).text()).toMatch(/^ringcast_duplicate_publishes_total 2$/m);
   });
 
   it('forgets a key after --idempotency-ttl', async () => {
@@ -102,5 +103,6 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
     expect(got.slice(0, 5).every((m) => m.op === 'join')).toBe(true);
     expect(got[5]).toEqual({ op: 'presence_sync', topic: 'busy', count: 21, dropped: 15 });
     await w.silent(200);
+    expect(await (await fetch(`${srv.http}/metrics`)).text()).toMatch(/^ringcast_presence_events_dropped_total 15$/m);
   });
 });
