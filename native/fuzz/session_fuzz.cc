@@ -715,13 +715,15 @@ int main(int argc, char** argv) {
     Epoch e(r, fig, clients);
     e.run(std::min(end - now_ms(), double(r.range(500, 3000))));
   }
-  std::printf(
-      "session_fuzz: seed %" PRIu64 " passed: %" PRIu64 " epochs, %" PRIu64 " polls, %" PRIu64 " connections, %" PRIu64
-      " events (%" PRIu64 " requests, %" PRIu64 " messages, %" PRIu64 " own writes, %" PRIu64 " refused, %" PRIu64
-      " overflows, %" PRIu64 " closed), %" PRIu64 " calls, %" PRIu64 " drains with 1001, %" PRIu64
-      " close timeouts, %" PRIu64 " Closes read with every frame before them, %.1f MB written by clients, longest end %" PRIu64 " ms\n",
-      seed, fig.epochs, fig.turns, fig.connections, fig.events, fig.requests, fig.messages, fig.own_writes,
-      fig.refused, fig.overflows, fig.closed, fig.calls, fig.shutdowns, fig.close_timeouts, fig.checked_closes, fig.wire_bytes / 1e6,
-      fig.max_drain_ms);
+  std::printf("session_fuzz: seed %" PRIu64 " passed: %" PRIu64 " epochs, %" PRIu64 " polls, %" PRIu64
+              " connections, %" PRIu64 " events (%" PRIu64 " requests, %" PRIu64 " messages, %" PRIu64
+              " own writes, %" PRIu64 " refused, %" PRIu64 " overflows, %" PRIu64 " closed)\n",
+              seed, fig.epochs, fig.turns, fig.connections, fig.events, fig.requests, fig.messages,
+              fig.own_writes, fig.refused, fig.overflows, fig.closed);
+  std::printf("session_fuzz: %" PRIu64 " calls, %" PRIu64 " drains with 1001, %" PRIu64 " close timeouts, %" PRIu64
+              " Closes read with every frame before them; %.1f MB written by clients, %.1f MB of requests"
+              " and %.1f MB of messages compared; longest end %" PRIu64 " ms\n",
+              fig.calls, fig.shutdowns, fig.close_timeouts, fig.checked_closes, fig.wire_bytes / 1e6,
+              fig.request_bytes / 1e6, fig.message_bytes / 1e6, fig.max_drain_ms);
   return 0;
 }
