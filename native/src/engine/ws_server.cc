@@ -129,6 +129,7 @@ void WsServer::own_write(ConnId conn, Frame* f, bool closes) {
 }
 
 void WsServer::perform(size_t i) {
+  if (i >= events_.size()) return;
   WsEvent& e = events_[i];
   if (e.type != WsEventType::kOwnWrite || e.done) return;
   e.done = true;
