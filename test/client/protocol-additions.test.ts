@@ -1,28 +1,17 @@
 // The protocol additions the client relies on, on every transport: the client-level ping, the
 // idempotency key of pub and POST /publish, and join/leave events for subscribers that ask
 // (bounded per burst).
-import { afterEach, describe, expect, it } from 'vitest';
-import { Client, openClients } from '../helpers/client.js';
-import { startServer, transports, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { serverFixture, transports } from '../helpers/server.js';
 
 describe.each(transports)('protocol additions on the %s transport', (transport) => {
-  let srv: TestServer;
-  const clients: Client[] = [];
-  const open = async (query = '') => {
-    const c = await Client.open(srv.url + query);
-    clients.push(c);
-    return c;
-  };
+  const f = serverFixture(transport);
+  const open = (query = '') => f.open(query);
   const post = (body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${srv.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-
-  afterEach(async () => {
-    for (const c of clients.splice(0)) c.close();
-    await srv?.close();
-  });
+    fetch(`${f.srv.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
   it('answers a ping with an ack carrying only its id; a ping without id gets nothing', async () => {
-    srv = await startServer(transport);
+    await f.start();
     const c = await open();
     c.send('{"op":"ping"}');
     c.send('{"op":"ping","id":7}');
@@ -31,7 +20,7 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
   });
 
   it('publishes a keyed pub once: a repeat returns the first seq and delivers nothing', async () => {
-    srv = await startServer(transport);
+    await f.start();
     const [sub, p] = [await open(), await open()];
     await sub.request({ op: 'sub', topic: 'k', id: 1 });
     expect(await p.request({ op: 'pub', topic: 'k', data: 'a', key: 'x1', id: 1 })).toEqual({ op: 'ack', id: 1, topic: 'k', seq: 1, subscribers: 1 });
@@ -46,7 +35,7 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
   });
 
   it('takes Idempotency-Key on POST /publish, shared with the key of pub', async () => {
-    srv = await startServer(transport);
+    await f.start();
     const sub = await open();
     await sub.request({ op: 'sub', topic: 'h', id: 1 });
     const first = await post({ topic: 'h', data: 1 }, { 'idempotency-key': 'req-1' });
@@ -58,11 +47,11 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
     expect((await post({ topic: 'h', data: 1 }, { 'idempotency-key': 'a b' })).status).toBe(400);
     expect(await sub.next()).toMatchObject({ op: 'msg', seq: 1 });
     await sub.silent();
-    expect(await (await fetch(`${srv.http}/metrics`)).text()).toMatch(/^ringcast_duplicate_publishes_total 2$/m);
+    expect(await (await fetch(`${f.srv.http}/metrics`)).text()).toMatch(/^ringcast_duplicate_publishes_total 2$/m);
   });
 
   it('forgets a key after --idempotency-ttl', async () => {
-    srv = await startServer(transport, { idempotencyTtl: 1 });
+    await f.start({ idempotencyTtl: 1 });
     const p = await open();
     expect(await p.request({ op: 'pub', topic: 'ttl', data: 1, key: 'k', id: 1 })).toMatchObject({ seq: 1 });
     await new Promise((r) => setTimeout(r, 1100));
@@ -70,7 +59,7 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
   });
 
   it('sends join and leave events to a subscriber that asked, once per change, with client and user', async () => {
-    srv = await startServer(transport);
+    await f.start();
     const w = await open();
     const ack = await w.request({ op: 'sub', topic: 'room', presence: true, id: 1 });
     expect(ack).toEqual({ op: 'ack', id: 1, topic: 'room', seq: 0, epoch: expect.any(String), client: expect.stringMatching(/^c/) });
@@ -94,15 +83,15 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
   });
 
   it('bounds the events of a burst of connects by --presence-events per second, then sends one presence_sync', async () => {
-    srv = await startServer(transport, { presenceEvents: 5 });
+    await f.start({ presenceEvents: 5 });
     const w = await open();
     await w.request({ op: 'sub', topic: 'busy', presence: true, id: 1 });
-    clients.push(...(await openClients(srv.url + '?topics=busy', 20)));
+    await Promise.all(Array.from({ length: 20 }, () => f.open('?topics=busy')));
     const got = [];
     for (let i = 0; i < 6; i++) got.push(await w.next(3000));
     expect(got.slice(0, 5).every((m) => m.op === 'join')).toBe(true);
     expect(got[5]).toEqual({ op: 'presence_sync', topic: 'busy', count: 21, dropped: 15 });
     await w.silent(200);
-    expect(await (await fetch(`${srv.http}/metrics`)).text()).toMatch(/^ringcast_presence_events_dropped_total 15$/m);
+    expect(await (await fetch(`${f.srv.http}/metrics`)).text()).toMatch(/^ringcast_presence_events_dropped_total 15$/m);
   });
 });

@@ -3,6 +3,7 @@
 // Host fields. Each ends in an answer or the loss of that one connection; the server goes on.
 import { describe, expect, it } from 'vitest';
 import { Authenticator } from '../../server/auth/tokens.js';
+import type { Hub } from '../../server/hub/hub.js';
 import { Client } from '../helpers/client.js';
 import { clientFrame, rawHttp, RawClient } from '../helpers/raw.js';
 import { serverFixture, transports } from '../helpers/server.js';
@@ -12,6 +13,15 @@ const upgrade = (target: string, extra = '') =>
   `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
 
 /** Status and JSON body of a raw HTTP answer. */
+/** A bug injected into the hub: any message containing "poison" makes it throw. */
+function poisonHub(hub: Hub): void {
+  const message = hub.message.bind(hub);
+  hub.message = (id, data, isBinary) => {
+    if (data.toString().includes('poison')) throw new Error('injected bug');
+    message(id, data, isBinary);
+  };
+}
+
 function parse(response: string): { status: number; head: string; body: unknown } {
   const end = response.indexOf('\r\n\r\n');
   const head = response.slice(0, end);
@@ -82,12 +92,7 @@ describe.each(transports)('hostile HTTP on the %s transport', (transport) => {
 
   it('closes only the connection whose message made the server throw, with 1011, and handles the rest of the batch', async () => {
     await f.start({ closeTimeout: 200 });
-    const hub = f.srv.server.hub;
-    const message = hub.message.bind(hub);
-    hub.message = (id, data, isBinary) => {
-      if (data.toString().includes('poison')) throw new Error('injected bug');
-      message(id, data, isBinary);
-    };
+    poisonHub(f.srv.server.hub);
     const other = await f.open('?topics=t');
     const raw = await RawClient.handshake(f.srv.port, '/ws?topics=t');
     // poison, then a publish, in one write: the publish is never handled (its connection is
@@ -103,11 +108,7 @@ describe.each(transports)('hostile HTTP on the %s transport', (transport) => {
   it('handles a closed event that shares a batch with an event that throws', async () => {
     await f.start({ closeTimeout: 200 });
     const hub = f.srv.server.hub;
-    const message = hub.message.bind(hub);
-    hub.message = (id, data, isBinary) => {
-      if (data.toString().includes('poison')) throw new Error('injected bug');
-      message(id, data, isBinary);
-    };
+    poisonHub(hub);
     for (let round = 0; round < 5; round++) {
       const poisoner = await RawClient.handshake(f.srv.port, '/ws');
       const leaver = await Client.open(f.srv.url + '?topics=t');
