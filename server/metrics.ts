@@ -40,7 +40,7 @@ export class Metrics {
     this.messagesIn = new Counter({ name: 'ringcast_messages_in_total', help: 'WebSocket messages received', registers });
     this.publishes = new Counter({ name: 'ringcast_publishes_total', help: 'Messages published, by source (ws or http)', labelNames: ['source'], registers });
     this.deliveries = new Counter({ name: 'ringcast_deliveries_total', help: 'msg frames queued to subscribers', registers });
-    this.bytesOut = new Counter({ name: 'ringcast_bytes_out_total', help: 'Bytes of msg frames queued to subscribers', registers });
+    this.bytesOut = new Counter({ name: 'ringcast_bytes_out_total', help: 'Bytes of msg frames queued to subscribers (uncompressed size; permessage-deflate sends fewer)', registers });
     this.slowConsumerCloses = new Counter({
       name: 'ringcast_slow_consumer_closes_total',
       help: 'Connections closed with 1013 for exceeding --max-outbound',

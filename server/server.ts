@@ -46,7 +46,7 @@ export class RingcastServer {
     const events: TransportEvents = {
       http: (req) => handleHttp(api, req),
       upgrade: (req) => decideUpgrade(upgradeCtx, req),
-      open: (id, info) => this.hub.open(id, info),
+      open: (id, info, deflate) => this.hub.open(id, info, deflate),
       message: (id, data, isBinary) => this.hub.message(id, data, isBinary),
       close: (id) => this.hub.close(id),
       flushed: () => this.hub.flushed(),

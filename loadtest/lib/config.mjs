@@ -60,6 +60,17 @@ export function scenarios(profile) {
       loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 8 },
     },
     {
+      // Issue 16: the same chat-like JSON (about 4x compressible) with and without
+      // permessage-deflate. deflate 'on' starts every server with it and has the generator
+      // offer it (no context takeover) and inflate: CPU per delivery and wire bytes per delivery.
+      id: 'chat-1k-16KiB-plain', title: '1k subscribers x 16 KiB chat JSON, plain', kind: 'fanout', skipQuick: true,
+      loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 8, payload: 'chat', deflate: 'off' },
+    },
+    {
+      id: 'chat-1k-16KiB-deflate', title: '1k subscribers x 16 KiB chat JSON, permessage-deflate', kind: 'fanout', skipQuick: true,
+      loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 8, payload: 'chat', deflate: 'on' },
+    },
+    {
       id: 'idle', title: 'idle subscribed connections: server RSS per connection', kind: 'idle',
       // Full: as many as RLIMIT_NOFILE allows both processes, computed at run time.
       connections: quick ? 2000 : 'max', hold: quick ? 3 : 6,

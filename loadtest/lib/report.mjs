@@ -27,6 +27,8 @@ function aggregate(all) {
       failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
       deliveries: metric(runs, (r) => r.deliveriesPerS),
       cpu: metric(runs, (r) => r.cpuUsPerDelivery),
+      wire: metric(runs, (r) => r.wireBytesPerDelivery),
+      compressed: ok.reduce((n, r) => n + (r.compressedMessages ?? 0), 0),
       serverBusy: metric(runs, (r) => r.serverBusyPct),
       loadgenBusy: metric(runs, (r) => r.loadgenBusyPct),
       otherLoad: metric(runs, (r) => r.otherLoadPct),
@@ -91,6 +93,22 @@ function fanoutTable(scenario, servers, cells) {
       c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`, c.serverBusy.median.toFixed(0), c.loadgenBusy.median.toFixed(0),
       Number.isFinite(c.otherLoad.median) ? c.otherLoad.median.toFixed(0) : 'n/a', boundBy(c, scenario), flags(c),
     ].join(' | ').replace(/^/, '| ').concat(' |'));
+  }
+  return rows.join('\n');
+}
+
+/** Issue 16: each server with permessage-deflate against itself without, on the same chat JSON. */
+function deflateTable(servers, cells) {
+  const rows = [
+    '| server | CPU us/delivery plain | CPU us/delivery deflate | deflate / plain | wire B/delivery plain | wire B/delivery deflate | deflate / plain | messages that came compressed |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const server of servers) {
+    const p = cells.get(`chat-1k-16KiB-plain|${server}`);
+    const d = cells.get(`chat-1k-16KiB-deflate|${server}`);
+    if (!p || !d || p.ok === 0 || d.ok === 0) { rows.push(`| ${server} | n/a ||||||| `); continue; }
+    rows.push(`| ${server} | ${withSpread(p.cpu, (v) => v.toFixed(3))} | ${withSpread(d.cpu, (v) => v.toFixed(3))} | ${ratio(d.cpu.median, p.cpu.median)} | ` +
+      `${fmt(Math.round(p.wire.median))} | ${fmt(Math.round(d.wire.median))} | ${ratio(d.wire.median, p.wire.median)} | ${fmt(d.compressed)} |`);
   }
   return rows.join('\n');
 }
@@ -245,6 +263,9 @@ export function writeReport(all) {
     const body = s.kind === 'idle' ? idleTable(s, all.servers, cells)
       : s.kind === 'http' ? httpTable(s, all.servers, cells) : fanoutTable(s, all.servers, cells);
     sections.push(`## ${s.title}${loadgen}\n\n${body}`);
+  }
+  if (all.scenarios.some((s) => s.id === 'chat-1k-16KiB-deflate') && all.scenarios.some((s) => s.id === 'chat-1k-16KiB-plain')) {
+    sections.push(`## permessage-deflate: each server against itself (issue 16)\n\n${deflateTable(all.servers, cells)}`);
   }
   sections.push(`## Plots\n\n${svgs.map((f) => `![${f}](${base}/${f})`).join('\n\n')}`);
   const file = path.join(reportsDir, `${base}.md`);

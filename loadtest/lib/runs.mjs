@@ -19,8 +19,8 @@ function loadgenTimeoutMs(seconds) {
 }
 
 /** Starts the server, runs body(server), always stops it; unavailable servers pass through. */
-async function withServer(server, ctx, label, body) {
-  const started = await startServer(server, ctx.tools, path.join(ctx.logDir, `${label}.server.log`));
+async function withServer(server, ctx, label, body, deflate = false) {
+  const started = await startServer(server, ctx.tools, path.join(ctx.logDir, `${label}.server.log`), deflate);
   if (started.unavailable) return { ok: false, unavailable: true, error: started.unavailable };
   try {
     return await body(started);
@@ -66,11 +66,15 @@ export function runFanout(server, scenario, timing, ctx, label) {
       limitedByInstrument: s.loadgen_busy_pct > INSTRUMENT_LIMIT_PCT,
       keptUp,
       latencyUs: s.latency_us,
+      // bytes the generator read per delivery (whole run: handshakes and acks are noise at 1k
+      // subscribers), and how many messages came compressed
+      wireBytesPerDelivery: s.deliveries_total ? s.bytes_in / s.deliveries_total : NaN,
+      compressedMessages: s.compressed_messages ?? 0,
       lost: s.lost, duplicated: s.duplicated, reordered: s.reordered,
       drainComplete: s.drain_complete,
       summary: s,
     };
-  });
+  }, scenario.loadgen.deflate === 'on');
 }
 
 export function idleCount(scenario, nofile) {

@@ -9,16 +9,20 @@ import { PEERS } from './setup.mjs';
 const START_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 5000;
 
-/** The command line for a server entry of config.mjs SERVERS. */
-function command(server, port, tools) {
+/**
+ * The command line for a server entry of config.mjs SERVERS; `deflate` (a scenario's) turns
+ * permessage-deflate on: ringcast --permessage-deflate on, the peers' --deflate on.
+ */
+function command(server, port, tools, deflate) {
+  const onOff = deflate ? 'on' : 'off';
   switch (server.kind) {
     case 'ringcast':
       return ['node', ...(tools.ringcastNodeFlags ?? []), tools.ringcastCli, '--host', '127.0.0.1', '--port', String(port),
-        '--transport', server.transport, '--log-level', 'warn'];
+        '--transport', server.transport, '--log-level', 'warn', '--permessage-deflate', onOff];
     case 'ws-peer':
-      return ['node', path.join(PEERS, 'ws-server.mjs'), '--port', String(port)];
+      return ['node', path.join(PEERS, 'ws-server.mjs'), '--port', String(port), '--deflate', onOff];
     case 'bun-peer':
-      return [tools.bunBin, path.join(PEERS, 'bun-server.ts'), '--port', String(port)];
+      return [tools.bunBin, path.join(PEERS, 'bun-server.ts'), '--port', String(port), '--deflate', onOff];
     default:
       throw new Error(`unknown server kind ${server.kind}`);
   }
@@ -59,11 +63,11 @@ function lastLine(file) {
  * Resolves { pid, port, stop() } once the port accepts, or { unavailable: reason } when the
  * process exits first (ringcast --transport uring exits 1 while the engine is not built).
  */
-export async function startServer(server, tools, logFile) {
+export async function startServer(server, tools, logFile, deflate = false) {
   if (server.kind === 'ringcast' && !tools.ringcastCli) return { unavailable: tools.ringcastReason };
   if (server.kind === 'bun-peer' && !tools.bunBin) return { unavailable: tools.bunReason };
   const port = await freePort();
-  const argv = ['-c', String(SERVER_CPU), ...command(server, port, tools)];
+  const argv = ['-c', String(SERVER_CPU), ...command(server, port, tools, deflate)];
   const out = createWriteStream(logFile);
   // taskset execs the server, so the child's pid is the server's pid for /proc.
   const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,6 @@
 // The Bun peer: protocol v1's sub/pub subset on Bun.serve, fanout through server.publish
 // (uWebSockets' topic tree underneath), the way a Bun user would write it.
-// Usage: bun bun-server.ts --port P [--path /ws]
+// Usage: bun bun-server.ts --port P [--path /ws] [--deflate on|off]
 
 type Conn = { topics: string[] };
 
@@ -25,7 +25,8 @@ const server = Bun.serve<Conn>({
   websocket: {
     // The benchmark holds idle connections longer than Bun's default 120 s would allow.
     idleTimeout: 0,
-    perMessageDeflate: false,
+    // --deflate on: Bun's permessage-deflate (uWebSockets compresses on publish per subscriber)
+    perMessageDeflate: flag('--deflate', 'off') === 'on',
     open(ws) {
       for (const topic of ws.data.topics) ws.subscribe(topic);
     },

@@ -1,12 +1,12 @@
 // The `ws` peer: protocol v1's sub/pub subset written the way a ws user would write it.
 // Each topic is a Set of sockets; a publish is stringified once and sent to each member.
-// Usage: node ws-server.mjs --port P [--path /ws]
+// Usage: node ws-server.mjs --port P [--path /ws] [--deflate on|off]
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '8080' }, path: { type: 'string', default: '/ws' } },
+  options: { port: { type: 'string', default: '8080' }, path: { type: 'string', default: '/ws' }, deflate: { type: 'string', default: 'off' } },
 });
 
 /** @type {Map<string, Set<import('ws').WebSocket>>} */
@@ -58,7 +58,9 @@ function onMessage(ws, raw) {
 }
 
 const server = http.createServer((_req, res) => res.writeHead(404).end());
-const wss = new WebSocketServer({ server, path: values.path, perMessageDeflate: false });
+// --deflate on: ws's permessage-deflate as a ws user turns it on (per-socket compression, ws's
+// default 1 KiB threshold and its zlib concurrency limit of 10).
+const wss = new WebSocketServer({ server, path: values.path, perMessageDeflate: values.deflate === 'on' });
 
 wss.on('connection', (ws, req) => {
   ws.topics = new Set();

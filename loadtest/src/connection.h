@@ -18,7 +18,7 @@ class Connection : public FrameSink {
  public:
   Connection(Generator& gen, uint32_t index, Role role, uint32_t topic)
       : index(index), role(role), topic(topic), gen_(gen) {}
-  void on_message(Opcode op, const uint8_t* data, size_t len) override;
+  void on_message(Opcode op, const uint8_t* data, size_t len, bool compressed) override;
   void on_control(Opcode op, const uint8_t* data, size_t len) override;
 
   uint32_t index;

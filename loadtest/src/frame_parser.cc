@@ -38,9 +38,10 @@ const char* parse_status_name(ParseStatus s) {
   return "unknown";
 }
 
-ParseStatus FrameParser::deliver(bool fin, Opcode op, const uint8_t* payload, size_t n,
+ParseStatus FrameParser::deliver(bool fin, bool rsv1, Opcode op, const uint8_t* payload, size_t n,
                                  FrameSink& sink) {
   uint8_t code = uint8_t(op);
+  if (rsv1 && (!deflate_ || is_control(code) || op == Opcode::Continuation)) return ParseStatus::ReservedBits;
   if (is_control(code)) {
     if (!fin || n > 125) return ParseStatus::BadControlFrame;
     sink.on_control(op, payload, n);
@@ -52,17 +53,18 @@ ParseStatus FrameParser::deliver(bool fin, Opcode op, const uint8_t* payload, si
     return ParseStatus::BadContinuation;
   }
   if (fin && !in_fragmented_) {
-    sink.on_message(op, payload, n);
+    sink.on_message(op, payload, n, rsv1);
     return ParseStatus::Ok;
   }
   if (!in_fragmented_) {
     in_fragmented_ = true;
     fragmented_op_ = op;
+    compressed_ = rsv1;
   }
   if (fragments_.size() + n > max_message_) return ParseStatus::TooLarge;
   fragments_.insert(fragments_.end(), payload, payload + n);
   if (fin) {
-    sink.on_message(fragmented_op_, fragments_.data(), fragments_.size());
+    sink.on_message(fragmented_op_, fragments_.data(), fragments_.size(), compressed_);
     fragments_.clear();
     in_fragmented_ = false;
   }
@@ -78,12 +80,12 @@ size_t FrameParser::parse_frames(const uint8_t* p, size_t len, FrameSink& sink,
     size_t hlen = header_length(f, len - off);
     if (hlen == 0) break;
     if (f[1] & 0x80) { status = ParseStatus::MaskedFrame; break; }
-    if (f[0] & 0x70) { status = ParseStatus::ReservedBits; break; }
+    if (f[0] & 0x30) { status = ParseStatus::ReservedBits; break; }  // RSV1: deliver() decides
     if (!is_known(f[0] & 0x0f)) { status = ParseStatus::BadOpcode; break; }
     uint64_t plen = payload_length(f);
     if (plen > max_message_) { status = ParseStatus::TooLarge; break; }
     if (len - off - hlen < plen) break;
-    status = deliver((f[0] & 0x80) != 0, Opcode(f[0] & 0x0f), f + hlen, size_t(plen), sink);
+    status = deliver((f[0] & 0x80) != 0, (f[0] & 0x40) != 0, Opcode(f[0] & 0x0f), f + hlen, size_t(plen), sink);
     if (status != ParseStatus::Ok) break;
     off += hlen + size_t(plen);
   }

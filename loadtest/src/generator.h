@@ -9,6 +9,7 @@
 
 #include "connection.h"
 #include "endpoint.h"
+#include "inflater.h"
 #include "options.h"
 #include "publish_message.h"
 #include "stats.h"
@@ -33,6 +34,7 @@ class Generator {
 
   // Called by a Connection's frame sink.
   void on_text(Connection& c, const uint8_t* data, size_t len);
+  void on_compressed_text(Connection& c, const uint8_t* data, size_t len);
   void on_close_frame(Connection& c, const uint8_t* data, size_t len);
   void on_ping(Connection& c, const uint8_t* data, size_t len);
 
@@ -90,6 +92,8 @@ class Generator {
   std::unordered_map<uint64_t, Pending> pending_;   // closed loop, by publish number
   std::vector<uint8_t> read_buf_;
   Stats stats_;
+  Inflater inflater_;                 // --deflate on: shared by every connection
+  std::vector<uint8_t> inflated_;     // the last inflated message (capacity kept)
   Phase phase_ = Phase::Connect;
   std::string error_;
 

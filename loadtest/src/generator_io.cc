@@ -21,8 +21,10 @@ constexpr int kMaxEvents = 1024;
 
 }  // namespace
 
-void Connection::on_message(Opcode op, const uint8_t* data, size_t len) {
-  if (op == Opcode::Text) gen_.on_text(*this, data, len);
+void Connection::on_message(Opcode op, const uint8_t* data, size_t len, bool compressed) {
+  if (op != Opcode::Text) return;
+  if (compressed) return gen_.on_compressed_text(*this, data, len);
+  gen_.on_text(*this, data, len);
 }
 
 void Connection::on_control(Opcode op, const uint8_t* data, size_t len) {
@@ -65,7 +67,7 @@ void Generator::on_connected(Connection& c) {
   std::string key = make_websocket_key(c.index + 1);
   c.expected_accept = websocket_accept(key);
   c.state = ConnState::Handshaking;
-  c.out = build_upgrade_request(ep_.host_port, request_target(c), key);
+  c.out = build_upgrade_request(ep_.host_port, request_target(c), key, opts_.deflate ? kDeflateOffer : "");
   flush(c);
   update_interest(c);
 }
@@ -92,6 +94,7 @@ void Generator::on_handshake_bytes(Connection& c, const uint8_t* data, size_t le
   if (r.state == HandshakeResult::Incomplete) return;
   if (r.state == HandshakeResult::Rejected) return fail(c, "handshake: " + r.error);
   std::string rest = c.head.substr(r.header_bytes);
+  if (opts_.deflate && offers_deflate(c.head.data(), r.header_bytes)) c.parser.allow_compressed();
   std::string().swap(c.head);
   became_open(c);
   // A server may send frames right behind the 101 (e.g. an ack); they belong to the parser.
@@ -99,6 +102,14 @@ void Generator::on_handshake_bytes(Connection& c, const uint8_t* data, size_t le
     ParseStatus st = c.parser.feed(reinterpret_cast<const uint8_t*>(rest.data()), rest.size(), c);
     if (st != ParseStatus::Ok) fail(c, std::string("bad frame from server: ") + parse_status_name(st));
   }
+}
+
+// A compressed message: inflated by the one shared inflater (no context between messages),
+// then read like a plain one; its wire size is what bytes_in counted.
+void Generator::on_compressed_text(Connection& c, const uint8_t* data, size_t len) {
+  stats_.compressed++;
+  if (!inflater_.inflate(data, len, inflated_)) return fail(c, "corrupt compressed message from server");
+  on_text(c, inflated_.data(), inflated_.size());
 }
 
 void Generator::send_frame(Connection& c, Opcode op, const char* data, size_t len) {

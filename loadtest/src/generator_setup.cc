@@ -14,7 +14,7 @@ Generator::Generator(const Options& opts, const Endpoint& ep) : opts_(opts), ep_
   subscribers_on_.assign(topics, 0);
   sent_on_.assign(topics, 0);
   for (size_t t = 0; t < topics; t++) {
-    messages_.emplace_back(opts.topic_prefix + "-" + std::to_string(t), opts.size);
+    messages_.emplace_back(opts.topic_prefix + "-" + std::to_string(t), opts.size, opts.chat);
   }
   size_t pubs = opts.mode == Mode::Idle ? 0 : opts.publishers;
   for (size_t i = 0; i < opts.subscribers; i++) {

@@ -44,14 +44,22 @@ std::string make_websocket_key(uint64_t seed) {
   return base64_encode(nonce, sizeof nonce);
 }
 
+bool offers_deflate(const char* data, size_t len) {
+  std::string head(data, len);
+  for (char& ch : head) ch = char(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+  size_t at = head.find("\r\nsec-websocket-extensions:");
+  return at != std::string::npos && head.find("permessage-deflate", at) < head.find("\r\n", at + 2);
+}
+
 std::string build_upgrade_request(const std::string& host_port, const std::string& target,
-                                  const std::string& key) {
+                                  const std::string& key, const std::string& extensions) {
   std::string r;
   r.reserve(256);
   r += "GET " + target + " HTTP/1.1\r\n";
   r += "Host: " + host_port + "\r\n";
   r += "Upgrade: websocket\r\nConnection: Upgrade\r\n";
   r += "Sec-WebSocket-Key: " + key + "\r\n";
+  if (!extensions.empty()) r += "Sec-WebSocket-Extensions: " + extensions + "\r\n";
   r += "Sec-WebSocket-Version: 13\r\n\r\n";
   return r;
 }

@@ -8,8 +8,16 @@
 namespace loadgen {
 
 std::string make_websocket_key(uint64_t seed);
+// The offer --deflate on sends: both no_context_takeover, so one inflater serves every connection.
+constexpr const char* kDeflateOffer =
+    "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+// extensions: a Sec-WebSocket-Extensions offer, or empty for none.
 std::string build_upgrade_request(const std::string& host_port, const std::string& target,
-                                  const std::string& key);
+                                  const std::string& key, const std::string& extensions = "");
+
+// The response head [data, data + len) accepted permessage-deflate.
+bool offers_deflate(const char* data, size_t len);
 
 struct HandshakeResult {
   enum State { Incomplete, Accepted, Rejected } state = Incomplete;

@@ -57,6 +57,8 @@ bool apply(const std::string& flag, const char* v, Options& o) {
   if (flag == "--warmup") return parse_seconds(v, o.warmup);
   if (flag == "--duration") return parse_seconds(v, o.duration) && o.duration > 0;
   if (flag == "--drain-timeout") return parse_seconds(v, o.drain_timeout);
+  if (flag == "--deflate") { o.deflate = !std::strcmp(v, "on"); return o.deflate || !std::strcmp(v, "off"); }
+  if (flag == "--payload") { o.chat = !std::strcmp(v, "chat"); return o.chat || !std::strcmp(v, "pad"); }
   if (flag == "--hold") return parse_seconds(v, o.hold);
   if (flag == "--publish-timeout") return parse_seconds(v, o.publish_timeout) && o.publish_timeout > 0;
   return false;
@@ -83,6 +85,8 @@ const char* usage() {
          "  --connect-timeout S (60)  --subscribe-timeout S (30)  --publish-timeout S (5)\n"
          "  --connect-concurrency N (256)  --source-ips N (254 on loopback, else 0)\n"
          "  --topic-prefix NAME (bench)  --quiet (no progress lines)\n"
+         "  --deflate on|off (off)  offer permessage-deflate and inflate what comes compressed\n"
+         "  --payload pad|chat (pad)  data padded with x, or chat-like JSON (compresses ~4x)\n"
          "  --server-pid PID  also report that local process's CPU per delivery (from /proc)\n"
          "Progress lines, '#phase NAME' markers and a closing summary line go to stderr; the\n"
          "JSON summary to stdout. Ctrl-C ends the load early (a second one ends the drain) and\n"

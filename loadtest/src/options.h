@@ -31,7 +31,9 @@ struct Options {
   size_t connect_concurrency = 256;  // handshakes in flight, so a listen backlog never overflows
   int source_ips = -1;          // 127.0.0.x sources to spread over; -1: 254 when loopback, else 0
   int server_pid = 0;           // when set: report that process's CPU over the window too
-  bool progress = true;         // a line per second on stderr
+  bool progress = true;
+  bool deflate = false;         // offer permessage-deflate (no context takeover) and inflate
+  bool chat = false;            // --payload chat: data is chat-like JSON, not "xxx" padding         // a line per second on stderr
   bool help = false;
 };
 

@@ -10,7 +10,8 @@ namespace loadgen {
 
 class PublishMessage {
  public:
-  PublishMessage(const std::string& topic, size_t data_bytes);
+  // chat: the padding is a JSON array of chat messages (user, time, text) instead of "xxx...".
+  PublishMessage(const std::string& topic, size_t data_bytes, bool chat = false);
   // The JSON text of one publish; valid until the next call.
   const std::string& build(uint64_t sent_ns, uint64_t serial);
   size_t data_bytes() const { return data_bytes_; }

@@ -24,6 +24,7 @@ struct Stats {
   uint64_t duplicates = 0, reordered = 0, gaps = 0;
   uint64_t closed_by_server = 0;
   uint64_t bytes_in = 0;
+  uint64_t compressed = 0;  // messages that arrived compressed (permessage-deflate)
   Histogram latency;                 // window, ns
   Histogram latency_tick;            // since the last progress line, ns
 };

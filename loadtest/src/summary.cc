@@ -97,6 +97,7 @@ void Generator::print_summary(bool ok) const {
   field("unexpected", ull(stats_.unexpected));
   field("unstamped", ull(stats_.unstamped));
   field("bytes_in", ull(stats_.bytes_in));
+  field("compressed_messages", ull(stats_.compressed));
   std::printf("\"latency_us\":{");
   field("count", ull(h.count()));
   field("mean", h.mean() / 1e3);

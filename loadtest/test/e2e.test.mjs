@@ -25,12 +25,13 @@ function loadgen(port, flags) {
 }
 
 /** A protocol v1 pub/sub server whose fanout can be bent by `deliver(frame, seq, members)`. */
-function startServer({ deliver, accept } = {}) {
+function startServer({ deliver, accept, perMessageDeflate = false } = {}) {
   const server = http.createServer();
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate });
   const topics = new Map();
   const seqs = new Map();
   server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => undefined); // a client that drops the connection resets it: not a test failure
     if (accept) return accept(req, socket);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws));
   });
@@ -74,6 +75,22 @@ test('a correct server yields deliveries with no anomaly, closed and open loop',
   assert.equal(open.summary.data_bytes, 16384);
   assert.ok(open.summary.latency_us.count > 0 && open.summary.latency_us.p50 > 0);
   assert.equal(open.summary.lost, 0);
+});
+
+test('--deflate on negotiates permessage-deflate, inflates every delivery and reads fewer bytes', async () => {
+  const srv = await startServer({ perMessageDeflate: { threshold: 0 } });
+  after(srv.close);
+  const flags = ['--subscribers', '20', '--mode', 'open', '--rate', '100', '--size', '16384', '--payload', 'chat', ...short];
+  const plain = await loadgen(srv.port, flags);
+  const deflated = await loadgen(srv.port, [...flags, '--deflate', 'on']);
+  for (const r of [plain, deflated]) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([r.summary.lost, r.summary.duplicated, r.summary.unexpected ?? 0], [0, 0, 0]);
+  }
+  assert.equal(plain.summary.compressed_messages, 0);
+  assert.ok(deflated.summary.compressed_messages >= deflated.summary.deliveries_total);
+  const perDelivery = (r) => r.summary.bytes_in / r.summary.deliveries_total;
+  assert.ok(perDelivery(deflated) < 0.5 * perDelivery(plain), `${perDelivery(deflated)} vs ${perDelivery(plain)}`);
 });
 
 test('a server that skips one subscriber once is caught as lost', async () => {

@@ -11,7 +11,7 @@ namespace {
 
 struct Recorder : FrameSink {
   std::vector<std::string> events;
-  void on_message(Opcode op, const uint8_t* d, size_t n) override {
+  void on_message(Opcode op, const uint8_t* d, size_t n, bool) override {
     events.push_back(std::to_string(int(op)) + ":" + std::string(reinterpret_cast<const char*>(d), n));
   }
   void on_control(Opcode op, const uint8_t* d, size_t n) override {

@@ -17,12 +17,16 @@ namespace {
 // array. server/transport/uring.ts reads the same layout (keep both in step).
 enum BatchKind : uint32_t {
   kBatchRequest = 1,  // a = 1 for a WebSocket upgrade, 0 for plain HTTP; b = request object
-  kBatchMessage = 2,  // a = 1 for binary; b = Buffer with the whole message
+  kBatchMessage = 2,  // a = kMessageBinary | kMessageCompressed bits; b = Buffer with the whole message
   kBatchClosed = 3,   // a = close code (1006 when the connection just ended)
   kBatchDrain = 4,
   kBatchOverflow = 5,  // close 1013 was queued: the connection passed its outbound limit
   kBatchRefused = 6,   // answered natively with an HTTP error: a = status, b = 1 for an upgrade
 };
+
+// Bits of `a` in a kBatchMessage event.
+constexpr uint32_t kMessageBinary = 1;
+constexpr uint32_t kMessageCompressed = 2;  // permessage-deflate: b is the deflated payload
 
 uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t fallback) {
   Napi::Value v = o.Get(key);
@@ -239,7 +243,7 @@ Napi::Array RingServer::BatchToJs(Napi::Env env, size_t begin, size_t end) {
         break;
       case WsEventType::kMessage:
         kind = kBatchMessage;
-        a = Napi::Number::New(env, ev.binary ? 1 : 0);
+        a = Napi::Number::New(env, (ev.binary ? kMessageBinary : 0) | (ev.compressed ? kMessageCompressed : 0));
         b = Napi::Buffer<uint8_t>::Copy(env, ev.data, ev.len);
         break;
       case WsEventType::kClosed:
@@ -299,9 +303,27 @@ Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
   return Status(info.Env(), port);
 }
 
+// acceptUpgrade(conn, extensions?: string): a non-empty `extensions` is the negotiated
+// permessage-deflate answer (server/protocol/deflate.ts), sent as Sec-WebSocket-Extensions.
 Napi::Value RingServer::AcceptUpgrade(const Napi::CallbackInfo& info) {
   if (!Usable(info, "acceptUpgrade", {Arg::kNumber})) return info.Env().Undefined();
-  return Status(info.Env(), ws_->accept_upgrade(info[0].As<Napi::Number>().Uint32Value()));
+  ConnId conn = info[0].As<Napi::Number>().Uint32Value();
+  std::string ext = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  if (ext.find_first_of("\r\n") != std::string::npos) return Status(info.Env(), -EINVAL);
+  const bool deflate = !ext.empty();
+  std::string extra = deflate ? "Sec-WebSocket-Extensions: " + ext + "\r\n" : std::string();
+  int r = ws_->accept_upgrade(conn, extra, deflate);
+  if (r == 0) {
+    const uint32_t slot = conn_slot(conn);
+    if (deflate_by_slot_.size() <= slot) deflate_by_slot_.resize(slot + 1, 0);
+    deflate_by_slot_[slot] = deflate ? 1 : 0;
+  }
+  return Status(info.Env(), r);
+}
+
+bool RingServer::Deflates(ConnId conn) const {
+  const uint32_t slot = conn_slot(conn);
+  return slot < deflate_by_slot_.size() && deflate_by_slot_[slot] != 0;
 }
 
 Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
@@ -320,12 +342,21 @@ Napi::Value RingServer::Send(const Napi::CallbackInfo& info) {
 
 // fanout(ids: Uint32Array, frame: Buffer, exclude: number) -> receivers. ONE call per publish:
 // the frame is copied into engine memory once and referenced by every queue.
+// With a 4th argument (the same message compressed, RSV1 set), connections that negotiated
+// permessage-deflate get that frame and the others the plain one: still ONE call per publish,
+// each frame copied once.
 Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
   if (!Usable(info, "fanout", {Arg::kUint32Array, Arg::kBuffer, Arg::kNumber})) return info.Env().Undefined();
   Napi::Uint32Array ids = info[0].As<Napi::Uint32Array>();
   Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
   int64_t exclude = info[2].As<Napi::Number>().Int64Value();
-  size_t n = FanoutFrame(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude);
+  size_t n;
+  if (info.Length() > 3 && info[3].IsBuffer()) {
+    Napi::Buffer<uint8_t> deflated = info[3].As<Napi::Buffer<uint8_t>>();
+    n = FanoutSplit(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), deflated.Data(), deflated.Length(), exclude);
+  } else {
+    n = FanoutFrame(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude);
+  }
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
@@ -353,6 +384,18 @@ size_t RingServer::FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes
   queued += engine_->fanout(ids + start, n - start, f);
   frame_unref(f);
   return queued;
+}
+
+size_t RingServer::FanoutSplit(const ConnId* ids, size_t n, const uint8_t* plain, size_t plain_len,
+                               const uint8_t* deflated, size_t deflated_len, int64_t exclude) {
+  plain_ids_.clear();
+  deflate_ids_.clear();
+  for (size_t i = 0; i < n; i++) {
+    if (static_cast<int64_t>(ids[i]) == exclude) continue;
+    (Deflates(ids[i]) ? deflate_ids_ : plain_ids_).push_back(ids[i]);
+  }
+  return FanoutFrame(plain_ids_.data(), plain_ids_.size(), plain, plain_len, -1) +
+         FanoutFrame(deflate_ids_.data(), deflate_ids_.size(), deflated, deflated_len, -1);
 }
 
 Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {

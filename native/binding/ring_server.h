@@ -15,6 +15,7 @@
 
 #include <initializer_list>
 #include <memory>
+#include <vector>
 
 #include "engine/engine.h"
 #include "engine/ws_server.h"
@@ -30,12 +31,12 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
  private:
   // JS methods. Ids are ConnIds (uint32: generation | slot).
   Napi::Value Listen(const Napi::CallbackInfo& info);        // (host, port) -> port
-  Napi::Value AcceptUpgrade(const Napi::CallbackInfo& info); // (conn) -> status
+  Napi::Value AcceptUpgrade(const Napi::CallbackInfo& info); // (conn, extensions?) -> status
   // (conn, Buffer, keepAlive) -> status: an answer to a request, or (keepAlive false) the
   // refusal of a pending upgrade
   Napi::Value Respond(const Napi::CallbackInfo& info);
   Napi::Value Send(const Napi::CallbackInfo& info);          // (conn, frame Buffer) -> status
-  Napi::Value Fanout(const Napi::CallbackInfo& info);        // (Uint32Array, frame, exclude) -> n
+  Napi::Value Fanout(const Napi::CallbackInfo& info);        // (Uint32Array, frame, exclude, compressed?) -> n
   Napi::Value Close(const Napi::CallbackInfo& info);         // (conn, code, reason) -> status
   Napi::Value Abort(const Napi::CallbackInfo& info);         // (conn) -> status
   Napi::Value Flush(const Napi::CallbackInfo& info);         // () -> SQEs submitted
@@ -57,6 +58,9 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   void Shutdown();
   int SendFrame(ConnId conn, const uint8_t* bytes, size_t len);
   size_t FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes, size_t len, int64_t exclude);
+  size_t FanoutSplit(const ConnId* ids, size_t n, const uint8_t* plain, size_t plain_len, const uint8_t* deflated,
+                     size_t deflated_len, int64_t exclude);
+  bool Deflates(ConnId conn) const;
 
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<WsServer> ws_;
@@ -65,6 +69,12 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   std::unique_ptr<Napi::AsyncContext> async_;
   uv_poll_t* poll_ = nullptr;  // freed in its close callback
   int efd_ = -1;
+  // One byte per slot: the connection there negotiated permessage-deflate. Written by every
+  // accepted upgrade (so a reused slot never inherits it); read by fanouts with a compressed frame.
+  std::vector<uint8_t> deflate_by_slot_;
+  // Scratch for FanoutSplit: the ids of one publish split by negotiation (capacity is kept).
+  std::vector<ConnId> plain_ids_;
+  std::vector<ConnId> deflate_ids_;
   bool in_turn_ = false;
   bool destroyed_ = false;
 };

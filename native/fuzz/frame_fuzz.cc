@@ -32,10 +32,12 @@ void require(bool ok) {
   if (!ok) std::abort();
 }
 
-void check_event(const FrameEvent& e, const FrameLimits& limits) {
+void check_event(const FrameEvent& e, const FrameLimits& limits, bool deflate) {
+  // only a connection that negotiated permessage-deflate sees compressed messages
+  require(!e.compressed || (deflate && (e.type == FrameEventType::kText || e.type == FrameEventType::kBinary)));
   switch (e.type) {
     case FrameEventType::kText:
-      require(is_valid_utf8(e.data, e.size));
+      require(e.compressed || is_valid_utf8(e.data, e.size));
       [[fallthrough]];
     case FrameEventType::kBinary:
       require(e.size <= limits.max_message_bytes);
@@ -60,6 +62,7 @@ void check_event(const FrameEvent& e, const FrameLimits& limits) {
 
 std::string record(const FrameEvent& e) {
   std::string s(1, char('0' + int(e.type)));
+  if (e.compressed) s += 'z';
   s += std::to_string(e.code) + ":";
   if (e.type != FrameEventType::kError && e.size > 0) {
     s.append(reinterpret_cast<const char*>(e.data), e.size);
@@ -68,8 +71,9 @@ std::string record(const FrameEvent& e) {
 }
 
 std::vector<std::string> feed(const std::vector<uint8_t>& wire, uint8_t seed,
-                              const FrameLimits& limits) {
+                              const FrameLimits& limits, bool deflate) {
   FrameParser parser(limits);
+  if (deflate) parser.allow_compressed();
   std::vector<uint8_t> message;
   std::vector<std::string> events;
   uint32_t state = seed;
@@ -88,7 +92,7 @@ std::vector<std::string> feed(const std::vector<uint8_t>& wire, uint8_t seed,
       off += step.consumed;
       if (step.event.type == FrameEventType::kNone) continue;
       require(!was_stopped);
-      check_event(step.event, limits);
+      check_event(step.event, limits, deflate);
       events.push_back(record(step.event));
     }
   }
@@ -128,8 +132,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<uint8_t> wire =
       (data[1] & 2) ? build_frames(rest, rest_len) : std::vector<uint8_t>(rest, rest + rest_len);
 
-  const std::vector<std::string> whole = feed(wire, 0, limits);
-  const std::vector<std::string> split = feed(wire, data[0] == 0 ? 1 : data[0], limits);
+  const bool deflate = (data[1] & 4) != 0;  // permessage-deflate negotiated: RSV1 allowed
+  const std::vector<std::string> whole = feed(wire, 0, limits, deflate);
+  const std::vector<std::string> split = feed(wire, data[0] == 0 ? 1 : data[0], limits, deflate);
   require(whole == split);
   return 0;
 }

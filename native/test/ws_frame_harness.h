@@ -12,6 +12,9 @@ namespace wstest {
 
 inline std::string describe(const ringcast::ws::FrameEvent& e) {
   using ringcast::ws::FrameEventType;
+  // a compressed message (permessage-deflate) is shown as hex: the parser does not inflate
+  if (e.compressed && e.type == FrameEventType::kText) return "deflate-text:" + to_hex(e.data, e.size);
+  if (e.compressed && e.type == FrameEventType::kBinary) return "deflate-binary:" + to_hex(e.data, e.size);
   switch (e.type) {
     case FrameEventType::kText: return "text:" + std::string(e.text());
     case FrameEventType::kBinary: return "binary:" + to_hex(e.data, e.size);
@@ -33,8 +36,9 @@ struct FeedResult {
 // Each chunk is copied into its own exactly-sized heap block, so AddressSanitizer reports
 // any read past the bytes the parser was given.
 inline FeedResult feed_frames(const std::vector<uint8_t>& input, Split how, uint64_t seed,
-                              ringcast::ws::FrameLimits limits = {}) {
+                              ringcast::ws::FrameLimits limits = {}, bool deflate = false) {
   ringcast::ws::FrameParser parser(limits);
+  if (deflate) parser.allow_compressed();
   std::vector<uint8_t> message;
   FeedResult out;
   size_t pos = 0;
@@ -61,11 +65,12 @@ inline FeedResult feed_frames(const std::vector<uint8_t>& input, Split how, uint
 // Whole, byte by byte, and at several random split points: all must agree with expected.
 inline void expect_events_every_split(const std::vector<uint8_t>& input,
                                       const std::vector<std::string>& expected,
-                                      ringcast::ws::FrameLimits limits = {}) {
+                                      ringcast::ws::FrameLimits limits = {},
+                                      bool deflate = false) {
   for (Split how : {Split::kWhole, Split::kBytewise, Split::kRandom}) {
     const int seeds = how == Split::kRandom ? 8 : 1;
     for (int seed = 1; seed <= seeds; seed++) {
-      const FeedResult r = feed_frames(input, how, uint64_t(seed), limits);
+      const FeedResult r = feed_frames(input, how, uint64_t(seed), limits, deflate);
       if (r.events != expected) {
         report_failure(__FILE__, __LINE__,
                        std::string(split_name(how)) + " split, seed " + std::to_string(seed) +

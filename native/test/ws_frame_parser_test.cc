@@ -172,7 +172,39 @@ const Case kCases[] = {
     {"close code 65535", "8882 00000000 ffff", "error:1002"},
 };
 
+// With permessage-deflate negotiated (RFC 7692 section 6): RSV1 on the first frame of a data
+// message marks it compressed; the parser hands the deflated bytes on (no UTF-8 check: that
+// is done once inflated) and fails RSV1 anywhere else. f248cdc9c90700 is "Hello" (7.2.3.1).
+const Case kDeflateCases[] = {
+    {"a compressed text message", "c187 00000000 f248cdc9c90700", "deflate-text:f248cdc9c90700"},
+    {"a compressed text message in two fragments", "4183 00000000 f248cd | 8084 00000000 c9c90700",
+     "deflate-text:f248cdc9c90700"},
+    {"a ping between compressed fragments",
+     "4183 00000000 f248cd 8980 00000000 8084 00000000 c9c90700",
+     "ping: | deflate-text:f248cdc9c90700"},
+    {"compressed text is not checked as UTF-8 before inflation", "c181 00000000 ff",
+     "deflate-text:ff"},
+    {"a compressed binary message", "c281 00000000 ff", "deflate-binary:ff"},
+    {"plain and compressed messages mixed", "8181 00000000 41 c187 00000000 f248cdc9c90700",
+     "text:A | deflate-text:f248cdc9c90700"},
+    {"plain text is still checked as UTF-8", "8181 00000000 ff", "error:1007"},
+    {"RSV1 on a continuation frame", "4181 00000000 41 c081 00000000 42", "error:1002"},
+    {"RSV1 on a continuation of a plain message", "0181 00000000 41 c081 00000000 42",
+     "error:1002"},
+    {"RSV1 on a ping", "c980 00000000", "error:1002"},
+    {"RSV1 on a close", "c882 00000000 03e8", "error:1002"},
+    {"RSV2 is still refused", "a180 00000000", "error:1002"},
+    {"the compressed size is held to the limit", "c187 00000000 f248cdc9c90700", "error:1009", 6},
+};
+
 void table_tests() {
+  for (const Case& c : kDeflateCases) {
+    run(c.name, [&] {
+      FrameLimits limits;
+      limits.max_message_bytes = c.max_message;
+      wstest::expect_events_every_split(hex(c.frames), split_events(c.expected), limits, true);
+    });
+  }
   for (const Case& c : kCases) {
     run(c.name, [&] {
       FrameLimits limits;

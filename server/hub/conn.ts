@@ -25,6 +25,8 @@ export class Conn {
     readonly serial: number,
     readonly user: string,
     readonly perms: Permissions | null,
+    /** negotiated permessage-deflate: replays go to it compressed */
+    readonly deflate = false,
   ) {}
 
   get subscriptionCount(): number {

@@ -15,6 +15,11 @@ export interface Page {
   more: boolean;
 }
 
+/** Bytes an entry holds: its frame and, when made, the compressed twin. */
+export function retainedBytes(e: Retained): number {
+  return e.frame.length + (e.compressed === undefined ? 0 : e.compressed.length);
+}
+
 export class History {
   private entries: Retained[] = [];
   private head = 0; // index of the oldest entry in `entries`
@@ -30,7 +35,7 @@ export class History {
   push(entry: Retained): Retained | undefined {
     if (this.capacity === 0) return entry;
     this.entries.push(entry);
-    this.bytes += entry.frame.length;
+    this.bytes += retainedBytes(entry);
     return this.length > this.capacity ? this.shift() : undefined;
   }
 
@@ -39,7 +44,7 @@ export class History {
     if (this.length === 0) return undefined;
     const oldest = this.entries[this.head]!;
     this.entries[this.head++] = undefined as unknown as Retained;
-    this.bytes -= oldest.frame.length;
+    this.bytes -= retainedBytes(oldest);
     if (this.head > 32 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
       this.head = 0;

@@ -7,6 +7,7 @@ import { allowed } from '../auth/permissions.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { encodeAck, encodeAckParts, encodeErr, encodeMsg, encodePresenceEvent, encodePresenceSync, jsonAscii } from '../protocol/encode.js';
+import type { DeflateOptions } from '../protocol/deflate.js';
 import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
 import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transport/types.js';
@@ -38,6 +39,10 @@ export class Hub {
   /** connections by slot (CONN_SLOT_MASK of the id): an array, not a Map, to stay small per connection */
   private readonly conns: (Conn | undefined)[] = [];
   private liveConns = 0;
+  /** open connections that negotiated permessage-deflate: while none, nothing is compressed */
+  private deflateConns = 0;
+  /** --permessage-deflate on: the threshold and level of the once-per-publish compression */
+  private readonly deflate: DeflateOptions | undefined;
   private readonly topics: TopicStore;
   private readonly budget: number;
   private readonly bootId = randomBytes(4).toString('hex');
@@ -61,6 +66,7 @@ export class Hub {
     );
     metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
+    this.deflate = config.permessageDeflate === 'on' ? { threshold: config.deflateThreshold, level: config.deflateLevel } : undefined;
     this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
     if (config.historyTtl > 0) {
       const every = Math.min(config.historyTtl * 1000, 10_000);
@@ -94,8 +100,9 @@ export class Hub {
 
   // ---- connection lifecycle (called by the transport) ----
 
-  open(id: number, info: ConnectionInfo): void {
-    const conn = new Conn(id, ++this.clientCounter, info.user, info.perms);
+  open(id: number, info: ConnectionInfo, deflate = false): void {
+    const conn = new Conn(id, ++this.clientCounter, info.user, info.perms, deflate);
+    if (deflate) this.deflateConns++;
     const slot = id & CONN_SLOT_MASK;
     while (this.conns.length <= slot) this.conns.push(undefined); // append keeps the array dense
     this.conns[slot] = conn;
@@ -124,6 +131,7 @@ export class Hub {
     for (const topic of conn.topics()) this.leave(conn, topic);
     this.conns[id & CONN_SLOT_MASK] = undefined;
     this.liveConns--;
+    if (conn.deflate) this.deflateConns--;
   }
 
   message(id: number, data: Buffer, isBinary: boolean): void {
@@ -195,10 +203,11 @@ export class Hub {
     if (topic === undefined) return { ok: false, code: 'topic_limit', msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers` };
     const seq = ++topic.seq;
     if (key !== undefined) this.keys.remember(topicName, key, seq, start);
-    const msg = encodeMsg(topic.json, seq, data);
-    this.topics.retain(topic, { seq, frame: msg.frame, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
+    // compressed once here, for every subscriber that negotiated permessage-deflate (and replays)
+    const msg = encodeMsg(topic.json, seq, data, this.deflateConns > 0 ? this.deflate : undefined);
+    this.topics.retain(topic, { seq, frame: msg.frame, compressed: msg.compressed, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
     this.topics.touch(topic, start);
-    const receivers = topic.members.count === 0 ? 0 : this.transport.fanout(topic.members.view(), msg.frame, exclude);
+    const receivers = topic.members.count === 0 ? 0 : this.transport.fanout(topic.members.view(), msg.frame, exclude, msg.compressed);
     this.metrics.publishes.inc({ source });
     if (receivers > 0) {
       this.metrics.deliveries.inc(receivers);
@@ -257,7 +266,7 @@ export class Hub {
     }
     if (recovery === undefined) return;
     if (recovery.cut) this.metrics.repliesCut.inc({ op: 'sub' });
-    for (const m of recovery.messages) if (!this.reply(conn, m.frame)) return;
+    for (const m of recovery.messages) if (!this.reply(conn, conn.deflate && m.compressed !== undefined ? m.compressed : m.frame)) return;
   }
 
   private onUnsub(conn: Conn, id: Id, name: string): void {

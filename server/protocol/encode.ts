@@ -1,6 +1,7 @@
 // Server -> client messages of protocol v1, encoded straight into WebSocket frames.
 // A `msg` is encoded ONCE per publish; its frame is what every subscriber receives and
 // what history keeps, so replays are byte-identical to live deliveries.
+import { compressFrame, type DeflateOptions } from './deflate.js';
 import { textFrame } from './frame.js';
 import type { ErrorCode } from './errors.js';
 import type { Id } from './request.js';
@@ -12,16 +13,20 @@ export function jsonAscii(s: string): string {
 
 export interface EncodedMsg {
   frame: Buffer;
+  /** the same message with permessage-deflate (RSV1), for connections that negotiated it */
+  compressed?: Buffer | undefined;
   /** where the verbatim `data` bytes sit inside `frame`, for history acks */
   dataStart: number;
   dataEnd: number;
 }
 
-export function encodeMsg(topicJson: string, seq: number, data: Uint8Array): EncodedMsg {
+/** With `deflate`, the compressed twin is made too (once, whatever the number of subscribers). */
+export function encodeMsg(topicJson: string, seq: number, data: Uint8Array, deflate?: DeflateOptions): EncodedMsg {
   const prefix = `{"op":"msg","topic":${topicJson},"seq":${seq},"data":`;
   const { frame, payloadOffset } = textFrame([prefix, data, '}']);
   const dataStart = payloadOffset + prefix.length;
-  return { frame, dataStart, dataEnd: dataStart + data.length };
+  const compressed = deflate === undefined ? undefined : compressFrame(frame, payloadOffset, deflate);
+  return { frame, compressed, dataStart, dataEnd: dataStart + data.length };
 }
 
 /** Payload bytes a msg frame would carry, to check --max-payload before encoding. */

@@ -66,6 +66,10 @@ export interface NativeOptions {
   closeTimeout?: number;
 }
 
+/** Bits of `a` in a Message event (ring_server.cc kMessageBinary, kMessageCompressed). */
+export const MESSAGE_BINARY = 1;
+export const MESSAGE_COMPRESSED = 2;
+
 /** Batch layout shared with native/binding/ring_server.cc: [kind, conn, a, b] per event. */
 export const BATCH_STRIDE = 4;
 export const enum BatchKind {
@@ -79,11 +83,13 @@ export const enum BatchKind {
 
 export interface NativeRingServer {
   listen(host: string, port: number): number;
-  acceptUpgrade(conn: number): number;
+  /** `extensions`: the Sec-WebSocket-Extensions answer when permessage-deflate was negotiated */
+  acceptUpgrade(conn: number, extensions?: string): number;
   /** An answer to a request; with keepAlive false also the refusal of a pending upgrade. */
   respond(conn: number, bytes: Buffer, keepAlive: boolean): number;
   send(conn: number, frame: Buffer): number;
-  fanout(ids: Uint32Array, frame: Buffer, exclude: number): number;
+  /** with `compressed`, connections accepted with permessage-deflate get that frame instead */
+  fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer): number;
   close(conn: number, code: number, reason: string): number;
   abort(conn: number): number;
   flush(): number;

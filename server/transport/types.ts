@@ -57,7 +57,8 @@ export interface TransportEvents {
   http(req: HttpRequest): Promise<HttpResponse>;
   /** Decide an upgrade: path, limits, origin, auth, initial topics. */
   upgrade(req: UpgradeRequest): Promise<UpgradeDecision>;
-  open(id: number, info: ConnectionInfo): void;
+  /** `deflate`: the connection negotiated permessage-deflate (docs/protocol.md, extensions). */
+  open(id: number, info: ConnectionInfo, deflate: boolean): void;
   /** One complete inbound message (already unmasked, UTF-8 checked when text). */
   message(id: number, data: Buffer, isBinary: boolean): void;
   close(id: number): void;
@@ -83,9 +84,11 @@ export interface Transport {
   send(id: number, frame: Buffer): boolean;
   /**
    * Queue the same frame to every connection in `ids` but `exclude` (-1 for none); returns
-   * how many connections it was queued on. The frame must not be modified afterwards.
+   * how many connections it was queued on. With `compressed` (the same message with
+   * permessage-deflate), connections that negotiated the extension get that frame instead.
+   * Neither frame may be modified afterwards.
    */
-  fanout(ids: Uint32Array, frame: Buffer, exclude: number): number;
+  fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer): number;
   /** Close one connection with a close frame (code, reason), after its queued frames. */
   close(id: number, code: number, reason: string): void;
   connectionCount(): number;

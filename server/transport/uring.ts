@@ -6,7 +6,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { httpError } from '../protocol/errors.js';
-import { BATCH_STRIDE, BatchKind, loadAddon, type NativeRequest, type NativeRingServer } from './native.js';
+import { acceptsDeflate, DEFLATE_RESPONSE, inflateMessage } from '../protocol/deflate.js';
+import { BATCH_STRIDE, BatchKind, loadAddon, MESSAGE_BINARY, MESSAGE_COMPRESSED, type NativeRequest, type NativeRingServer } from './native.js';
 import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents, type UpgradeDecision } from './types.js';
 
 export class UringTransport implements Transport {
@@ -16,6 +17,8 @@ export class UringTransport implements Transport {
   /** upgraded connections the core knows about, by slot (an array: a Set costs more per entry) */
   private readonly openIds: number[] = [];
   private openCount = 0;
+  /** open ids this transport failed (a compressed message past --max-payload or corrupt): the rest of their batch is ignored */
+  private readonly failed = new Set<number>();
   private flushScheduled = false;
   private inBatch = false;
   private destroyed = false;
@@ -93,9 +96,9 @@ export class UringTransport implements Transport {
     return r >= 0;
   }
 
-  fanout(ids: Uint32Array, frame: Buffer, exclude: number): number {
+  fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer): number {
     if (this.destroyed) return 0;
-    const n = this.native.fanout(ids, frame, exclude);
+    const n = compressed === undefined ? this.native.fanout(ids, frame, exclude) : this.native.fanout(ids, frame, exclude, compressed);
     this.scheduleFlush();
     return n;
   }
@@ -143,13 +146,13 @@ export class UringTransport implements Transport {
     const conn = batch[i + 1] as number;
     switch (kind) {
       case BatchKind.Message:
-        this.events.message(conn, batch[i + 3] as Buffer, batch[i + 2] === 1);
-        return;
+        return this.onMessage(conn, batch[i + 3] as Buffer, batch[i + 2] as number);
       case BatchKind.Request:
         if (batch[i + 2] === 1) this.onUpgrade(conn, batch[i + 3] as NativeRequest);
         else this.onRequest(conn, batch[i + 3] as NativeRequest);
         return;
       case BatchKind.Closed:
+        this.failed.delete(conn);
         if (this.markClosed(conn)) {
           this.metrics.connections.dec({ transport: this.name });
           this.events.close(conn);
@@ -166,6 +169,20 @@ export class UringTransport implements Transport {
     }
   }
 
+  /**
+   * A message; a compressed one (permessage-deflate) is inflated here, one call per message with
+   * no state kept (client_no_context_takeover), bounded by --max-payload on the inflated size.
+   */
+  private onMessage(conn: number, data: Buffer, bits: number): void {
+    if (this.failed.has(conn)) return;
+    const isBinary = (bits & MESSAGE_BINARY) !== 0;
+    if ((bits & MESSAGE_COMPRESSED) === 0) return this.events.message(conn, data, isBinary);
+    const inflated = inflateMessage(data, isBinary, this.config.maxPayload);
+    if (inflated.ok) return this.events.message(conn, inflated.data, isBinary);
+    this.failed.add(conn);
+    this.native.close(conn, inflated.code, inflated.reason);
+  }
+
   /** Handling an event of `conn` threw: the core closes that WebSocket with 1011; anything else is aborted. */
   private onEventFault(conn: number, err: unknown): void {
     if (this.openIds[conn & CONN_SLOT_MASK] === conn) return this.events.fault('batch', err, conn);
@@ -179,7 +196,7 @@ export class UringTransport implements Transport {
     this.events
       .upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress })
       .then(
-        (decision) => this.decided(conn, decision),
+        (decision) => this.decided(conn, decision, req.headers),
         (err: unknown) => {
           this.events.fault('upgrade', err);
           this.refuse(conn, { ...httpError('internal'), reason: 'internal' });
@@ -187,14 +204,16 @@ export class UringTransport implements Transport {
       );
   }
 
-  private decided(conn: number, decision: UpgradeDecision): void {
+  private decided(conn: number, decision: UpgradeDecision, headers: Record<string, string>): void {
     if (!decision.ok) return this.refuse(conn, decision);
     try {
       if (this.destroyed) return; // the addon is gone: every method would throw
-      if (this.native.acceptUpgrade(conn) === 0) {
+      // declined offers (other extensions, invalid or unsupported parameters) never fail the upgrade
+      const deflate = this.config.permessageDeflate === 'on' && acceptsDeflate(headers['sec-websocket-extensions']);
+      if (this.native.acceptUpgrade(conn, deflate ? DEFLATE_RESPONSE : '') === 0) {
         this.markOpen(conn);
         this.metrics.connections.inc({ transport: this.name });
-        this.events.open(conn, decision.info);
+        this.events.open(conn, decision.info, deflate);
       }
       this.scheduleFlush();
     } catch (err) {

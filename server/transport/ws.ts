@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { closeCodes, httpError, type ErrorCode } from '../protocol/errors.js';
 import { checkHandshake } from '../http/handshake.js';
+import { acceptsDeflate, EXTENSION } from '../protocol/deflate.js';
 import type { ConnectionInfo, HttpResponse, Transport, TransportEvents } from './types.js';
 
 interface Conn {
@@ -18,6 +19,8 @@ interface Conn {
   alive: boolean;
   corked: boolean;
   closing: boolean;
+  /** negotiated permessage-deflate: fanouts write it the compressed frame */
+  deflate: boolean;
   /** aborts the connection when it has not finished closing within --close-timeout */
   closeTimer: NodeJS.Timeout | undefined;
 }
@@ -54,7 +57,11 @@ export class WsTransport implements Transport {
     const options = {
       noServer: true,
       maxPayload: config.maxPayload,
-      perMessageDeflate: false,
+      // The offer is judged by acceptsDeflate (one rule for both transports) and handed to ws
+      // rewritten as a bare "permessage-deflate", which these options answer with both
+      // no_context_takeover parameters. ws inflates what clients send (bounded by maxPayload
+      // on the inflated size); it never compresses: the core's frames are written as they are.
+      perMessageDeflate: config.permessageDeflate === 'on' ? { serverNoContextTakeover: true, clientNoContextTakeover: true } : false,
       clientTracking: false,
       // ws >= 8.19 (not in @types/ws yet): its own close deadline, a backstop behind ours
       closeTimeout: config.closeTimeout + 1000,
@@ -104,13 +111,13 @@ export class WsTransport implements Transport {
     return conn !== undefined && this.write(conn, frame);
   }
 
-  fanout(ids: Uint32Array, frame: Buffer, exclude: number): number {
+  fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer): number {
     let n = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (id === exclude) continue;
       const conn = this.conns[id];
-      if (conn !== undefined && this.write(conn, frame)) n++;
+      if (conn !== undefined && this.write(conn, compressed !== undefined && conn.deflate ? compressed : frame)) n++;
     }
     return n;
   }
@@ -231,6 +238,10 @@ export class WsTransport implements Transport {
     if (countField(req.rawHeaders, 'host') > 1) return this.reject(socket, httpError('bad_handshake', 'more than one Host field'), 'bad_handshake');
     const bad = checkHandshake(req.method ?? '', req.httpVersion, req.headers);
     if (bad !== null) return this.reject(socket, httpError(bad.reason === 'bad_version' ? 'bad_version' : 'bad_handshake', bad.body, bad.headers), bad.reason);
+    // declined offers (other extensions, invalid or unsupported parameters) never fail the upgrade
+    const deflate = this.config.permessageDeflate === 'on' && acceptsDeflate(req.headers['sec-websocket-extensions']);
+    if (deflate) req.headers['sec-websocket-extensions'] = EXTENSION;
+    else delete req.headers['sec-websocket-extensions'];
     this.events
       .upgrade({ url: req.url ?? '/', headers: req.headers as Record<string, string | undefined>, remoteAddress: socket.remoteAddress ?? '' })
       .then((decision) => {
@@ -240,7 +251,7 @@ export class WsTransport implements Transport {
         }
         try {
           if (socket.destroyed) return; // gone while a token was checked
-          this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info));
+          this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info, deflate));
         } finally {
           decision.release();
         }
@@ -256,13 +267,14 @@ export class WsTransport implements Transport {
     writeRaw(socket, res);
   }
 
-  private attach(ws: WebSocket, socket: Socket, info: ConnectionInfo): void {
+  private attach(ws: WebSocket, socket: Socket, info: ConnectionInfo, deflate: boolean): void {
     const id = this.free.pop() ?? this.conns.length;
-    const conn: Conn = { id, ws, socket, alive: true, corked: false, closing: false, closeTimer: undefined };
+    const conn: Conn = { id, ws, socket, alive: true, corked: false, closing: false, deflate, closeTimer: undefined };
     this.conns[id] = conn;
     this.live++;
     this.metrics.connections.inc({ transport: this.name });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (deflate) releaseInflater(ws);
       conn.alive = true;
       if (conn.closing) return; // the server decided to close it: its requests are no longer handled
       try {
@@ -290,7 +302,7 @@ export class WsTransport implements Transport {
       }
     });
     try {
-      this.events.open(id, info);
+      this.events.open(id, info, deflate);
     } catch (err) {
       this.events.fault('open', err);
       conn.closing = true;
@@ -338,6 +350,20 @@ export class WsTransport implements Transport {
       body: Buffer.concat(chunks, size),
     });
     sendResponse(res, response, false);
+  }
+}
+
+/**
+ * ws keeps the inflater of a connection that sent a compressed message (about 40 KiB of zlib
+ * state) for its next one; with client_no_context_takeover nothing in it is needed again, so
+ * it is closed when the message is out (ws makes a new one for the next compressed message).
+ * 'message' is emitted from the inflater's flush callback, after ws's last use of it.
+ */
+function releaseInflater(ws: WebSocket): void {
+  const pmd = (ws as unknown as { _extensions: Record<string, { _inflate: { close(): void } | null } | undefined> })._extensions[EXTENSION];
+  if (pmd?._inflate) {
+    pmd._inflate.close();
+    pmd._inflate = null;
   }
 }
 

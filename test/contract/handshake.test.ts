@@ -1,4 +1,5 @@
 // The opening handshake (RFC 6455 section 4.2.1/4.2.2) and upgrade policy, on every transport.
+import { DEFLATE_RESPONSE } from '../../server/protocol/deflate.js';
 import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Client } from '../helpers/client.js';
@@ -51,13 +52,15 @@ describe.each(transports)('opening handshake on the %s transport', (transport) =
     expect(status(head)).toBe(101);
   });
 
-  it('does not negotiate permessage-deflate or a subprotocol it was not asked to speak', async () => {
+  it('answers a permessage-deflate offer with its one answer and no subprotocol unasked', async () => {
+    // the whole negotiation table, and --permessage-deflate off, are in deflate.test.ts
     const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
     socket.write(upgradeRequest({ 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' }));
     const head = await readHead(socket);
     socket.destroy();
     expect(status(head)).toBe(101);
-    expect(head.toLowerCase()).not.toContain('sec-websocket-extensions');
+    expect(head).toContain(`\r\nSec-WebSocket-Extensions: ${DEFLATE_RESPONSE}\r\n`);
+    expect(head.toLowerCase()).not.toContain('sec-websocket-protocol');
   });
 
   it.each([

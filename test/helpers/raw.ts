@@ -5,6 +5,8 @@ import { connect, type Socket } from 'node:net';
 
 export interface Frame {
   fin: boolean;
+  /** RSV1: permessage-deflate compressed (RFC 7692) */
+  rsv1: boolean;
   opcode: number;
   payload: Buffer;
 }
@@ -35,6 +37,8 @@ export class RawClient {
   readonly frames: Frame[] = [];
   private waiters: (() => void)[] = [];
   ended = false;
+  /** the server's 101 response head */
+  head = '';
   readonly endedPromise: Promise<void>;
 
   private constructor(readonly socket: Socket) {
@@ -71,6 +75,7 @@ export class RawClient {
       throw new Error('bad Sec-WebSocket-Accept');
     }
     const client = new RawClient(socket);
+    client.head = head;
     const rest = (socket as Socket & { leftover?: Buffer }).leftover;
     if (rest && rest.length) {
       client.buf = rest;
@@ -108,7 +113,7 @@ export class RawClient {
       }
       if (b[1]! & 0x80) throw new Error('server sent a masked frame');
       if (b.length < off + len) return;
-      this.frames.push({ fin: (b[0]! & 0x80) !== 0, opcode: b[0]! & 0x0f, payload: b.subarray(off, off + len) });
+      this.frames.push({ fin: (b[0]! & 0x80) !== 0, rsv1: (b[0]! & 0x40) !== 0, opcode: b[0]! & 0x0f, payload: b.subarray(off, off + len) });
       this.buf = b.subarray(off + len);
     }
   }

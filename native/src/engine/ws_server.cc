@@ -249,7 +249,7 @@ WsServer::Body WsServer::read_body(ConnId conn, Session& s, const ws::HttpReques
   return st.state == ws::ChunkedState::kDone ? Body::kComplete : Body::kPartial;
 }
 
-int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers) {
+int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers, bool deflate) {
   Session* s = session(conn);
   if (!s) return -ENOTCONN;
   if (s->phase != SessionPhase::kAwaitUpgrade) return -EINVAL;
@@ -265,6 +265,7 @@ int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers) {
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(head.head_bytes));
   s->http.reset();
   s->phase = SessionPhase::kWebSocket;
+  if (deflate) s->frames.allow_compressed();
   if (s->inbuf.empty()) std::vector<uint8_t>().swap(s->inbuf);  // an idle WebSocket keeps no HTTP memory
   // Frames the client sent right behind its request, and its FIN, are handled at the next poll.
   if (!s->inbuf.empty() || s->peer_eof) queue_input(conn, *s);
@@ -367,6 +368,7 @@ void WsServer::on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe,
       }
       emit(WsEventType::kMessage, conn);
       events_.back().binary = fe.type == ws::FrameEventType::kBinary;
+      events_.back().compressed = fe.compressed;
       events_.back().data = data;
       events_.back().len = static_cast<uint32_t>(fe.size);
       return;

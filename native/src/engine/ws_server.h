@@ -50,6 +50,7 @@ struct WsEvent {
   WsEventType type;
   bool upgrade;   // kRequest: a valid WebSocket upgrade
   bool binary;    // kMessage
+  bool compressed;  // kMessage: permessage-deflate, data is the deflated payload (inflate above)
   uint16_t code;  // kClosed
   ConnId conn;
   uint32_t len;                     // kMessage payload, kRequest body
@@ -75,7 +76,9 @@ class WsServer {
   bool input_pending() const { return !queued_input_.empty(); }
 
   // Answers to kRequest.
-  int accept_upgrade(ConnId conn, std::string_view extra_headers = {});
+  // With deflate, the connection negotiated permessage-deflate (its answer is among the extra
+  // headers): the frame parser accepts RSV1 on first frames and marks those messages compressed.
+  int accept_upgrade(ConnId conn, std::string_view extra_headers = {}, bool deflate = false);
   // An error answer {"error":code,"msg":msg} (docs/protocol.md), then close.
   int reject(ConnId conn, int status, std::string_view code, std::string_view msg);
   // A complete HTTP response; keep_alive reads the next request on the connection. To a

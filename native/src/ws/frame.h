@@ -19,6 +19,7 @@ enum class Opcode : uint8_t {
 // First header byte: FIN, RSV1-3, opcode. Second: MASK, 7-bit payload length.
 constexpr uint8_t kFinBit = 0x80;
 constexpr uint8_t kRsvBits = 0x70;
+constexpr uint8_t kRsv1Bit = 0x40;  // permessage-deflate: a compressed message (RFC 7692 6)
 constexpr uint8_t kOpcodeBits = 0x0F;
 constexpr uint8_t kMaskBit = 0x80;
 constexpr uint8_t kLength7Bits = 0x7F;

@@ -106,9 +106,17 @@ FrameEvent FrameParser::advance_header(std::vector<uint8_t>& message) {
 FrameEvent FrameParser::on_first_bytes(std::vector<uint8_t>& message) {
   const uint8_t b0 = header_[0];
   const uint8_t b1 = header_[1];
-  if (b0 & kRsvBits) return fail(kCloseProtocolError, "RSV bit set without an extension");
+  const bool rsv1 = (b0 & kRsv1Bit) != 0;
+  if ((b0 & kRsvBits & ~kRsv1Bit) || (rsv1 && !deflate_)) {
+    return fail(kCloseProtocolError, "RSV bit set without an extension");
+  }
   if (!is_known_opcode(b0 & kOpcodeBits)) return fail(kCloseProtocolError, "reserved opcode");
   opcode_ = Opcode(b0 & kOpcodeBits);
+  // RFC 7692 section 6.1: RSV1 only on the first frame of a message, never on a control frame.
+  if (rsv1 && is_control(opcode_)) return fail(kCloseProtocolError, "RSV1 set on a control frame");
+  if (rsv1 && opcode_ == Opcode::kContinuation) {
+    return fail(kCloseProtocolError, "RSV1 set on a continuation frame");
+  }
   fin_ = (b0 & kFinBit) != 0;
   const uint8_t len7 = b1 & kLength7Bits;
   if (is_control(opcode_)) {
@@ -126,6 +134,7 @@ FrameEvent FrameParser::on_first_bytes(std::vector<uint8_t>& message) {
     if (message_open_) return fail(kCloseProtocolError, "new message inside a fragmented one");
     message_open_ = true;
     message_opcode_ = opcode_;
+    message_compressed_ = rsv1;
     message_bytes_ = 0;
     utf8_.reset();
     message.clear();
@@ -175,14 +184,16 @@ FrameEvent FrameParser::deliver_in_place(uint8_t* payload) {
     next_frame();
     return control_event(op, payload, n);
   }
-  if (opcode_ == Opcode::kText && !(utf8_.feed(payload, n) && utf8_.at_boundary())) {
+  if (checks_utf8() && !(utf8_.feed(payload, n) && utf8_.at_boundary())) {
     return fail(kCloseInvalidPayload, "text message is not UTF-8");
   }
   const FrameEventType type =
       opcode_ == Opcode::kText ? FrameEventType::kText : FrameEventType::kBinary;
   message_open_ = false;
   next_frame();
-  return event_of(type, payload, n, 0);
+  FrameEvent e = event_of(type, payload, n, 0);
+  e.compressed = message_compressed_;
+  return e;
 }
 
 FrameEvent FrameParser::consume_payload(const uint8_t* src, size_t n,
@@ -199,7 +210,7 @@ FrameEvent FrameParser::consume_payload(const uint8_t* src, size_t n,
   payload_done_ += n;
   // Section 8.1: invalid UTF-8 fails the connection; checking each chunk as it arrives
   // catches it mid-fragment instead of after the whole message is buffered.
-  if (is_text_message() && !utf8_.feed(message.data() + old, n)) {
+  if (checks_utf8() && !utf8_.feed(message.data() + old, n)) {
     return fail(kCloseInvalidPayload, "text message is not UTF-8");
   }
   return {};
@@ -213,11 +224,13 @@ FrameEvent FrameParser::finish_frame(std::vector<uint8_t>& message) {
   if (is_control(op)) return control_event(op, control_len > 0 ? control_.get() : kNoPayload, control_len);
   if (!fin) return {};
   message_open_ = false;
-  if (is_text_message() && !utf8_.at_boundary()) {
+  if (checks_utf8() && !utf8_.at_boundary()) {
     return fail(kCloseInvalidPayload, "text message ends inside a UTF-8 sequence");
   }
   const FrameEventType type = is_text_message() ? FrameEventType::kText : FrameEventType::kBinary;
-  return event_of(type, message.data(), message.size(), 0);
+  FrameEvent e = event_of(type, message.data(), message.size(), 0);
+  e.compressed = message_compressed_;
+  return e;
 }
 
 FrameEvent FrameParser::control_event(Opcode op, const uint8_t* payload, size_t len) {

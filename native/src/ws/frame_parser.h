@@ -39,13 +39,14 @@ constexpr uint64_t kDefaultMaxMessageBytes = 1024 * 1024;  // DESIGN.md --max-pa
 
 struct FrameLimits {
   // Summed over all fragments of one message; exceeding it is 1009 (section 7.4.1) as soon
-  // as a frame header announces it, before any of that payload is read.
+  // as a frame header announces it, before any of that payload is read. For a compressed
+  // message this bounds the compressed bytes; the layer that inflates bounds the rest.
   uint64_t max_message_bytes = kDefaultMaxMessageBytes;
 };
 
 enum class FrameEventType : uint8_t {
   kNone,    // nothing complete yet (or a fragment that did not end its message)
-  kText,    // data/size: the whole message, valid UTF-8
+  kText,    // data/size: the whole message, valid UTF-8 (unless compressed: checked once inflated)
   kBinary,  // data/size: the whole message
   kPing,    // data/size: the ping payload to echo in a pong (section 5.5.2)
   kPong,    // data/size: the pong payload
@@ -59,6 +60,7 @@ struct FrameEvent {
   size_t size = 0;
   uint16_t code = 0;
   const char* reason = "";
+  bool compressed = false;  // kText/kBinary: RSV1 was set (permessage-deflate), data is deflated
 
   std::string_view text() const { return {reinterpret_cast<const char*>(data), size}; }
 };
@@ -78,7 +80,14 @@ class FrameParser {
   bool in_message() const { return message_open_; }
   // A close or error event was returned; further input is ignored.
   bool stopped() const { return phase_ == Phase::kStopped; }
-  void reset() { *this = FrameParser(limits_); }
+  void reset() {
+    const bool deflate = deflate_;
+    *this = FrameParser(limits_);
+    deflate_ = deflate;
+  }
+  // permessage-deflate was negotiated (RFC 7692): RSV1 is allowed on the first frame of a data
+  // message and marks it compressed; without it, RSV1 anywhere fails with 1002.
+  void allow_compressed() { deflate_ = true; }
 
  private:
   enum class Phase : uint8_t { kFirstBytes, kExtendedLength, kMaskKey, kPayload, kStopped };
@@ -97,6 +106,8 @@ class FrameParser {
   static FrameEvent event_of(FrameEventType type, const uint8_t* data, size_t size, uint16_t code);
   void next_frame();
   bool is_text_message() const { return message_opcode_ == Opcode::kText; }
+  // UTF-8 is checked as payload arrives only for plain text: compressed text is checked inflated.
+  bool checks_utf8() const { return is_text_message() && !message_compressed_; }
 
   FrameLimits limits_;
   Phase phase_ = Phase::kFirstBytes;
@@ -114,6 +125,8 @@ class FrameParser {
   // The data message being assembled (section 5.4); control frames do not touch it.
   bool message_open_ = false;
   Opcode message_opcode_ = Opcode::kBinary;
+  bool message_compressed_ = false;
+  bool deflate_ = false;
   uint64_t message_bytes_ = 0;  // announced so far, for the 1009 check
   Utf8Validator utf8_;
 
