@@ -10,6 +10,11 @@ import { acceptsDeflate, DEFLATE_RESPONSE, inflateMessage } from '../protocol/de
 import { BATCH_STRIDE, BatchKind, loadAddon, MESSAGE_BINARY, MESSAGE_COMPRESSED, type NativeRequest, type NativeRingServer } from './native.js';
 import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents, type UpgradeDecision } from './types.js';
 
+/** Inflated bytes one turn handles before deferring compressed messages (bounds the event loop hold). */
+const INFLATE_BUDGET = 4 << 20;
+/** Compressed bytes a connection may have waiting, in --max-payload units, before it is closed. */
+const DEFERRED_LIMIT_PAYLOADS = 4;
+
 export class UringTransport implements Transport {
   readonly name = 'uring' as const;
   readonly features: Record<string, unknown>;
@@ -19,6 +24,15 @@ export class UringTransport implements Transport {
   private openCount = 0;
   /** open ids this transport failed (a compressed message past --max-payload or corrupt): the rest of their batch is ignored */
   private readonly failed = new Set<number>();
+  /**
+   * Inflating is synchronous here, and a 64 KiB read can hold 60 compressed messages of 1 MiB
+   * each: past INFLATE_BUDGET inflated bytes in one turn, a connection's next compressed message
+   * and everything it sent after it (its close too) wait, in order, for the following turns.
+   */
+  private readonly deferred = new Map<number, ({ data: Buffer; bits: number } | null)[]>();
+  private deferredBytes = new Map<number, number>();
+  private inflatedThisTurn = 0;
+  private drainScheduled = false;
   private flushScheduled = false;
   private inBatch = false;
   private destroyed = false;
@@ -124,6 +138,7 @@ export class UringTransport implements Transport {
   // ---- the batch ----
 
   private onBatch(batch: unknown[]): void {
+    this.inflatedThisTurn = 0;
     this.inBatch = true;
     try {
       for (let i = 0; i < batch.length; i += BATCH_STRIDE) {
@@ -151,13 +166,11 @@ export class UringTransport implements Transport {
         if (batch[i + 2] === 1) this.onUpgrade(conn, batch[i + 3] as NativeRequest);
         else this.onRequest(conn, batch[i + 3] as NativeRequest);
         return;
-      case BatchKind.Closed:
-        this.failed.delete(conn);
-        if (this.markClosed(conn)) {
-          this.metrics.connections.dec({ transport: this.name });
-          this.events.close(conn);
-        }
-        return;
+      case BatchKind.Closed: {
+        const waiting = this.deferred.get(conn);
+        if (waiting !== undefined) return void waiting.push(null); // after what it sent
+        return this.closed(conn);
+      }
       case BatchKind.Drain:
         return;
       case BatchKind.Overflow:
@@ -169,18 +182,87 @@ export class UringTransport implements Transport {
     }
   }
 
+  private closed(conn: number): void {
+    this.failed.delete(conn);
+    if (this.markClosed(conn)) {
+      this.metrics.connections.dec({ transport: this.name });
+      this.events.close(conn);
+    }
+  }
+
+  private onMessage(conn: number, data: Buffer, bits: number): void {
+    if (this.failed.has(conn)) return;
+    const waiting = this.deferred.get(conn);
+    if (waiting !== undefined) return this.defer(conn, waiting, data, bits);
+    if ((bits & MESSAGE_COMPRESSED) !== 0 && this.inflatedThisTurn >= INFLATE_BUDGET) {
+      const queue: ({ data: Buffer; bits: number } | null)[] = [];
+      this.deferred.set(conn, queue);
+      this.deferredBytes.set(conn, 0);
+      this.defer(conn, queue, data, bits);
+      return this.scheduleDrain();
+    }
+    this.deliver(conn, data, bits);
+  }
+
+  /** Queues a message behind the connection's deferred ones; a client that outruns the drain is closed (1013). */
+  private defer(conn: number, queue: ({ data: Buffer; bits: number } | null)[], data: Buffer, bits: number): void {
+    const bytes = (this.deferredBytes.get(conn) ?? 0) + data.length;
+    this.deferredBytes.set(conn, bytes);
+    if (bytes > DEFERRED_LIMIT_PAYLOADS * this.config.maxPayload) {
+      queue.length = 0;
+      this.failed.add(conn);
+      this.native.close(conn, 1013, 'compressed messages faster than they can be inflated');
+      this.scheduleFlush();
+      return;
+    }
+    queue.push({ data, bits });
+  }
+
   /**
    * A message; a compressed one (permessage-deflate) is inflated here, one call per message with
    * no state kept (client_no_context_takeover), bounded by --max-payload on the inflated size.
    */
-  private onMessage(conn: number, data: Buffer, bits: number): void {
+  private deliver(conn: number, data: Buffer, bits: number): void {
     if (this.failed.has(conn)) return;
     const isBinary = (bits & MESSAGE_BINARY) !== 0;
     if ((bits & MESSAGE_COMPRESSED) === 0) return this.events.message(conn, data, isBinary);
     const inflated = inflateMessage(data, isBinary, this.config.maxPayload);
-    if (inflated.ok) return this.events.message(conn, inflated.data, isBinary);
+    if (inflated.ok) {
+      this.inflatedThisTurn += inflated.data.length;
+      return this.events.message(conn, inflated.data, isBinary);
+    }
     this.failed.add(conn);
     this.native.close(conn, inflated.code, inflated.reason);
+  }
+
+  /** One turn of deferred messages, up to INFLATE_BUDGET inflated bytes, oldest connection first. */
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      if (this.destroyed) return;
+      this.inflatedThisTurn = 0;
+      for (const [conn, queue] of this.deferred) {
+        while (queue.length > 0 && this.inflatedThisTurn < INFLATE_BUDGET) {
+          const item = queue.shift()!;
+          if (item !== null) this.deferredBytes.set(conn, (this.deferredBytes.get(conn) ?? 0) - item.data.length);
+          try {
+            if (item === null) this.closed(conn);
+            else this.deliver(conn, item.data, item.bits);
+          } catch (err) {
+            this.onEventFault(conn, err);
+          }
+        }
+        if (queue.length === 0) {
+          this.deferred.delete(conn);
+          this.deferredBytes.delete(conn);
+        }
+        if (this.inflatedThisTurn >= INFLATE_BUDGET) break;
+      }
+      if (this.deferred.size > 0) this.scheduleDrain();
+      this.scheduleFlush();
+    });
   }
 
   /** Handling an event of `conn` threw: the core closes that WebSocket with 1011; anything else is aborted. */

@@ -2,6 +2,8 @@
 // carries at most a quarter of --max-outbound (and 1000 messages); `limit` and "more":true page
 // through the rest; a connection being closed has its further requests ignored; a flood of
 // history requests in one write does not hold the event loop.
+import { randomBytes } from 'node:crypto';
+import { constants, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Client, type Msg } from '../helpers/client.js';
 import { clientFrame, RawClient } from '../helpers/raw.js';
@@ -109,5 +111,43 @@ describe.each(transports)('bounded work on the %s transport', (transport) => {
     expect(acks).toBeLessThan(30);
     expect(held).toBeLessThan(1000);
     raw.destroy();
+  });
+
+  it('handles 60 compressed publishes of 1 MB in one 62 KB write in order, without holding the event loop', async () => {
+    await f.start();
+    const sub = await f.open('?topics=bomb');
+    const raw = await RawClient.handshake(f.srv.port, '/ws', 'Sec-WebSocket-Extensions: permessage-deflate\r\n');
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 60; i++) {
+      const body = deflateRawSync(JSON.stringify({ op: 'pub', topic: 'bomb', data: `${i}:${'x'.repeat(1_000_000)}`, id: i }), { finishFlush: constants.Z_SYNC_FLUSH });
+      frames.push(clientFrame(0x1, body.subarray(0, body.length - 4), { rsv: 4 })); // RFC 7692 7.2.1
+    }
+    const write = Buffer.concat(frames);
+    expect(write.length).toBeLessThan(64 * 1024);
+    const ids: unknown[] = [];
+    const held = await heldWhile(async () => {
+      raw.write(write);
+      while (ids.length < 60) ids.push((await raw.nextJson(10_000)).id);
+    });
+    console.log(`[bounded-work ${transport}] 60 MB inflated from one ${write.length} B write; event loop held at most ${held.toFixed(0)} ms`);
+    expect(ids).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    for (let i = 0; i < 60; i++) expect(String((await sub.next(5000)).data).startsWith(`${i}:`)).toBe(true);
+    expect(held).toBeLessThan(1000);
+    raw.destroy();
+  });
+
+  it.runIf(transport === 'uring')('closes with 1013 a client whose compressed messages outrun their inflation', async () => {
+    await f.start({ maxPayload: 64 * 1024 });
+    const raw = await RawClient.handshake(f.srv.port, '/ws', 'Sec-WebSocket-Extensions: permessage-deflate\r\n');
+    // incompressible 48 KiB messages: past 4 MiB inflated in a turn the rest wait, and more than
+    // 4 x --max-payload of compressed bytes waiting closes the connection
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      const body = deflateRawSync(JSON.stringify({ op: 'pub', topic: 'fast', data: randomBytes(36 * 1024).toString('base64') }), { finishFlush: constants.Z_SYNC_FLUSH });
+      frames.push(clientFrame(0x1, body.subarray(0, body.length - 4), { rsv: 4 }));
+    }
+    raw.write(Buffer.concat(frames));
+    expect((await raw.closeFrame(10_000)).code).toBe(1013);
+    await raw.waitEnd(6000);
   });
 });
