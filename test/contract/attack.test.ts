@@ -1,7 +1,8 @@
 // A seeded, bounded, randomized attack on the whole server, on every transport (issue 12 item 7):
 // what an attacker's toolkit would send — pipelined and half-closed HTTP, random request-targets,
 // headers and bodies, resets at every stage, random frames split at random points, hostile ops
-// (huge since, thousands of topics, history floods), slow readers — while a well-behaved client
+// (huge since, thousands of topics, history floods), compressed frames (bombs, corrupt data,
+// misplaced RSV1, floods of valid ones), slow readers — while a well-behaved client
 // publishes and reads. It asserts the process stays up (no unhandled error), the good client is
 // served correctly throughout, the event loop is never held long, and that connections, topics
 // and memory come back near their baseline.
@@ -10,6 +11,7 @@
 //
 // A failure prints its seed; the same seed replays the same choices (timing still varies).
 import { connect, type Socket } from 'node:net';
+import { constants, deflateRawSync } from 'node:zlib';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
@@ -122,14 +124,23 @@ function end(rng: Rng, s: Socket): void {
   else s.destroy();
 }
 
-const upgradeHead = (target = '/ws') =>
-  `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+const upgradeHead = (target = '/ws', extra = '') =>
+  `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`;
+
+/** A permessage-deflate message (RFC 7692 7.2.1: sync flush, the 00 00 ff ff tail removed). */
+function deflated(text: string): Buffer {
+  const z = deflateRawSync(text, { finishFlush: constants.Z_SYNC_FLUSH });
+  return z.subarray(0, z.length - 4);
+}
+/** 2 MB of JSON string in ~2 KB: inflates past --max-payload (made once, outside the timed run). */
+const BOMB = deflated(`"${'b'.repeat(2_000_000)}"`);
+
 
 /** One attack, chosen by the seed; bounded in time, leaves nothing open. */
 async function attack(rng: Rng, port: number): Promise<void> {
   const s = await dial(port);
   try {
-    switch (rng.int(8)) {
+    switch (rng.int(9)) {
       case 0: { // pipelined random requests, maybe half-closed
         const many = Buffer.concat(Array.from({ length: 1 + rng.int(8) }, () => randomRequest(rng)));
         await writeSplit(rng, s, many);
@@ -193,6 +204,23 @@ async function attack(rng: Rng, port: number): Promise<void> {
         await sleep(5);
         s.write(Buffer.from([0x81, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]));
         await sleep(rng.int(300));
+        break;
+      }
+      case 7: { // permessage-deflate: bombs, corrupt data, misplaced RSV1, valid floods
+        s.write(upgradeHead(rng.pick(['/ws', '/ws?topics=storm']), 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n'));
+        await sleep(5);
+        const frames: Buffer[] = [];
+        for (let i = 0; i < 1 + rng.int(40); i++) {
+          const pub = `{"op":"pub","topic":"${rng.pick(['storm', 't', `z${rng.int(100)}`])}","data":"${'x'.repeat(rng.int(60_000))}","id":${i}}`;
+          switch (rng.int(5)) {
+            case 0: frames.push(clientFrame(0x1, BOMB, { rsv: 4 })); break; // inflates past --max-payload
+            case 1: frames.push(clientFrame(0x1, rng.bytes(1 + rng.int(500)), { rsv: 4 })); break; // corrupt
+            case 2: frames.push(clientFrame(0x0, deflated(pub), { rsv: 4 })); break; // RSV1 on a continuation
+            default: frames.push(clientFrame(0x1, deflated(pub), { rsv: 4 }));
+          }
+        }
+        await writeSplit(rng, s, Buffer.concat(frames));
+        await sleep(rng.int(200));
         break;
       }
       default: { // garbage
