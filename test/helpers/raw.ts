@@ -62,13 +62,14 @@ export class RawClient {
   }
 
   /** Opens a TCP connection and sends `request` (raw HTTP head); resolves with the client and the response head. */
-  static async handshake(port: number, path = '/ws', extraHeaders = ''): Promise<RawClient> {
+  static async handshake(port: number, path = '/ws', extraHeaders = '', ms = 10_000): Promise<RawClient> {
     const key = randomBytes(16).toString('base64');
     const socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     socket.setNoDelay(true);
     socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`);
-    const head = await readHead(socket);
+    // generous: a CPU-starved machine (CI building the image beside) can be slow to answer
+    const head = await readHead(socket, ms);
     if (!head.startsWith('HTTP/1.1 101')) throw new Error(`handshake failed: ${head.split('\r\n')[0]}`);
     const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
     if (!head.includes(`\r\nSec-WebSocket-Accept: ${accept}`) && !head.toLowerCase().includes(`sec-websocket-accept: ${accept.toLowerCase()}`)) {
