@@ -39,11 +39,25 @@ int run_in_child(rlim_t memlock) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
 }
 
+
+// The budget is per user, and the kernel releases an exited process's rings asynchronously
+// (DESIGN.md): right after the previous child, or on a machine busy enough to delay that work
+// (seen once after the container test), init can still meet ENOMEM past the engine's own 50 ms
+// retry. Wait for the release, bounded, instead of racing it; any other failure is final.
+int run_in_child_settled(rlim_t memlock) {
+  int r = run_in_child(memlock);
+  for (int i = 0; i < 10 && r == 12; i++) {
+    usleep(200 * 1000);
+    r = run_in_child(memlock);
+  }
+  return r;
+}
+
 }  // namespace
 
 int main() {
   setvbuf(stdout, nullptr, _IONBF, 0);
-  CHECK_EQ(run_in_child(8u << 20), 0);   // the default per-user budget
-  CHECK_EQ(run_in_child(256u << 10), 0); // a tight one: sizes step down
+  CHECK_EQ(run_in_child_settled(8u << 20), 0);   // the default per-user budget
+  CHECK_EQ(run_in_child_settled(256u << 10), 0); // a tight one: sizes step down
   return report();
 }
