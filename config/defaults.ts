@@ -117,6 +117,27 @@ export const defaults = {
     unit: 'events/s per topic',
     help: 'join/leave events a topic sends its presence watchers per second; past it they are dropped and one presence_sync frame follows',
   },
+  broker: {
+    default: 'memory',
+    unit: 'memory|redis://[:password@]host:port[/db]|rediss://...',
+    help: 'where seq, history, presence and idempotency keys live: this process (memory), or Redis shared by every node (docs/scaling.md)',
+  },
+  brokerPrefix: { default: 'ringcast', unit: 'name', help: 'namespace of every Redis key and channel of this cluster (letters, digits, _ . : -)' },
+  brokerTimeout: {
+    default: 3000,
+    unit: 'ms',
+    help: 'longest wait for a Redis command; past it (or while Redis is unreachable) requests answer err unavailable and POST /publish 503',
+  },
+  brokerProbe: {
+    default: 5000,
+    unit: 'ms',
+    help: 'period of the Redis link check: a probe through the subscription connection (a link that delivers nothing is reconnected) and a check of each topic\'s last seq (0 = off)',
+  },
+  presenceTtl: {
+    default: 60,
+    unit: 'seconds',
+    help: 'with the redis broker: how long a node\'s presence entries live unless refreshed (a crashed node\'s clients disappear within it)',
+  },
   demo: {
     default: false,
     unit: 'true|false',

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { defaults, type OptionName } from '../config/defaults.js';
+import { brokerUrlProblem } from './broker/url.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -43,6 +44,14 @@ const schema = z.strictObject({
   idempotencyTtl: nonNegativeInt,
   maxIdempotencyKeys: positiveInt,
   presenceEvents: positiveInt,
+  broker: z.string().superRefine((v, ctx) => {
+    const problem = brokerUrlProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  brokerPrefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1..64 letters, digits, _ . : or -'),
+  brokerTimeout: z.coerce.number().int().min(50).max(60_000),
+  brokerProbe: nonNegativeInt.max(3_600_000),
+  presenceTtl: z.coerce.number().int().min(5).max(86_400),
   demo: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 }).refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, { message: 'set --jwt-secret or --jwt-public-key, not both', path: ['jwtPublicKey'] });
@@ -50,7 +59,7 @@ const schema = z.strictObject({
 export type Config = z.infer<typeof schema>;
 
 /** Settings whose values never appear in an error line or a log. */
-const SECRETS = new Set<string>(['jwtSecret', 'apiKey']);
+const SECRETS = new Set<string>(['jwtSecret', 'apiKey', 'broker']);
 
 /** A configuration error: the CLI prints `message` as one line and exits 2. */
 export class ConfigError extends Error {}

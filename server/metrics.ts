@@ -23,6 +23,13 @@ export class Metrics {
   readonly duplicatePublishes: Counter;
   readonly presenceEventsDropped: Counter;
   readonly repliesCut: Counter<'op'>;
+  readonly brokerUp: Gauge;
+  readonly brokerReconnects: Counter<'link'>;
+  readonly brokerErrors: Counter<'op'>;
+  readonly brokerStaleLinks: Counter;
+  readonly brokerCatchups: Counter;
+  readonly brokerCatchupMessages: Counter;
+  readonly brokerResyncs: Counter;
   /** closes aborted at --close-timeout counted in TypeScript (ws); the engine counts its own */
   private closeTimeoutsCounted = 0;
   private engineCloseTimeouts: () => number = () => 0;
@@ -108,6 +115,22 @@ export class Metrics {
       labelNames: ['op'],
       registers,
     });
+    this.brokerUp = new Gauge({
+      name: 'ringcast_broker_up',
+      help: '1 while the broker serves (connected, subscribed, caught up); 0 while requests answer unavailable. Always 1 with the memory broker',
+      registers,
+    });
+    this.brokerUp.set(1);
+    this.brokerReconnects = new Counter({ name: 'ringcast_broker_reconnects_total', help: 'Redis links made again after a loss, by link (command, subscriber)', labelNames: ['link'], registers });
+    this.brokerErrors = new Counter({ name: 'ringcast_broker_errors_total', help: 'Redis commands that failed or timed out, by operation', labelNames: ['op'], registers });
+    this.brokerStaleLinks = new Counter({
+      name: 'ringcast_broker_stale_links_total',
+      help: 'Redis subscription links reconnected because a probe through them did not come back within --broker-timeout',
+      registers,
+    });
+    this.brokerCatchups = new Counter({ name: 'ringcast_broker_catchups_total', help: 'Topic repairs: missed messages read back from the broker after a seq gap, an outage or a failed check', registers });
+    this.brokerCatchupMessages = new Counter({ name: 'ringcast_broker_catchup_messages_total', help: 'Messages delivered from the broker\'s history by repairs', registers });
+    this.brokerResyncs = new Counter({ name: 'ringcast_broker_resyncs_total', help: 'resync frames sent: the broker could not give what a topic\'s subscribers missed (new epoch, or older than its history)', registers });
     const self = this;
     new Counter({
       name: 'ringcast_close_timeouts_total',

@@ -1,7 +1,10 @@
 // The server: wires hub, HTTP API, upgrade policy and a transport, and owns the lifecycle
 // (listen, drain, stop). One instance per process in production; tests start many.
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { RedisBroker } from './broker/redis.js';
+import type { BrokerHealth, SharedBroker } from './broker/types.js';
+import { parseRedisUrl } from './broker/url.js';
+import { ConfigError, type Config } from './config.js';
 import { Hub } from './hub/hub.js';
 import { Authenticator } from './auth/tokens.js';
 import { handleHttp, type ApiContext } from './http/api.js';
@@ -20,6 +23,8 @@ export class RingcastServer {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly transport: Transport;
+  /** the shared broker (--broker redis://...); undefined with the memory broker */
+  readonly broker: SharedBroker | undefined;
   private draining = false;
   private drainPromise: Promise<void> | undefined;
   address: { host: string; port: number } | undefined;
@@ -31,7 +36,9 @@ export class RingcastServer {
     const { name, reason } = chooseTransport(config);
     if (reason !== undefined) log.warn({ event: 'transport_fallback', transport: name, reason }, reason);
     this.metrics = new Metrics(name);
-    this.hub = new Hub(config, this.metrics);
+    this.broker = makeBroker(config, this.metrics, log);
+    this.hub = new Hub(config, this.metrics, this.broker);
+    this.hub.onLog = (fields) => log.warn(fields, 'broker topic error');
     const auth = Authenticator.fromConfig(config);
     const upgradeCtx: UpgradeContext = {
       config,
@@ -42,7 +49,7 @@ export class RingcastServer {
       connections: () => this.transport.connectionCount(),
       admission: { reserved: 0 },
     };
-    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, auth, draining: () => this.draining, demo: config.demo };
+    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, auth, draining: () => this.draining, broker: () => this.brokerHealth(), demo: config.demo };
     const events: TransportEvents = {
       http: (req) => handleHttp(api, req),
       upgrade: (req) => decideUpgrade(upgradeCtx, req),
@@ -68,11 +75,24 @@ export class RingcastServer {
     return this.draining;
   }
 
+  brokerHealth(): BrokerHealth {
+    return this.broker?.health() ?? { broker: 'memory', state: 'up' };
+  }
+
   async listen(): Promise<{ host: string; port: number }> {
+    if (this.broker !== undefined) {
+      try {
+        await this.broker.start(this.hub.brokerEvents());
+      } catch (err) {
+        // served anyway: /livez 200, /healthz 503 and requests answer unavailable until Redis is reachable
+        this.log.error({ event: 'broker_unreachable', err: (err as Error).message }, (err as Error).message);
+      }
+      this.hub.startPresenceRefresh();
+    }
     this.address = await this.transport.listen(this.config.host, this.config.port);
     this.log.info(
       { event: 'listening', host: this.address.host, port: this.address.port, path: this.config.path, transport: this.transport.name, features: this.transport.features },
-      `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name})`,
+      `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name}, ${this.brokerHealth().broker} broker)`,
     );
     return this.address;
   }
@@ -89,6 +109,7 @@ export class RingcastServer {
       await this.transport.stopAccepting();
       await this.transport.closeAll(closeCodes.goingAway.code, closeCodes.goingAway.reason, this.config.drainTimeout);
       this.hub.stop();
+      await this.broker?.stop();
       this.log.info({ event: 'stopped' }, 'stopped');
     })();
     return this.drainPromise;
@@ -98,6 +119,26 @@ export class RingcastServer {
   close(): Promise<void> {
     return this.drain();
   }
+}
+
+function makeBroker(config: Config, metrics: Metrics, log: Logger): SharedBroker | undefined {
+  if (config.broker === 'memory') return undefined;
+  const target = parseRedisUrl(config.broker);
+  if (typeof target === 'string') throw new ConfigError(`invalid --broker: ${target}`);
+  return new RedisBroker(
+    {
+      target,
+      prefix: config.brokerPrefix,
+      timeoutMs: config.brokerTimeout,
+      probeMs: config.brokerProbe,
+      history: config.history,
+      historyTtlMs: config.historyTtl * 1000,
+      idempotencyTtlMs: config.idempotencyTtl * 1000,
+      presenceTtlMs: config.presenceTtl * 1000,
+    },
+    metrics,
+    log.child({ broker: 'redis' }),
+  );
 }
 
 function chooseTransport(config: Config): { name: TransportName; reason?: string } {

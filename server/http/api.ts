@@ -1,8 +1,9 @@
-// Plain HTTP on the WebSocket port: POST /publish, GET /healthz, GET /metrics. Transport
+// Plain HTTP on the WebSocket port: POST /publish, GET /healthz, /livez, /metrics. Transport
 // independent: a request arrives as plain data with its body read, a response leaves as
 // plain data, so the ws transport and the io_uring engine answer identically.
 import { allowed, type Permissions } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/tokens.js';
+import type { BrokerHealth } from '../broker/types.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from '../metrics.js';
 import { httpError, type ErrorCode } from '../protocol/errors.js';
@@ -21,6 +22,8 @@ export interface ApiContext {
   /** when JWT auth is on, POST /publish also takes a bearer token whose `pub` claim allows the topic */
   auth: Authenticator | null;
   draining: () => boolean;
+  /** the broker's state, for /healthz (ready to serve only while it is up) */
+  broker: () => BrokerHealth;
   /** --demo: serve the chat page and the client module */
   demo: boolean;
 }
@@ -75,9 +78,16 @@ export async function handleHttp(ctx: ApiContext, req: HttpRequest): Promise<Htt
     case '/publish':
       if (req.method !== 'POST') return error('method_not_allowed', 'use POST', { Allow: 'POST' });
       return publish(ctx, req);
-    case '/healthz':
+    case '/healthz': {
       if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
-      return ctx.draining() ? json(503, { status: 'draining' }) : json(200, { status: 'ok' });
+      if (ctx.draining()) return json(503, { status: 'draining' });
+      const broker = ctx.broker();
+      if (broker.broker === 'memory') return json(200, { status: 'ok' });
+      return broker.state === 'up' ? json(200, { status: 'ok', broker }) : json(503, { status: 'unavailable', broker });
+    }
+    case '/livez':
+      if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
+      return json(200, { status: 'alive' });
     case '/metrics':
       if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
       return { status: 200, headers: { 'Content-Type': ctx.metrics.registry.contentType }, body: await ctx.metrics.registry.metrics() };
@@ -109,7 +119,8 @@ async function publish(ctx: ApiContext, req: HttpRequest): Promise<HttpResponse>
   const header = req.headers['idempotency-key'];
   if (header !== undefined && !isValidKey(header)) return error('bad_request', 'Idempotency-Key must be 1..200 bytes of printable ASCII without spaces');
   if (header !== undefined && parsed.key !== undefined && header !== parsed.key) return error('bad_request', 'Idempotency-Key and "key" differ');
-  const result = ctx.hub.publish(parsed.topic, parsed.data, -1, 'http', header ?? parsed.key);
-  if (!result.ok) return error(result.code, result.msg);
+  const result = await ctx.hub.publish(parsed.topic, parsed.data, -1, 'http', header ?? parsed.key);
+  // a broker outage is short-lived by design (reconnects every second at most): ask to retry soon
+  if (!result.ok) return error(result.code, result.msg, result.code === 'unavailable' ? { 'Retry-After': '1' } : {});
   return json(200, result.duplicate ? { seq: result.seq, subscribers: 0, duplicate: true } : { seq: result.seq, subscribers: result.subscribers });
 }

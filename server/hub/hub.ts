@@ -1,12 +1,18 @@
 // The pub/sub hub: connections, topics, seq, history, presence, and the v1 request handlers.
 // A publish encodes its msg frame once and hands the transport the topic's membership view:
 // nothing is serialized, allocated or looped over per subscriber here.
+//
+// With the memory broker the hub numbers publishes itself, synchronously. With a shared broker
+// (redis) a publish goes to the broker, and messages are delivered when they come back on the
+// topic's channel, checked for order: a gap is read back from the broker's history before
+// anything newer, and what cannot be read back is announced with a resync frame (docs/scaling.md).
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { allowed } from '../auth/permissions.js';
+import { BrokerUnavailableError, type BrokerEvents, type SharedBroker, type TopicState } from '../broker/types.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { encodeAck, encodeAckParts, encodeErr, encodeMsg, encodePresenceEvent, encodePresenceSync, jsonAscii } from '../protocol/encode.js';
+import { encodeAck, encodeAckParts, encodeErr, encodeMsg, encodePresenceEvent, encodePresenceSync, encodeResync, jsonAscii } from '../protocol/encode.js';
 import type { DeflateOptions } from '../protocol/deflate.js';
 import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
@@ -16,7 +22,7 @@ import type { Page, Retained } from './history.js';
 import { IdempotencyStore } from './idempotency.js';
 import { PresenceFeed } from './presence-feed.js';
 import { RateLimiter } from './rate-limit.js';
-import type { Topic } from './topic.js';
+import type { Arrival, Topic } from './topic.js';
 import { TopicStore } from './topics.js';
 
 /** Presence lists at most this many clients; `count` is always exact. */
@@ -26,6 +32,14 @@ export const HISTORY_PAGE_LIMIT = 1000;
 
 /** setTimeout's longest delay; longer expiries are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Shared broker: how long a topic without local subscribers keeps its channel subscribed. */
+const FOLLOW_LINGER_MS = 5000;
+/** Shared broker: arrivals held per topic while it repairs; past it they are dropped and read back. */
+const MAX_HELD_ARRIVALS = 10_000;
+/** Shared broker: topics checked against the broker at once after an outage. */
+const CATCH_UP_CONCURRENCY = 32;
+/** Shared broker: presence entries per refresh command. */
+const PRESENCE_BATCH = 500;
 
 /** `duplicate`: the idempotency key was seen within --idempotency-ttl; seq is the first publish's, nothing was delivered. */
 export type PublishResult = { ok: true; seq: number; subscribers: number; duplicate: boolean } | { ok: false; code: ErrorCode; msg: string };
@@ -53,30 +67,60 @@ export class Hub {
   private readonly keys: IdempotencyStore;
   /** presence feeds with a presence_sync timer armed, so stop() can disarm them */
   private readonly armedFeeds = new Set<PresenceFeed>();
+  private presenceTimer: NodeJS.Timeout | undefined;
   transport!: Transport;
 
   constructor(
     private readonly config: Config,
     private readonly metrics: Metrics,
+    /** the shared broker (redis); undefined: the memory broker, this hub */
+    private readonly shared?: SharedBroker,
   ) {
+    // with a shared broker, a topic without local subscribers is only a copy: it lingers briefly
+    // (a quick resubscribe keeps the channel) and its history stays in the broker
+    const historyTtlMs = shared === undefined ? config.historyTtl * 1000 : FOLLOW_LINGER_MS;
     this.topics = new TopicStore(
-      { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs: config.historyTtl * 1000 },
+      { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs },
       metrics,
-      () => `${this.bootId}-${(++this.epochCounter).toString(36)}`,
+      () => (shared === undefined ? `${this.bootId}-${(++this.epochCounter).toString(36)}` : ''),
+      shared === undefined ? undefined : (topic) => this.forget(topic),
     );
     metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
     this.deflate = config.permessageDeflate === 'on' ? { threshold: config.deflateThreshold, level: config.deflateLevel } : undefined;
     this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
-    if (config.historyTtl > 0) {
-      const every = Math.min(config.historyTtl * 1000, 10_000);
+    if (historyTtlMs > 0) {
+      const every = Math.min(historyTtlMs, 10_000);
       this.sweepTimer = setInterval(() => this.topics.sweep(performance.now()), every);
       this.sweepTimer.unref();
     }
   }
 
+  /** The shared broker's view of this hub: what it delivers and asks. */
+  brokerEvents(): BrokerEvents {
+    return {
+      message: (topic, seq, epoch, data, exclude) => this.arrive(topic, { seq, epoch, data, exclude }),
+      presence: (name, op, client, user) => {
+        const topic = this.topics.get(name);
+        if (topic !== undefined) this.announce(op, topic, client, user, -1);
+      },
+      restored: () => this.restored(),
+      top: (name, seq, epoch) => this.checkTop(name, seq, epoch),
+      held: () => this.followedTopics(),
+    };
+  }
+
+  /** Starts the shared broker's periodic presence refresh (call once the broker is up). */
+  startPresenceRefresh(): void {
+    if (this.shared === undefined) return;
+    const every = Math.max(1000, Math.floor((this.config.presenceTtl * 1000) / 3));
+    this.presenceTimer = setInterval(() => this.refreshPresence(), every);
+    this.presenceTimer.unref();
+  }
+
   stop(): void {
     clearInterval(this.sweepTimer);
+    clearInterval(this.presenceTimer);
     for (const feed of this.armedFeeds) feed.stop();
     this.armedFeeds.clear();
   }
@@ -111,9 +155,16 @@ export class Hub {
     if (RateLimiter.enabled(rateLimit, rateLimitBytes)) conn.limiter = new RateLimiter(rateLimit, rateLimitBytes, performance.now());
     if (info.expiresAt !== undefined) this.armExpiry(conn, info.expiresAt);
     for (const name of info.topics) {
+      if (this.shared !== undefined && !this.shared.ready) {
+        this.err(conn, undefined, 'unavailable', `cannot subscribe to ${name}: ${this.brokerDown()}`);
+        continue;
+      }
       const topic = this.obtain(name);
-      if (topic !== undefined) this.join(conn, topic);
-      else this.err(conn, undefined, 'topic_limit', `cannot subscribe to ${name}: ${this.config.maxTopics} topics exist, all with subscribers`);
+      if (topic === undefined) {
+        this.err(conn, undefined, 'topic_limit', `cannot subscribe to ${name}: ${this.config.maxTopics} topics exist, all with subscribers`);
+        continue;
+      }
+      this.join(conn, topic);
     }
   }
 
@@ -130,6 +181,7 @@ export class Hub {
     clearTimeout(conn.expiry);
     for (const topic of conn.topics()) this.leave(conn, topic);
     this.conns[id & CONN_SLOT_MASK] = undefined;
+    conn.closing = true; // an answer still on its way from the broker is not sent
     this.liveConns--;
     if (conn.deflate) this.deflateConns--;
   }
@@ -190,7 +242,8 @@ export class Hub {
    * Publishes `data` (verbatim JSON bytes) to `topicName`; `exclude` skips one connection. A `key`
    * seen on this topic within --idempotency-ttl returns the first seq and delivers nothing.
    */
-  publish(topicName: string, data: Uint8Array, exclude = -1, source: 'ws' | 'http' = 'http', key?: string): PublishResult {
+  publish(topicName: string, data: Uint8Array, exclude = -1, source: 'ws' | 'http' = 'http', key?: string): PublishResult | Promise<PublishResult> {
+    if (this.shared !== undefined) return this.publishShared(this.shared, topicName, data, exclude, source, key);
     const start = performance.now();
     if (key !== undefined) {
       const first = this.keys.seen(topicName, key, start);
@@ -201,21 +254,43 @@ export class Hub {
     }
     const topic = this.obtain(topicName);
     if (topic === undefined) return { ok: false, code: 'topic_limit', msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers` };
-    const seq = ++topic.seq;
+    const seq = topic.seq + 1;
     if (key !== undefined) this.keys.remember(topicName, key, seq, start);
-    // compressed once here, for every subscriber that negotiated permessage-deflate (and replays)
+    this.metrics.publishes.inc({ source });
+    const receivers = this.deliver(topic, seq, data, exclude, start);
+    return { ok: true, seq, subscribers: receivers, duplicate: false };
+  }
+
+  /** A publish through the shared broker: numbered there, delivered when it comes back on the channel. */
+  private publishShared(shared: SharedBroker, topic: string, data: Uint8Array, exclude: number, source: 'ws' | 'http', key: string | undefined): PublishResult | Promise<PublishResult> {
+    if (!shared.ready) return { ok: false, code: 'unavailable', msg: `cannot publish: ${this.brokerDown()}` };
+    return shared.publish(topic, data, exclude, key).then(
+      (r): PublishResult => {
+        if (r.duplicate) this.metrics.duplicatePublishes.inc();
+        else this.metrics.publishes.inc({ source });
+        return { ok: true, seq: r.seq, subscribers: r.nodes, duplicate: r.duplicate };
+      },
+      (err: unknown): PublishResult => ({ ok: false, code: 'unavailable', msg: `cannot publish: ${messageOf(err)}` }),
+    );
+  }
+
+  /**
+   * Message `seq` of `topic` to its local subscribers but `exclude`: encoded (and compressed, for
+   * the subscribers that negotiated permessage-deflate) once, retained, fanned out.
+   */
+  private deliver(topic: Topic, seq: number, data: Uint8Array, exclude: number, start = performance.now()): number {
+    topic.seq = seq;
     const msg = encodeMsg(topic.json, seq, data, this.deflateConns > 0 ? this.deflate : undefined);
     this.topics.retain(topic, { seq, frame: msg.frame, compressed: msg.compressed, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
     this.topics.touch(topic, start);
     const receivers = topic.members.count === 0 ? 0 : this.transport.fanout(topic.members.view(), msg.frame, exclude, msg.compressed);
-    this.metrics.publishes.inc({ source });
     if (receivers > 0) {
       this.metrics.deliveries.inc(receivers);
       this.metrics.bytesOut.inc(receivers * msg.frame.length);
       this.pendingPublishStarts.push(start);
     }
     if (topic.members.count === 0) this.topics.vacated(topic, start);
-    return { ok: true, seq, subscribers: receivers, duplicate: false };
+    return receivers;
   }
 
   // ---- request handlers ----
@@ -227,10 +302,8 @@ export class Hub {
       case 'pub': {
         if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
         const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws', req.key);
-        if (!r.ok) return this.err(conn, req.id, r.code, r.msg);
-        const dup = r.duplicate ? ',"duplicate":true' : '';
-        if (req.id !== undefined) this.reply(conn, encodeAck(req.id, `"topic":${jsonAscii(req.topic)},"seq":${r.seq},"subscribers":${r.subscribers}${dup}`));
-        return;
+        if (r instanceof Promise) return void r.then((done) => this.published(conn, req.id, req.topic, done));
+        return this.published(conn, req.id, req.topic, r);
       }
       case 'ping':
         if (req.id !== undefined) this.reply(conn, encodeAck(req.id, ''));
@@ -244,8 +317,15 @@ export class Hub {
     }
   }
 
+  private published(conn: Conn, id: Id, topic: string, r: PublishResult): void {
+    if (!r.ok) return this.err(conn, id, r.code, r.msg);
+    const dup = r.duplicate ? ',"duplicate":true' : '';
+    if (id !== undefined) this.reply(conn, encodeAck(id, `"topic":${jsonAscii(topic)},"seq":${r.seq},"subscribers":${r.subscribers}${dup}`));
+  }
+
   private onSub(conn: Conn, req: Extract<Request, { op: 'sub' }>): void {
     if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'subscribing to', req.topic);
+    if (this.shared !== undefined && !this.shared.ready) return this.err(conn, req.id, 'unavailable', `cannot subscribe to ${req.topic}: ${this.brokerDown()}`);
     let topic = this.topics.get(req.topic);
     if (topic === undefined || conn.indexIn(topic) === undefined) {
       if (conn.subscriptionCount >= this.config.maxTopicsPerConnection) {
@@ -256,6 +336,18 @@ export class Hub {
       this.join(conn, topic);
     }
     if (req.presence) this.watch(conn, topic);
+    if (topic.phase === 'syncing') {
+      // the first subscriber of this topic on this node: answered once the broker's tail is here
+      const t = topic;
+      t.waiting.push(() => this.subscribed(conn, t, req));
+      return;
+    }
+    this.subscribed(conn, topic, req);
+  }
+
+  /** The ack and replay of a sub, once the topic is current. */
+  private subscribed(conn: Conn, topic: Topic, req: Extract<Request, { op: 'sub' }>): void {
+    if (conn.closing) return;
     // Ack, replay and membership happen in one synchronous step: no live publish can fall
     // between the replayed messages and the first live one (no gap, no duplicate).
     const recovery = req.since === undefined ? undefined : this.recover(topic, req.since, req.epoch);
@@ -279,6 +371,10 @@ export class Hub {
   private onHistory(conn: Conn, id: Id, name: string, since: number, limit: number): void {
     if (id === undefined) return; // a history request without an id has nowhere to be answered
     const topic = this.topics.get(name);
+    if (this.shared !== undefined) {
+      if (!this.shared.ready) return this.err(conn, id, 'unavailable', `cannot read ${name}: ${this.brokerDown()}`);
+      if (topic === undefined || topic.phase !== 'live') return void this.historyShared(this.shared, conn, id, name, since, limit);
+    }
     if (topic === undefined) {
       // a read never creates a topic: one that does not exist has seq 0 and no epoch
       const recovered = since === 0;
@@ -297,8 +393,41 @@ export class Hub {
     this.reply(conn, encodeAckParts(id, parts));
   }
 
+  /** A history read from the shared broker: for a topic this node holds no current copy of. */
+  private async historyShared(shared: SharedBroker, conn: Conn, id: string, name: string, since: number, limit: number): Promise<void> {
+    const count = Math.min(limit, HISTORY_PAGE_LIMIT) + 1; // one more than asked shows whether there is more
+    let state: TopicState;
+    try {
+      state = await shared.read(name, since, count, false);
+      // a position the broker cannot continue from (later than its seq, or older than what it
+      // retains) resumes at the oldest retained message, as with the memory broker
+      if (state.epoch !== null && (since > state.seq || (state.oldest > 0 && since + 1 < state.oldest))) state = await shared.read(name, 0, count, false);
+    } catch (err) {
+      return this.err(conn, id, 'unavailable', `cannot read ${name}: ${messageOf(err)}`);
+    }
+    if (state.epoch === null) {
+      return void this.reply(conn, encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${since === 0},"messages":[],"more":false`));
+    }
+    const recovered = since === state.seq || (since < state.seq && state.oldest > 0 && since + 1 >= state.oldest);
+    const parts: (string | Uint8Array)[] = [`"topic":${jsonAscii(name)},"seq":${state.seq},"epoch":${jsonAscii(state.epoch)},"recovered":${recovered},"messages":[`];
+    const most = Math.min(limit, HISTORY_PAGE_LIMIT);
+    let bytes = 0;
+    let listed = 0;
+    for (const m of state.messages) {
+      bytes += m.data.length + 34;
+      if (listed > 0 && (bytes > this.budget || listed >= most)) break;
+      parts.push(`${listed === 0 ? '' : ','}{"seq":${m.seq},"data":`, m.data, '}');
+      listed++;
+    }
+    const more = listed < state.messages.length;
+    if (more) this.metrics.repliesCut.inc({ op: 'history' });
+    parts.push(`],"more":${more}`);
+    this.reply(conn, encodeAckParts(id, parts));
+  }
+
   private onPresence(conn: Conn, id: Id, name: string): void {
     if (id === undefined) return;
+    if (this.shared !== undefined) return void this.presenceShared(this.shared, conn, id, name);
     const topic = this.topics.get(name);
     const ids = topic?.members.view() ?? new Uint32Array(0);
     const listed = Math.min(ids.length, PRESENCE_LIST_LIMIT);
@@ -310,6 +439,20 @@ export class Hub {
     const truncated = ids.length > listed ? ',"truncated":true' : '';
     const body = `"topic":${jsonAscii(name)},"count":${ids.length}${truncated},"clients":[${clients.join(',')}]`;
     this.reply(conn, encodeAckUtf8(id, body));
+  }
+
+  /** Presence from the shared broker: every node's clients. */
+  private async presenceShared(shared: SharedBroker, conn: Conn, id: string, name: string): Promise<void> {
+    if (!shared.ready) return this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${this.brokerDown()}`);
+    let list;
+    try {
+      list = await shared.presenceList(name, PRESENCE_LIST_LIMIT);
+    } catch (err) {
+      return this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${messageOf(err)}`);
+    }
+    const clients = list.clients.map((c) => `{"client":${jsonAscii(c.client)},"user":${JSON.stringify(c.user)}}`);
+    const truncated = list.count > clients.length ? ',"truncated":true' : '';
+    this.reply(conn, encodeAckUtf8(id, `"topic":${jsonAscii(name)},"count":${list.count}${truncated},"clients":[${clients.join(',')}]`));
   }
 
   // ---- recovery ----
@@ -341,8 +484,14 @@ export class Hub {
   // ---- membership ----
 
   private obtain(name: string): Topic | undefined {
+    const existing = this.topics.get(name);
+    if (existing !== undefined) return existing;
     const topic = this.topics.obtain(name, performance.now());
-    if (topic === undefined) this.metrics.topicLimitRefusals.inc();
+    if (topic === undefined) {
+      this.metrics.topicLimitRefusals.inc();
+      return undefined;
+    }
+    if (this.shared !== undefined) void this.sync(this.shared, topic);
     return topic;
   }
 
@@ -350,7 +499,7 @@ export class Hub {
     if (conn.indexIn(topic) !== undefined) return;
     conn.setIndex(topic, topic.members.add(conn.id));
     this.topics.occupied(topic);
-    this.announce('join', conn, topic);
+    this.present('join', conn, topic);
   }
 
   private leave(conn: Conn, topic: Topic): void {
@@ -360,7 +509,7 @@ export class Hub {
     const moved = topic.members.removeAt(index);
     if (moved !== -1) this.conn(moved)!.setIndex(topic, index);
     conn.deleteIndex(topic);
-    this.announce('leave', conn, topic);
+    this.present('leave', conn, topic);
     if (topic.members.count === 0) {
       topic.members.compact();
       this.topics.vacated(topic, performance.now());
@@ -396,13 +545,20 @@ export class Hub {
     }
   }
 
-  /** One join/leave event to the topic's watchers but `conn`, within --presence-events per second. */
-  private announce(op: 'join' | 'leave', conn: Conn, topic: Topic): void {
+  /** `conn` joined or left `topic`: its watchers here are told, and the shared broker records it for every node. */
+  private present(op: 'join' | 'leave', conn: Conn, topic: Topic): void {
+    const client = this.clientId(conn);
+    this.shared?.presence(topic.name, op, [{ client, user: conn.user }]);
+    this.announce(op, topic, client, conn.user, conn.id);
+  }
+
+  /** One join/leave event to the topic's watchers but `exclude`, within --presence-events per second. */
+  private announce(op: 'join' | 'leave', topic: Topic, client: string, user: string, exclude: number): void {
     const feed = topic.feed;
     if (feed === undefined || feed.watchers.count === 0) return;
     const now = performance.now();
     if (feed.admit(now)) {
-      this.transport.fanout(feed.watchers.view(), encodePresenceEvent(op, topic.json, this.clientId(conn), conn.user), conn.id);
+      this.transport.fanout(feed.watchers.view(), encodePresenceEvent(op, topic.json, client, user), exclude);
       return;
     }
     if (feed.syncTimer !== undefined) return;
@@ -418,6 +574,211 @@ export class Hub {
     }, feed.windowLeft(now) + 1);
     feed.syncTimer.unref();
   }
+
+  // ---- the shared broker: following topics, order, catch-up ----
+
+  /**
+   * The first local interest in a topic: subscribe its channel (confirmed), then read its seq,
+   * epoch and newest messages. What arrives on the channel meanwhile is held and merged by seq,
+   * so the requests waiting (and the first live messages) see no gap and no duplicate.
+   */
+  private async sync(shared: SharedBroker, topic: Topic): Promise<void> {
+    topic.phase = 'syncing';
+    let state: TopicState;
+    try {
+      await shared.follow(topic.name);
+      state = await shared.read(topic.name, 'newest', this.config.history, true);
+    } catch (err) {
+      if (topic.dropped) return;
+      return this.syncFailed(topic, messageOf(err));
+    }
+    if (topic.dropped) return;
+    this.adopt(topic, state);
+    topic.phase = 'live';
+    for (const answer of topic.waiting.splice(0)) answer();
+    this.release(topic);
+  }
+
+  /** A topic that could not be synced: its waiting subscribers are told and it is dropped. */
+  private syncFailed(topic: Topic, why: string): void {
+    topic.waiting = [];
+    for (const id of [...topic.members.view()]) {
+      const conn = this.conn(id);
+      if (conn === undefined) continue;
+      this.leave(conn, topic);
+      this.err(conn, undefined, 'unavailable', `subscription to ${topic.name} failed: ${why}`);
+    }
+    this.topics.discard(topic);
+  }
+
+  /** Takes the broker's state of a topic as ours: seq, epoch and the retained copy. */
+  private adopt(topic: Topic, state: TopicState): void {
+    this.topics.clearHistory(topic);
+    topic.epoch = state.epoch ?? '';
+    topic.seq = state.seq;
+    const deflate = this.deflateConns > 0 ? this.deflate : undefined;
+    for (const m of state.messages) {
+      const msg = encodeMsg(topic.json, m.seq, m.data, deflate);
+      this.topics.retain(topic, { seq: m.seq, frame: msg.frame, compressed: msg.compressed, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
+    }
+  }
+
+  /** A message from the broker's channel: delivered when it is the next one, else held and the gap repaired. */
+  private arrive(name: string, a: Arrival): void {
+    const topic = this.topics.get(name);
+    if (topic === undefined || topic.dropped) return; // not followed any more
+    if (topic.phase !== 'live') return this.hold(topic, a);
+    if (a.epoch === topic.epoch) {
+      if (a.seq === topic.seq + 1) return void this.deliver(topic, a.seq, a.data, a.exclude);
+      if (a.seq <= topic.seq) return; // a catch-up delivered it already
+    }
+    // a seq gap (messages missed while a link was down) or a new epoch (Redis lost the topic)
+    this.hold(topic, a);
+    void this.repair(topic);
+  }
+
+  private hold(topic: Topic, a: Arrival): void {
+    if (topic.held.length >= MAX_HELD_ARRIVALS) {
+      // too many to hold: drop them; the repair that follows reads them back from the broker
+      topic.held = [];
+      topic.repairAgain = true;
+    }
+    topic.held.push(a);
+  }
+
+  /** Delivers what was held while the topic could not, in order (a new gap starts a repair). */
+  private release(topic: Topic): void {
+    const held = topic.held;
+    topic.held = [];
+    for (let i = 0; i < held.length; i++) {
+      if (topic.phase !== 'live') {
+        topic.held.push(...held.slice(i));
+        return;
+      }
+      this.arrive(topic.name, held[i]!);
+    }
+  }
+
+  /**
+   * Reads from the broker what this node missed of `topic` and delivers it in order before what
+   * was held. When the broker cannot give it (another epoch, or older than its history), the
+   * subscribers get a resync frame (topic, epoch, seq) and delivery continues from there: a
+   * subscriber never sees a seq jump without one.
+   */
+  private async repair(topic: Topic): Promise<void> {
+    const shared = this.shared!;
+    if (topic.phase === 'repairing' || topic.phase === 'syncing') {
+      topic.repairAgain = true;
+      return;
+    }
+    topic.phase = 'repairing';
+    this.metrics.brokerCatchups.inc();
+    try {
+      do {
+        topic.repairAgain = false;
+        const state = await shared.read(topic.name, topic.seq, this.config.history, true);
+        if (topic.dropped) return;
+        const first = state.messages[0];
+        if (state.epoch === topic.epoch && (state.seq === topic.seq || first?.seq === topic.seq + 1)) {
+          for (const m of state.messages) if (m.seq === topic.seq + 1) this.deliver(topic, m.seq, m.data, -1);
+          this.metrics.brokerCatchupMessages.inc(state.messages.length);
+        } else {
+          await this.resync(shared, topic);
+          if (topic.dropped) return;
+        }
+      } while (topic.repairAgain);
+    } catch (err) {
+      if (topic.dropped) return;
+      // the broker is unreachable: hold what arrives until it is back (restored() repairs again)
+      topic.phase = 'stale';
+      this.log('repair', topic.name, err);
+      return;
+    }
+    topic.phase = 'live';
+    this.release(topic);
+  }
+
+  /** The broker lost what this node's subscribers were at: tell them where delivery goes on. */
+  private async resync(shared: SharedBroker, topic: Topic): Promise<void> {
+    const state = await shared.read(topic.name, 'newest', this.config.history, true);
+    if (topic.dropped) return;
+    this.adopt(topic, state);
+    this.metrics.brokerResyncs.inc();
+    if (topic.members.count > 0) this.transport.fanout(topic.members.view(), encodeResync(topic.json, topic.epoch, topic.seq), -1);
+    // held arrivals of the old epoch, or already in the adopted state, are dropped by arrive()
+  }
+
+  /** After an outage: every held topic is checked against the broker, then presence is written again. */
+  private async restored(): Promise<void> {
+    const topics = [...this.followedTopics()].map((name) => this.topics.get(name)!);
+    let next = 0;
+    const worker = async () => {
+      while (next < topics.length) {
+        const topic = topics[next++]!;
+        if (topic.dropped || topic.phase === 'syncing') continue;
+        if (topic.phase === 'stale') topic.phase = 'live';
+        await this.repair(topic);
+        if ((topic.phase as string) === 'stale') throw new BrokerUnavailableError(`catch-up of ${topic.name} failed`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CATCH_UP_CONCURRENCY, topics.length) }, worker));
+    this.refreshPresence(true);
+  }
+
+  /** The periodic check: a broker seq ahead of ours twice in a row is a lost message (or a new epoch). */
+  private checkTop(name: string, seq: number, epoch: string | null): void {
+    const topic = this.topics.get(name);
+    if (topic === undefined || topic.phase !== 'live' || epoch === null) return;
+    if (epoch !== topic.epoch || (seq > topic.seq && topic.brokerAhead !== 0 && topic.seq < topic.brokerAhead)) {
+      topic.brokerAhead = 0;
+      void this.repair(topic);
+      return;
+    }
+    topic.brokerAhead = seq > topic.seq ? seq : 0;
+  }
+
+  private *followedTopics(): Iterable<string> {
+    for (const name of this.topics.names()) {
+      const topic = this.topics.get(name)!;
+      if (topic.phase !== 'syncing') yield name;
+    }
+  }
+
+  /** Writes this node's presence entries again (before they expire, and after an outage). */
+  private refreshPresence(all = false): void {
+    const shared = this.shared;
+    if (shared === undefined || (!shared.ready && !all)) return;
+    for (const name of this.topics.names()) {
+      const topic = this.topics.get(name)!;
+      const ids = topic.members.view();
+      for (let i = 0; i < ids.length; i += PRESENCE_BATCH) {
+        const batch: { client: string; user: string }[] = [];
+        for (const id of ids.subarray(i, i + PRESENCE_BATCH)) {
+          const conn = this.conn(id);
+          if (conn !== undefined) batch.push({ client: this.clientId(conn), user: conn.user });
+        }
+        shared.presence(name, 'refresh', batch);
+      }
+    }
+  }
+
+  /** A topic left the store (no local subscribers for a while, or a bound): stop following it. */
+  private forget(topic: Topic): void {
+    topic.held = [];
+    this.shared?.unfollow(topic.name);
+  }
+
+  private brokerDown(): string {
+    const h = this.shared?.health();
+    return `the broker is ${h?.state ?? 'down'}${h?.reason === undefined ? '' : ` (${h.reason})`}; retry later`;
+  }
+
+  private log(op: string, topic: string, err: unknown): void {
+    this.onLog?.({ event: 'broker_topic_error', op, topic, err: messageOf(err) });
+  }
+
+  /** Where the hub reports broker trouble on a topic (the server passes its logger). */
+  onLog: ((fields: Record<string, unknown>) => void) | undefined;
 
   // ---- replies ----
 
@@ -437,6 +798,10 @@ export class Hub {
     if (conn.closing) return;
     this.reply(conn, encodeErrCounted(this.metrics, id, code, msg));
   }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function encodeErrCounted(metrics: Metrics, id: Id, code: ErrorCode, msg: string): Buffer {

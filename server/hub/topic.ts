@@ -1,8 +1,25 @@
-// One topic: its members, its sequence and epoch, and its retained messages.
+// One topic: its members, its sequence and epoch, and its retained messages. With a shared
+// broker (redis) the seq and epoch are the broker's and the retained messages are a local copy of
+// the tail of its history: `phase` says whether that copy is current.
 import { History } from './history.js';
 import { Membership } from './membership.js';
 import type { PresenceFeed } from './presence-feed.js';
 import { jsonAscii } from '../protocol/encode.js';
+
+/**
+ * With a shared broker: `syncing` until the channel is subscribed and the tail read (requests
+ * wait), `live` while messages arrive in order, `repairing` while missed messages are read back
+ * (arrivals are held), `stale` when a repair could not reach the broker (held until it is back).
+ */
+export type Phase = 'syncing' | 'live' | 'repairing' | 'stale';
+
+/** A message that arrived from the broker while the topic could not deliver it yet. */
+export interface Arrival {
+  seq: number;
+  epoch: string;
+  data: Buffer;
+  exclude: number;
+}
 
 export class Topic {
   readonly members = new Membership();
@@ -17,9 +34,20 @@ export class Topic {
   /** join/leave events for the members that asked; made by the first such member */
   feed: PresenceFeed | undefined;
 
+  /** shared broker only (see Phase); a memory-broker topic is always live */
+  phase: Phase = 'live';
+  /** arrivals held while not live, in arrival order */
+  held: Arrival[] = [];
+  /** requests waiting for the first sync */
+  waiting: (() => void)[] = [];
+  /** a repair was asked for while one ran: it runs once more */
+  repairAgain = false;
+  /** the broker's last seq at the previous periodic check, when ahead of ours */
+  brokerAhead = 0;
+
   constructor(
     readonly name: string,
-    readonly epoch: string,
+    public epoch: string,
     historyCapacity: number,
   ) {
     this.json = jsonAscii(name);

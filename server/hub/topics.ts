@@ -36,7 +36,29 @@ export class TopicStore {
     private readonly limits: TopicLimits,
     private readonly metrics: Metrics,
     private readonly newEpoch: () => string,
+    /** called when a topic leaves the store, whatever the reason */
+    private readonly onDrop?: (topic: Topic) => void,
   ) {}
+
+  /** The names of the topics held (safe to drop topics while iterating). */
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /** Drops `topic` now (a shared-broker topic that could not be synced). */
+  discard(topic: Topic): void {
+    if (!topic.dropped) this.drop(topic, 'ttl');
+  }
+
+  /** Forgets a topic's retained messages (its copy is replaced from the shared broker). */
+  clearHistory(topic: Topic): void {
+    while (topic.history.length > 0) {
+      const before = topic.history.bytes;
+      topic.history.shift();
+      this.historyBytes -= before - topic.history.bytes;
+      this.retainedCount--;
+    }
+  }
 
   get size(): number {
     return this.byName.size;
@@ -111,6 +133,7 @@ export class TopicStore {
     this.historyBytes -= topic.history.bytes;
     this.retainedCount -= topic.history.length;
     this.metrics.topicsEvicted.inc({ reason });
+    this.onDrop?.(topic);
   }
 
   /** Over --max-history-bytes: idle topics first (oldest first, never `current`), then the oldest messages. */

@@ -61,3 +61,8 @@ export function encodePresenceEvent(op: 'join' | 'leave', topicJson: string, cli
 export function encodePresenceSync(topicJson: string, count: number, dropped: number): Buffer {
   return textFrame([`{"op":"presence_sync","topic":${topicJson},"count":${count},"dropped":${dropped}}`]).frame;
 }
+
+/** {"op":"resync","topic":T,"epoch":E,"seq":S}: the broker lost what came before; delivery goes on after S of epoch E. */
+export function encodeResync(topicJson: string, epoch: string, seq: number): Buffer {
+  return textFrame([`{"op":"resync","topic":${topicJson},"epoch":${jsonAscii(epoch)},"seq":${seq}}`]).frame;
+}

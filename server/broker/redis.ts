@@ -1,0 +1,402 @@
+// The redis broker: Redis numbers, stores and publishes every message (scripts.ts), and this
+// node subscribes the channels of the topics it has subscribers for. Two connections whatever
+// the topic count: one for commands (pipelined by ioredis), one for subscriptions.
+//
+// It fails loudly: no offline queue, no retries, a command timeout, no ioredis auto-resubscribe.
+// While a link is down, every request answers `unavailable` at once. When both links are back,
+// the scripts are loaded again (EVALSHA falls back to EVAL), every followed channel is subscribed
+// again in batches and awaited, the hub checks every topic it holds against Redis (catch-up or
+// resync), and only then is the broker `up`. A probe published to this node's own channel every
+// --broker-probe catches a subscription link that is connected but delivers nothing.
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+import { PRESENCE, PRESENCE_LIST, PUBLISH, READ } from './scripts.js';
+import { BrokerUnavailableError, type BrokerEvents, type BrokerHealth, type BrokerState, type PresenceList, type Published, type SharedBroker, type TopicState } from './types.js';
+import type { RedisTarget } from './url.js';
+
+/** Channels per SUBSCRIBE when resubscribing after an outage. */
+const RESUBSCRIBE_BATCH = 500;
+/** Longest pause between reconnect attempts (ms). */
+const MAX_RECONNECT_DELAY_MS = 1000;
+
+export interface RedisBrokerOptions {
+  target: RedisTarget;
+  prefix: string;
+  /** --broker-timeout (ms) */
+  timeoutMs: number;
+  /** --broker-probe (ms); 0 = off */
+  probeMs: number;
+  /** --history: stream length per topic */
+  history: number;
+  /** how long a topic's stream lives after its last publish (ms) */
+  historyTtlMs: number;
+  /** --idempotency-ttl (ms); 0 = keys ignored */
+  idempotencyTtlMs: number;
+  /** --presence-ttl (ms) */
+  presenceTtlMs: number;
+}
+
+interface Commands {
+  rcPublish(meta: string, stream: string, key: string, ...args: (string | Buffer | number)[]): Promise<[number, string, number, number]>;
+  rcReadBuffer(meta: string, stream: string, ...args: (string | number)[]): Promise<(Buffer | number | null)[]>;
+  rcPresence(pz: string, pi: string, ...args: (string | number)[]): Promise<number>;
+  rcPresenceList(pz: string, pi: string, limit: number): Promise<(string | number)[]>;
+}
+
+type Link = 'command' | 'subscriber';
+
+export class RedisBroker implements SharedBroker {
+  readonly name = 'redis';
+  private readonly nodeId = randomBytes(6).toString('hex');
+  private readonly cmd: Redis & Commands;
+  private readonly sub: Redis;
+  private events!: BrokerEvents;
+  private state: BrokerState = 'connecting';
+  private reason: string | undefined = 'connecting';
+  /** topics whose channel this node wants subscribed */
+  private readonly followed = new Set<string>();
+  private runId = '';
+  private readonly linkUp = { command: false, subscriber: false };
+  /** bumped on every outage, so a recovery that an outage interrupted does not mark the broker up */
+  private generation = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probeSent = 0;
+  private probeSeen = 0;
+  private probeSentAt = 0;
+  private readonly nodeChannel: string;
+  private stopped = false;
+
+  constructor(
+    private readonly options: RedisBrokerOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    const { target, timeoutMs } = options;
+    const common: RedisOptions = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      password: target.password,
+      db: target.db,
+      tls: target.tls ? {} : undefined,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      autoResubscribe: false,
+      enableReadyCheck: true,
+      commandTimeout: timeoutMs,
+      connectTimeout: timeoutMs,
+      retryStrategy: (attempt) => (this.stopped ? null : Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS)),
+    };
+    this.cmd = new Redis({ ...common, connectionName: `ringcast-${this.nodeId}-cmd` }) as Redis & Commands;
+    this.sub = new Redis({ ...common, connectionName: `ringcast-${this.nodeId}-sub` });
+    this.cmd.defineCommand('rcPublish', { numberOfKeys: 3, lua: PUBLISH });
+    this.cmd.defineCommand('rcRead', { numberOfKeys: 2, lua: READ });
+    this.cmd.defineCommand('rcPresence', { numberOfKeys: 2, lua: PRESENCE });
+    this.cmd.defineCommand('rcPresenceList', { numberOfKeys: 2, lua: PRESENCE_LIST });
+    this.nodeChannel = `${options.prefix}:node:${this.nodeId}`;
+  }
+
+  get ready(): boolean {
+    return this.state === 'up';
+  }
+
+  health(): BrokerHealth {
+    return this.state === 'up' ? { broker: this.name, state: this.state } : { broker: this.name, state: this.state, reason: this.reason };
+  }
+
+  /** Connects both links; resolves once up, or rejects with why when Redis cannot be reached within the timeout. */
+  async start(events: BrokerEvents): Promise<void> {
+    this.events = events;
+    this.watch(this.cmd, 'command');
+    this.watch(this.sub, 'subscriber');
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onChannelMessage(channel, message));
+    this.metrics.brokerUp.set(0);
+    // a first connection that fails keeps retrying in the background; start() reports it
+    this.cmd.connect().catch(() => undefined);
+    this.sub.connect().catch(() => undefined);
+    const deadline = Date.now() + Math.max(this.options.timeoutMs, 1000);
+    while (this.state !== 'up' && Date.now() < deadline && !this.stopped) await sleep(20);
+    if (this.options.probeMs > 0) {
+      this.probeTimer = setInterval(() => this.probe(), this.options.probeMs);
+      this.probeTimer.unref();
+    }
+    if (this.state !== 'up') throw new BrokerUnavailableError(`redis at ${this.options.target.host}:${this.options.target.port} is not reachable: ${this.reason ?? 'unknown'}`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    clearInterval(this.probeTimer);
+    this.cmd.disconnect();
+    this.sub.disconnect();
+  }
+
+  // ---- link state ----
+
+  private watch(client: Redis, link: Link): void {
+    client.on('ready', () => void this.linkReady(link));
+    client.on('error', (err: Error) => {
+      this.reason = `${link} link: ${err.message}`;
+    });
+    client.on('close', () => this.linkLost(link));
+  }
+
+  private linkLost(link: Link): void {
+    if (!this.linkUp[link] && this.state !== 'up' && this.state !== 'catching_up') return;
+    this.linkUp[link] = false;
+    this.generation++;
+    if (this.stopped) return;
+    if (this.state === 'up' || this.state === 'catching_up') {
+      this.log.warn({ event: 'broker_down', broker: this.name, link, reason: this.reason }, `redis ${link} link lost: requests answer unavailable until it is back`);
+    }
+    this.state = 'down';
+    this.reason ??= `${link} link closed`;
+    this.metrics.brokerUp.set(0);
+  }
+
+  private async linkReady(link: Link): Promise<void> {
+    if (this.stopped) return;
+    const reconnect = this.runId !== '';
+    if (reconnect) this.metrics.brokerReconnects.inc({ link });
+    this.linkUp[link] = true;
+    if (!this.linkUp.command || !this.linkUp.subscriber) return;
+    const generation = ++this.generation;
+    this.state = 'catching_up';
+    this.reason = 'catching up';
+    try {
+      const info = await this.cmd.info('server');
+      this.runId = /run_id:(\w+)/.exec(info)?.[1] ?? '';
+      const channels = [this.nodeChannel, ...[...this.followed].map((t) => this.channel(t))];
+      for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
+        await this.sub.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
+        if (generation !== this.generation) return;
+      }
+      this.probeSeen = this.probeSent; // a probe sent before the outage is not waited for
+      if (reconnect) await this.events.restored();
+      if (generation !== this.generation) return;
+      this.state = 'up';
+      this.reason = undefined;
+      this.metrics.brokerUp.set(1);
+      this.log.info({ event: 'broker_up', broker: this.name, followed: this.followed.size, runId: this.runId }, 'redis broker up');
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.error('recover', err);
+      this.state = 'down';
+      // both links look connected but recovery failed (a timeout): start over on a fresh link
+      this.sub.disconnect(true);
+    }
+  }
+
+  /**
+   * Every --broker-probe: a probe through Redis to this node's own channel. When the previous
+   * one has not come back after --broker-timeout, the subscription link delivers nothing though
+   * connected: it is dropped and made again (the catch-up then recovers what it missed). Also
+   * asks Redis for the last seq of every held topic, which shows a lost tail message.
+   */
+  private probe(): void {
+    if (this.state !== 'up') return;
+    const now = Date.now();
+    if (this.probeSeen < this.probeSent && now - this.probeSentAt >= this.options.timeoutMs) {
+      this.metrics.brokerStaleLinks.inc();
+      this.log.warn({ event: 'broker_stale_link', broker: this.name, waitedMs: now - this.probeSentAt }, 'redis subscription link delivers nothing: reconnecting it');
+      this.reason = 'subscriber link stale';
+      this.linkLost('subscriber');
+      this.sub.disconnect(true);
+      return;
+    }
+    if (this.probeSeen >= this.probeSent) {
+      this.probeSentAt = now;
+      this.cmd.publish(this.nodeChannel, `probe ${++this.probeSent}`).catch((err: unknown) => this.error('probe', err));
+    }
+    void this.checkTops();
+  }
+
+  private async checkTops(): Promise<void> {
+    const topics = [...this.events.held()];
+    if (topics.length === 0) return;
+    const pipeline = this.cmd.pipeline();
+    for (const t of topics) pipeline.hmget(this.key(t, 'meta'), 's', 'e');
+    try {
+      const results = (await pipeline.exec()) ?? [];
+      results.forEach(([err, value], i) => {
+        if (err !== null) return;
+        const [s, e] = value as [string | null, string | null];
+        this.events.top(topics[i]!, Number(s ?? 0), e);
+      });
+    } catch (err) {
+      this.error('check', err);
+    }
+  }
+
+  // ---- channel messages ----
+
+  private onChannelMessage(channel: Buffer, message: Buffer): void {
+    const kind = message[0];
+    if (kind === 0x6d /* m */) return this.onMessage(channel, message);
+    if (kind === 0x70 /* p */) return this.onPresence(channel, message);
+    const text = message.toString('latin1');
+    if (text.startsWith('probe ')) this.probeSeen = Math.max(this.probeSeen, Number(text.slice(6)));
+  }
+
+  /** "m<seq> <epoch> <node>/<conn> <data>" */
+  private onMessage(channel: Buffer, message: Buffer): void {
+    const a = message.indexOf(0x20, 1);
+    const b = a === -1 ? -1 : message.indexOf(0x20, a + 1);
+    const c = b === -1 ? -1 : message.indexOf(0x20, b + 1);
+    const topic = this.topicOf(channel);
+    if (c === -1 || topic === undefined) return this.error('decode', new Error('malformed channel message'));
+    const seq = Number(message.toString('latin1', 1, a));
+    const epoch = message.toString('latin1', a + 1, b);
+    this.events.message(topic, seq, epoch, message.subarray(c + 1), this.localConn(message.toString('latin1', b + 1, c)));
+  }
+
+  /** "p<join|leave> <node>/<conn> <client> <user>" */
+  private onPresence(channel: Buffer, message: Buffer): void {
+    const a = message.indexOf(0x20, 1);
+    const b = a === -1 ? -1 : message.indexOf(0x20, a + 1);
+    const c = b === -1 ? -1 : message.indexOf(0x20, b + 1);
+    const topic = this.topicOf(channel);
+    if (c === -1 || topic === undefined) return this.error('decode', new Error('malformed presence message'));
+    const op = message.toString('latin1', 1, a);
+    const origin = message.toString('latin1', a + 1, b);
+    if (origin.startsWith(`${this.nodeId}/`)) return; // this node announced it already
+    if (op !== 'join' && op !== 'leave') return;
+    this.events.presence(topic, op, message.toString('latin1', b + 1, c), message.toString('utf8', c + 1));
+  }
+
+  /** The local connection an origin names, or -1 when it is another node's. */
+  private localConn(origin: string): number {
+    const slash = origin.indexOf('/');
+    return origin.slice(0, slash) === this.nodeId ? Number(origin.slice(slash + 1)) : -1;
+  }
+
+  // ---- requests ----
+
+  async publish(topic: string, data: Uint8Array, origin: number, key: string | undefined): Promise<Published> {
+    this.mustBeUp();
+    const o = this.options;
+    const keyed = key !== undefined && o.idempotencyTtlMs > 0;
+    try {
+      const [seq, epoch, duplicate, nodes] = await this.cmd.rcPublish(
+        this.key(topic, 'meta'),
+        this.key(topic, 'stream'),
+        keyed ? this.key(topic, `key:${key}`) : this.key(topic, 'key'),
+        Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        this.runId,
+        freshEpoch(),
+        o.history,
+        Math.max(o.historyTtlMs, 1000),
+        this.metaTtlMs(),
+        `${this.nodeId}/${origin}`,
+        keyed ? o.idempotencyTtlMs : 0,
+        this.channel(topic),
+      );
+      return { seq: Number(seq), epoch: String(epoch), duplicate: Number(duplicate) === 1, nodes: Number(nodes) };
+    } catch (err) {
+      throw this.failure('publish', err);
+    }
+  }
+
+  async follow(topic: string): Promise<void> {
+    this.followed.add(topic);
+    this.mustBeUp();
+    try {
+      await this.sub.subscribe(this.channel(topic));
+    } catch (err) {
+      throw this.failure('subscribe', err);
+    }
+  }
+
+  unfollow(topic: string): void {
+    if (!this.followed.delete(topic) || !this.linkUp.subscriber) return;
+    this.sub.unsubscribe(this.channel(topic)).catch((err: unknown) => this.error('unsubscribe', err));
+  }
+
+  async read(topic: string, after: number | 'newest', count: number, create: boolean): Promise<TopicState> {
+    this.mustBeUp();
+    let reply: (Buffer | number | null)[];
+    try {
+      reply = await this.cmd.rcReadBuffer(this.key(topic, 'meta'), this.key(topic, 'stream'), this.runId, freshEpoch(), this.metaTtlMs(), create ? '1' : '0', after === 'newest' ? '-1' : after, count);
+    } catch (err) {
+      throw this.failure('read', err);
+    }
+    const epoch = reply[1] === null || reply[1] === undefined ? null : String(reply[1]);
+    const messages: { seq: number; data: Buffer }[] = [];
+    for (let i = 4; i + 1 < reply.length; i += 2) {
+      messages.push({ seq: Number.parseInt(String(reply[i]), 10), data: reply[i + 1] as Buffer });
+    }
+    return { seq: Number(reply[0]), epoch, oldest: Number(reply[2]), messages };
+  }
+
+  presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void {
+    if (!this.ready || clients.length === 0) return; // rebuilt from the hub's members when the broker is back
+    const args: string[] = [];
+    for (const c of clients) args.push(c.client, c.user);
+    this.cmd
+      .rcPresence(this.key(topic, 'pz'), this.key(topic, 'pi'), this.options.presenceTtlMs, this.channel(topic), `${this.nodeId}/-1`, op, ...args)
+      .catch((err: unknown) => this.error('presence', err));
+  }
+
+  async presenceList(topic: string, limit: number): Promise<PresenceList> {
+    this.mustBeUp();
+    let reply: (string | number)[];
+    try {
+      reply = await this.cmd.rcPresenceList(this.key(topic, 'pz'), this.key(topic, 'pi'), limit);
+    } catch (err) {
+      throw this.failure('presence', err);
+    }
+    const clients: { client: string; user: string }[] = [];
+    for (let i = 1; i + 1 < reply.length; i += 2) clients.push({ client: String(reply[i]), user: String(reply[i + 1]) });
+    return { count: Number(reply[0]), clients };
+  }
+
+  // ---- helpers ----
+
+  private mustBeUp(): void {
+    if (this.state !== 'up') throw new BrokerUnavailableError(`the broker is ${this.state}${this.reason === undefined ? '' : ` (${this.reason})`}; retry later`);
+  }
+
+  /** Counts and logs a failed command; the error to answer with. */
+  private failure(op: string, err: unknown): BrokerUnavailableError {
+    this.error(op, err);
+    const message = err instanceof Error ? err.message : String(err);
+    if (/timed out/i.test(message)) return new BrokerUnavailableError(`the broker did not answer within ${this.options.timeoutMs} ms; a publish may have happened: retry with the same key`);
+    return new BrokerUnavailableError(`the broker failed: ${message.slice(0, 200)}`);
+  }
+
+  private error(op: string, err: unknown): void {
+    this.metrics.brokerErrors.inc({ op });
+    this.log.warn({ event: 'broker_error', broker: this.name, op, err: err instanceof Error ? err.message : String(err) }, `redis ${op} failed`);
+  }
+
+  private metaTtlMs(): number {
+    // the seq must outlive the history by far, so a quiet topic keeps counting where it was
+    return Math.max(this.options.historyTtlMs * 10, 86_400_000);
+  }
+
+  private key(topic: string, part: string): string {
+    return `${this.options.prefix}:{${topic}}:${part}`;
+  }
+
+  private channel(topic: string): string {
+    return `${this.options.prefix}:{${topic}}`;
+  }
+
+  private topicOf(channel: Buffer): string | undefined {
+    const text = channel.toString('latin1');
+    const head = `${this.options.prefix}:{`;
+    return text.startsWith(head) && text.endsWith('}') ? text.slice(head.length, -1) : undefined;
+  }
+}
+
+function freshEpoch(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,87 @@
+// The broker: who numbers a topic's messages and keeps its history, presence and idempotency keys.
+// `memory` is this process (the hub numbers publishes itself, synchronously); a shared broker
+// (`redis`) is the only sequencer of a cluster of nodes: a publish goes to it, and every node,
+// the publishing one included, delivers what comes back on the topic's channel, in its order.
+// The hub talks to a shared broker through this interface only.
+
+/** One retained message of a topic. */
+export interface StoredMessage {
+  seq: number;
+  data: Buffer;
+}
+
+/** A topic as the broker has it: its last seq, epoch and (some of) its retained messages. */
+export interface TopicState {
+  seq: number;
+  /** null when the topic does not exist (a read never creates one) */
+  epoch: string | null;
+  /** seq of the oldest retained message, 0 when none is retained */
+  oldest: number;
+  /** the messages asked for, oldest first, consecutive seqs */
+  messages: StoredMessage[];
+}
+
+export interface Published {
+  seq: number;
+  epoch: string;
+  /** the idempotency key was seen: seq is the first publish's and nothing was delivered */
+  duplicate: boolean;
+  /** nodes that took the message off the topic's channel */
+  nodes: number;
+}
+
+export interface PresenceList {
+  count: number;
+  clients: { client: string; user: string }[];
+}
+
+/** What a shared broker tells the hub. */
+export interface BrokerEvents {
+  /** a message on a followed topic's channel, in the broker's order; `exclude` is a local connection id or -1 */
+  message(topic: string, seq: number, epoch: string, data: Buffer, exclude: number): void;
+  /** a join or leave on a followed topic made on another node (outside the seq space) */
+  presence(topic: string, op: 'join' | 'leave', client: string, user: string): void;
+  /**
+   * The links are back after an outage and every followed channel is subscribed again: messages
+   * may have been missed, so each held topic is checked; the broker is ready when this settles.
+   */
+  restored(): Promise<void>;
+  /** a topic's last seq and epoch as the broker has them, from the periodic check (a lost tail message shows here) */
+  top(topic: string, seq: number, epoch: string | null): void;
+  /** the topics held now, for the periodic check */
+  held(): Iterable<string>;
+}
+
+export type BrokerState = 'connecting' | 'catching_up' | 'up' | 'down' | 'stopped';
+
+export interface BrokerHealth {
+  broker: string;
+  state: BrokerState;
+  /** when the broker is not up, why (the last link error) */
+  reason?: string;
+}
+
+/** Thrown (rejected) by a shared broker that cannot serve: answered `unavailable`. */
+export class BrokerUnavailableError extends Error {}
+
+export interface SharedBroker {
+  readonly name: string;
+  /** connected, subscribed and caught up: requests may be served */
+  readonly ready: boolean;
+  health(): BrokerHealth;
+  start(events: BrokerEvents): Promise<void>;
+  stop(): Promise<void>;
+  /** Numbers, stores and publishes one message; `origin` is the local connection to exclude (-1 none). */
+  publish(topic: string, data: Uint8Array, origin: number, key: string | undefined): Promise<Published>;
+  /** Subscribes the topic's channel (resolves once confirmed). */
+  follow(topic: string): Promise<void>;
+  unfollow(topic: string): void;
+  /**
+   * The topic's state and up to `count` messages with seq > `after` (or the newest `count` when
+   * `after` is 'newest'); `create` makes the topic (its epoch) when it does not exist.
+   */
+  read(topic: string, after: number | 'newest', count: number, create: boolean): Promise<TopicState>;
+  /** This node's clients joined, are still present on, or left a topic. Failures are counted, not thrown. */
+  presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void;
+  presenceList(topic: string, limit: number): Promise<PresenceList>;
+}
