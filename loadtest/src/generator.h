@@ -21,7 +21,8 @@ const char* phase_name(Phase p);
 
 class Generator {
  public:
-  Generator(const Options& opts, const Endpoint& ep);
+  // pub_ep: where publishers connect (--publish-url; the same as ep without it).
+  Generator(const Options& opts, const Endpoint& ep, const Endpoint& pub_ep);
   ~Generator();
   // Runs every phase; false with error() set when one failed or timed out.
   bool run();
@@ -57,6 +58,7 @@ class Generator {
   void open_more();
   void became_open(Connection& c);
   std::string request_target(const Connection& c) const;
+  const Endpoint& endpoint_of(const Connection& c) const;
 
   // generator_load.cc: publishing
   void send_batch(Connection& pub, size_t count, uint64_t stamp_ns);
@@ -83,6 +85,7 @@ class Generator {
 
   Options opts_;
   Endpoint ep_;
+  Endpoint pub_ep_;
   int epfd_ = -1;
   int source_ips_ = 0;
   std::vector<std::unique_ptr<Connection>> conns_;  // subscribers first, then publishers

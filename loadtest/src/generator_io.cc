@@ -67,7 +67,7 @@ void Generator::on_connected(Connection& c) {
   std::string key = make_websocket_key(c.index + 1);
   c.expected_accept = websocket_accept(key);
   c.state = ConnState::Handshaking;
-  c.out = build_upgrade_request(ep_.host_port, request_target(c), key, opts_.deflate ? kDeflateOffer : "");
+  c.out = build_upgrade_request(endpoint_of(c).host_port, request_target(c), key, opts_.deflate ? kDeflateOffer : "");
   flush(c);
   update_interest(c);
 }

@@ -8,8 +8,9 @@
 
 namespace loadgen {
 
-Generator::Generator(const Options& opts, const Endpoint& ep) : opts_(opts), ep_(ep) {
-  source_ips_ = opts.source_ips >= 0 ? opts.source_ips : (ep.loopback ? 254 : 0);
+Generator::Generator(const Options& opts, const Endpoint& ep, const Endpoint& pub_ep)
+    : opts_(opts), ep_(ep), pub_ep_(pub_ep) {
+  source_ips_ = opts.source_ips >= 0 ? opts.source_ips : (ep.loopback && pub_ep.loopback ? 254 : 0);
   size_t topics = opts.topics;
   subscribers_on_.assign(topics, 0);
   sent_on_.assign(topics, 0);
@@ -37,8 +38,12 @@ Generator::~Generator() {
   if (epfd_ >= 0) close(epfd_);
 }
 
+const Endpoint& Generator::endpoint_of(const Connection& c) const {
+  return c.role == Role::Publisher ? pub_ep_ : ep_;
+}
+
 std::string Generator::request_target(const Connection& c) const {
-  if (c.role != Role::Subscriber || opts_.subscribe == SubscribeVia::Op) return ep_.target;
+  if (c.role != Role::Subscriber || opts_.subscribe == SubscribeVia::Op) return endpoint_of(c).target;
   char sep = ep_.target.find('?') == std::string::npos ? '?' : '&';
   return ep_.target + sep + "topics=" + opts_.topic_prefix + "-" + std::to_string(c.topic);
 }
@@ -47,7 +52,7 @@ void Generator::open_more() {
   while (next_to_open_ < conns_.size() && connecting_ < opts_.connect_concurrency) {
     Connection& c = *conns_[next_to_open_++];
     int source = source_ips_ > 0 ? 1 + int(c.index % unsigned(source_ips_)) : 0;
-    int fd = start_connect(ep_, source);
+    int fd = start_connect(endpoint_of(c), source);
     if (fd < 0) {
       failed_++;
       c.state = ConnState::Closed;

@@ -39,13 +39,15 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, [](int) { Generator::request_stop(); });
   std::signal(SIGTERM, [](int) { Generator::request_stop(); });
-  Endpoint ep;
+  Endpoint ep, pub_ep;
   size_t conns = opts.subscribers + (opts.mode == Mode::Idle ? 0 : opts.publishers);
-  if (!parse_endpoint(opts.url, ep, error) || !raise_fd_limit(conns, error)) {
+  if (!parse_endpoint(opts.url, ep, error) ||
+      !parse_endpoint(opts.publish_url.empty() ? opts.url : opts.publish_url, pub_ep, error) ||
+      !raise_fd_limit(conns, error)) {
     std::fprintf(stderr, "ringcast-loadgen: %s\n", error.c_str());
     return 2;
   }
-  Generator gen(opts, ep);
+  Generator gen(opts, ep, pub_ep);
   bool ok = gen.run();
   if (!ok) std::fprintf(stderr, "ringcast-loadgen: %s\n", gen.error().c_str());
   else gen.print_human_summary();

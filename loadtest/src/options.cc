@@ -40,6 +40,7 @@ bool parse_enum(const std::string& flag, const char* v, Options& o) {
 bool apply(const std::string& flag, const char* v, Options& o) {
   size_t n = 0;
   if (flag == "--url") { o.url = v; return std::strncmp(v, "ws://", 5) == 0; }
+  if (flag == "--publish-url") { o.publish_url = v; return std::strncmp(v, "ws://", 5) == 0; }
   if (flag == "--topic-prefix") { o.topic_prefix = v; return *v != 0; }
   if (flag == "--mode" || flag == "--subscribe") return parse_enum(flag, v, o);
   if (flag == "--subscribers") return parse_count(v, o.subscribers);
@@ -78,6 +79,8 @@ const char* usage() {
   return "usage: ringcast-loadgen --url ws://HOST:PORT/PATH [flags]\n"
          "  --mode closed|open|idle (closed)  closed: --window publishes in flight per publisher;\n"
          "                            open: --rate publishes/s; idle: hold connections --hold s\n"
+         "  --publish-url ws://...  publishers connect here instead of --url (subscribers stay):\n"
+         "                            one node's publishes delivered by another's subscribers\n"
          "  --subscribers N (1000)  --publishers P (1)  --topics T (1)  --size BYTES (64)\n"
          "  --window W (16)  --rate R (1000)  --batch K publishes per write (1)\n"
          "  --subscribe query|op|both  ?topics= at upgrade, a sub op, or both; ready on ack (op)\n"

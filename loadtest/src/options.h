@@ -11,6 +11,7 @@ enum class SubscribeVia { Query, Op, Both };
 
 struct Options {
   std::string url = "ws://127.0.0.1:8080/ws";
+  std::string publish_url;      // publishers connect here when set (a publish crosses servers)
   Mode mode = Mode::Closed;
   size_t subscribers = 1000;
   size_t publishers = 1;

@@ -61,6 +61,7 @@ void Generator::print_summary(bool ok) const {
   std::printf("{\"ok\":%s,\"error\":", ok ? "true" : "false");
   if (ok) std::printf("null"); else json_string(error_);
   std::printf(",\"url\":"); json_string(opts_.url);
+  if (!opts_.publish_url.empty()) { std::printf(",\"publish_url\":"); json_string(opts_.publish_url); }
   std::printf(",\"mode\":\"%s\",\"subscribe\":\"%s\",", mode_name(opts_.mode), subscribe_name(opts_.subscribe));
   field("subscribers", ull(opts_.subscribers));
   field("publishers", ull(opts_.mode == Mode::Idle ? 0 : opts_.publishers));

@@ -22,6 +22,9 @@ TEST(options_take_space_or_equals_separated_values) {
   CHECK(parse({"--mode", "open", "--rate=400", "--batch", "8", "--subscribers=10000", "--subscribe", "both"}, o, err));
   CHECK(o.mode == Mode::Open && o.rate == 400 && o.batch == 8 && o.subscribers == 10000);
   CHECK(o.subscribe == SubscribeVia::Both);
+  CHECK(o.publish_url.empty());
+  CHECK(parse({"--url", "ws://127.0.0.1:1/ws", "--publish-url", "ws://127.0.0.1:2/ws"}, o, err));
+  CHECK(o.url == "ws://127.0.0.1:1/ws" && o.publish_url == "ws://127.0.0.1:2/ws");
 }
 
 TEST(options_reject_bad_values_naming_the_flag) {
@@ -31,6 +34,7 @@ TEST(options_reject_bad_values_naming_the_flag) {
   CHECK(!parse({"--window", "0"}, o, err));
   CHECK(!parse({"--subscribers", "-3"}, o, err));
   CHECK(!parse({"--url", "http://x"}, o, err));
+  CHECK(!parse({"--publish-url", "http://x"}, o, err));
   CHECK(!parse({"--source-ips", "255"}, o, err));
   CHECK(!parse({"--duration"}, o, err) && err.find("needs a value") != std::string::npos);
   CHECK(!parse({"--bogus", "1"}, o, err));
