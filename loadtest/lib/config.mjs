@@ -88,3 +88,39 @@ export function timing(profile) {
     ? { repeats: 1, warmup: 1, duration: 2, httpDuration: 2, budgetMinutes: 1.75 }
     : { repeats: 3, warmup: 2, duration: 5, httpDuration: 5, budgetMinutes: 13.5 };
 }
+
+/**
+ * The broker benchmark (npm run bench:broker, issue 13). nodes 1: subscribers and publishers on
+ * one process; nodes 2: publishers on node A, subscribers on node B (the generator's
+ * --publish-url), a publish crossing through Redis. Every server-side process (the nodes and
+ * redis-server) shares SERVER_CPU; the generator has LOADGEN_CPU to itself. ringcast runs as
+ * deployed (--transport auto: uring where the engine runs) and on the ws transport, whose
+ * latency at low rates is not the engine's (measured 2026-12-04: uring p50 ~9 ms, ws ~0.4 ms at
+ * 1k publishes/s on one node), so the cost of the Redis hop is seen on both.
+ */
+export const BROKER_SETUPS = [
+  { name: 'ringcast-single', kind: 'ringcast', transport: 'auto', nodes: 1, redis: false },
+  { name: 'ringcast-redis', kind: 'ringcast', transport: 'auto', nodes: 2, redis: true },
+  { name: 'ringcast-single-ws', kind: 'ringcast', transport: 'ws', nodes: 1, redis: false },
+  { name: 'ringcast-redis-ws', kind: 'ringcast', transport: 'ws', nodes: 2, redis: true },
+  { name: 'ws-redis', kind: 'ws-redis-peer', nodes: 2, redis: true },
+];
+
+export function brokerScenarios() {
+  return [
+    {
+      // The issue's latency goal: 1k publishes/s, light fanout so latency is the path, not queueing.
+      id: 'latency-1k-pubs', title: '1k publishes/s to 10 topics x 10 subscribers (10k deliveries/s): latency',
+      loadgen: { mode: 'open', subscribers: 100, publishers: 1, topics: 10, size: 64, rate: 1000, batch: 1 },
+      targetDeliveries: 10000,
+    },
+    {
+      // The issue's throughput goal: deliveries per CPU second of the whole server side.
+      id: 'fanout-1k-64B', title: '1k subscribers x 64 B, closed loop: throughput',
+      loadgen: { mode: 'closed', subscribers: 1000, publishers: 1, topics: 1, size: 64, window: 64 },
+    },
+  ];
+}
+
+/** Windows in seconds; a run takes about 6 s, the whole bench about a minute per repeat. */
+export const BROKER_TIMING = { repeats: 1, warmup: 1, duration: 4 };

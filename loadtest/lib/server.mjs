@@ -10,17 +10,21 @@ const START_TIMEOUT_MS = 15000;
 const STOP_TIMEOUT_MS = 5000;
 
 /**
- * The command line for a server entry of config.mjs SERVERS; `deflate` (a scenario's) turns
- * permessage-deflate on: ringcast --permessage-deflate on, the peers' --deflate on.
+ * The command line for a server entry of config.mjs SERVERS or BROKER_SETUPS; `deflate` (a
+ * scenario's) turns permessage-deflate on: ringcast --permessage-deflate on, the peers' --deflate
+ * on. `server.broker` (a redis:// URL) is ringcast's --broker and ws-redis's --redis.
  */
 function command(server, port, tools, deflate) {
   const onOff = deflate ? 'on' : 'off';
   switch (server.kind) {
     case 'ringcast':
       return ['node', ...(tools.ringcastNodeFlags ?? []), tools.ringcastCli, '--host', '127.0.0.1', '--port', String(port),
-        '--transport', server.transport, '--log-level', 'warn', '--permessage-deflate', onOff];
+        '--transport', server.transport, '--log-level', 'warn', '--permessage-deflate', onOff,
+        ...(server.broker ? ['--broker', server.broker, '--broker-prefix', 'bench'] : [])];
     case 'ws-peer':
       return ['node', path.join(PEERS, 'ws-server.mjs'), '--port', String(port), '--deflate', onOff];
+    case 'ws-redis-peer':
+      return ['node', path.join(PEERS, 'ws-redis.mjs'), '--port', String(port), '--redis', server.broker];
     case 'bun-peer':
       return [tools.bunBin, path.join(PEERS, 'bun-server.ts'), '--port', String(port), '--deflate', onOff];
     default:

@@ -26,11 +26,11 @@ export function buildLoadgen(log = console.error) {
   return LOADGEN;
 }
 
-/** Installs ws, bun and autocannon into loadtest/peers once (npm ci from its lockfile). */
+/** Installs ws, bun, autocannon and ioredis into loadtest/peers once (npm ci from its lockfile). */
 export function installPeers(log = console.error) {
-  const marker = path.join(PEERS, 'node_modules', 'ws', 'package.json');
-  if (!existsSync(marker) || !existsSync(path.join(PEERS, 'node_modules', 'autocannon'))) {
-    log('peers: installing ws, bun, autocannon into loadtest/peers');
+  const installed = ['ws', 'autocannon', 'ioredis'].every((p) => existsSync(path.join(PEERS, 'node_modules', p, 'package.json')));
+  if (!installed) {
+    log('peers: installing ws, bun, autocannon, ioredis into loadtest/peers');
     const lock = existsSync(path.join(PEERS, 'package-lock.json'));
     const r = run('npm', [lock ? 'ci' : 'install', '--no-audit', '--no-fund'], { cwd: PEERS });
     if (!r.ok) throw new Error(`npm install in loadtest/peers failed:\n${r.out}`);
