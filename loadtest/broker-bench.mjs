@@ -9,7 +9,8 @@
 //   --scenarios a,b      subset of latency-1k-pubs,fanout-1k-64B
 //   --repeats N          measured runs per scenario and setup (1)
 //   --no-report          results JSON only
-//   --report-from FILE   only render the report again from a results/*/bench.json
+//   --report-from F[,F]  only render the report again from results/*/bench.json; several
+//                        files of one commit are pooled (repeats as separate ~1 min runs)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -77,6 +78,27 @@ function hasBrokerFlag(cli) {
   }
 }
 
+/** Several bench.json of one commit as one: their runs together, numbered on. */
+function pool(results) {
+  const [first] = results;
+  const commits = new Set(results.map((r) => r.machine.commit));
+  if (commits.size > 1) throw new Error(`--report-from: results of different commits (${[...commits].join(', ')})`);
+  if (results.length === 1) return first;
+  const seen = new Map();
+  const runs = results.flatMap((r) => r.runs).map((run) => {
+    const key = `${run.scenario}|${run.setup}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+    return { ...run, repeat: seen.get(key) };
+  });
+  const setups = [...new Set(results.flatMap((r) => r.setups))];
+  const scenarios = [...new Map(results.flatMap((r) => r.scenarios).map((s) => [s.id, s])).values()];
+  return {
+    ...first, name: results.map((r) => r.name).join('+'), setups, scenarios, runs,
+    timing: { ...first.timing, repeats: Math.max(...seen.values()) },
+    machine: { ...first.machine, date: results.map((r) => r.machine.date).sort()[0], dirty: results.some((r) => r.machine.dirty) },
+  };
+}
+
 function headline(r) {
   if (!r.ok) return r.unavailable ? `unavailable: ${r.error}` : `FAILED: ${r.error}`;
   const redis = Number.isFinite(r.redisCommandsPerPublish)
@@ -94,7 +116,7 @@ async function main() {
     return;
   }
   if (args['report-from']) {
-    log(`report: ${writeReport(JSON.parse(readFileSync(args['report-from'], 'utf8')))}`);
+    log(`report: ${writeReport(pool(args['report-from'].split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')))))}`);
     return;
   }
   const redisVersion = version('redis-server', ['--version'], /v=(\S+)/);

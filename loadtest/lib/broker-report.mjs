@@ -158,7 +158,7 @@ function header(all) {
     `| kernel | ${m.kernel} |`,
     `| Node | ${m.node} |`, `| redis-server | ${m.redis} |`, `| ioredis | ${m.ioredis} (ringcast and the peer) |`, `| ws | ${m.ws} |`,
     `| ringcast | ${m.ringcast} at ${m.commit}, \`node ${m.ringcastNodeFlags.join(' ')} dist/server/cli.js\`; ${m.uring}; the -ws setups force --transport ws |`,
-    `| runs | ${all.timing.repeats} per scenario and setup; warmup ${all.timing.warmup} s, measured ${all.timing.duration} s |`,
+    `| runs | ${all.timing.repeats} per scenario and setup${all.name.includes('+') ? ` (pooled from ${all.name.split('+').length} invocations: ${all.name.split('+').join(', ')})` : ''}; warmup ${all.timing.warmup} s, measured ${all.timing.duration} s |`,
     '',
     'Setups: **ringcast-single**: one ringcast node, memory broker, publishers and subscribers on it. ',
     '**ringcast-redis**: two ringcast nodes with `--broker redis://...`, publishers on node A, subscribers on node B ',
