@@ -26,7 +26,7 @@ export class Metrics {
   readonly brokerUp: Gauge;
   readonly brokerReconnects: Counter<'link'>;
   readonly brokerErrors: Counter<'op'>;
-  readonly brokerStaleLinks: Counter;
+  readonly brokerStaleLinks: Counter<'link'>;
   readonly brokerCatchups: Counter;
   readonly brokerCatchupMessages: Counter;
   readonly brokerResyncs: Counter;
@@ -125,7 +125,8 @@ export class Metrics {
     this.brokerErrors = new Counter({ name: 'ringcast_broker_errors_total', help: 'Redis commands that failed or timed out, by operation', labelNames: ['op'], registers });
     this.brokerStaleLinks = new Counter({
       name: 'ringcast_broker_stale_links_total',
-      help: 'Redis subscription links reconnected because a probe through them did not come back within --broker-timeout',
+      help: 'Redis links reconnected because a probe through them did not come back within --broker-timeout, by link',
+      labelNames: ['link'],
       registers,
     });
     this.brokerCatchups = new Counter({ name: 'ringcast_broker_catchups_total', help: 'Topic repairs: missed messages read back from the broker after a seq gap, an outage or a failed check', registers });

@@ -90,26 +90,30 @@ export class RedisServer {
   #closed = false;
   /** Debian's automatic save points on (start({ save: true })) or none */
   #autoSave;
+  /** append-only file with fsync on every write (start({ aof: true })): a SIGKILL loses nothing acknowledged */
+  #aof;
 
-  /** @param {number} port @param {string} dir @param {boolean} autoSave */
-  constructor(port, dir, autoSave) {
+  /** @param {number} port @param {string} dir @param {boolean} autoSave @param {boolean} aof */
+  constructor(port, dir, autoSave, aof = false) {
     this.port = port;
     this.dir = dir;
     this.url = `redis://127.0.0.1:${port}`;
     this.#autoSave = autoSave;
+    this.#aof = aof;
   }
 
   /**
    * Starts redis-server on a free port with its own temp dir. save: false (default) writes
    * dump.rdb only on save()/snapshot(); true keeps Debian's automatic save points.
-   * @param {{ save?: boolean }} [opts]
+   * aof: true turns on the append-only file with appendfsync always.
+   * @param {{ save?: boolean, aof?: boolean }} [opts]
    */
   static async start(opts = {}) {
     const dir = await mkdtemp(path.join(tmpdir(), 'ringcast-redis-'));
     // A free port can be taken between our probe and redis's bind: try a few.
     let lastError;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const server = new RedisServer(await freePort(), dir, opts.save ?? false);
+      const server = new RedisServer(await freePort(), dir, opts.save ?? false, opts.aof ?? false);
       try {
         await server.#spawn();
         return server;
@@ -135,7 +139,7 @@ export class RedisServer {
     if (this.#closed) throw new Error('redis: start after close()');
     const args = [
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb',
-      '--save', this.#autoSave ? DEBIAN_SAVE_POINTS : '', '--appendonly', 'no', '--protected-mode', 'no',
+      '--save', this.#autoSave ? DEBIAN_SAVE_POINTS : '', '--appendonly', this.#aof ? 'yes' : 'no', '--appendfsync', 'always', '--protected-mode', 'no',
       '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning',
     ];
     this.#output = '';
@@ -226,6 +230,7 @@ export class RedisServer {
   async restartEmpty() {
     if (this.#child) await this.kill();
     await unlink(path.join(this.dir, 'dump.rdb')).catch(() => {});
+    await rm(path.join(this.dir, 'appendonlydir'), { recursive: true, force: true });
     await this.#spawn();
   }
 

@@ -192,27 +192,35 @@ export class RedisBroker implements SharedBroker {
   }
 
   /**
-   * Every --broker-probe: a probe through Redis to this node's own channel. When the previous
-   * one has not come back after --broker-timeout, the subscription link delivers nothing though
-   * connected: it is dropped and made again (the catch-up then recovers what it missed). Also
-   * asks Redis for the last seq of every held topic, which shows a lost tail message.
+   * Every --broker-probe: a probe published through the command link to this node's own channel.
+   * A link that is connected but answers or delivers nothing (a dead NAT entry, a half-open TCP
+   * connection: centrifugo#1189) is dropped and made again, and the catch-up then recovers what it
+   * missed: the command link when the PUBLISH times out, the subscription link when the probe has
+   * not come back after --broker-timeout. Also asks Redis for the last seq of every held topic,
+   * which shows a lost tail message.
    */
   private probe(): void {
     if (this.state !== 'up') return;
     const now = Date.now();
-    if (this.probeSeen < this.probeSent && now - this.probeSentAt >= this.options.timeoutMs) {
-      this.metrics.brokerStaleLinks.inc();
-      this.log.warn({ event: 'broker_stale_link', broker: this.name, waitedMs: now - this.probeSentAt }, 'redis subscription link delivers nothing: reconnecting it');
-      this.reason = 'subscriber link stale';
-      this.linkLost('subscriber');
-      this.sub.disconnect(true);
+    if (this.probeSeen < this.probeSent) {
+      if (now - this.probeSentAt >= this.options.timeoutMs) this.stale('subscriber', now - this.probeSentAt);
       return;
     }
-    if (this.probeSeen >= this.probeSent) {
-      this.probeSentAt = now;
-      this.cmd.publish(this.nodeChannel, `probe ${++this.probeSent}`).catch((err: unknown) => this.error('probe', err));
-    }
+    this.probeSentAt = now;
+    const generation = this.generation;
+    this.cmd.publish(this.nodeChannel, `n${++this.probeSent}`).catch((err: unknown) => {
+      this.error('probe', err);
+      if (generation === this.generation && /timed out/i.test(String(err))) this.stale('command', Date.now() - now);
+    });
     void this.checkTops();
+  }
+
+  private stale(link: Link, waitedMs: number): void {
+    this.metrics.brokerStaleLinks.inc({ link });
+    this.log.warn({ event: 'broker_stale_link', broker: this.name, link, waitedMs }, `redis ${link} link answers nothing: reconnecting it`);
+    this.reason = `${link} link stale`;
+    this.linkLost(link);
+    (link === 'command' ? this.cmd : this.sub).disconnect(true);
   }
 
   private async checkTops(): Promise<void> {
@@ -238,8 +246,7 @@ export class RedisBroker implements SharedBroker {
     const kind = message[0];
     if (kind === 0x6d /* m */) return this.onMessage(channel, message);
     if (kind === 0x70 /* p */) return this.onPresence(channel, message);
-    const text = message.toString('latin1');
-    if (text.startsWith('probe ')) this.probeSeen = Math.max(this.probeSeen, Number(text.slice(6)));
+    if (kind === 0x6e /* n: a probe on the node channel */) this.probeSeen = Math.max(this.probeSeen, Number(message.toString('latin1', 1)));
   }
 
   /** "m<seq> <epoch> <node>/<conn> <data>" */
@@ -317,7 +324,7 @@ export class RedisBroker implements SharedBroker {
   }
 
   async read(topic: string, after: number | 'newest', count: number, create: boolean): Promise<TopicState> {
-    this.mustBeUp();
+    this.mustBeUp(true);
     let reply: (Buffer | number | null)[];
     try {
       reply = await this.cmd.rcReadBuffer(this.key(topic, 'meta'), this.key(topic, 'stream'), this.runId, freshEpoch(), this.metaTtlMs(), create ? '1' : '0', after === 'newest' ? '-1' : after, count);
@@ -356,8 +363,9 @@ export class RedisBroker implements SharedBroker {
 
   // ---- helpers ----
 
-  private mustBeUp(): void {
-    if (this.state !== 'up') throw new BrokerUnavailableError(`the broker is ${this.state}${this.reason === undefined ? '' : ` (${this.reason})`}; retry later`);
+  /** Requests need the broker up; the hub's own catch-up reads also run while it is catching up. */
+  private mustBeUp(catchingUp = false): void {
+    if (this.state !== 'up' && !(catchingUp && this.state === 'catching_up')) throw new BrokerUnavailableError(`the broker is ${this.state}${this.reason === undefined ? '' : ` (${this.reason})`}; retry later`);
   }
 
   /** Counts and logs a failed command; the error to answer with. */

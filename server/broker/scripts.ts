@@ -9,6 +9,7 @@
 //   P:{T}:pi      HASH presence: client id -> user
 // Channel of T: P:{T}. A message on it is "m<seq> <epoch> <origin> <data>" or, outside the seq
 // space, a presence event "p<join|leave> <origin> <client> <user>"; origin is "<node>/<conn>".
+// A node's own channel P:node:<id> carries its link probes, "n<count>".
 //
 // The epoch is renewed when the meta is missing (never published, expired, evicted, or Redis
 // restarted without data) and when it was made under another Redis run id: a Redis restarted

@@ -90,7 +90,7 @@ export class Hub {
     this.deflate = config.permessageDeflate === 'on' ? { threshold: config.deflateThreshold, level: config.deflateLevel } : undefined;
     this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
     if (historyTtlMs > 0) {
-      const every = Math.min(historyTtlMs, 10_000);
+      const every = shared === undefined ? Math.min(historyTtlMs, 10_000) : 1000;
       this.sweepTimer = setInterval(() => this.topics.sweep(performance.now()), every);
       this.sweepTimer.unref();
     }
@@ -698,14 +698,22 @@ export class Hub {
     this.release(topic);
   }
 
-  /** The broker lost what this node's subscribers were at: tell them where delivery goes on. */
+  /**
+   * The broker cannot continue from where this node's subscribers are (a new epoch, or a gap
+   * older than its history): they get a resync frame naming the epoch and the seq after which
+   * delivery goes on, then every message the broker still retains after that seq. A new epoch's
+   * stream holds only that epoch's messages, so what was published since the epoch began (and
+   * is retained) is delivered, not skipped.
+   */
   private async resync(shared: SharedBroker, topic: Topic): Promise<void> {
     const state = await shared.read(topic.name, 'newest', this.config.history, true);
     if (topic.dropped) return;
-    this.adopt(topic, state);
+    const from = state.messages.length > 0 ? state.messages[0]!.seq - 1 : state.seq;
+    this.adopt(topic, { ...state, seq: from, messages: [] });
     this.metrics.brokerResyncs.inc();
-    if (topic.members.count > 0) this.transport.fanout(topic.members.view(), encodeResync(topic.json, topic.epoch, topic.seq), -1);
-    // held arrivals of the old epoch, or already in the adopted state, are dropped by arrive()
+    if (topic.members.count > 0) this.transport.fanout(topic.members.view(), encodeResync(topic.json, topic.epoch, from), -1);
+    for (const m of state.messages) this.deliver(topic, m.seq, m.data, -1);
+    // held arrivals of the old epoch, or delivered just now, are dropped by arrive()
   }
 
   /** After an outage: every held topic is checked against the broker, then presence is written again. */

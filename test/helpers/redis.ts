@@ -51,14 +51,14 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-export const RedisServer: { start(opts?: { save?: boolean }): Promise<RedisServer> } = Impl;
+export const RedisServer: { start(opts?: { save?: boolean; aof?: boolean }): Promise<RedisServer> } = Impl;
 
 /**
  * One Redis for the file's tests: started in beforeAll, closed in afterAll. Call at the top of
  * a describe block: `const r = redisFixture(); ... r.redis.url`. save: true keeps Debian's
  * automatic save points (dump.rdb written by Redis itself, as in production).
  */
-export function redisFixture(opts: { save?: boolean } = {}) {
+export function redisFixture(opts: { save?: boolean; aof?: boolean } = {}) {
   let current: RedisServer | undefined;
   beforeAll(async () => {
     current = await RedisServer.start(opts);
