@@ -333,10 +333,11 @@ export class RedisBroker implements SharedBroker {
     }
     const epoch = reply[1] === null || reply[1] === undefined ? null : String(reply[1]);
     const messages: { seq: number; data: Buffer }[] = [];
-    for (let i = 4; i + 1 < reply.length; i += 2) {
+    for (let i = 5; i + 1 < reply.length; i += 2) {
       messages.push({ seq: Number.parseInt(String(reply[i]), 10), data: reply[i + 1] as Buffer });
     }
-    return { seq: Number(reply[0]), epoch, oldest: Number(reply[2]), messages };
+    const previous = reply[4] === null || String(reply[4]) === '' ? null : String(reply[4]);
+    return { seq: Number(reply[0]), epoch, oldest: Number(reply[2]), base: Number(reply[3]), previous, messages };
   }
 
   presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void {

@@ -2,7 +2,8 @@
 // check the idempotency key, advance the topic's seq, append to its history stream, PUBLISH.
 //
 // Keys of topic T under prefix P (the `{T}` hash tag keeps a topic's keys in one cluster slot):
-//   P:{T}:meta    HASH  s = last seq, e = epoch, r = the Redis run id the epoch was made under
+//   P:{T}:meta    HASH  s = last seq, e = epoch, r = the Redis run id the epoch was made under,
+//                       b = the seq the epoch began after, p = the epoch before it
 //   P:{T}:stream  STREAM of the last --history messages; entry id "<seq>-0", field d = data
 //   P:{T}:key:K   STRING the seq of the first publish with idempotency key K (PX --idempotency-ttl)
 //   P:{T}:pz      ZSET presence: client id -> expiry (ms, Redis clock)
@@ -14,20 +15,24 @@
 // The epoch is renewed when the meta is missing (never published, expired, evicted, or Redis
 // restarted without data) and when it was made under another Redis run id: a Redis restarted
 // from an older snapshot brings back an old epoch with a lower counter, and comparing run ids is
-// how that is caught. The stream is deleted with the old epoch, so the stream only ever holds
-// messages of the current epoch; the counter goes on from what Redis has.
+// how that is caught. The counter goes on from what Redis has, and the new epoch begins after it
+// (b). A renewal of a missing meta restarts the stream; a renewal for another run id keeps it: its
+// entries up to b are the previous epoch's, a prefix of what that epoch really published (a
+// snapshot or an append-only file never invents messages), so a node that saw less of the
+// previous epoch than b can still deliver the rest before the resync: a message Redis took
+// just before a crash, and fsynced but never published, is not lost.
 
 /** Shared by the scripts: the topic's (seq, epoch) after renewing a missing or stale epoch. */
 const CURRENT = `
 local function current(meta, stream, run, fresh, ttl, create)
-  local m = redis.call('HMGET', meta, 's', 'e', 'r')
+  local m = redis.call('HMGET', meta, 's', 'e', 'r', 'b', 'p')
   local seq = tonumber(m[1]) or 0
-  if m[2] and m[3] == run then return seq, m[2], 0 end
-  if not m[2] and not create then return 0, false, 0 end
-  redis.call('DEL', stream)
-  redis.call('HSET', meta, 's', seq, 'e', fresh, 'r', run)
+  if m[2] and m[3] == run then return seq, m[2], tonumber(m[4]) or 0, m[5] or '' end
+  if not m[2] and not create then return 0, false, 0, '' end
+  if not m[2] then redis.call('DEL', stream) end
+  redis.call('HSET', meta, 's', seq, 'e', fresh, 'r', run, 'b', seq, 'p', m[2] or '')
   redis.call('PEXPIRE', meta, ttl)
-  return seq, fresh, 1
+  return seq, fresh, seq, m[2] or ''
 end
 `;
 
@@ -64,13 +69,15 @@ return {seq, epoch, 0, nodes}
  * KEYS: meta, stream
  * ARGV: run id, fresh epoch, meta ttl ms, create ('1': make the meta when missing),
  *       after (messages with seq > after; '-1' = the newest), count
- * Returns {seq, epoch or false, oldest retained seq (0 = none), renewed (0/1), id1, d1, id2, d2, ...}.
+ * Returns {seq, epoch or false, oldest retained seq of this epoch (0 = none), the seq the epoch
+ * began after, the epoch before it ('' = none), id1, d1, id2, d2, ...}; the entries may reach
+ * back into the previous epoch (seq <= begin).
  */
 export const READ = `${CURRENT}
-local seq, epoch, renewed = current(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')
-local out = {seq, epoch, 0, renewed}
+local seq, epoch, base, previous = current(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1')
+local out = {seq, epoch, 0, base, previous}
 if not epoch then return out end
-local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local first = redis.call('XRANGE', KEYS[2], '(' .. base .. '-0', '+', 'COUNT', 1)
 if #first > 0 then out[3] = tonumber(string.match(first[1][1], '^(%d+)')) end
 local count = tonumber(ARGV[6])
 local entries

@@ -15,9 +15,13 @@ export interface TopicState {
   seq: number;
   /** null when the topic does not exist (a read never creates one) */
   epoch: string | null;
-  /** seq of the oldest retained message, 0 when none is retained */
+  /** seq of the oldest retained message of this epoch, 0 when none is retained */
   oldest: number;
-  /** the messages asked for, oldest first, consecutive seqs */
+  /** the epoch began after this seq: messages up to it belong to `previous` */
+  base: number;
+  /** the epoch before this one, when the broker knows it */
+  previous: string | null;
+  /** the messages asked for, oldest first, consecutive seqs (some may be the previous epoch's: seq <= base) */
   messages: StoredMessage[];
 }
 

@@ -349,7 +349,7 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
       case 'presence_sync':
         return this.subs.get(f.topic as string)?.desync();
       case 'resync':
-        return this.subs.get(f.topic as string)?.resync(f.epoch as string);
+        return this.subs.get(f.topic as string)?.resync(f.epoch as string, Number(f.seq ?? 0));
     }
   }
 

@@ -122,12 +122,16 @@ export class Subscription {
     this.onMessage(data, { topic: this.topic, seq });
   }
 
-  /** The server's resync frame: the topic restarted under `epoch`; what follows starts again. */
-  resync(epoch: string): void {
-    if (epoch === this.epoch) return;
+  /**
+   * The server's resync frame: what came before `seq` of `epoch` could not be delivered (the
+   * broker lost the topic, or the gap was older than its history); delivery goes on after it.
+   */
+  resync(epoch: string, seq: number): void {
+    if (!this.active) return;
+    const epochChanged = epoch !== this.epoch;
     this.epoch = epoch;
-    this.lastSeq = 0;
-    this.host.report({ topic: this.topic, recovered: false, count: 0, epochChanged: true });
+    this.lastSeq = seq;
+    this.host.report({ topic: this.topic, recovered: false, count: 0, epochChanged });
   }
 
   /** A presence snapshot read after the (re)subscribe: emit the differences, then follow events. */

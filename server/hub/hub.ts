@@ -399,27 +399,31 @@ export class Hub {
     let state: TopicState;
     try {
       state = await shared.read(name, since, count, false);
-      // a position the broker cannot continue from (later than its seq, or older than what it
-      // retains) resumes at the oldest retained message, as with the memory broker
-      if (state.epoch !== null && (since > state.seq || (state.oldest > 0 && since + 1 < state.oldest))) state = await shared.read(name, 0, count, false);
+      // a position the broker cannot continue from (later than its seq, of the previous epoch, or
+      // older than what it retains) resumes at the oldest retained message, as with the memory broker
+      if (state.epoch !== null && (since > state.seq || since < state.base || (state.oldest > 0 && since + 1 < state.oldest))) {
+        state = await shared.read(name, state.base, count, false);
+      }
     } catch (err) {
       return this.err(conn, id, 'unavailable', `cannot read ${name}: ${messageOf(err)}`);
     }
     if (state.epoch === null) {
       return void this.reply(conn, encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${since === 0},"messages":[],"more":false`));
     }
-    const recovered = since === state.seq || (since < state.seq && state.oldest > 0 && since + 1 >= state.oldest);
+    const base = state.base;
+    const recovered = since >= base && (since === state.seq || (since < state.seq && state.oldest > 0 && since + 1 >= state.oldest));
     const parts: (string | Uint8Array)[] = [`"topic":${jsonAscii(name)},"seq":${state.seq},"epoch":${jsonAscii(state.epoch)},"recovered":${recovered},"messages":[`];
     const most = Math.min(limit, HISTORY_PAGE_LIMIT);
     let bytes = 0;
     let listed = 0;
-    for (const m of state.messages) {
+    const messages = state.messages.filter((m) => m.seq > base); // not the previous epoch's
+    for (const m of messages) {
       bytes += m.data.length + 34;
       if (listed > 0 && (bytes > this.budget || listed >= most)) break;
       parts.push(`${listed === 0 ? '' : ','}{"seq":${m.seq},"data":`, m.data, '}');
       listed++;
     }
-    const more = listed < state.messages.length;
+    const more = listed < messages.length;
     if (more) this.metrics.repliesCut.inc({ op: 'history' });
     parts.push(`],"more":${more}`);
     this.reply(conn, encodeAckParts(id, parts));
@@ -618,6 +622,7 @@ export class Hub {
     topic.seq = state.seq;
     const deflate = this.deflateConns > 0 ? this.deflate : undefined;
     for (const m of state.messages) {
+      if (m.seq <= state.base) continue; // the previous epoch's
       const msg = encodeMsg(topic.json, m.seq, m.data, deflate);
       this.topics.retain(topic, { seq: m.seq, frame: msg.frame, compressed: msg.compressed, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
     }
@@ -680,9 +685,11 @@ export class Hub {
         if (topic.dropped) return;
         const first = state.messages[0];
         if (state.epoch === topic.epoch && (state.seq === topic.seq || first?.seq === topic.seq + 1)) {
-          for (const m of state.messages) if (m.seq === topic.seq + 1) this.deliver(topic, m.seq, m.data, -1);
-          this.metrics.brokerCatchupMessages.inc(state.messages.length);
+          this.catchUp(topic, state.messages, state.seq);
         } else {
+          // another epoch. When it follows the one this node is in, the broker may still hold
+          // the end of ours (taken just before a crash, never published): delivered first.
+          if (state.previous === topic.epoch && first?.seq === topic.seq + 1) this.catchUp(topic, state.messages, state.base);
           await this.resync(shared, topic);
           if (topic.dropped) return;
         }
@@ -698,6 +705,18 @@ export class Hub {
     this.release(topic);
   }
 
+  /** Delivers the messages that follow the topic's seq, up to `last`, in order. */
+  private catchUp(topic: Topic, messages: readonly { seq: number; data: Buffer }[], last: number): void {
+    let n = 0;
+    for (const m of messages) {
+      if (m.seq > last) break;
+      if (m.seq !== topic.seq + 1) continue;
+      this.deliver(topic, m.seq, m.data, -1);
+      n++;
+    }
+    this.metrics.brokerCatchupMessages.inc(n);
+  }
+
   /**
    * The broker cannot continue from where this node's subscribers are (a new epoch, or a gap
    * older than its history): they get a resync frame naming the epoch and the seq after which
@@ -708,11 +727,12 @@ export class Hub {
   private async resync(shared: SharedBroker, topic: Topic): Promise<void> {
     const state = await shared.read(topic.name, 'newest', this.config.history, true);
     if (topic.dropped) return;
-    const from = state.messages.length > 0 ? state.messages[0]!.seq - 1 : state.seq;
+    const current = state.messages.filter((m) => m.seq > state.base);
+    const from = current.length > 0 ? current[0]!.seq - 1 : state.seq;
     this.adopt(topic, { ...state, seq: from, messages: [] });
     this.metrics.brokerResyncs.inc();
     if (topic.members.count > 0) this.transport.fanout(topic.members.view(), encodeResync(topic.json, topic.epoch, from), -1);
-    for (const m of state.messages) this.deliver(topic, m.seq, m.data, -1);
+    for (const m of current) this.deliver(topic, m.seq, m.data, -1);
     // held arrivals of the old epoch, or delivered just now, are dropped by arrive()
   }
 

@@ -159,7 +159,11 @@ describe.each(transports)('redis outages, nodes on the %s transport', (transport
       stop = true;
       const total = 3 * PER;
       expect(acked.size).toBe(total);
-      await until('every acked message at both subscribers', () => [seenA, seenB].every((s) => s.frames.filter((f) => f.op === 'msg').length >= total), 10_000);
+      const keysOf = (frames: Msg[]) => frames.filter((f) => f.op === 'msg').map((f) => `${(f.data as { p: string }).p}-${(f.data as { i: number }).i}`);
+      await until('every acked message at both subscribers', () => [seenA, seenB].every((s) => s.frames.filter((f) => f.op === 'msg').length >= total), 10_000).catch((err: unknown) => {
+        const missing = [seenA, seenB].map((s) => [...acked].filter((k) => !keysOf(s.frames).includes(k)));
+        throw new Error(`${String(err)}; missing at A: ${missing[0]!.join(' ')}; at B: ${missing[1]!.join(' ')}; frames at A: ${JSON.stringify(seenA.frames.filter((f) => f.op !== 'msg'))}`);
+      });
       await sleep(200);
       for (const seen of [seenA, seenB]) {
         const data = seen.frames.filter((f) => f.op === 'msg').map((f) => `${(f.data as { p: string }).p}-${(f.data as { i: number }).i}`);
