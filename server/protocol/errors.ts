@@ -33,7 +33,7 @@ export const errors = {
   unauthorized: { status: 401, close: null, connection: 'HTTP answered (with WWW-Authenticate: Bearer)', message: 'missing or invalid credentials (when auth is on)' },
   forbidden: { status: 403, close: null, connection: 'stays open (403 at upgrade for ?topics= or a foreign Origin)', message: 'the credentials do not allow this action on this topic' },
   rate_limited: { status: null, close: 1008, connection: 'stays open; closed with 1008 when sustained', message: 'over --rate-limit or --rate-limit-bytes; the message was dropped' },
-  unavailable: { status: 503, close: 1001, connection: 'HTTP answered; WebSockets are closed with 1001 by a drain', message: 'the server is draining or at --max-connections' },
+  unavailable: { status: 503, close: 1001, connection: 'HTTP answered; WebSockets are closed with 1001 by a drain', message: 'the server is draining or at --max-connections, or the broker (Redis) is unreachable: retry later (POST /publish sends Retry-After)' },
   slow_consumer: { status: null, close: 1013, connection: 'closed with 1013 after what is queued', message: 'more than --max-outbound bytes queued to the connection' },
   token_expired: { status: null, close: 4001, connection: 'closed with 4001', message: 'the connection\'s token expired (4000-4999 are private use, RFC 6455 7.4.2)' },
   internal: { status: 500, close: 1011, connection: 'HTTP answered 500; a WebSocket is closed with 1011; logged, counted, the server goes on', message: 'a bug in ringcast while handling this request' },

@@ -5,7 +5,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingcastClient } from '../../server/client/index.js';
 import { Client, sleep, until } from '../helpers/client.js';
-import { redisFixture } from '../helpers/redis.js';
+import { redisFixture, describeWithRedis } from '../helpers/redis.js';
 import { startServer, transports, type TestServer } from '../helpers/server.js';
 
 /** A TCP load balancer of one backend at a time; `point()` sends new connections elsewhere. */
@@ -50,7 +50,7 @@ class Balancer {
   }
 }
 
-describe.each(transports)('the client on the redis broker (%s transport)', (transport) => {
+describeWithRedis.each(transports)('the client on the redis broker (%s transport)', (transport) => {
   const r = redisFixture();
   const stops: (() => Promise<void>)[] = [];
   let n = 0;

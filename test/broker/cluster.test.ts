@@ -3,13 +3,13 @@
 // restart, history and presence across nodes, idempotent publishes across nodes.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, type Msg } from '../helpers/client.js';
-import { redisFixture } from '../helpers/redis.js';
+import { redisFixture, describeWithRedis } from '../helpers/redis.js';
 import { startServer, transports, type TestServer } from '../helpers/server.js';
 import type { Config } from '../../server/config.js';
 
 let prefixCounter = 0;
 
-describe.each(transports)('redis broker, nodes on the %s transport', (transport) => {
+describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (transport) => {
   const r = redisFixture();
   const nodes: TestServer[] = [];
   const clients: Client[] = [];

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, type Msg } from '../helpers/client.js';
 import { CutProxy } from '../helpers/proxy.js';
-import { RedisServer, redisFixture } from '../helpers/redis.js';
+import { describeWithRedis, redisFixture } from '../helpers/redis.js';
 import { startServer, transports, type TestServer } from '../helpers/server.js';
 import type { Config } from '../../server/config.js';
 
@@ -66,7 +66,7 @@ function expectNoSilentJump(frames: Msg[], topic: string, epoch: string, from: n
   }
 }
 
-describe.each(transports)('redis outages, nodes on the %s transport', (transport) => {
+describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (transport) => {
   const nodes: TestServer[] = [];
   const clients: Client[] = [];
   const cleanups: (() => Promise<void>)[] = [];
@@ -330,7 +330,7 @@ describe.each(transports)('redis outages, nodes on the %s transport', (transport
   });
 });
 
-describe('a node killed with SIGKILL', () => {
+describeWithRedis('a node killed with SIGKILL', () => {
   const r = redisFixture();
 
   it('its clients leave presence within --presence-ttl', async () => {
@@ -376,4 +376,3 @@ function freePort(): Promise<number> {
   });
 }
 
-void RedisServer;

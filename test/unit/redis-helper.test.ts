@@ -2,9 +2,9 @@
 // deployment's would, or an outage test proves nothing.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RedisServer, redisFixture } from '../helpers/redis.js';
+import { RedisServer, redisFixture, describeWithRedis } from '../helpers/redis.js';
 
-describe('RedisServer', () => {
+describeWithRedis('RedisServer', () => {
   const r = redisFixture();
 
   it('keeps data across a restart after save(), with a new run id', async () => {
