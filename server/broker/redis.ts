@@ -323,11 +323,11 @@ export class RedisBroker implements SharedBroker {
     this.sub.unsubscribe(this.channel(topic)).catch((err: unknown) => this.error('unsubscribe', err));
   }
 
-  async read(topic: string, after: number | 'newest', count: number, create: boolean): Promise<TopicState> {
+  async read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Promise<TopicState> {
     this.mustBeUp(true);
     let reply: (Buffer | number | null)[];
     try {
-      reply = await this.cmd.rcReadBuffer(this.key(topic, 'meta'), this.key(topic, 'stream'), this.runId, freshEpoch(), this.metaTtlMs(), create ? '1' : '0', after === 'newest' ? '-1' : after, count);
+      reply = await this.cmd.rcReadBuffer(this.key(topic, 'meta'), this.key(topic, 'stream'), this.runId, freshEpoch(), this.metaTtlMs(), create ? '1' : '0', after === 'newest' ? '-1' : after, count, bytes);
     } catch (err) {
       throw this.failure('read', err);
     }

@@ -68,7 +68,8 @@ return {seq, epoch, 0, nodes}
  * A topic's state and retained messages.
  * KEYS: meta, stream
  * ARGV: run id, fresh epoch, meta ttl ms, create ('1': make the meta when missing),
- *       after (messages with seq > after; '-1' = the newest), count
+ *       after (messages with seq > after; '-1' = the newest), count, bytes (the messages'
+ *       data stops there: at least one message, then none past the budget)
  * Returns {seq, epoch or false, oldest retained seq of this epoch (0 = none), the seq the epoch
  * began after, the epoch before it ('' = none), id1, d1, id2, d2, ...}; the entries may reach
  * back into the previous epoch (seq <= begin).
@@ -79,17 +80,24 @@ local out = {seq, epoch, 0, base, previous}
 if not epoch then return out end
 local first = redis.call('XRANGE', KEYS[2], '(' .. base .. '-0', '+', 'COUNT', 1)
 if #first > 0 then out[3] = tonumber(string.match(first[1][1], '^(%d+)')) end
-local count = tonumber(ARGV[6])
-local entries
+local count, budget, bytes = tonumber(ARGV[6]), tonumber(ARGV[7]), 0
 if ARGV[5] == '-1' then
-  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count)
-  for i = #entries, 1, -1 do
+  local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count)
+  local last = 0
+  for i = 1, #entries do
+    bytes = bytes + #entries[i][2][2]
+    if i > 1 and bytes > budget then break end
+    last = i
+  end
+  for i = last, 1, -1 do
     out[#out + 1] = entries[i][1]
     out[#out + 1] = entries[i][2][2]
   end
 else
-  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[5] .. '-0', '+', 'COUNT', count)
+  local entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[5] .. '-0', '+', 'COUNT', count)
   for i = 1, #entries do
+    bytes = bytes + #entries[i][2][2]
+    if i > 1 and bytes > budget then break end
     out[#out + 1] = entries[i][1]
     out[#out + 1] = entries[i][2][2]
   end
@@ -136,17 +144,17 @@ return 0
 export const PRESENCE_LIST = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+-- expired entries are cleaned a bounded number at a time (a crashed node may leave many); the
+-- count and the list skip the rest by score
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1000)
 if #gone > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  for i = 1, #gone, 500 do
-    redis.call('HDEL', KEYS[2], unpack(gone, i, math.min(i + 499, #gone)))
-  end
+  redis.call('ZREM', KEYS[1], unpack(gone))
+  redis.call('HDEL', KEYS[2], unpack(gone))
 end
-local out = {redis.call('ZCARD', KEYS[1])}
+local out = {redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')}
 local limit = tonumber(ARGV[1])
 if limit > 0 then
-  local ids = redis.call('ZRANGE', KEYS[1], 0, limit - 1)
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf', 'LIMIT', 0, limit)
   if #ids > 0 then
     local users = redis.call('HMGET', KEYS[2], unpack(ids))
     for i = 1, #ids do

@@ -82,9 +82,10 @@ export interface SharedBroker {
   unfollow(topic: string): void;
   /**
    * The topic's state and up to `count` messages with seq > `after` (or the newest `count` when
-   * `after` is 'newest'); `create` makes the topic (its epoch) when it does not exist.
+   * `after` is 'newest'), no more than `bytes` of data but at least one; `create` makes the
+   * topic (its epoch) when it does not exist.
    */
-  read(topic: string, after: number | 'newest', count: number, create: boolean): Promise<TopicState>;
+  read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Promise<TopicState>;
   /** This node's clients joined, are still present on, or left a topic. Failures are counted, not thrown. */
   presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void;
   presenceList(topic: string, limit: number): Promise<PresenceList>;

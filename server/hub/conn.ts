@@ -16,6 +16,9 @@ export class Conn {
   expiry: NodeJS.Timeout | undefined;
   /** the hub asked the transport to close it; further input is ignored */
   closing = false;
+  /** shared broker: requests waiting for it, and the bytes they hold (hub.admitInFlight) */
+  inFlight = 0;
+  inFlightBytes = 0;
   /** topics whose join/leave events it receives, with its index among their watchers */
   watching: Map<Topic, number> | undefined;
 

@@ -40,6 +40,10 @@ const MAX_HELD_ARRIVALS = 10_000;
 const CATCH_UP_CONCURRENCY = 32;
 /** Shared broker: presence entries per refresh command. */
 const PRESENCE_BATCH = 500;
+/** Shared broker: requests one connection may have waiting for the broker. */
+const MAX_IN_FLIGHT = 256;
+/** Shared broker: what a presence reply may hold (1000 clients with their user ids), for the in-flight bound. */
+const PRESENCE_REPLY_BYTES = 256 * 1024;
 
 /** `duplicate`: the idempotency key was seen within --idempotency-ttl; seq is the first publish's, nothing was delivered. */
 export type PublishResult = { ok: true; seq: number; subscribers: number; duplicate: boolean } | { ok: false; code: ErrorCode; msg: string };
@@ -59,6 +63,8 @@ export class Hub {
   private readonly deflate: DeflateOptions | undefined;
   private readonly topics: TopicStore;
   private readonly budget: number;
+  /** shared broker: bytes one read of a topic's copy (sync, catch-up, resync) may bring */
+  private readonly copyBudget: number;
   private readonly bootId = randomBytes(4).toString('hex');
   private epochCounter = 0;
   private clientCounter = 0;
@@ -87,6 +93,7 @@ export class Hub {
     );
     metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
+    this.copyBudget = 4 * this.budget;
     this.deflate = config.permessageDeflate === 'on' ? { threshold: config.deflateThreshold, level: config.deflateLevel } : undefined;
     this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
     if (historyTtlMs > 0) {
@@ -301,8 +308,15 @@ export class Hub {
       case 'unsub': return this.onUnsub(conn, req.id, req.topic);
       case 'pub': {
         if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
+        if (this.shared !== undefined && !this.admitInFlight(conn, req.id, req.data.length)) return;
         const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws', req.key);
-        if (r instanceof Promise) return void r.then((done) => this.published(conn, req.id, req.topic, done));
+        if (r instanceof Promise) {
+          return void r.then((done) => {
+            conn.inFlight--;
+            conn.inFlightBytes -= req.data.length;
+            this.published(conn, req.id, req.topic, done);
+          });
+        }
         return this.published(conn, req.id, req.topic, r);
       }
       case 'ping':
@@ -315,6 +329,28 @@ export class Hub {
         if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'reading', req.topic);
         return this.onPresence(conn, req.id, req.topic);
     }
+  }
+
+  /**
+   * With a shared broker a request is answered later, and what it holds meanwhile (a publish's
+   * data, a read's reply) must not pile up for a client that sends without waiting: at most
+   * MAX_IN_FLIGHT requests and --max-outbound bytes (a read counts its reply bound) per
+   * connection; past it the request is refused with rate_limited.
+   */
+  private admitInFlight(conn: Conn, id: Id, bytes: number): boolean {
+    if (conn.inFlight >= MAX_IN_FLIGHT || (conn.inFlight > 0 && conn.inFlightBytes + bytes > this.config.maxOutbound)) {
+      this.metrics.rateLimited.inc();
+      this.err(conn, id, 'rate_limited', `too many requests waiting for the broker (at most ${MAX_IN_FLIGHT} and ${this.config.maxOutbound} bytes per connection): wait for their answers`);
+      return false;
+    }
+    conn.inFlight++;
+    conn.inFlightBytes += bytes;
+    return true;
+  }
+
+  private settled(conn: Conn, bytes: number): void {
+    conn.inFlight--;
+    conn.inFlightBytes -= bytes;
   }
 
   private published(conn: Conn, id: Id, topic: string, r: PublishResult): void {
@@ -373,7 +409,10 @@ export class Hub {
     const topic = this.topics.get(name);
     if (this.shared !== undefined) {
       if (!this.shared.ready) return this.err(conn, id, 'unavailable', `cannot read ${name}: ${this.brokerDown()}`);
-      if (topic === undefined || topic.phase !== 'live') return void this.historyShared(this.shared, conn, id, name, since, limit);
+      if (topic === undefined || topic.phase !== 'live') {
+        if (!this.admitInFlight(conn, id, this.budget)) return;
+        return void this.historyShared(this.shared, conn, id, name, since, limit).finally(() => this.settled(conn, this.budget));
+      }
     }
     if (topic === undefined) {
       // a read never creates a topic: one that does not exist has seq 0 and no epoch
@@ -398,11 +437,11 @@ export class Hub {
     const count = Math.min(limit, HISTORY_PAGE_LIMIT) + 1; // one more than asked shows whether there is more
     let state: TopicState;
     try {
-      state = await shared.read(name, since, count, false);
+      state = await shared.read(name, since, count, false, this.budget);
       // a position the broker cannot continue from (later than its seq, of the previous epoch, or
       // older than what it retains) resumes at the oldest retained message, as with the memory broker
       if (state.epoch !== null && (since > state.seq || since < state.base || (state.oldest > 0 && since + 1 < state.oldest))) {
-        state = await shared.read(name, state.base, count, false);
+        state = await shared.read(name, state.base, count, false, this.budget);
       }
     } catch (err) {
       return this.err(conn, id, 'unavailable', `cannot read ${name}: ${messageOf(err)}`);
@@ -423,7 +462,8 @@ export class Hub {
       parts.push(`${listed === 0 ? '' : ','}{"seq":${m.seq},"data":`, m.data, '}');
       listed++;
     }
-    const more = listed < messages.length;
+    // the broker's read is itself bounded in bytes: there is more when the page ends before the topic's seq
+    const more = listed > 0 && messages[listed - 1]!.seq < state.seq;
     if (more) this.metrics.repliesCut.inc({ op: 'history' });
     parts.push(`],"more":${more}`);
     this.reply(conn, encodeAckParts(id, parts));
@@ -431,7 +471,10 @@ export class Hub {
 
   private onPresence(conn: Conn, id: Id, name: string): void {
     if (id === undefined) return;
-    if (this.shared !== undefined) return void this.presenceShared(this.shared, conn, id, name);
+    if (this.shared !== undefined) {
+      if (!this.admitInFlight(conn, id, PRESENCE_REPLY_BYTES)) return;
+      return void this.presenceShared(this.shared, conn, id, name).finally(() => this.settled(conn, PRESENCE_REPLY_BYTES));
+    }
     const topic = this.topics.get(name);
     const ids = topic?.members.view() ?? new Uint32Array(0);
     const listed = Math.min(ids.length, PRESENCE_LIST_LIMIT);
@@ -591,7 +634,7 @@ export class Hub {
     let state: TopicState;
     try {
       await shared.follow(topic.name);
-      state = await shared.read(topic.name, 'newest', this.config.history, true);
+      state = await shared.read(topic.name, 'newest', this.config.history, true, this.copyBudget);
     } catch (err) {
       if (topic.dropped) return;
       return this.syncFailed(topic, messageOf(err));
@@ -643,21 +686,24 @@ export class Hub {
   }
 
   private hold(topic: Topic, a: Arrival): void {
-    if (topic.held.length >= MAX_HELD_ARRIVALS) {
+    if (topic.held.length >= MAX_HELD_ARRIVALS || topic.heldBytes + a.data.length > this.copyBudget) {
       // too many to hold: drop them; the repair that follows reads them back from the broker
       topic.held = [];
+      topic.heldBytes = 0;
       topic.repairAgain = true;
     }
     topic.held.push(a);
+    topic.heldBytes += a.data.length;
   }
 
   /** Delivers what was held while the topic could not, in order (a new gap starts a repair). */
   private release(topic: Topic): void {
     const held = topic.held;
     topic.held = [];
+    topic.heldBytes = 0;
     for (let i = 0; i < held.length; i++) {
       if (topic.phase !== 'live') {
-        topic.held.push(...held.slice(i));
+        for (const a of held.slice(i)) this.hold(topic, a);
         return;
       }
       this.arrive(topic.name, held[i]!);
@@ -679,21 +725,25 @@ export class Hub {
     topic.phase = 'repairing';
     this.metrics.brokerCatchups.inc();
     try {
+      let more = false;
       do {
         topic.repairAgain = false;
-        const state = await shared.read(topic.name, topic.seq, this.config.history, true);
+        const state = await shared.read(topic.name, topic.seq, this.config.history, true, this.copyBudget);
         if (topic.dropped) return;
         const first = state.messages[0];
         if (state.epoch === topic.epoch && (state.seq === topic.seq || first?.seq === topic.seq + 1)) {
+          const before = topic.seq;
           this.catchUp(topic, state.messages, state.seq);
+          more = topic.seq > before && topic.seq < state.seq; // a read is bounded in bytes: go on
         } else {
+          more = false;
           // another epoch. When it follows the one this node is in, the broker may still hold
           // the end of ours (taken just before a crash, never published): delivered first.
           if (state.previous === topic.epoch && first?.seq === topic.seq + 1) this.catchUp(topic, state.messages, state.base);
           await this.resync(shared, topic);
           if (topic.dropped) return;
         }
-      } while (topic.repairAgain);
+      } while (topic.repairAgain || more);
     } catch (err) {
       if (topic.dropped) return;
       // the broker is unreachable: hold what arrives until it is back (restored() repairs again)
@@ -725,7 +775,7 @@ export class Hub {
    * is retained) is delivered, not skipped.
    */
   private async resync(shared: SharedBroker, topic: Topic): Promise<void> {
-    const state = await shared.read(topic.name, 'newest', this.config.history, true);
+    const state = await shared.read(topic.name, 'newest', this.config.history, true, this.copyBudget);
     if (topic.dropped) return;
     const current = state.messages.filter((m) => m.seq > state.base);
     const from = current.length > 0 ? current[0]!.seq - 1 : state.seq;
@@ -793,6 +843,7 @@ export class Hub {
   /** A topic left the store (no local subscribers for a while, or a bound): stop following it. */
   private forget(topic: Topic): void {
     topic.held = [];
+    topic.heldBytes = 0;
     this.shared?.unfollow(topic.name);
   }
 

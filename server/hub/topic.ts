@@ -38,6 +38,7 @@ export class Topic {
   phase: Phase = 'live';
   /** arrivals held while not live, in arrival order */
   held: Arrival[] = [];
+  heldBytes = 0;
   /** requests waiting for the first sync */
   waiting: (() => void)[] = [];
   /** a repair was asked for while one ran: it runs once more */
