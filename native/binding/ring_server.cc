@@ -109,6 +109,7 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   ec.max_outbound = OptU64(o, "maxOutbound", ec.max_outbound);
   ec.max_connections = OptU32(o, "maxConnections", ec.max_connections);
   ec.close_timeout_ms = OptU32(o, "closeTimeout", ec.close_timeout_ms);
+  ec.defer_taskrun = false;  // woken by an eventfd from libuv: see EngineConfig::defer_taskrun
   WsConfig wc;
   wc.http.max_body_bytes = OptU64(o, "maxPayload", wc.http.max_body_bytes);
   wc.http.max_head_bytes = OptU32(o, "maxHeadBytes", static_cast<uint32_t>(wc.http.max_head_bytes));

@@ -66,7 +66,7 @@ Engine::~Engine() {
 int Engine::init(const EngineConfig& config) {
   config_ = config;
   sizing_ = plan_sizing({config.sq_entries, config.cq_entries, config.recv_buffers, config.workers});
-  int r = ring_.init({sizing_.sq_entries, sizing_.cq_entries});
+  int r = ring_.init({sizing_.sq_entries, sizing_.cq_entries, config.defer_taskrun});
   if (r < 0) return r;
   sizing_.sq_entries = ring_.sq_entries();
   sizing_.cq_entries = ring_.cq_entries();
@@ -412,6 +412,9 @@ void Engine::shutdown_all() {
     if (c.state != ConnState::kOpen) continue;
     abort(slot, kShutdown);
   }
+  // Reap at least once: without DEFER_TASKRUN the kernel may already have completed accepts
+  // (real fds in CQEs nobody reaped). on_accepted() closes them now that accepting_ is false.
+  poll(0);
   for (int i = 0; i < kShutdownPolls && (stats_.live_slots || send_ops_.live()); i++) poll(10);
   release_batch();
   buffers_.destroy();

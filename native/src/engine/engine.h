@@ -59,6 +59,11 @@ struct EngineConfig {
   uint32_t workers = 1;                   // processes of this uid sharing RLIMIT_MEMLOCK
   int backlog = 511;
   bool reuse_port = false;                // SO_REUSEPORT, for one listener per worker
+  // DEFER_TASKRUN posts completions only inside io_uring_enter; a registered eventfd is then
+  // signalled when the kernel queues the work, from the socket's wake-up (softirq), where 6.18
+  // defers the signal to an RCU callback: 12-16 ms later (docs/engine.md, "Waking the event
+  // loop"). Callers that sleep in io_uring_enter keep it; the binding turns it off.
+  bool defer_taskrun = true;
 };
 
 enum class EventType : uint8_t {

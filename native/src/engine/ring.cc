@@ -54,6 +54,7 @@ int Ring::init(const RingConfig& config) {
   for (;;) {
     int err = -EINVAL;
     for (uint32_t flags : kFlagSteps) {
+      if (!config.defer_taskrun && (flags & IORING_SETUP_DEFER_TASKRUN)) continue;
       err = try_setup(sq, cq, flags);
       if (err != -EINVAL) break;
     }

@@ -16,6 +16,9 @@ namespace ringcast {
 struct RingConfig {
   uint32_t sq_entries = 4096;
   uint32_t cq_entries = 16384;  // 4x SQ: multishot recv/accept post many CQEs per SQE
+  // false: skip the DEFER_TASKRUN steps (COOP_TASKRUN instead). A caller woken by a registered
+  // eventfd needs that: see EngineConfig::defer_taskrun.
+  bool defer_taskrun = true;
 };
 
 class Ring {
