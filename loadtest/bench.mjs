@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { SERVERS, scenarios, timing } from './lib/config.mjs';
 import { writeReport } from './lib/report.mjs';
 import { idleCount, runFanout, runHttp, runIdle } from './lib/runs.mjs';
-import { buildLoadgen, findBun, findRingcast, installPeers, LOADTEST, machineInfo } from './lib/setup.mjs';
+import { buildLoadgen, findBun, findRingcast, installPeers, LOADTEST, machineInfo, usage } from './lib/setup.mjs';
 
 const { values: args } = parseOrExit({
   options: {
@@ -58,9 +58,7 @@ function headline(kind, r) {
 
 async function main() {
   if (args.help) {
-    // The usage is this file's header comment.
-    const header = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1).filter((l) => l.startsWith('//'));
-    console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+    console.log(usage(import.meta.url));
     return;
   }
   if (args['report-from']) {

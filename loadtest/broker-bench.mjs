@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { BROKER_SETUPS, BROKER_TIMING, brokerScenarios } from './lib/config.mjs';
 import { aggregate, goals, writeReport } from './lib/broker-report.mjs';
 import { runBroker } from './lib/broker-runs.mjs';
-import { buildLoadgen, findRingcast, installPeers, LOADTEST, machineInfo, PEERS, REPO } from './lib/setup.mjs';
+import { buildLoadgen, findRingcast, installPeers, LOADTEST, machineInfo, PEERS, REPO, usage } from './lib/setup.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -111,8 +111,7 @@ function headline(r) {
 
 async function main() {
   if (args.help) {
-    const header = readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1).filter((l) => l.startsWith('//'));
-    console.log(header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+    console.log(usage(import.meta.url));
     return;
   }
   if (args['report-from']) {

@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTRUMENT_LIMIT_PCT } from './config.mjs';
+import { outcome } from './report.mjs';
 import { LOADTEST } from './setup.mjs';
 import { median, summarize } from './stats.mjs';
 import { fmt } from './svg.mjs';
@@ -42,12 +43,7 @@ export function aggregate(all) {
       serverCore: m((r) => r.serverCorePct),
       loadgenBusy: m((r) => r.loadgenBusyPct),
       otherLoad: m((r) => r.otherLoadPct),
-      lost: ok.filter((r) => r.drainComplete !== false).reduce((n, r) => n + (r.lost ?? 0), 0),
-      duplicated: ok.reduce((n, r) => n + (r.duplicated ?? 0), 0),
-      reordered: ok.reduce((n, r) => n + (r.reordered ?? 0), 0),
-      limited: ok.some((r) => r.limitedByInstrument),
-      behind: ok.some((r) => r.keptUp === false),
-      undrained: ok.some((r) => r.drainComplete === false),
+      ...outcome(ok),
     });
   }
   return out;

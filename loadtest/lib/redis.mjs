@@ -8,6 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './server.mjs';
 
 /** Bounds, ms. Loading a test's dump.rdb takes milliseconds; 5 s means it is not coming up. */
 const READY_TIMEOUT_MS = 5000;
@@ -21,17 +22,6 @@ const OUTPUT_TAIL = 8192;
  * "Redis restarted from the snapshot it wrote by itself" runs against what production has.
  */
 const DEBIAN_SAVE_POINTS = '3600 1 300 100 60 10000';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** One PING on a fresh socket: true on +PONG (not -LOADING, not refused), within timeoutMs. */
 function pings(port, timeoutMs) {

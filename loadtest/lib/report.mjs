@@ -33,12 +33,7 @@ function aggregate(all) {
       loadgenBusy: metric(runs, (r) => r.loadgenBusyPct),
       otherLoad: metric(runs, (r) => r.otherLoadPct),
       latency: Object.fromEntries(PERCENTILES.map(([k]) => [k, metric(runs, (r) => r.latencyUs?.[k])])),
-      lost: ok.filter((r) => r.drainComplete !== false).reduce((n, r) => n + (r.lost ?? 0), 0),
-      duplicated: ok.reduce((n, r) => n + (r.duplicated ?? 0), 0),
-      reordered: ok.reduce((n, r) => n + (r.reordered ?? 0), 0),
-      limited: ok.some((r) => r.limitedByInstrument),
-      behind: ok.some((r) => r.keptUp === false),
-      undrained: ok.some((r) => r.drainComplete === false),
+      ...outcome(ok),
       undelivered: ok.filter((r) => r.drainComplete === false).reduce((n, r) => n + (r.lost ?? 0), 0),
       held: metric(runs, (r) => r.held),
       bytesPerConn: metric(runs, (r) => r.bytesPerConnection),
@@ -245,6 +240,22 @@ function instrumentCheck(all) {
       (med > 10 ? ' — the machine was not quiet; absolute figures are low, ratios within a repeat are fairer.' : '.'));
   }
   return lines.join(' ');
+}
+
+/**
+ * What the generator's checks found over the successful runs: deliveries lost (only where the
+ * drain completed), duplicated, reordered, and whether any run was limited by the instrument,
+ * fell behind its schedule or did not drain.
+ */
+export function outcome(ok) {
+  return {
+    lost: ok.filter((r) => r.drainComplete !== false).reduce((n, r) => n + (r.lost ?? 0), 0),
+    duplicated: ok.reduce((n, r) => n + (r.duplicated ?? 0), 0),
+    reordered: ok.reduce((n, r) => n + (r.reordered ?? 0), 0),
+    limited: ok.some((r) => r.limitedByInstrument),
+    behind: ok.some((r) => r.keptUp === false),
+    undrained: ok.some((r) => r.drainComplete === false),
+  };
 }
 
 export function writeReport(all) {

@@ -19,6 +19,12 @@ function run(cmd, args, opts = {}) {
 }
 
 /** Builds the generator when missing or older than its sources (make decides). */
+/** A bench script's usage: its header comment, printed for --help. */
+export function usage(scriptUrl) {
+  const header = readFileSync(new URL(scriptUrl), 'utf8').split('\n').slice(1).filter((l) => l.startsWith('//'));
+  return header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
+}
+
 export function buildLoadgen(log = console.error) {
   const r = run('make', ['-s', '-C', LOADTEST]);
   if (!r.ok) throw new Error(`building the load generator failed:\n${r.out}`);

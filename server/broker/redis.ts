@@ -251,28 +251,22 @@ export class RedisBroker implements SharedBroker {
 
   /** "m<seq> <epoch> <node>/<conn> <data>" */
   private onMessage(channel: Buffer, message: Buffer): void {
-    const a = message.indexOf(0x20, 1);
-    const b = a === -1 ? -1 : message.indexOf(0x20, a + 1);
-    const c = b === -1 ? -1 : message.indexOf(0x20, b + 1);
     const topic = this.topicOf(channel);
-    if (c === -1 || topic === undefined) return this.error('decode', new Error('malformed channel message'));
-    const seq = Number(message.toString('latin1', 1, a));
-    const epoch = message.toString('latin1', a + 1, b);
-    this.events.message(topic, seq, epoch, message.subarray(c + 1), this.localConn(message.toString('latin1', b + 1, c)));
+    const f = topic === undefined ? undefined : fields(message);
+    if (f === undefined) return this.error('decode', new Error('malformed channel message'));
+    const [seq, epoch, origin, data] = f;
+    this.events.message(topic!, Number(seq), epoch, data, this.localConn(origin));
   }
 
   /** "p<join|leave> <node>/<conn> <client> <user>" */
   private onPresence(channel: Buffer, message: Buffer): void {
-    const a = message.indexOf(0x20, 1);
-    const b = a === -1 ? -1 : message.indexOf(0x20, a + 1);
-    const c = b === -1 ? -1 : message.indexOf(0x20, b + 1);
     const topic = this.topicOf(channel);
-    if (c === -1 || topic === undefined) return this.error('decode', new Error('malformed presence message'));
-    const op = message.toString('latin1', 1, a);
-    const origin = message.toString('latin1', a + 1, b);
+    const f = topic === undefined ? undefined : fields(message);
+    if (f === undefined) return this.error('decode', new Error('malformed presence message'));
+    const [op, origin, client, user] = f;
     if (origin.startsWith(`${this.nodeId}/`)) return; // this node announced it already
     if (op !== 'join' && op !== 'leave') return;
-    this.events.presence(topic, op, message.toString('latin1', b + 1, c), message.toString('utf8', c + 1));
+    this.events.presence(topic!, op, client, user.toString('utf8'));
   }
 
   /** The local connection an origin names, or -1 when it is another node's. */
@@ -400,6 +394,18 @@ export class RedisBroker implements SharedBroker {
     const head = `${this.options.prefix}:{`;
     return text.startsWith(head) && text.endsWith('}') ? text.slice(head.length, -1) : undefined;
   }
+}
+
+/**
+ * A channel message after its kind byte: three space-separated ASCII fields, then the rest
+ * (message data or a user id) as bytes, not copied.
+ */
+function fields(message: Buffer): [string, string, string, Buffer] | undefined {
+  const a = message.indexOf(0x20, 1);
+  const b = a === -1 ? -1 : message.indexOf(0x20, a + 1);
+  const c = b === -1 ? -1 : message.indexOf(0x20, b + 1);
+  if (c === -1) return undefined;
+  return [message.toString('latin1', 1, a), message.toString('latin1', a + 1, b), message.toString('latin1', b + 1, c), message.subarray(c + 1)];
 }
 
 function freshEpoch(): string {

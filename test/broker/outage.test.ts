@@ -3,7 +3,6 @@
 // a node started while Redis is unreachable. Each test asserts what clients and the operator
 // see, with timings.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client, type Msg } from '../helpers/client.js';
@@ -90,6 +89,14 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
   }
 
   const prefix = () => `o${process.pid}-${transport}-${++prefixCounter}`;
+
+  /** Node a reaches Redis through a TCP proxy the test controls, node b directly; one prefix. */
+  async function behindProxy(redisPort: number, redisUrl: string): Promise<{ proxy: CutProxy; a: TestServer; b: TestServer }> {
+    const p = prefix();
+    const proxy = await CutProxy.start(redisPort);
+    cleanups.push(() => proxy.close());
+    return { proxy, a: await node(`redis://127.0.0.1:${proxy.port}`, p), b: await node(redisUrl, p) };
+  }
 
   describe('with the append-only file on (appendfsync always)', () => {
     const r = redisFixture({ aof: true });
@@ -239,11 +246,7 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
     }, 30_000);
 
     it('one node\'s link cut by a TCP proxy while others publish: /healthz 503 there, then caught up in order, no resync', async () => {
-      const p = prefix();
-      const proxy = await CutProxy.start(r.redis.port);
-      cleanups.push(() => proxy.close());
-      const a = await node(`redis://127.0.0.1:${proxy.port}`, p);
-      const b = await node(r.redis.url, p);
+      const { proxy, a, b } = await behindProxy(r.redis.port, r.redis.url);
       const sub = await open(a);
       await sub.request({ op: 'sub', topic: 'feed', id: 's' });
       const pub = await open(b);
@@ -271,11 +274,7 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
     }, 30_000);
 
     it('a link that stays connected but delivers nothing is found by the probe and reconnected; the missed messages follow', async () => {
-      const p = prefix();
-      const proxy = await CutProxy.start(r.redis.port);
-      cleanups.push(() => proxy.close());
-      const a = await node(`redis://127.0.0.1:${proxy.port}`, p);
-      const b = await node(r.redis.url, p);
+      const { proxy, a, b } = await behindProxy(r.redis.port, r.redis.url);
       const sub = await open(a);
       await sub.request({ op: 'sub', topic: 'quiet', id: 's' });
       const pub = await open(b);
@@ -296,7 +295,7 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       const p = prefix();
       const proxy = await CutProxy.start(r.redis.port);
       cleanups.push(() => proxy.close());
-      proxy.refuse(true);
+      proxy.refuse(true); // before the node starts: it never reaches Redis
       const a = await node(`redis://127.0.0.1:${proxy.port}`, p);
       const b = await node(r.redis.url, p);
       expect((await fetch(`${a.http}/livez`)).status).toBe(200);
@@ -335,12 +334,14 @@ describeWithRedis('a node killed with SIGKILL', () => {
 
   it('its clients leave presence within --presence-ttl', async () => {
     const brokerPrefix = `k${process.pid}`;
-    const port = await freePort();
-    const child = spawn(process.execPath, [CLI, '--port', String(port), '--host', '127.0.0.1', '--broker', r.redis.url, '--broker-prefix', brokerPrefix, '--presence-ttl', '5', '--transport', 'ws', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', '--broker', r.redis.url, '--broker-prefix', brokerPrefix, '--presence-ttl', '5', '--transport', 'ws', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let exited = false;
     child.on('exit', () => (exited = true));
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      await until('the child node listening', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((res) => res.status, () => 0)) === 200);
+      await until('the child node listening', () => /"event":"listening"/.test(out));
+      const port = (JSON.parse(out.split('\n').find((l) => l.includes('"event":"listening"'))!) as { port: number }).port;
       const survivor = await startServer('ws', { broker: r.redis.url, brokerPrefix });
       try {
         const there = await Client.open(`ws://127.0.0.1:${port}/ws`);
@@ -364,15 +365,3 @@ describeWithRedis('a node killed with SIGKILL', () => {
     }
   }, 30_000);
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
