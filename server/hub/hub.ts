@@ -643,7 +643,9 @@ export class Hub {
     this.adopt(topic, state);
     topic.phase = 'live';
     for (const answer of topic.waiting.splice(0)) answer();
+    const dropped = topic.repairAgain; // arrivals overflowed while syncing: read them back
     this.release(topic);
+    if (dropped && topic.phase === 'live') void this.repair(topic);
   }
 
   /** A topic that could not be synced: its waiting subscribers are told and it is dropped. */
