@@ -6,7 +6,7 @@
 
 #include "bench.h"
 #include "engine/self_test.h"
-#include "engine/ws_server.h"
+#include "session/ws_server.h"
 
 using namespace ringcast;
 

@@ -53,13 +53,13 @@ std::string PeerAddress(int fd) {
   return buf;
 }
 
-Napi::Object RequestToJs(Napi::Env env, const ws::HttpRequestHead& head, const WsEvent& ev,
+Napi::Object RequestToJs(Napi::Env env, const http::HttpRequestHead& head, const WsEvent& ev,
                          const std::string& remote) {
   Napi::Object req = Napi::Object::New(env);
   req.Set("method", std::string(head.text(head.method_text)));
   req.Set("url", std::string(head.text(head.target)));
   Napi::Object headers = Napi::Object::New(env);
-  for (const ws::HttpField& f : head.fields) {
+  for (const http::HttpField& f : head.fields) {
     std::string name(head.text(f.name));
     for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
     std::string value(head.text(f.value));

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/ws_server.h"
+#include "session/ws_server.h"
 
 namespace ringcast::binding {
 

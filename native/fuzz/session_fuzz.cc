@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "../test/engine_test.h"
-#include "engine/ws_server.h"
+#include "session/ws_server.h"
 #include "session_plan.h"
 #include "session_reader.h"
 
@@ -403,11 +403,11 @@ void Epoch::note_performed() {
   }
 }
 
-void touch_head(const ws::HttpRequestHead& h) {
+void touch_head(const http::HttpRequestHead& h) {
   touch(h.base, h.head_bytes);
   touch(h.text(h.method_text).data(), h.method_text.length);
   touch(h.text(h.target).data(), h.target.length);
-  for (const ws::HttpField& f : h.fields) {
+  for (const http::HttpField& f : h.fields) {
     touch(h.text(f.name).data(), f.name.length);
     touch(h.text(f.value).data(), f.value.length);
   }
@@ -438,7 +438,7 @@ void Epoch::check_event(size_t i, const WsEvent& e, bool again) {
   switch (e.type) {
     case WsEventType::kRequest: {
       if (!e.head || !e.head->base) fail("request %zu without a head", i);
-      const ws::HttpRequestHead& h = *e.head;
+      const http::HttpRequestHead& h = *e.head;
       touch_head(h);
       if (e.len) touch(e.data, e.len);
       const std::string_view t = h.text(h.target);

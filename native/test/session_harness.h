@@ -1,12 +1,12 @@
 // A WsServer on the real engine, driven as the binding drives it, and the client-side bytes
-// the protocol-layer tests write: shared by engine_ws_test and engine_lifecycle_test.
+// the protocol-layer tests write: shared by session_ws_test and session_lifecycle_test.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/ws_server.h"
+#include "session/ws_server.h"
 #include "engine_test.h"
 #include "ws/frame_writer.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ws_server_harness.h"
+#include "session_harness.h"
 
 using namespace ringcast;
 using namespace enginetest;

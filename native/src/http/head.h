@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
 // Defaults for HttpLimits; the server passes its own from config/.
 constexpr size_t kDefaultMaxHeadBytes = 8 * 1024;      // request line + fields + blank line
@@ -120,4 +120,4 @@ class HttpHeadParser {
   bool prev_cr_ = false;
 };
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http

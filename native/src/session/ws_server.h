@@ -25,14 +25,14 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/session.h"
+#include "http/head.h"
+#include "session/session.h"
 #include "ws/frame.h"
-#include "ws/http_head.h"
 
 namespace ringcast {
 
 struct WsConfig {
-  ws::HttpLimits http;     // head size, header count, body size
+  http::HttpLimits http;     // head size, header count, body size
   ws::FrameLimits frames;  // max message bytes (1009 past it)
 };
 
@@ -55,7 +55,7 @@ struct WsEvent {
   ConnId conn;
   uint32_t len;                     // kMessage payload, kRequest body
   const uint8_t* data;              // valid until the next poll()
-  const ws::HttpRequestHead* head;  // kRequest: valid until the next poll()
+  const http::HttpRequestHead* head;  // kRequest: valid until the next poll()
   Frame* frame;                     // kOwnWrite: the frame (a reference), or null
   bool closes;                      // kOwnWrite: close the connection (after `frame`)
   bool done;                        // kOwnWrite: performed
@@ -121,8 +121,8 @@ class WsServer {
   void on_data(ConnId conn, Session& s, uint8_t* data, size_t len);
   void on_http_bytes(ConnId conn, Session& s);
   enum class Body : uint8_t { kPartial, kComplete, kFailed };
-  Body read_body(ConnId conn, Session& s, const ws::HttpRequestHead& head);
-  static uint64_t body_length(const Session& s, const ws::HttpRequestHead& head);
+  Body read_body(ConnId conn, Session& s, const http::HttpRequestHead& head);
+  static uint64_t body_length(const Session& s, const http::HttpRequestHead& head);
   void on_frames(ConnId conn, Session& s, uint8_t* data, size_t len);
   void on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe, const uint8_t* chunk,
                       size_t chunk_len);
@@ -145,7 +145,7 @@ class WsServer {
   // What this batch's events point to, outside the receive buffers: assembled messages
   // (moved out of their session), requests (copied), input held from the last turn.
   std::deque<std::vector<uint8_t>> arena_;
-  std::deque<ws::HttpRequestHead> heads_;
+  std::deque<http::HttpRequestHead> heads_;
   std::vector<ConnId> queued_input_;  // sessions with bytes in inbuf to parse at the next poll
   size_t live_ = 0;
   size_t own_pending_ = 0;  // kOwnWrite events of this batch not yet performed
