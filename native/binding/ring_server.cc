@@ -1,9 +1,6 @@
 #include "binding/ring_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,19 +36,6 @@ uint64_t OptU64(const Napi::Object& o, const char* key, uint64_t fallback) {
 }
 
 Napi::Value Status(Napi::Env env, int r) { return Napi::Number::New(env, r); }
-
-std::string PeerAddress(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  } else if (ss.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
-  }
-  return buf;
-}
 
 Napi::Object RequestToJs(Napi::Env env, const http::HttpRequestHead& head, const WsEvent& ev,
                          const std::string& remote) {
@@ -115,22 +99,21 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   wc.http.max_headers = OptU32(o, "maxHeaders", static_cast<uint32_t>(wc.http.max_headers));
   wc.frames.max_message_bytes = OptU64(o, "maxPayload", wc.frames.max_message_bytes);
 
-  engine_ = std::make_unique<Engine>();
-  int r = engine_->init(ec);
-  if (r < 0) {
+  int r = 0;
+  ws_ = WsServer::open(ec, wc, &r);
+  if (ws_ == nullptr) {
     destroyed_ = true;
     Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + strerror(-r));
     e.Set("errno", Napi::Number::New(env, -r));
     e.ThrowAsJavaScriptException();
     return;
   }
-  ws_ = std::make_unique<WsServer>(*engine_, wc);
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
   if (info.Length() > 2 && info[2].IsFunction()) on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
   async_ = std::make_unique<Napi::AsyncContext>(env, "ringcast:uring");
 
   efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (efd_ < 0 || (r = engine_->register_eventfd(efd_)) < 0) {
+  if (efd_ < 0 || (r = ws_->register_eventfd(efd_)) < 0) {
     int err = efd_ < 0 ? errno : -r;
     Shutdown();
     Napi::Error::New(env, std::string("io_uring eventfd: ") + strerror(err)).ThrowAsJavaScriptException();
@@ -154,8 +137,7 @@ void RingServer::Shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
     poll_ = nullptr;
   }
-  ws_.reset();
-  engine_.reset();  // closes every connection and the ring now, not at garbage collection
+  ws_.reset();  // closes every connection and the ring now, not at garbage collection
   if (efd_ >= 0) close(efd_);
   efd_ = -1;
 }
@@ -194,7 +176,7 @@ void RingServer::Turn() {
 // did not run, input held for the next poll) gets no eventfd signal of its own: wake ourselves
 // for another turn, after libuv has served the other handles.
 void RingServer::WakeIfPending() {
-  if (!engine_->work_pending() && !ws_->input_pending()) return;
+  if (!ws_->turn_pending()) return;
   uint64_t one = 1;
   if (write(efd_, &one, sizeof one) < 0) {
     // the counter cannot overflow at one per turn; nothing else can fail on an eventfd
@@ -239,7 +221,7 @@ Napi::Array RingServer::BatchToJs(Napi::Env env, size_t begin, size_t end) {
         kind = kBatchRequest;
         a = Napi::Number::New(env, ev.upgrade ? 1 : 0);
         // The peer address costs a getpeername(2); only the upgrade policy reads it.
-        b = RequestToJs(env, *ev.head, ev, ev.upgrade ? PeerAddress(engine_->fd_of(ev.conn)) : std::string());
+        b = RequestToJs(env, *ev.head, ev, ev.upgrade ? ws_->peer_address(ev.conn) : std::string());
         break;
       case WsEventType::kMessage:
         kind = kBatchMessage;
@@ -299,7 +281,7 @@ bool RingServer::Usable(const Napi::CallbackInfo& info, const char* method, std:
 Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
   if (!Usable(info, "listen", {Arg::kString, Arg::kNumber})) return info.Env().Undefined();
   std::string host = info[0].As<Napi::String>().Utf8Value();
-  int port = engine_->listen(host.c_str(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
+  int port = ws_->listen(host.c_str(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
   return Status(info.Env(), port);
 }
 
@@ -312,18 +294,7 @@ Napi::Value RingServer::AcceptUpgrade(const Napi::CallbackInfo& info) {
   if (ext.find_first_of("\r\n") != std::string::npos) return Status(info.Env(), -EINVAL);
   const bool deflate = !ext.empty();
   std::string extra = deflate ? "Sec-WebSocket-Extensions: " + ext + "\r\n" : std::string();
-  int r = ws_->accept_upgrade(conn, extra, deflate);
-  if (r == 0) {
-    const uint32_t slot = conn_slot(conn);
-    if (deflate_by_slot_.size() <= slot) deflate_by_slot_.resize(slot + 1, 0);
-    deflate_by_slot_[slot] = deflate ? 1 : 0;
-  }
-  return Status(info.Env(), r);
-}
-
-bool RingServer::Deflates(ConnId conn) const {
-  const uint32_t slot = conn_slot(conn);
-  return slot < deflate_by_slot_.size() && deflate_by_slot_[slot] != 0;
+  return Status(info.Env(), ws_->accept_upgrade(conn, extra, deflate));
 }
 
 Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
@@ -337,14 +308,11 @@ Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
 Napi::Value RingServer::Send(const Napi::CallbackInfo& info) {
   if (!Usable(info, "send", {Arg::kNumber, Arg::kBuffer})) return info.Env().Undefined();
   Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
-  return Status(info.Env(), SendFrame(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
+  return Status(info.Env(), ws_->send(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
 }
 
-// fanout(ids: Uint32Array, frame: Buffer, exclude: number) -> receivers. ONE call per publish:
-// the frame is copied into engine memory once and referenced by every queue.
-// With a 4th argument (the same message compressed, RSV1 set), connections that negotiated
-// permessage-deflate get that frame and the others the plain one: still ONE call per publish,
-// each frame copied once.
+// fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer) -> receivers.
+// ONE call per publish; WsServer::fanout says what happens to the frames.
 Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
   if (!Usable(info, "fanout", {Arg::kUint32Array, Arg::kBuffer, Arg::kNumber})) return info.Env().Undefined();
   Napi::Uint32Array ids = info[0].As<Napi::Uint32Array>();
@@ -353,49 +321,12 @@ Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
   size_t n;
   if (info.Length() > 3 && info[3].IsBuffer()) {
     Napi::Buffer<uint8_t> deflated = info[3].As<Napi::Buffer<uint8_t>>();
-    n = FanoutSplit(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), deflated.Data(), deflated.Length(), exclude);
+    n = ws_->fanout(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude, deflated.Data(),
+                    deflated.Length());
   } else {
-    n = FanoutFrame(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude);
+    n = ws_->fanout(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude);
   }
   return Napi::Number::New(info.Env(), static_cast<double>(n));
-}
-
-// Only ids the layer above opened reach here, and the engine refuses a connection that is
-// closing (its close frame is the last thing queued), so the session phase needs no check.
-int RingServer::SendFrame(ConnId conn, const uint8_t* bytes, size_t len) {
-  Frame* f = engine_->copy_frame(bytes, len);
-  if (f == nullptr) return -ENOMEM;
-  int r = engine_->send(conn, f);
-  frame_unref(f);
-  return r;
-}
-
-size_t RingServer::FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes, size_t len, int64_t exclude) {
-  if (n == 0) return 0;
-  Frame* f = engine_->copy_frame(bytes, len);
-  if (f == nullptr) return 0;
-  size_t queued = 0;
-  size_t start = 0;
-  for (size_t i = 0; i < n; i++) {  // skip the excluded id (echo:false) without copying the list
-    if (static_cast<int64_t>(ids[i]) != exclude) continue;
-    queued += engine_->fanout(ids + start, i - start, f);
-    start = i + 1;
-  }
-  queued += engine_->fanout(ids + start, n - start, f);
-  frame_unref(f);
-  return queued;
-}
-
-size_t RingServer::FanoutSplit(const ConnId* ids, size_t n, const uint8_t* plain, size_t plain_len,
-                               const uint8_t* deflated, size_t deflated_len, int64_t exclude) {
-  plain_ids_.clear();
-  deflate_ids_.clear();
-  for (size_t i = 0; i < n; i++) {
-    if (static_cast<int64_t>(ids[i]) == exclude) continue;
-    (Deflates(ids[i]) ? deflate_ids_ : plain_ids_).push_back(ids[i]);
-  }
-  return FanoutFrame(plain_ids_.data(), plain_ids_.size(), plain, plain_len, -1) +
-         FanoutFrame(deflate_ids_.data(), deflate_ids_.size(), deflated, deflated_len, -1);
 }
 
 Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {
@@ -407,7 +338,7 @@ Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value RingServer::Abort(const Napi::CallbackInfo& info) {
   if (!Usable(info, "abort", {Arg::kNumber})) return info.Env().Undefined();
-  return Status(info.Env(), engine_->close(info[0].As<Napi::Number>().Uint32Value(), CloseMode::kAbort));
+  return Status(info.Env(), ws_->abort(info[0].As<Napi::Number>().Uint32Value()));
 }
 
 Napi::Value RingServer::Flush(const Napi::CallbackInfo& info) {
@@ -433,14 +364,14 @@ Napi::Value RingServer::Sweep(const Napi::CallbackInfo& info) {
 
 Napi::Value RingServer::StopAccepting(const Napi::CallbackInfo& info) {
   if (!Usable(info, "stopAccepting", {})) return info.Env().Undefined();
-  engine_->stop_accepting();
+  ws_->stop_accepting();
   return info.Env().Undefined();
 }
 
 Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
   if (!Usable(info, "stats", {})) return info.Env().Undefined();
   Napi::Env env = info.Env();
-  EngineStats s = engine_->stats();
+  EngineStats s = ws_->engine_stats();
   Napi::Object o = Napi::Object::New(env);
   auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
   set("liveSlots", s.live_slots);
@@ -466,8 +397,8 @@ Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
   set("acceptRearms", s.accept_rearms);
   set("sessions", ws_->live_sessions());
   set("sessionBufferBytes", ws_->buffered_bytes());
-  o.Set("features", engine_->features().names());
-  o.Set("sizing", engine_->sizing().describe());
+  o.Set("features", ws_->features());
+  o.Set("sizing", ws_->sizing());
   return o;
 }
 

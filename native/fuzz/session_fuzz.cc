@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "../test/engine_test.h"
+#include "../test/server_frame.h"
 #include "session/ws_server.h"
 #include "session_plan.h"
 #include "session_reader.h"
@@ -295,7 +296,8 @@ Client* Epoch::client_of(ConnId conn) {
 }
 
 void Epoch::send_to(ConnId conn, bool binary, const void* p, size_t n, const char* what) {
-  const int rc = server_->send(conn, binary ? ws::Opcode::kBinary : ws::Opcode::kText, p, n);
+  const std::vector<uint8_t> frame = wstest::server_frame(binary ? ws::Opcode::kBinary : ws::Opcode::kText, p, n);
+  const int rc = server_->send(conn, frame.data(), frame.size());
   note(conn, what, rc);
   check_rc(rc, what);
   auto it = conns_.find(conn);
@@ -353,8 +355,9 @@ void Epoch::random_call() {
       for (ConnId& c : ids) c = random_websocket_id();
       std::string p = random_bytes(r_, r_.size(4000));
       const bool binary = r_.pct(50);
-      size_t n = server_->fanout(ids.data(), ids.size(), binary ? ws::Opcode::kBinary : ws::Opcode::kText,
-                                 p.data(), p.size());
+      const std::vector<uint8_t> frame = wstest::server_frame(binary ? ws::Opcode::kBinary : ws::Opcode::kText,
+                                                              p.data(), p.size());
+      size_t n = server_->fanout(ids.data(), ids.size(), frame.data(), frame.size());
       if (n > ids.size()) fail("fanout queued %zu of %zu", n, ids.size());
       for (ConnId c : ids) {
         if (Client* cl = client_of(c)) cl->out.push_back({p, binary, false});

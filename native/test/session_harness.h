@@ -6,8 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "session/ws_server.h"
 #include "engine_test.h"
+#include "server_frame.h"
+#include "session/ws_server.h"
 #include "ws/frame_writer.h"
 
 namespace enginetest {
@@ -38,6 +39,15 @@ struct Harness {
     CHECK_EQ(engine.init(cfg), 0);
     server.reset(new WsServer(engine));
     port = engine.listen("127.0.0.1", 0);
+  }
+  // A data frame encoded as the layer above encodes it, then sent or fanned out.
+  int send(ConnId conn, ws::Opcode op, const void* payload, size_t len) {
+    std::vector<uint8_t> f = wstest::server_frame(op, payload, len);
+    return server->send(conn, f.data(), f.size());
+  }
+  size_t fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload, size_t len) {
+    std::vector<uint8_t> f = wstest::server_frame(op, payload, len);
+    return server->fanout(conns, n, f.data(), f.size());
   }
   void turn() {
     server->poll(1);

@@ -22,7 +22,7 @@ void upgrade_then_messages_both_ways() {
   CHECK(h.last_payload(WsEventType::kMessage) == "hello");
   CHECK(!h.last(WsEventType::kMessage)->binary);
 
-  CHECK_EQ(h.server->fanout(&conn, 1, ws::Opcode::kText, "world", 5), 1);
+  CHECK_EQ(h.fanout(&conn, 1, ws::Opcode::kText, "world", 5), 1);
   h.server->flush();
   CHECK(h.read_n(fd, 7) == server_frame(ws::Opcode::kText, "world"));
 
@@ -202,7 +202,7 @@ void a_slow_consumer_is_closed_with_1013() {
   setsockopt(h.engine.fd_of(conn), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
   std::string payload(8192, 'p');
   for (int i = 0; i < 64; i++) {
-    h.server->send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
+    h.send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
     h.turn();
   }
   CHECK(h.until([&] { return h.engine.stats().overflows == 1; }));

@@ -26,6 +26,18 @@ bool within(const uint8_t* p, const uint8_t* base, size_t len) {
 WsServer::WsServer(Engine& engine, const WsConfig& config)
     : engine_(engine), config_(config), sessions_(engine.capacity()) {}
 
+WsServer::WsServer(std::unique_ptr<Engine> engine, const WsConfig& config)
+    : owned_engine_(std::move(engine)), engine_(*owned_engine_), config_(config),
+      sessions_(engine_.capacity()) {}
+
+std::unique_ptr<WsServer> WsServer::open(const EngineConfig& engine_config, const WsConfig& config,
+                                         int* err) {
+  auto engine = std::make_unique<Engine>();
+  *err = engine->init(engine_config);
+  if (*err < 0) return nullptr;
+  return std::unique_ptr<WsServer>(new WsServer(std::move(engine), config));
+}
+
 Session* WsServer::session_of(ConnId conn) {
   uint32_t slot = conn_slot(conn);
   if (slot >= sessions_.size() || !sessions_[slot] || sessions_[slot]->id != conn) return nullptr;
@@ -266,6 +278,9 @@ int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers, bool d
   s->http.reset();
   s->phase = SessionPhase::kWebSocket;
   if (deflate) s->frames.allow_compressed();
+  const uint32_t slot = conn_slot(conn);
+  if (deflate_by_slot_.size() <= slot) deflate_by_slot_.resize(slot + 1, 0);
+  deflate_by_slot_[slot] = deflate ? 1 : 0;
   if (s->inbuf.empty()) std::vector<uint8_t>().swap(s->inbuf);  // an idle WebSocket keeps no HTTP memory
   // Frames the client sent right behind its request, and its FIN, are handled at the next poll.
   if (!s->inbuf.empty() || s->peer_eof) queue_input(conn, *s);
@@ -451,106 +466,6 @@ void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view 
   size_t n = http::write_error_response(&out[0], out.size(), status, code, msg, extra);
   if (n) send_bytes(conn, out.data(), n);
   close_http(conn, s);
-}
-
-int WsServer::send_bytes(ConnId conn, const void* bytes, size_t len) {
-  Frame* f = engine_.copy_frame(bytes, len);
-  if (!f) return -ENOMEM;
-  int r = engine_.send(conn, f);
-  frame_unref(f);
-  return r;
-}
-
-Frame* WsServer::encode(ws::Opcode op, const void* payload, size_t len) {
-  size_t header = ws::frame_header_size(len, false);
-  Frame* f = engine_.make_frame(header + len);
-  if (!f) return nullptr;
-  ws::write_frame_header(f->data(), op, true, len);
-  if (len) std::memcpy(f->data() + header, payload, len);
-  return f;
-}
-
-int WsServer::send(ConnId conn, ws::Opcode op, const void* payload, size_t len) {
-  // A closing connection's session is still here: the engine decides (its Close is the last
-  // frame it takes), as for the binding's sends.
-  if (!session(conn)) return -ENOTCONN;
-  Frame* f = encode(op, payload, len);
-  if (!f) return -ENOMEM;
-  int r = engine_.send(conn, f);
-  frame_unref(f);
-  return r;
-}
-
-size_t WsServer::fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload,
-                        size_t len) {
-  Frame* f = encode(op, payload, len);
-  if (!f) return 0;
-  size_t queued = engine_.fanout(conns, n, f);
-  frame_unref(f);
-  return queued;
-}
-
-size_t WsServer::shutdown(uint16_t code) {
-  engine_.stop_accepting();
-  size_t closed = 0;
-  for (auto& s : sessions_) {
-    if (!s || s->phase == SessionPhase::kClosing) continue;
-    closed += close(s->id, code, "going away") == 0;
-  }
-  return closed;
-}
-
-int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
-  Session* s = session(conn);
-  if (!s) return -ENOTCONN;
-  if (s->phase == SessionPhase::kClosing) return -EALREADY;  // one Close per connection
-  if (s->phase != SessionPhase::kWebSocket) {
-    close_http(conn, *s);
-    return 0;
-  }
-  send_close(conn, *s, code, reason);
-  return 0;
-}
-
-size_t WsServer::buffered_bytes() const {
-  size_t n = 0;
-  for (const auto& s : sessions_) {
-    if (s) n += s->inbuf.capacity() + s->message.capacity();
-  }
-  return n;
-}
-
-size_t WsServer::sweep(uint64_t handshake_timeout_ms, bool ping) {
-  static const uint8_t kPing[2] = {0x89, 0x00};  // FIN + ping, empty payload (RFC 6455 5.5.2)
-  uint64_t now = monotonic_ms();
-  size_t dropped = 0;
-  for (auto& owned : sessions_) {
-    Session* s = owned.get();
-    if (s == nullptr) continue;
-    bool stale = false;
-    switch (s->phase) {
-      case SessionPhase::kHttp:
-        stale = now - s->phase_since_ms > handshake_timeout_ms;
-        break;
-      case SessionPhase::kWebSocket:
-        if (!ping) break;
-        if (!s->heard) {
-          stale = true;
-          break;
-        }
-        s->heard = false;
-        send_bytes(s->id, kPing, sizeof kPing);
-        break;
-      default:
-        break;  // the layer above is deciding, or the connection is already closing
-    }
-    if (stale) {
-      s->phase = SessionPhase::kClosing;
-      engine_.close(s->id, CloseMode::kAbort);
-      dropped++;
-    }
-  }
-  return dropped;
 }
 
 }  // namespace ringcast

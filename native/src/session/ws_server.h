@@ -61,9 +61,21 @@ struct WsEvent {
   bool done;                        // kOwnWrite: performed
 };
 
+constexpr int64_t kNoExclude = -1;
+
 class WsServer {
  public:
+  // A server over its own engine, which it initialises (the binding's way in): nullptr and
+  // *err = -errno when the engine cannot start.
+  static std::unique_ptr<WsServer> open(const EngineConfig& engine_config, const WsConfig& config,
+                                        int* err);
+  // Over an engine the caller owns and initialised (tests, fuzzers, benchmarks).
   explicit WsServer(Engine& engine, const WsConfig& config = {});
+
+  // The engine's listener and wake-up, passed through (engine/engine.h says how they work).
+  int listen(const char* host, uint16_t port) { return engine_.listen(host, port); }
+  void stop_accepting() { engine_.stop_accepting(); }
+  int register_eventfd(int efd) { return engine_.register_eventfd(efd); }
 
   int poll(int timeout_ms);
   const std::vector<WsEvent>& events() const { return events_; }
@@ -74,6 +86,9 @@ class WsServer {
   // Input held for the next poll() (bytes behind an answered request): the caller must turn
   // again even if the kernel has nothing new.
   bool input_pending() const { return !queued_input_.empty(); }
+  // Work left for another turn, in the engine or here: the caller must turn again rather than
+  // wait for a wake-up that may not come.
+  bool turn_pending() const { return engine_.work_pending() || input_pending(); }
 
   // Answers to kRequest.
   // With deflate, the connection negotiated permessage-deflate (its answer is among the extra
@@ -85,18 +100,34 @@ class WsServer {
   // pending upgrade, with keep_alive false: the layer's own refusal, then close.
   int respond(ConnId conn, const void* bytes, size_t len, bool keep_alive);
 
-  // WebSocket output: one frame encoded once, for one or many connections.
-  Frame* encode(ws::Opcode op, const void* payload, size_t len);
-  int send(ConnId conn, ws::Opcode op, const void* payload, size_t len);
-  size_t fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload, size_t len);
+  // Output (session/output.cc). Data frames arrive encoded (header + payload, built once by the
+  // layer above: server/protocol/frame.ts); this layer writes only its own control frames
+  // (pong, Close) and HTTP answers. Send only to ids whose upgrade was accepted: a frame sent to
+  // an HTTP connection would go into its HTTP stream.
+  // 0, -ENOTCONN for a stale or closing id, -ENOBUFS past the outbound limit, -ENOMEM.
+  int send(ConnId conn, const void* frame, size_t len);
+  // ONE frame to every id but `exclude` (the publisher of an echo:false publish; kNoExclude for
+  // none), copied into engine memory once and referenced by every queue. With a deflated frame
+  // (the same message compressed, RSV1 set), connections accepted with permessage-deflate get
+  // that one instead: each frame still copied once. Returns how many queued it.
+  size_t fanout(const ConnId* conns, size_t n, const void* frame, size_t len,
+                int64_t exclude = kNoExclude, const void* deflated = nullptr, size_t deflated_len = 0);
   int close(ConnId conn, uint16_t code, std::string_view reason = {});
+  // RST now, queue dropped (also on a closing connection).
+  int abort(ConnId conn) { return engine_.close(conn, CloseMode::kAbort); }
 
   // Graceful drain: stop accepting, close every WebSocket with `code` (1001 going away) after
   // what is queued, end every HTTP connection. Poll until live_sessions() is 0. Returns how
   // many connections it closed.
   size_t shutdown(uint16_t code = ws::kCloseGoingAway);
 
+  // The peer's address of a live connection ("" if gone): a getpeername(2), not for every event.
+  std::string peer_address(ConnId conn) const;
+
   size_t live_sessions() const { return live_; }
+  EngineStats engine_stats() const { return engine_.stats(); }
+  std::string features() const { return engine_.features().names(); }
+  std::string sizing() const { return engine_.sizing().describe(); }
   // Capacity of every session's input and message-assembly buffers (a walk over the sessions:
   // for stats, not per event).
   size_t buffered_bytes() const;
@@ -137,7 +168,11 @@ class WsServer {
                   std::string_view extra = {});
   int send_bytes(ConnId conn, const void* bytes, size_t len);
   void emit(WsEventType type, ConnId conn);
+  size_t fanout_one(const ConnId* conns, size_t n, const void* frame, size_t len, int64_t exclude);
+  bool deflates(ConnId conn) const;
 
+  WsServer(std::unique_ptr<Engine> engine, const WsConfig& config);
+  std::unique_ptr<Engine> owned_engine_;  // open()'s; declared first: destroyed last
   Engine& engine_;
   WsConfig config_;
   std::vector<std::unique_ptr<Session>> sessions_;  // by slot
@@ -149,6 +184,13 @@ class WsServer {
   std::vector<ConnId> queued_input_;  // sessions with bytes in inbuf to parse at the next poll
   size_t live_ = 0;
   size_t own_pending_ = 0;  // kOwnWrite events of this batch not yet performed
+  // One byte per slot: the connection there negotiated permessage-deflate. Written by every
+  // accepted upgrade (so a reused slot never inherits it); read by fanouts with a deflated
+  // frame, dense so a fanout touches no session.
+  std::vector<uint8_t> deflate_by_slot_;
+  // Scratch for a fanout with a deflated frame: the ids split by negotiation (capacity kept).
+  std::vector<ConnId> plain_ids_;
+  std::vector<ConnId> deflate_ids_;
 };
 
 }  // namespace ringcast
