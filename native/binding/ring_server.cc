@@ -10,20 +10,56 @@
 namespace ringcast::binding {
 namespace {
 
-// Event kinds in the batch handed to JavaScript: [kind, conn, a, b] per event, flattened into one
-// array. server/transport/uring.ts reads the same layout (keep both in step).
-enum BatchKind : uint32_t {
-  kBatchRequest = 1,  // a = 1 for a WebSocket upgrade, 0 for plain HTTP; b = request object
-  kBatchMessage = 2,  // a = kMessageBinary | kMessageCompressed bits; b = Buffer with the whole message
-  kBatchClosed = 3,   // a = close code (1006 when the connection just ended)
-  kBatchDrain = 4,
-  kBatchOverflow = 5,  // close 1013 was queued: the connection passed its outbound limit
-  kBatchRefused = 6,   // answered natively with an HTTP error: a = status, b = 1 for an upgrade
-};
+// The batch handed to JavaScript: one record of kRecordSlots values per event, flattened into
+// one array (no object per event): [kind, conn, a, b], kind a WsEventType number. What a and b
+// hold depends on the kind; server/transport/native.ts reads them only through named helpers:
+//   kRequest   a: 1 for a WebSocket upgrade, 0 for plain HTTP   b: the request object
+//   kMessage   a: kMessageBinary | kMessageCompressed bits      b: Buffer, the whole message
+//   kClosed    a: close code (1006 when the connection just ended)
+//   kDrain, kOverflow (close 1013 was queued: the connection passed its outbound limit)
+//   kRefused   a: HTTP status answered natively                  b: 1 for an upgrade
+constexpr uint32_t kRecordSlots = 4;
 
-// Bits of `a` in a kBatchMessage event.
+// Bits of `a` in a kMessage record.
 constexpr uint32_t kMessageBinary = 1;
 constexpr uint32_t kMessageCompressed = 2;  // permessage-deflate: b is the deflated payload
+
+// The kinds JavaScript sees: every WsEventType but kOwnWrite, which never leaves the binding.
+constexpr WsEventType kBatchEvents[] = {WsEventType::kRequest, WsEventType::kMessage, WsEventType::kClosed,
+                                        WsEventType::kDrain,   WsEventType::kOverflow, WsEventType::kRefused};
+
+// eventKinds: {name: number}, recordSlots, messageBits: the batch layout, for native.ts's check.
+Napi::Object BatchLayoutToJs(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  Napi::Object kinds = Napi::Object::New(env);
+  for (WsEventType t : kBatchEvents) kinds.Set(event_name(t), static_cast<uint32_t>(t));
+  layout.Set("eventKinds", kinds);
+  layout.Set("recordSlots", kRecordSlots);
+  Napi::Object bits = Napi::Object::New(env);
+  bits.Set("binary", kMessageBinary);
+  bits.Set("compressed", kMessageCompressed);
+  layout.Set("messageBits", bits);
+  return layout;
+}
+
+// statsTable: [{key, kind, metric, help}], one row per field of stats(): what server/metrics.ts
+// registers on /metrics.
+Napi::Array StatsTableToJs(Napi::Env env) {
+  Napi::Array table = Napi::Array::New(env);
+  uint32_t i = 0;
+  auto row = [&](const char* key, StatKind kind, const char* metric, const char* help) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("key", key);
+    r.Set("kind", kind == StatKind::kCounter ? "counter" : "gauge");
+    r.Set("metric", metric);
+    r.Set("help", help);
+    table.Set(i++, r);
+  };
+#define RINGCAST_STAT_ROW(field, key, kind, metric, help) row(#key, StatKind::kind, metric, help);
+  RINGCAST_STATS(RINGCAST_STAT_ROW)
+#undef RINGCAST_STAT_ROW
+  return table;
+}
 
 uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t fallback) {
   Napi::Value v = o.Get(key);
@@ -74,8 +110,11 @@ void RingServer::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod("sweep", &RingServer::Sweep),
       InstanceMethod("stopAccepting", &RingServer::StopAccepting),
       InstanceMethod("stats", &RingServer::Stats),
+      InstanceMethod("ringInfo", &RingServer::RingInfo),
       InstanceMethod("destroy", &RingServer::Destroy),
   });
+  cls.Set("batchLayout", BatchLayoutToJs(env));
+  cls.Set("statsTable", StatsTableToJs(env));
   exports.Set("RingServer", cls);
 }
 
@@ -215,38 +254,30 @@ Napi::Array RingServer::BatchToJs(Napi::Env env, size_t begin, size_t end) {
     const WsEvent& ev = events[k];
     Napi::Value a = env.Undefined();
     Napi::Value b = env.Undefined();
-    uint32_t kind = 0;
     switch (ev.type) {
       case WsEventType::kRequest:
-        kind = kBatchRequest;
         a = Napi::Number::New(env, ev.upgrade ? 1 : 0);
         // The peer address costs a getpeername(2); only the upgrade policy reads it.
         b = RequestToJs(env, *ev.head, ev, ev.upgrade ? ws_->peer_address(ev.conn) : std::string());
         break;
       case WsEventType::kMessage:
-        kind = kBatchMessage;
         a = Napi::Number::New(env, (ev.binary ? kMessageBinary : 0) | (ev.compressed ? kMessageCompressed : 0));
         b = Napi::Buffer<uint8_t>::Copy(env, ev.data, ev.len);
         break;
       case WsEventType::kClosed:
-        kind = kBatchClosed;
         a = Napi::Number::New(env, ev.code);
         break;
       case WsEventType::kDrain:
-        kind = kBatchDrain;
-        break;
       case WsEventType::kOverflow:
-        kind = kBatchOverflow;
         break;
       case WsEventType::kRefused:
-        kind = kBatchRefused;
         a = Napi::Number::New(env, ev.code);
         b = Napi::Number::New(env, ev.upgrade ? 1 : 0);
         break;
       case WsEventType::kOwnWrite:
         continue;  // the binding performs it between calls (Turn)
     }
-    batch.Set(i++, Napi::Number::New(env, kind));
+    batch.Set(i++, Napi::Number::New(env, static_cast<uint32_t>(ev.type)));
     batch.Set(i++, Napi::Number::New(env, ev.conn));
     batch.Set(i++, a);
     batch.Set(i++, b);
@@ -371,32 +402,18 @@ Napi::Value RingServer::StopAccepting(const Napi::CallbackInfo& info) {
 Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
   if (!Usable(info, "stats", {})) return info.Env().Undefined();
   Napi::Env env = info.Env();
-  EngineStats s = ws_->engine_stats();
+  const ringcast::Stats s = ws_->stats();
   Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  set("liveSlots", s.live_slots);
-  set("liveFrames", s.live_frames);
-  set("frameBytes", s.frame_bytes);
-  set("bytesQueued", s.bytes_queued);
-  set("buffersOut", s.buffers_out);
-  set("sendsInFlight", s.sends_in_flight);
-  set("accepted", s.accepted);
-  set("closed", s.closed);
-  set("overflows", s.overflows);
-  set("staleCqes", s.stale_cqes);
-  set("acceptBackoffs", s.accept_backoffs);
-  set("recvRearms", s.recv_rearms);
-  set("sends", s.sends);
-  set("zcSends", s.zc_sends);
-  set("enters", s.enters);
-  set("sqesSubmitted", s.sqes_submitted);
-  set("cqesReaped", s.cqes_reaped);
-  set("recvEnobufs", s.recv_enobufs);
-  set("taskrunRounds", s.taskrun_rounds);
-  set("closeTimeouts", s.close_timeouts);
-  set("acceptRearms", s.accept_rearms);
-  set("sessions", ws_->live_sessions());
-  set("sessionBufferBytes", ws_->buffered_bytes());
+#define RINGCAST_STAT_SET(field, key, kind, metric, help) \
+  o.Set(#key, Napi::Number::New(env, static_cast<double>(s.field)));
+  RINGCAST_STATS(RINGCAST_STAT_SET)
+#undef RINGCAST_STAT_SET
+  return o;
+}
+
+Napi::Value RingServer::RingInfo(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "ringInfo", {})) return info.Env().Undefined();
+  Napi::Object o = Napi::Object::New(info.Env());
   o.Set("features", ws_->features());
   o.Set("sizing", ws_->sizing());
   return o;

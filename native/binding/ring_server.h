@@ -41,7 +41,8 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   Napi::Value Flush(const Napi::CallbackInfo& info);         // () -> SQEs submitted
   Napi::Value Sweep(const Napi::CallbackInfo& info);         // (handshakeMs, ping) -> dropped
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);          // () -> {key: number} (session/stats.h)
+  Napi::Value RingInfo(const Napi::CallbackInfo& info);       // () -> {features, sizing}
   Napi::Value Destroy(const Napi::CallbackInfo& info);
 
   // What a method's arguments must be; Usable() checks them and that the server is alive.

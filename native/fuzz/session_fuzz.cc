@@ -523,8 +523,7 @@ void Epoch::on_event(size_t i, const WsEvent& e) {
   if (seen.second) known_.push_back(e.conn);
   if (seen.first->second.closed) fail("conn %u: event %d after its kClosed", e.conn, int(e.type));
   check_event(i, e, false);
-  static const char* const kNames[] = {"request", "message", "closed", "drain", "overflow", "refused", "own-write"};
-  seen.first->second.trace += std::string(kNames[int(e.type)]) +
+  seen.first->second.trace += std::string(event_name(e.type)) +
                               (e.type == WsEventType::kOwnWrite && e.closes ? "(close)" : "") + "@" + std::to_string(g_turn) + " ";
   fig_.events++;
   switch (e.type) {

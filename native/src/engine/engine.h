@@ -30,6 +30,7 @@
 #include "engine/outbound.h"
 #include "engine/probe.h"
 #include "engine/ring.h"
+#include "engine/stats.h"
 #include "engine/user_data.h"
 
 namespace ringcast {
@@ -93,34 +94,6 @@ enum class CloseMode : uint8_t {
   kAbort,     // drop the queue, RST (SO_LINGER 0)
 };
 
-struct EngineStats {
-  uint64_t live_slots = 0;
-  uint64_t live_frames = 0;
-  uint64_t frame_bytes = 0;
-  uint64_t bytes_queued = 0;
-  uint64_t queue_nodes = 0;
-  uint64_t buffers_out = 0;
-  uint64_t sends_in_flight = 0;
-  uint64_t accepted = 0;
-  uint64_t rejected = 0;         // accepted but the slot table was full
-  uint64_t closed = 0;
-  uint64_t overflows = 0;
-  uint64_t stale_cqes = 0;       // completions for a closed connection
-  uint64_t accept_backoffs = 0;  // EMFILE/ENFILE waits
-  uint64_t recv_rearms = 0;
-  uint64_t sends = 0;
-  uint64_t zc_sends = 0;
-  uint64_t single_sends = 0;     // sends of one frame, as IORING_OP_SEND instead of SENDMSG
-  uint64_t copied_sends = 0;     // sends of 2+ small frames copied together, as IORING_OP_SEND
-  uint64_t short_sends = 0;      // sends the kernel took only part of; the rest went first next
-  uint64_t enters = 0;
-  uint64_t sqes_submitted = 0;   // SQEs the kernel took, over every enter
-  uint64_t cqes_reaped = 0;      // completions reaped, over every poll
-  uint64_t recv_enobufs = 0;     // multishot recvs ended by an empty buffer ring (then re-armed)
-  uint64_t taskrun_rounds = 0;   // extra enters in poll() for deferred work a kernel left pending
-  uint64_t close_timeouts = 0;   // graceful closes aborted at close_timeout_ms
-  uint64_t accept_rearms = 0;    // accepts re-armed at a later flush because no SQE could be had
-};
 
 class Engine {
  public:

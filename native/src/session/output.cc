@@ -95,6 +95,17 @@ int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
   return 0;
 }
 
+Stats WsServer::stats() const {
+  Stats s;
+  const EngineStats e = engine_.stats();
+#define RINGCAST_COPY_STAT(field, key, kind, metric, help) s.field = e.field;
+  RINGCAST_ENGINE_STATS(RINGCAST_COPY_STAT)
+#undef RINGCAST_COPY_STAT
+  s.sessions = live_;
+  s.session_buffer_bytes = buffered_bytes();
+  return s;
+}
+
 size_t WsServer::buffered_bytes() const {
   size_t n = 0;
   for (const auto& s : sessions_) {

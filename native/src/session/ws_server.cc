@@ -23,6 +23,19 @@ bool within(const uint8_t* p, const uint8_t* base, size_t len) {
 
 }  // namespace
 
+const char* event_name(WsEventType type) {
+  switch (type) {
+    case WsEventType::kRequest: return "request";
+    case WsEventType::kMessage: return "message";
+    case WsEventType::kClosed: return "closed";
+    case WsEventType::kDrain: return "drain";
+    case WsEventType::kOverflow: return "overflow";
+    case WsEventType::kRefused: return "refused";
+    case WsEventType::kOwnWrite: return "own-write";
+  }
+  return "?";
+}
+
 WsServer::WsServer(Engine& engine, const WsConfig& config)
     : engine_(engine), config_(config), sessions_(engine.capacity()) {}
 

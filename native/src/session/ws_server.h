@@ -27,6 +27,7 @@
 #include "engine/engine.h"
 #include "http/head.h"
 #include "session/session.h"
+#include "session/stats.h"
 #include "ws/frame.h"
 
 namespace ringcast {
@@ -36,15 +37,20 @@ struct WsConfig {
   ws::FrameLimits frames;  // max message bytes (1009 past it)
 };
 
+// The events of a batch, numbered once: the binding hands JavaScript each event as a record
+// whose kind is this number (and exports the names: RingServer.eventKinds), and
+// server/transport/native.ts checks its EventKind against them when it loads the addon.
 enum class WsEventType : uint8_t {
-  kRequest,  // head (+ body): upgrade ? accept_upgrade()/reject() : respond()
-  kMessage,  // data/len: a whole text (binary=false) or binary message
-  kClosed,   // code: close status sent or received, 1006 when the connection just ended
-  kDrain,    // the connection's queue emptied after passing the drain mark
-  kOverflow, // the outbound limit was passed: close 1013 was queued (for the layer's counters)
-  kRefused,  // answered here with an HTTP error (code: status; upgrade: it was an upgrade)
-  kOwnWrite, // this layer's own frame or close, in order: perform(i) when reached (see above)
+  kRequest = 1,   // head (+ body): upgrade ? accept_upgrade()/reject() : respond()
+  kMessage = 2,   // data/len: a whole text (binary=false) or binary message
+  kClosed = 3,    // code: close status sent or received, 1006 when the connection just ended
+  kDrain = 4,     // the connection's queue emptied after passing the drain mark
+  kOverflow = 5,  // the outbound limit was passed: close 1013 was queued (for the layer's counters)
+  kRefused = 6,   // answered here with an HTTP error (code: status; upgrade: it was an upgrade)
+  kOwnWrite = 7,  // this layer's own frame or close, in order: perform(i) when reached (see above)
 };
+// "request", "message", ... "own-write": the name JavaScript and traces know a kind by.
+const char* event_name(WsEventType type);
 
 struct WsEvent {
   WsEventType type;
@@ -125,7 +131,8 @@ class WsServer {
   std::string peer_address(ConnId conn) const;
 
   size_t live_sessions() const { return live_; }
-  EngineStats engine_stats() const { return engine_.stats(); }
+  // Every counter of session/stats.h (a walk over the sessions: for a scrape, not per event).
+  Stats stats() const;
   std::string features() const { return engine_.features().names(); }
   std::string sizing() const { return engine_.sizing().describe(); }
   // Capacity of every session's input and message-assembly buffers (a walk over the sessions:
