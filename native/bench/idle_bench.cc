@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   int conns = argc > 1 ? std::atoi(argv[1]) : 5000;
   Engine e;
   EngineConfig cfg;
-  cfg.max_connections = static_cast<uint32_t>(conns + 16);
+  cfg.max_slots = static_cast<uint32_t>(conns + 16);
   if (e.init(cfg) < 0) return 1;
   WsServer server(e);
   int port = e.listen("127.0.0.1", 0);

@@ -61,14 +61,49 @@ Napi::Array StatsTableToJs(Napi::Env env) {
   return table;
 }
 
-uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
-}
+// The options of new RingServer(options), every one required: config/defaults.ts holds every
+// default (the C++ defaults are for tests, fuzzers and benchmarks), and a key this list reads
+// but the caller forgot is a TypeError naming it, never a silent fallback.
+struct Option {
+  const char* key;
+  void (*set)(EngineConfig& engine, WsConfig& ws, double value);
+};
+constexpr Option kOptions[] = {
+    {"maxPayload", [](EngineConfig&, WsConfig& w, double v) {
+       w.http.max_body_bytes = static_cast<uint64_t>(v);
+       w.frames.max_message_bytes = static_cast<uint64_t>(v);
+     }},
+    {"maxOutbound", [](EngineConfig& e, WsConfig&, double v) { e.max_outbound = static_cast<uint64_t>(v); }},
+    {"maxHeadBytes", [](EngineConfig&, WsConfig& w, double v) { w.http.max_head_bytes = static_cast<size_t>(v); }},
+    {"maxHeaders", [](EngineConfig&, WsConfig& w, double v) { w.http.max_headers = static_cast<size_t>(v); }},
+    {"closeTimeout", [](EngineConfig& e, WsConfig&, double v) { e.close_timeout_ms = static_cast<uint32_t>(v); }},
+    {"ringSlots", [](EngineConfig& e, WsConfig&, double v) { e.max_slots = static_cast<uint32_t>(v); }},
+    {"sqEntries", [](EngineConfig& e, WsConfig&, double v) { e.sq_entries = static_cast<uint32_t>(v); }},
+    {"cqEntries", [](EngineConfig& e, WsConfig&, double v) { e.cq_entries = static_cast<uint32_t>(v); }},
+    {"recvBuffers", [](EngineConfig& e, WsConfig&, double v) { e.recv_buffers = static_cast<uint32_t>(v); }},
+    {"recvBufferSize", [](EngineConfig& e, WsConfig&, double v) { e.recv_buffer_size = static_cast<uint32_t>(v); }},
+    {"zeroCopyThreshold", [](EngineConfig& e, WsConfig&, double v) { e.zc_threshold = static_cast<uint32_t>(v); }},
+    {"acceptBackoff", [](EngineConfig& e, WsConfig&, double v) { e.accept_backoff_ms = static_cast<uint32_t>(v); }},
+    {"listenBacklog", [](EngineConfig& e, WsConfig&, double v) { e.backlog = static_cast<int>(v); }},
+    {"drainMark", [](EngineConfig& e, WsConfig&, double v) { e.drain_mark = static_cast<uint64_t>(v); }},
+};
 
-uint64_t OptU64(const Napi::Object& o, const char* key, uint64_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()) : fallback;
+// Fills both configs from options; false with a TypeError pending when a key is missing or
+// not a non-negative number.
+bool ReadOptions(Napi::Env env, const Napi::Object& o, EngineConfig* engine, WsConfig* ws) {
+  for (const Option& opt : kOptions) {
+    Napi::Value v = o.Get(opt.key);
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0)) {
+      Napi::TypeError::New(env, std::string("RingServer options: ") + opt.key +
+                                    (v.IsUndefined() ? " is missing" : " must be a non-negative number") +
+                                    " (config/defaults.ts has every key)")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    opt.set(*engine, *ws, d);
+  }
+  return true;
 }
 
 Napi::Value Status(Napi::Env env, int r) { return Napi::Number::New(env, r); }
@@ -127,17 +162,12 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
     Napi::TypeError::New(env, "RingServer(options, onEvents, onError?)").ThrowAsJavaScriptException();
     return;
   }
-  Napi::Object o = info[0].As<Napi::Object>();
   EngineConfig ec;
-  ec.max_outbound = OptU64(o, "maxOutbound", ec.max_outbound);
-  ec.max_connections = OptU32(o, "maxConnections", ec.max_connections);
-  ec.close_timeout_ms = OptU32(o, "closeTimeout", ec.close_timeout_ms);
   WsConfig wc;
-  wc.http.max_body_bytes = OptU64(o, "maxPayload", wc.http.max_body_bytes);
-  wc.http.max_head_bytes = OptU32(o, "maxHeadBytes", static_cast<uint32_t>(wc.http.max_head_bytes));
-  wc.http.max_headers = OptU32(o, "maxHeaders", static_cast<uint32_t>(wc.http.max_headers));
-  wc.frames.max_message_bytes = OptU64(o, "maxPayload", wc.frames.max_message_bytes);
-
+  if (!ReadOptions(env, info[0].As<Napi::Object>(), &ec, &wc)) {
+    destroyed_ = true;
+    return;
+  }
   int r = 0;
   ws_ = WsServer::open(ec, wc, &r);
   if (ws_ == nullptr) {

@@ -185,7 +185,7 @@ void Epoch::start() {
   cfg.max_outbound = kOutbound[r_.below(4)];
   cfg.drain_mark = cfg.max_outbound / 4;
   cfg.close_timeout_ms = r_.range(50, 600);
-  cfg.max_connections = r_.pct(15) ? r_.range(4, 32) : 256;
+  cfg.max_slots = r_.pct(15) ? r_.range(4, 32) : 256;
   cfg.sq_entries = r_.pct(20) ? 64 : 1024;
   cfg.cq_entries = cfg.sq_entries * 4;
   close_timeout_ms_ = cfg.close_timeout_ms;

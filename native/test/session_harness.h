@@ -32,7 +32,7 @@ struct Harness {
   explicit Harness(uint64_t max_outbound = 8u << 20, uint32_t close_timeout_ms = 5000) {
     EngineConfig cfg;
     cfg.close_timeout_ms = close_timeout_ms;
-    cfg.max_connections = 64;
+    cfg.max_slots = 64;
     cfg.recv_buffers = 64;
     cfg.recv_buffer_size = 4096;
     cfg.max_outbound = max_outbound;

@@ -333,7 +333,7 @@ void accept_is_rearmed_when_no_sqe_can_be_had() {
   Harness h;
   Engine e;
   EngineConfig cfg;
-  cfg.max_connections = 16;
+  cfg.max_slots = 16;
   CHECK_EQ(e.init(cfg), 0);
   e.ring_for_test().inject_sqe_failures(3);  // listen()'s accept, then two flushes
   int port = e.listen("127.0.0.1", 0);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.js';
 
 export interface NativeProbe {
   ok: boolean;
@@ -40,14 +41,35 @@ export interface NativeStatRow {
   help: string;
 }
 
-export interface NativeOptions {
-  maxPayload: number;
-  maxOutbound: number;
-  maxConnections?: number;
-  maxHeadBytes?: number;
-  maxHeaders?: number;
-  /** ms from a graceful close to its abort (the engine's close_timeout_ms) */
-  closeTimeout?: number;
+/**
+ * new RingServer(options): every key required (the binding's kOptions; a TypeError names a
+ * missing one). Each is a config key of the same name, so the values come from
+ * config/defaults.ts; the C++ defaults are for native tests only. closeTimeout is the engine's
+ * close_timeout_ms; ringSlots its connection slots (not maxConnections, which counts WebSockets).
+ */
+export const NATIVE_OPTION_KEYS = [
+  'maxPayload',
+  'maxOutbound',
+  'maxHeadBytes',
+  'maxHeaders',
+  'closeTimeout',
+  'ringSlots',
+  'sqEntries',
+  'cqEntries',
+  'recvBuffers',
+  'recvBufferSize',
+  'zeroCopyThreshold',
+  'acceptBackoff',
+  'listenBacklog',
+  'drainMark',
+] as const;
+export type NativeOptions = Record<(typeof NATIVE_OPTION_KEYS)[number], number>;
+
+/** The engine's options from the server's config. */
+export function nativeOptions(config: Config): NativeOptions {
+  const options = {} as NativeOptions;
+  for (const key of NATIVE_OPTION_KEYS) options[key] = config[key];
+  return options;
 }
 
 /**

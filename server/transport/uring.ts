@@ -17,6 +17,7 @@ import {
   MESSAGE_COMPRESSED,
   messageBits,
   messageData,
+  nativeOptions,
   type NativeRequest,
   type NativeRingServer,
   RECORD_SLOTS,
@@ -63,13 +64,7 @@ export class UringTransport implements Transport {
     const { addon, reason } = loadAddon();
     if (!addon) throw new Error(reason);
     this.native = new addon.RingServer(
-      {
-        maxPayload: config.maxPayload,
-        maxOutbound: config.maxOutbound,
-        maxHeadBytes: config.maxHeadBytes,
-        maxHeaders: config.maxHeaders,
-        closeTimeout: config.closeTimeout,
-      },
+      nativeOptions(config),
       (batch) => this.onBatch(batch),
       (err) => this.events.fault('batch', err),
     );

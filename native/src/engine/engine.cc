@@ -72,7 +72,7 @@ int Engine::init(const EngineConfig& config) {
   sizing_.cq_entries = ring_.cq_entries();
   r = probe_features(ring_, &features_);
   if (r < 0) return r;
-  uint32_t slots = slots_for(config.max_connections);
+  uint32_t slots = slots_for(config.max_slots);
   r = files_.init(ring_, slots);
   if (r < 0) return r;
   r = init_buffers(&buffers_, ring_, &sizing_.recv_buffers, config.recv_buffer_size);

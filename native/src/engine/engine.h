@@ -38,9 +38,12 @@ namespace ringcast {
 // CLOCK_MONOTONIC in milliseconds: close deadlines here, request and ping timers above.
 uint64_t monotonic_ms();
 
-// Every default in one place, with its unit.
+// Defaults for tests, fuzzers and benchmarks: the server passes every field it sets from
+// config/defaults.ts (the binding requires each key), where the user-facing defaults live.
 struct EngineConfig {
-  uint32_t max_connections = 0;           // slots; 0 = as many as RLIMIT_NOFILE allows (at most kMaxSlots)
+  // TCP connections held at once (the fixed-file slots); 0 = as many as RLIMIT_NOFILE allows
+  // (at most kMaxSlots). Not --max-connections, which counts WebSockets above.
+  uint32_t max_slots = 0;
   uint64_t max_outbound = 8u << 20;       // bytes queued per connection before the policy
   uint64_t drain_mark = 64u << 10;        // bytes; a queue past it emits kDrain when empty
   uint32_t sq_entries = 4096;

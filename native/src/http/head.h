@@ -17,7 +17,8 @@
 
 namespace ringcast::http {
 
-// Defaults for HttpLimits; the server passes its own from config/.
+// Defaults for HttpLimits, for tests and fuzzers: the server passes --max-head-bytes,
+// --max-headers and --max-payload from config/defaults.ts.
 constexpr size_t kDefaultMaxHeadBytes = 8 * 1024;      // request line + fields + blank line
 constexpr size_t kDefaultMaxHeaders = 64;              // header fields
 constexpr uint64_t kDefaultMaxBodyBytes = 1024 * 1024; // Content-Length, bytes
