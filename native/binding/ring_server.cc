@@ -142,7 +142,7 @@ void RingServer::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod("close", &RingServer::Close),
       InstanceMethod("abort", &RingServer::Abort),
       InstanceMethod("flush", &RingServer::Flush),
-      InstanceMethod("sweep", &RingServer::Sweep),
+      InstanceMethod("runTimers", &RingServer::RunTimers),
       InstanceMethod("stopAccepting", &RingServer::StopAccepting),
       InstanceMethod("stats", &RingServer::Stats),
       InstanceMethod("ringInfo", &RingServer::RingInfo),
@@ -410,15 +410,15 @@ Napi::Value RingServer::Flush(const Napi::CallbackInfo& info) {
   return Status(info.Env(), r);
 }
 
-Napi::Value RingServer::Sweep(const Napi::CallbackInfo& info) {
-  if (!Usable(info, "sweep", {Arg::kNumber, Arg::kAny})) return info.Env().Undefined();
+Napi::Value RingServer::RunTimers(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "runTimers", {Arg::kNumber, Arg::kAny})) return info.Env().Undefined();
   if (in_turn_) return Status(info.Env(), 0);
   // libuv runs timers before polling for I/O: a pong (or a request) may have completed in the
-  // ring without its eventfd wake-up being served yet. Reap it first, or the sweep would judge
+  // ring without its eventfd wake-up being served yet. Reap it first, or run_timers would judge
   // a live connection by stale state.
   Turn();
   if (destroyed_) return Status(info.Env(), 0);
-  size_t dropped = ws_->sweep(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), info[1].ToBoolean().Value());
+  size_t dropped = ws_->run_timers(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), info[1].ToBoolean().Value());
   ws_->flush();
   return Napi::Number::New(info.Env(), static_cast<double>(dropped));
 }

@@ -39,7 +39,7 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   Napi::Value Close(const Napi::CallbackInfo& info);         // (conn, code, reason) -> status
   Napi::Value Abort(const Napi::CallbackInfo& info);         // (conn) -> status
   Napi::Value Flush(const Napi::CallbackInfo& info);         // () -> SQEs submitted
-  Napi::Value Sweep(const Napi::CallbackInfo& info);         // (handshakeMs, ping) -> dropped
+  Napi::Value RunTimers(const Napi::CallbackInfo& info);         // (handshakeMs, ping) -> dropped
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);          // () -> {key: number} (session/stats.h)
   Napi::Value RingInfo(const Napi::CallbackInfo& info);       // () -> {features, sizing}

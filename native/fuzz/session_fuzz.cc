@@ -7,7 +7,7 @@
 // in random pieces, then a FIN, an RST or nothing at a random moment; some clients never read.
 // Between polls the server side acts like the JS layer: accept_upgrade / reject / respond
 // (keep-alive or not, sometimes several polls late), close, send, fanout to random and stale
-// ids, sweep, and perform() of the layer's own writes at their place or left to flush().
+// ids, run_timers, and perform() of the layer's own writes at their place or left to flush().
 //
 // Invariants, checked per event and again after the turn's calls (an event's bytes are valid
 // until the next poll, whatever happened to its connection meanwhile):
@@ -378,7 +378,7 @@ void Epoch::random_call() {
     case 6: check_rc(server_->reject(id, 403, "forbidden", "x"), "reject"); break;
     case 7: {
       static const uint64_t kTimeouts[] = {20, 300, 5000};
-      if (server_->sweep(kTimeouts[r_.below(3)], r_.pct(50)) > 0) {
+      if (server_->run_timers(kTimeouts[r_.below(3)], r_.pct(50)) > 0) {
         for (ConnId c : websockets_) {  // the ones it dropped (an abort ends them at once)
           if (engine_.fd_of(c) < 0) conns_[c].closing = true;
         }

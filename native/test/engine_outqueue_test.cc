@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/conn.h"
+#include "engine/conn_slot.h"
 #include "engine_test.h"
 
 using namespace ringcast;
@@ -431,7 +431,7 @@ void short_copied_sends_resume_mid_frame() {
 
 int main() {
   setvbuf(stdout, nullptr, _IONBF, 0);
-  static_assert(sizeof(Conn) <= 64, "an idle connection's engine state stays one cache line");
+  static_assert(sizeof(ConnSlot) <= 64, "an idle connection's engine state stays one cache line");
   inline_then_spill_in_order();
   random_operations_match_the_model();
   a_long_spill_is_gathered_kMaxIov_at_a_time();

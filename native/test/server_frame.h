@@ -1,5 +1,5 @@
 // A server data frame (unmasked, FIN set) as the layer above encodes it before send() and
-// fanout(): in production that is server/protocol/frame.ts, the one place data frames are
+// fanout(): in production that is server/protocol/frame-writer.ts, the one place data frames are
 // encoded; the native tests and the session fuzzer use this copy of it.
 #pragma once
 

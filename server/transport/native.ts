@@ -137,7 +137,7 @@ export interface NativeRingServer {
   close(conn: number, code: number, reason: string): number;
   abort(conn: number): number;
   flush(): number;
-  sweep(handshakeTimeoutMs: number, ping: boolean): number;
+  runTimers(handshakeTimeoutMs: number, ping: boolean): number;
   stopAccepting(): void;
   stats(): NativeStats;
   /** what the ring runs with: features in use and the sizes chosen, for the listen line */

@@ -76,8 +76,8 @@ export class UringTransport implements Transport {
     // --handshake-timeout within half of it, pings go out every --ping-interval.
     const every = Math.max(20, Math.min(1000, Math.floor(config.handshakeTimeout / 2)));
     this.timers = [
-      setInterval(() => this.native.sweep(config.handshakeTimeout, false), every),
-      setInterval(() => this.native.sweep(config.handshakeTimeout, true), config.pingInterval),
+      setInterval(() => this.native.runTimers(config.handshakeTimeout, false), every),
+      setInterval(() => this.native.runTimers(config.handshakeTimeout, true), config.pingInterval),
     ];
     for (const t of this.timers) t.unref();
   }

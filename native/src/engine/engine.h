@@ -23,12 +23,12 @@
 #include <vector>
 
 #include "engine/buffer_ring.h"
-#include "engine/conn.h"
+#include "engine/conn_slot.h"
 #include "engine/file_table.h"
 #include "engine/frame.h"
 #include "engine/memlock.h"
 #include "engine/outbound.h"
-#include "engine/probe.h"
+#include "engine/features.h"
 #include "engine/ring.h"
 #include "engine/stats.h"
 #include "engine/user_data.h"
@@ -172,7 +172,7 @@ class Engine {
   void on_cancel(const io_uring_cqe& cqe);
   void on_shutdown(const io_uring_cqe& cqe);
   void on_accepted(int fd);
-  void on_recv_end(uint32_t slot, Conn& c, int res);
+  void on_recv_end(uint32_t slot, ConnSlot& c, int res);
   void on_send_result(SendOp* op, int res);
 
   // Submissions (engine_sqe.cc).
@@ -185,11 +185,11 @@ class Engine {
   bool link_shutdown(uint32_t slot, SendOp* op, io_uring_sqe* send_sqe);
 
   // Lifecycle of a connection (engine.cc).
-  Conn* live(ConnId id);
-  void push(Conn& c, Frame* f);
+  ConnSlot* live(ConnId id);
+  void push(ConnSlot& c, Frame* f);
   void mark_dirty(uint32_t slot);
   void mark_rearm(uint32_t slot);
-  void overflow(uint32_t slot, Conn& c);
+  void overflow(uint32_t slot, ConnSlot& c);
   void finish_close(uint32_t slot);
   void abort(uint32_t slot, int32_t reason);
   void expire_closes();
@@ -208,7 +208,7 @@ class Engine {
   FrameCounters frame_counters_;
   NodePool nodes_;
   SendOpPool send_ops_;
-  std::vector<Conn> conns_;
+  std::vector<ConnSlot> conns_;
   std::vector<Event> batch_;          // events of the last poll()
   std::vector<Event> next_;           // events caused by calls since then: the next batch
   bool reaping_ = false;              // emit() goes to batch_ only inside poll()

@@ -114,7 +114,7 @@ size_t WsServer::buffered_bytes() const {
   return n;
 }
 
-size_t WsServer::sweep(uint64_t handshake_timeout_ms, bool ping) {
+size_t WsServer::run_timers(uint64_t handshake_timeout_ms, bool ping) {
   static const uint8_t kPing[2] = {0x89, 0x00};  // FIN + ping, empty payload (RFC 6455 5.5.2)
   uint64_t now = monotonic_ms();
   size_t dropped = 0;

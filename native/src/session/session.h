@@ -29,7 +29,7 @@ struct Session {
   SessionPhase phase = SessionPhase::kHttp;
   uint16_t close_code = 0;  // sent or received close status, for the kClosed event
   bool input_queued = false;
-  bool heard = true;             // bytes arrived since the last sweep's ping
+  bool heard = true;             // bytes arrived since the last run_timers ping
   bool continue_sent = false;    // "100 Continue" answered this request's Expect
   bool peer_eof = false;         // the peer's FIN came: answer what was sent, then close
   uint64_t phase_since_ms = 0;   // monotonic ms when the current HTTP request began

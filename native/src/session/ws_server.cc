@@ -120,7 +120,7 @@ void WsServer::on_engine_event(const Event& ev) {
     case EventType::kEof:
       return on_eof(ev.conn, *s);
     default:
-      s->heard = true;  // any bytes (a pong too) prove the peer alive to the next sweep
+      s->heard = true;  // any bytes (a pong too) prove the peer alive to the next run_timers
       return on_data(ev.conn, *s, ev.data, ev.len);
   }
 }

@@ -28,7 +28,7 @@
 #include "http/head.h"
 #include "session/session.h"
 #include "session/stats.h"
-#include "ws/frame.h"
+#include "ws/rfc6455.h"
 
 namespace ringcast {
 
@@ -107,7 +107,7 @@ class WsServer {
   int respond(ConnId conn, const void* bytes, size_t len, bool keep_alive);
 
   // Output (session/output.cc). Data frames arrive encoded (header + payload, built once by the
-  // layer above: server/protocol/frame.ts); this layer writes only its own control frames
+  // layer above: server/protocol/frame-writer.ts); this layer writes only its own control frames
   // (pong, Close) and HTTP answers. Send only to ids whose upgrade was accepted: a frame sent to
   // an HTTP connection would go into its HTTP stream.
   // 0, -ENOTCONN for a stale or closing id, -ENOBUFS past the outbound limit, -ENOMEM.
@@ -142,8 +142,8 @@ class WsServer {
   // Timers, called by the layer above every few hundred ms: drops a connection whose HTTP
   // request (or the idle gap before a keep-alive one) has taken longer than
   // handshake_timeout_ms; with ping, drops a WebSocket that sent nothing since the last
-  // sweep's ping, and pings the others. Returns how many it dropped.
-  size_t sweep(uint64_t handshake_timeout_ms, bool ping);
+  // run_timers' ping, and pings the others. Returns how many it dropped.
+  size_t run_timers(uint64_t handshake_timeout_ms, bool ping);
 
  private:
   // The session of a live connection (for the layer's calls), or of `conn` as the batch

@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ws/frame.h"
+#include "ws/rfc6455.h"
 #include "ws/mask.h"
 #include "ws/utf8.h"
 
