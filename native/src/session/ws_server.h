@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/self_test.h"
 #include "http/head.h"
 #include "session/session.h"
 #include "session/stats.h"
@@ -77,6 +78,9 @@ class WsServer {
                                         int* err);
   // Over an engine the caller owns and initialised (tests, fuzzers, benchmarks).
   explicit WsServer(Engine& engine, const WsConfig& config = {});
+  // Whether an engine can run here: the loopback self-test of engine/self_test.h (one reason
+  // and one fix when it cannot). The binding's probe(), before any server is made.
+  static SelfTestResult self_test() { return uring_self_test(); }
 
   // The engine's listener and wake-up, passed through (engine/engine.h says how they work).
   int listen(const char* host, uint16_t port) { return engine_.listen(host, port); }
