@@ -128,10 +128,8 @@ inline std::string client_frame(ws::Opcode op, const std::string& payload, bool 
 }
 
 inline std::string server_frame(ws::Opcode op, const std::string& payload) {
-  std::string out(ws::kMaxServerHeaderBytes + payload.size(), '\0');
-  size_t h = ws::write_frame_header(reinterpret_cast<uint8_t*>(&out[0]), op, true, payload.size());
-  out.resize(h);
-  return out + payload;
+  const std::vector<uint8_t> f = wstest::server_frame(op, payload.data(), payload.size());
+  return std::string(f.begin(), f.end());
 }
 
 inline std::string close_frame(uint16_t code, std::string_view reason = "") {
@@ -140,13 +138,16 @@ inline std::string close_frame(uint16_t code, std::string_view reason = "") {
   return std::string(reinterpret_cast<char*>(buf), n);
 }
 
-// Connects, upgrades (accepting every upgrade), returns the client fd and the server's id.
-inline int open_websocket(Harness& h, ConnId* conn, const std::string& pipelined = "") {
+// Connects, upgrades (accepting every upgrade; with deflate, as one that negotiated
+// permessage-deflate), returns the client fd and the server's id.
+inline int open_websocket(Harness& h, ConnId* conn, const std::string& pipelined = "", bool deflate = false) {
   int fd = connect_client(h.port);
   h.on_event = [&](const WsEvent& e) {
     if (e.type == WsEventType::kRequest && e.upgrade) {
       *conn = e.conn;
-      CHECK_EQ(h.server->accept_upgrade(e.conn), 0);
+      CHECK_EQ(h.server->accept_upgrade(e.conn, deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "",
+                                        deflate),
+               0);
     }
   };
   CHECK(write_all(fd, (std::string(kUpgrade) + pipelined).data(), sizeof kUpgrade - 1 + pipelined.size()));
