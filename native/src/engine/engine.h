@@ -1,4 +1,4 @@
-// The engine's API for the layer above (the per-connection protocol layer, then the Node
+// The engine's API for the layer above (the session layer, src/session/, then the Node
 // binding). No N-API here: connections are ConnIds, events come back in one batch per poll().
 //
 // A turn, as the binding's uv_poll callback on a registered eventfd runs it:

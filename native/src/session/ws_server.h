@@ -1,7 +1,8 @@
-// The per-connection protocol layer between the engine and the binding: HTTP request heads,
-// the RFC 6455 upgrade (the layer above decides; the 101 is written here), frames parsed and
-// unmasked in the receive buffer, ping/pong/close answered here, text and binary messages
-// surfaced as events. The engine's overflow policy lands here: close 1013.
+// The session layer: the per-connection HTTP/WebSocket lifecycle between the engine and the
+// binding. HTTP request heads, the RFC 6455 upgrade (the layer above decides; the 101 is
+// written here), frames parsed and unmasked in the receive buffer, ping/pong/close answered
+// here, text and binary messages surfaced as events; on the way out, pre-encoded frames sent
+// and fanned out (session/output.cc). The engine's overflow policy lands here: close 1013.
 //
 // A turn:  server.poll(0);  for (ev : server.events()) ...;  server.flush();
 //
