@@ -7,6 +7,8 @@ export interface OptionSpec {
   /** unit or value set shown by --help */
   readonly unit: string;
   readonly help: string;
+  /** an engine tunable: --help lists it last, apart from the everyday flags */
+  readonly advanced?: boolean;
 }
 
 export const defaults = {
@@ -145,6 +147,37 @@ export const defaults = {
   },
   logLevel: { default: 'info', unit: 'fatal|error|warn|info|debug|trace|silent', help: 'log level' },
   config: { default: null, unit: 'file', help: 'JSON file with any of these keys (camelCase)' },
+  // Advanced: the io_uring engine's tunables (uring transport only). docs/engine.md has the
+  // measurements behind each default.
+  ringSlots: {
+    default: 0,
+    unit: 'connections',
+    help: 'TCP connections (HTTP or WebSocket, closing ones included) the engine holds at once; more are closed on accept (0 = as many as RLIMIT_NOFILE allows)',
+    advanced: true,
+  },
+  sqEntries: { default: 4096, unit: 'entries', help: 'submission queue size, a power of two (halved while RLIMIT_MEMLOCK is short)', advanced: true },
+  cqEntries: { default: 16384, unit: 'entries', help: 'completion queue size, a power of two (halved with the submission queue)', advanced: true },
+  recvBuffers: {
+    default: 256,
+    unit: 'buffers',
+    help: 'receive buffers shared by every connection, a power of two: each costs a page of RSS once used; too few and a connection storm empties the ring (re-armed, counted in ringcast_ring_recv_enobufs_total)',
+    advanced: true,
+  },
+  recvBufferSize: { default: 16384, unit: 'bytes', help: 'size of each receive buffer', advanced: true },
+  zeroCopyThreshold: {
+    default: 0,
+    unit: 'bytes',
+    help: 'gathered sends of at least this many bytes go as SENDMSG_ZC (0 = never; it does not pay on loopback)',
+    advanced: true,
+  },
+  acceptBackoff: { default: 100, unit: 'ms', help: 'pause before accepting again after EMFILE/ENFILE', advanced: true },
+  listenBacklog: { default: 511, unit: 'connections', help: 'listen(2) backlog', advanced: true },
+  drainMark: {
+    default: 65536,
+    unit: 'bytes',
+    help: 'a connection queue that passed this many bytes reports a drain event once it is empty',
+    advanced: true,
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof defaults;

@@ -3,7 +3,7 @@
     {
       "target_name": "ringcast",
       "sources": [
-        "<!@(ls -1 binding/*.cc src/ws/*.cc src/engine/*.cc)"
+        "<!@(ls -1 binding/*.cc src/http/*.cc src/ws/*.cc src/engine/*.cc src/session/*.cc)"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -2,12 +2,15 @@
 // Every default lives in config/defaults.ts; this file only merges and validates.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { defaults, type OptionName } from '../config/defaults.js';
+import { defaults, type OptionName, type OptionSpec } from '../config/defaults.js';
 import { brokerUrlProblem } from './broker/url.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const nonNegativeInt = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const uint32 = z.coerce.number().int().min(0).max(0xffff_ffff);
+const powerOfTwo = (min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).refine((n) => (n & (n - 1)) === 0, 'must be a power of two');
 
 const schema = z.strictObject({
   host: z.string().min(1),
@@ -54,6 +57,15 @@ const schema = z.strictObject({
   presenceTtl: z.coerce.number().int().min(5).max(86_400),
   demo: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  ringSlots: z.coerce.number().int().min(0).max(1 << 18),
+  sqEntries: powerOfTwo(64, 32768),
+  cqEntries: powerOfTwo(64, 65536),
+  recvBuffers: powerOfTwo(8, 32768),
+  recvBufferSize: z.coerce.number().int().min(512).max(1 << 20),
+  zeroCopyThreshold: uint32,
+  acceptBackoff: positiveInt.max(60_000),
+  listenBacklog: z.coerce.number().int().min(1).max(65535),
+  drainMark: nonNegativeInt,
 }).refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, { message: 'set --jwt-secret or --jwt-public-key, not both', path: ['jwtPublicKey'] });
 
 export type Config = z.infer<typeof schema>;
@@ -167,12 +179,18 @@ export function configWith(overrides: Partial<Config> = {}): Config {
 
 export function helpText(): string {
   const lines = ['Usage: ringcast [flags]', '', 'Every flag is also an env var RINGCAST_<NAME> and a key of the --config JSON file.', 'Precedence: flag > env > file > default.', ''];
-  for (const [name, spec] of Object.entries(defaults)) {
-    const flag = `--${kebab(name)} <${spec.unit}>`;
-    const def = spec.default === null ? '' : ` (default: ${spec.default})`;
-    lines.push(`  ${flag.padEnd(44)} ${spec.help}${def}`);
-    lines.push(`  ${''.padEnd(44)} env ${envName(name)}`);
-  }
+  const entries = Object.entries(defaults) as [string, OptionSpec][];
+  const flagLines = (list: [string, OptionSpec][]) => {
+    for (const [name, spec] of list) {
+      const flag = `--${kebab(name)} <${spec.unit}>`;
+      const def = spec.default === null ? '' : ` (default: ${spec.default})`;
+      lines.push(`  ${flag.padEnd(44)} ${spec.help}${def}`);
+      lines.push(`  ${''.padEnd(44)} env ${envName(name)}`);
+    }
+  };
+  flagLines(entries.filter(([, spec]) => spec.advanced !== true));
   lines.push(`  ${'--help'.padEnd(44)} this text`, `  ${'--version'.padEnd(44)} print the version`);
+  lines.push('', 'Advanced: io_uring engine tunables (uring transport only; docs/engine.md):', '');
+  flagLines(entries.filter(([, spec]) => spec.advanced === true));
   return lines.join('\n');
 }

@@ -1,6 +1,10 @@
 // Prometheus metrics (prom-client), one registry per server so several servers can live in
 // one process (tests). Labels never carry topic names or user ids: cardinality stays fixed.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { NativeStatRow, NativeStats } from './transport/native.js';
+
+/** Counted by both transports: the engine's share comes from its stats table. */
+const CLOSE_TIMEOUTS = 'ringcast_close_timeouts_total';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -134,7 +138,7 @@ export class Metrics {
     this.brokerResyncs = new Counter({ name: 'ringcast_broker_resyncs_total', help: 'resync frames sent: the broker could not give what a topic\'s subscribers missed (new epoch, or older than its history)', registers });
     const self = this;
     new Counter({
-      name: 'ringcast_close_timeouts_total',
+      name: CLOSE_TIMEOUTS,
       help: 'Connections aborted because they did not finish closing within --close-timeout',
       registers,
       collect() {
@@ -159,12 +163,13 @@ export class Metrics {
   }
 
   /**
-   * The io_uring engine's counters, read from the engine at each scrape. Ratios such as SQEs per
-   * enter or CQEs per reap are rate(a) / rate(b) in PromQL (docs/metrics.md).
+   * The io_uring engine's counters and gauges, one series per row of the addon's stats table
+   * (declared once in C++), read from the engine at each scrape. Ratios such as SQEs per enter
+   * or CQEs per reap are rate(a) / rate(b) in PromQL (docs/metrics.md).
    */
-  attachRing(read: () => RingCounters): void {
+  attachRing(table: readonly NativeStatRow[], read: () => NativeStats): void {
     const registers = [this.registry];
-    let cached: RingCounters | undefined;
+    let cached: NativeStats | undefined;
     let at = 0;
     const stats = () => {
       const now = Date.now();
@@ -174,64 +179,25 @@ export class Metrics {
       }
       return cached;
     };
-    this.engineCloseTimeouts = () => stats().closeTimeouts ?? 0; // an engine without the count: 0
-    const counters: [Exclude<keyof RingCounters, 'closeTimeouts'>, string, string][] = [
-      ['enters', 'ringcast_ring_enters_total', 'io_uring_enter calls'],
-      ['sqesSubmitted', 'ringcast_ring_sqes_submitted_total', 'SQEs taken by the kernel'],
-      ['cqesReaped', 'ringcast_ring_cqes_reaped_total', 'CQEs reaped'],
-      ['sends', 'ringcast_ring_sends_total', 'gathered sends started (one per connection per flush at most)'],
-      ['zcSends', 'ringcast_ring_zc_sends_total', 'zero-copy (SENDMSG_ZC) sends started'],
-      ['recvEnobufs', 'ringcast_ring_recv_enobufs_total', 'multishot receives ended by an empty buffer ring (re-armed)'],
-      ['recvRearms', 'ringcast_ring_recv_rearms_total', 'multishot receives re-armed'],
-      ['overflows', 'ringcast_ring_overflows_total', 'connections past --max-outbound in the engine'],
-      ['staleCqes', 'ringcast_ring_stale_cqes_total', 'completions for connections already closed'],
-      ['acceptBackoffs', 'ringcast_ring_accept_backoffs_total', 'accept pauses after EMFILE/ENFILE'],
-      ['acceptRearms', 'ringcast_ring_accept_rearms_total', 'accepts re-armed at a later turn because no SQE could be had'],
-    ];
-    for (const [key, name, help] of counters) {
-      new Counter({
-        name, help, registers,
-        collect() {
-          this.reset();
-          this.inc(stats()[key]);
-        },
-      });
-    }
-    const gauges: [Exclude<keyof RingCounters, 'closeTimeouts'>, string, string][] = [
-      ['bytesQueued', 'ringcast_ring_bytes_queued', 'bytes queued to connections and not yet sent'],
-      ['liveFrames', 'ringcast_ring_live_frames', 'encoded frames still referenced by a queue or a send'],
-      ['sendsInFlight', 'ringcast_ring_sends_in_flight', 'sends the kernel has not completed'],
-      ['buffersOut', 'ringcast_ring_recv_buffers_out', 'receive buffers lent to the current batch'],
-      ['sessionBufferBytes', 'ringcast_ring_session_buffer_bytes', 'bytes of input and message-assembly buffers held by connections'],
-    ];
-    for (const [key, name, help] of gauges) {
-      new Gauge({
-        name, help, registers,
-        collect() {
-          this.set(stats()[key]);
-        },
-      });
+    for (const { key, kind, metric, help } of table) {
+      if (metric === CLOSE_TIMEOUTS) {
+        this.engineCloseTimeouts = () => stats()[key] ?? 0;
+      } else if (kind === 'counter') {
+        new Counter({
+          name: metric, help, registers,
+          collect() {
+            this.reset();
+            this.inc(stats()[key] ?? 0);
+          },
+        });
+      } else {
+        new Gauge({
+          name: metric, help, registers,
+          collect() {
+            this.set(stats()[key] ?? 0);
+          },
+        });
+      }
     }
   }
-}
-
-export interface RingCounters {
-  enters: number;
-  sqesSubmitted: number;
-  cqesReaped: number;
-  sends: number;
-  zcSends: number;
-  recvEnobufs: number;
-  recvRearms: number;
-  overflows: number;
-  staleCqes: number;
-  acceptBackoffs: number;
-  bytesQueued: number;
-  liveFrames: number;
-  sendsInFlight: number;
-  buffersOut: number;
-  acceptRearms: number;
-  sessionBufferBytes: number;
-  /** graceful closes the engine aborted at --close-timeout */
-  closeTimeouts?: number;
 }

@@ -244,7 +244,11 @@ export class RedisServer {
     await this.#spawn();
   }
 
-  /** INFO [section] parsed into { field: value }. */
+  /**
+   * INFO [section] parsed into { field: value }.
+   * @param {string} [section]
+   * @returns {Promise<Record<string, string>>}
+   */
   async info(section) {
     return parseInfo(await this.call('INFO', ...(section ? [section] : [])));
   }
@@ -254,7 +258,10 @@ export class RedisServer {
     return (await this.info('server')).run_id;
   }
 
-  /** Calls and microseconds per command since start or resetStats(). INFO itself is counted. */
+  /**
+   * Calls and microseconds per command since start or resetStats(). INFO itself is counted.
+   * @returns {Promise<Record<string, { calls: number, usec: number }>>}
+   */
   async commandStats() {
     return parseCommandStats(await this.call('INFO', 'commandstats'));
   }

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   bool shuffle = argc > 6 && std::atoi(argv[6]) != 0;
   Engine e;
   EngineConfig cfg;
-  cfg.max_connections = static_cast<uint32_t>(conns + 16);
+  cfg.max_slots = static_cast<uint32_t>(conns + 16);
   if (e.init(cfg) < 0) return 1;
   int port = e.listen("127.0.0.1", 0);
   std::vector<int> clients;

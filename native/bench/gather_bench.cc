@@ -11,7 +11,7 @@
 
 #include "bench.h"
 #include "engine/file_table.h"
-#include "engine/probe.h"
+#include "engine/features.h"
 #include "engine/ring.h"
 
 using namespace ringcast;
@@ -121,7 +121,7 @@ int main() {
     return 1;
   }
   Features f;
-  probe_features(s.ring, &f);
+  detect_features(s.ring, &f);
   std::printf("kernel %d.%d; %d conns x %d frames of %d B per round, %d rounds\n", f.kernel_major,
               f.kernel_minor, kConns, kFrames, kFrameBytes, kRounds);
   for (int rep = 0; rep < 3; rep++) {

@@ -6,7 +6,7 @@
 
 #include "bench.h"
 #include "engine/self_test.h"
-#include "engine/ws_server.h"
+#include "session/ws_server.h"
 
 using namespace ringcast;
 
@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   int conns = argc > 1 ? std::atoi(argv[1]) : 5000;
   Engine e;
   EngineConfig cfg;
-  cfg.max_connections = static_cast<uint32_t>(conns + 16);
+  cfg.max_slots = static_cast<uint32_t>(conns + 16);
   if (e.init(cfg) < 0) return 1;
   WsServer server(e);
   int port = e.listen("127.0.0.1", 0);

@@ -2,13 +2,13 @@
 // space per delivery (queue_push, send_op_gather, queue_consume, send_op_release) over C
 // connections, P publishes per round spread over T topics (subscriber i on topic i % T). A send
 // built in round r completes in round r+1, as on a ring, so every connection has a SendOp in
-// flight and frames queued behind it, and the pools and Conn array are as cold as in the engine.
+// flight and frames queued behind it, and the pools and ConnSlot array are as cold as in the engine.
 //   queue_bench [C=10000] [P=8] [T=10] [rounds=2000]
 #include <cstdlib>
 #include <utility>
 
 #include "bench.h"
-#include "engine/conn.h"
+#include "engine/conn_slot.h"
 
 using namespace ringcast;
 
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   FrameCounters counters;
   NodePool nodes;
   SendOpPool ops;
-  std::vector<Conn> c(conns);
+  std::vector<ConnSlot> c(conns);
   std::vector<SendOp*> inflight(conns, nullptr);
   std::vector<std::vector<uint32_t>> subs(topics);
   for (size_t i = 0; i < conns; i++) subs[i % topics].push_back(static_cast<uint32_t>(i));

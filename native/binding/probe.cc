@@ -1,12 +1,12 @@
 #include "binding/probe.h"
 
-#include "engine/self_test.h"
+#include "session/ws_server.h"
 
 namespace ringcast::binding {
 
 Napi::Value Probe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SelfTestResult r = uring_self_test();
+  SelfTestResult r = WsServer::self_test();
   Napi::Object out = Napi::Object::New(env);
   out.Set("ok", r.ok());
   out.Set("line", r.line());

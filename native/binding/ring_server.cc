@@ -1,9 +1,6 @@
 #include "binding/ring_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,53 +10,111 @@
 namespace ringcast::binding {
 namespace {
 
-// Event kinds in the batch handed to JavaScript: [kind, conn, a, b] per event, flattened into one
-// array. server/transport/uring.ts reads the same layout (keep both in step).
-enum BatchKind : uint32_t {
-  kBatchRequest = 1,  // a = 1 for a WebSocket upgrade, 0 for plain HTTP; b = request object
-  kBatchMessage = 2,  // a = kMessageBinary | kMessageCompressed bits; b = Buffer with the whole message
-  kBatchClosed = 3,   // a = close code (1006 when the connection just ended)
-  kBatchDrain = 4,
-  kBatchOverflow = 5,  // close 1013 was queued: the connection passed its outbound limit
-  kBatchRefused = 6,   // answered natively with an HTTP error: a = status, b = 1 for an upgrade
-};
+// The batch handed to JavaScript: one record of kRecordSlots values per event, flattened into
+// one array (no object per event): [kind, conn, a, b], kind a WsEventType number. What a and b
+// hold depends on the kind; server/transport/native.ts reads them only through named helpers:
+//   kRequest   a: 1 for a WebSocket upgrade, 0 for plain HTTP   b: the request object
+//   kMessage   a: kMessageBinary | kMessageCompressed bits      b: Buffer, the whole message
+//   kClosed    a: close code (1006 when the connection just ended)
+//   kDrain, kOverflow (close 1013 was queued: the connection passed its outbound limit)
+//   kRefused   a: HTTP status answered natively                  b: 1 for an upgrade
+constexpr uint32_t kRecordSlots = 4;
 
-// Bits of `a` in a kBatchMessage event.
+// Bits of `a` in a kMessage record.
 constexpr uint32_t kMessageBinary = 1;
 constexpr uint32_t kMessageCompressed = 2;  // permessage-deflate: b is the deflated payload
 
-uint32_t OptU32(const Napi::Object& o, const char* key, uint32_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : fallback;
+// The kinds JavaScript sees: every WsEventType but kOwnWrite, which never leaves the binding.
+constexpr WsEventType kBatchEvents[] = {WsEventType::kRequest, WsEventType::kMessage, WsEventType::kClosed,
+                                        WsEventType::kDrain,   WsEventType::kOverflow, WsEventType::kRefused};
+
+// eventKinds: {name: number}, recordSlots, messageBits: the batch layout, for native.ts's check.
+Napi::Object BatchLayoutToJs(Napi::Env env) {
+  Napi::Object layout = Napi::Object::New(env);
+  Napi::Object kinds = Napi::Object::New(env);
+  for (WsEventType t : kBatchEvents) kinds.Set(event_name(t), static_cast<uint32_t>(t));
+  layout.Set("eventKinds", kinds);
+  layout.Set("recordSlots", kRecordSlots);
+  Napi::Object bits = Napi::Object::New(env);
+  bits.Set("binary", kMessageBinary);
+  bits.Set("compressed", kMessageCompressed);
+  layout.Set("messageBits", bits);
+  return layout;
 }
 
-uint64_t OptU64(const Napi::Object& o, const char* key, uint64_t fallback) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? static_cast<uint64_t>(v.As<Napi::Number>().DoubleValue()) : fallback;
+// statsTable: [{key, kind, metric, help}], one row per field of stats(): what server/metrics.ts
+// registers on /metrics.
+Napi::Array StatsTableToJs(Napi::Env env) {
+  Napi::Array table = Napi::Array::New(env);
+  uint32_t i = 0;
+  auto row = [&](const char* key, StatKind kind, const char* metric, const char* help) {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("key", key);
+    r.Set("kind", kind == StatKind::kCounter ? "counter" : "gauge");
+    r.Set("metric", metric);
+    r.Set("help", help);
+    table.Set(i++, r);
+  };
+#define RINGCAST_STAT_ROW(field, key, kind, metric, help) row(#key, StatKind::kind, metric, help);
+  RINGCAST_STATS(RINGCAST_STAT_ROW)
+#undef RINGCAST_STAT_ROW
+  return table;
+}
+
+// The options of new RingServer(options), every one required: config/defaults.ts holds every
+// default (the C++ defaults are for tests, fuzzers and benchmarks), and a key this list reads
+// but the caller forgot is a TypeError naming it, never a silent fallback.
+struct Option {
+  const char* key;
+  void (*set)(EngineConfig& engine, WsConfig& ws, double value);
+};
+constexpr Option kOptions[] = {
+    {"maxPayload", [](EngineConfig&, WsConfig& w, double v) {
+       w.http.max_body_bytes = static_cast<uint64_t>(v);
+       w.frames.max_message_bytes = static_cast<uint64_t>(v);
+     }},
+    {"maxOutbound", [](EngineConfig& e, WsConfig&, double v) { e.max_outbound = static_cast<uint64_t>(v); }},
+    {"maxHeadBytes", [](EngineConfig&, WsConfig& w, double v) { w.http.max_head_bytes = static_cast<size_t>(v); }},
+    {"maxHeaders", [](EngineConfig&, WsConfig& w, double v) { w.http.max_headers = static_cast<size_t>(v); }},
+    {"closeTimeout", [](EngineConfig& e, WsConfig&, double v) { e.close_timeout_ms = static_cast<uint32_t>(v); }},
+    {"ringSlots", [](EngineConfig& e, WsConfig&, double v) { e.max_slots = static_cast<uint32_t>(v); }},
+    {"sqEntries", [](EngineConfig& e, WsConfig&, double v) { e.sq_entries = static_cast<uint32_t>(v); }},
+    {"cqEntries", [](EngineConfig& e, WsConfig&, double v) { e.cq_entries = static_cast<uint32_t>(v); }},
+    {"recvBuffers", [](EngineConfig& e, WsConfig&, double v) { e.recv_buffers = static_cast<uint32_t>(v); }},
+    {"recvBufferSize", [](EngineConfig& e, WsConfig&, double v) { e.recv_buffer_size = static_cast<uint32_t>(v); }},
+    {"zeroCopyThreshold", [](EngineConfig& e, WsConfig&, double v) { e.zc_threshold = static_cast<uint32_t>(v); }},
+    {"acceptBackoff", [](EngineConfig& e, WsConfig&, double v) { e.accept_backoff_ms = static_cast<uint32_t>(v); }},
+    {"listenBacklog", [](EngineConfig& e, WsConfig&, double v) { e.backlog = static_cast<int>(v); }},
+    {"drainMark", [](EngineConfig& e, WsConfig&, double v) { e.drain_mark = static_cast<uint64_t>(v); }},
+};
+
+// Fills both configs from options; false with a TypeError pending when a key is missing or
+// not a non-negative number.
+bool ReadOptions(Napi::Env env, const Napi::Object& o, EngineConfig* engine, WsConfig* ws) {
+  for (const Option& opt : kOptions) {
+    Napi::Value v = o.Get(opt.key);
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0)) {
+      Napi::TypeError::New(env, std::string("RingServer options: ") + opt.key +
+                                    (v.IsUndefined() ? " is missing" : " must be a non-negative number") +
+                                    " (config/defaults.ts has every key)")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    opt.set(*engine, *ws, d);
+  }
+  return true;
 }
 
 Napi::Value Status(Napi::Env env, int r) { return Napi::Number::New(env, r); }
 
-std::string PeerAddress(int fd) {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (fd < 0 || getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
-  } else if (ss.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
-  }
-  return buf;
-}
-
-Napi::Object RequestToJs(Napi::Env env, const ws::HttpRequestHead& head, const WsEvent& ev,
+Napi::Object RequestToJs(Napi::Env env, const http::HttpRequestHead& head, const WsEvent& ev,
                          const std::string& remote) {
   Napi::Object req = Napi::Object::New(env);
   req.Set("method", std::string(head.text(head.method_text)));
   req.Set("url", std::string(head.text(head.target)));
   Napi::Object headers = Napi::Object::New(env);
-  for (const ws::HttpField& f : head.fields) {
+  for (const http::HttpField& f : head.fields) {
     std::string name(head.text(f.name));
     for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
     std::string value(head.text(f.value));
@@ -87,11 +142,14 @@ void RingServer::Init(Napi::Env env, Napi::Object exports) {
       InstanceMethod("close", &RingServer::Close),
       InstanceMethod("abort", &RingServer::Abort),
       InstanceMethod("flush", &RingServer::Flush),
-      InstanceMethod("sweep", &RingServer::Sweep),
+      InstanceMethod("runTimers", &RingServer::RunTimers),
       InstanceMethod("stopAccepting", &RingServer::StopAccepting),
       InstanceMethod("stats", &RingServer::Stats),
+      InstanceMethod("ringInfo", &RingServer::RingInfo),
       InstanceMethod("destroy", &RingServer::Destroy),
   });
+  cls.Set("batchLayout", BatchLayoutToJs(env));
+  cls.Set("statsTable", StatsTableToJs(env));
   exports.Set("RingServer", cls);
 }
 
@@ -104,34 +162,28 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
     Napi::TypeError::New(env, "RingServer(options, onEvents, onError?)").ThrowAsJavaScriptException();
     return;
   }
-  Napi::Object o = info[0].As<Napi::Object>();
   EngineConfig ec;
-  ec.max_outbound = OptU64(o, "maxOutbound", ec.max_outbound);
-  ec.max_connections = OptU32(o, "maxConnections", ec.max_connections);
-  ec.close_timeout_ms = OptU32(o, "closeTimeout", ec.close_timeout_ms);
-  ec.defer_taskrun = false;  // woken by an eventfd from libuv: see EngineConfig::defer_taskrun
   WsConfig wc;
-  wc.http.max_body_bytes = OptU64(o, "maxPayload", wc.http.max_body_bytes);
-  wc.http.max_head_bytes = OptU32(o, "maxHeadBytes", static_cast<uint32_t>(wc.http.max_head_bytes));
-  wc.http.max_headers = OptU32(o, "maxHeaders", static_cast<uint32_t>(wc.http.max_headers));
-  wc.frames.max_message_bytes = OptU64(o, "maxPayload", wc.frames.max_message_bytes);
-
-  engine_ = std::make_unique<Engine>();
-  int r = engine_->init(ec);
-  if (r < 0) {
+  if (!ReadOptions(env, info[0].As<Napi::Object>(), &ec, &wc)) {
+    destroyed_ = true;
+    return;
+  }
+  ec.defer_taskrun = false;  // woken by an eventfd from libuv: see EngineConfig::defer_taskrun
+  int r = 0;
+  ws_ = WsServer::open(ec, wc, &r);
+  if (ws_ == nullptr) {
     destroyed_ = true;
     Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + strerror(-r));
     e.Set("errno", Napi::Number::New(env, -r));
     e.ThrowAsJavaScriptException();
     return;
   }
-  ws_ = std::make_unique<WsServer>(*engine_, wc);
   on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
   if (info.Length() > 2 && info[2].IsFunction()) on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
   async_ = std::make_unique<Napi::AsyncContext>(env, "ringcast:uring");
 
   efd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (efd_ < 0 || (r = engine_->register_eventfd(efd_)) < 0) {
+  if (efd_ < 0 || (r = ws_->register_eventfd(efd_)) < 0) {
     int err = efd_ < 0 ? errno : -r;
     Shutdown();
     Napi::Error::New(env, std::string("io_uring eventfd: ") + strerror(err)).ThrowAsJavaScriptException();
@@ -155,8 +207,7 @@ void RingServer::Shutdown() {
     uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
     poll_ = nullptr;
   }
-  ws_.reset();
-  engine_.reset();  // closes every connection and the ring now, not at garbage collection
+  ws_.reset();  // closes every connection and the ring now, not at garbage collection
   if (efd_ >= 0) close(efd_);
   efd_ = -1;
 }
@@ -195,7 +246,7 @@ void RingServer::Turn() {
 // did not run, input held for the next poll) gets no eventfd signal of its own: wake ourselves
 // for another turn, after libuv has served the other handles.
 void RingServer::WakeIfPending() {
-  if (!engine_->work_pending() && !ws_->input_pending()) return;
+  if (!ws_->turn_pending()) return;
   uint64_t one = 1;
   if (write(efd_, &one, sizeof one) < 0) {
     // the counter cannot overflow at one per turn; nothing else can fail on an eventfd
@@ -234,38 +285,30 @@ Napi::Array RingServer::BatchToJs(Napi::Env env, size_t begin, size_t end) {
     const WsEvent& ev = events[k];
     Napi::Value a = env.Undefined();
     Napi::Value b = env.Undefined();
-    uint32_t kind = 0;
     switch (ev.type) {
       case WsEventType::kRequest:
-        kind = kBatchRequest;
         a = Napi::Number::New(env, ev.upgrade ? 1 : 0);
         // The peer address costs a getpeername(2); only the upgrade policy reads it.
-        b = RequestToJs(env, *ev.head, ev, ev.upgrade ? PeerAddress(engine_->fd_of(ev.conn)) : std::string());
+        b = RequestToJs(env, *ev.head, ev, ev.upgrade ? ws_->peer_address(ev.conn) : std::string());
         break;
       case WsEventType::kMessage:
-        kind = kBatchMessage;
         a = Napi::Number::New(env, (ev.binary ? kMessageBinary : 0) | (ev.compressed ? kMessageCompressed : 0));
         b = Napi::Buffer<uint8_t>::Copy(env, ev.data, ev.len);
         break;
       case WsEventType::kClosed:
-        kind = kBatchClosed;
         a = Napi::Number::New(env, ev.code);
         break;
       case WsEventType::kDrain:
-        kind = kBatchDrain;
-        break;
       case WsEventType::kOverflow:
-        kind = kBatchOverflow;
         break;
       case WsEventType::kRefused:
-        kind = kBatchRefused;
         a = Napi::Number::New(env, ev.code);
         b = Napi::Number::New(env, ev.upgrade ? 1 : 0);
         break;
       case WsEventType::kOwnWrite:
         continue;  // the binding performs it between calls (Turn)
     }
-    batch.Set(i++, Napi::Number::New(env, kind));
+    batch.Set(i++, Napi::Number::New(env, static_cast<uint32_t>(ev.type)));
     batch.Set(i++, Napi::Number::New(env, ev.conn));
     batch.Set(i++, a);
     batch.Set(i++, b);
@@ -300,7 +343,7 @@ bool RingServer::Usable(const Napi::CallbackInfo& info, const char* method, std:
 Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
   if (!Usable(info, "listen", {Arg::kString, Arg::kNumber})) return info.Env().Undefined();
   std::string host = info[0].As<Napi::String>().Utf8Value();
-  int port = engine_->listen(host.c_str(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
+  int port = ws_->listen(host.c_str(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
   return Status(info.Env(), port);
 }
 
@@ -313,18 +356,7 @@ Napi::Value RingServer::AcceptUpgrade(const Napi::CallbackInfo& info) {
   if (ext.find_first_of("\r\n") != std::string::npos) return Status(info.Env(), -EINVAL);
   const bool deflate = !ext.empty();
   std::string extra = deflate ? "Sec-WebSocket-Extensions: " + ext + "\r\n" : std::string();
-  int r = ws_->accept_upgrade(conn, extra, deflate);
-  if (r == 0) {
-    const uint32_t slot = conn_slot(conn);
-    if (deflate_by_slot_.size() <= slot) deflate_by_slot_.resize(slot + 1, 0);
-    deflate_by_slot_[slot] = deflate ? 1 : 0;
-  }
-  return Status(info.Env(), r);
-}
-
-bool RingServer::Deflates(ConnId conn) const {
-  const uint32_t slot = conn_slot(conn);
-  return slot < deflate_by_slot_.size() && deflate_by_slot_[slot] != 0;
+  return Status(info.Env(), ws_->accept_upgrade(conn, extra, deflate));
 }
 
 Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
@@ -338,14 +370,11 @@ Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
 Napi::Value RingServer::Send(const Napi::CallbackInfo& info) {
   if (!Usable(info, "send", {Arg::kNumber, Arg::kBuffer})) return info.Env().Undefined();
   Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
-  return Status(info.Env(), SendFrame(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
+  return Status(info.Env(), ws_->send(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
 }
 
-// fanout(ids: Uint32Array, frame: Buffer, exclude: number) -> receivers. ONE call per publish:
-// the frame is copied into engine memory once and referenced by every queue.
-// With a 4th argument (the same message compressed, RSV1 set), connections that negotiated
-// permessage-deflate get that frame and the others the plain one: still ONE call per publish,
-// each frame copied once.
+// fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer) -> receivers.
+// ONE call per publish; WsServer::fanout says what happens to the frames.
 Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
   if (!Usable(info, "fanout", {Arg::kUint32Array, Arg::kBuffer, Arg::kNumber})) return info.Env().Undefined();
   Napi::Uint32Array ids = info[0].As<Napi::Uint32Array>();
@@ -354,49 +383,12 @@ Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
   size_t n;
   if (info.Length() > 3 && info[3].IsBuffer()) {
     Napi::Buffer<uint8_t> deflated = info[3].As<Napi::Buffer<uint8_t>>();
-    n = FanoutSplit(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), deflated.Data(), deflated.Length(), exclude);
+    n = ws_->fanout(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude, deflated.Data(),
+                    deflated.Length());
   } else {
-    n = FanoutFrame(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude);
+    n = ws_->fanout(ids.Data(), ids.ElementLength(), bytes.Data(), bytes.Length(), exclude);
   }
   return Napi::Number::New(info.Env(), static_cast<double>(n));
-}
-
-// Only ids the layer above opened reach here, and the engine refuses a connection that is
-// closing (its close frame is the last thing queued), so the session phase needs no check.
-int RingServer::SendFrame(ConnId conn, const uint8_t* bytes, size_t len) {
-  Frame* f = engine_->copy_frame(bytes, len);
-  if (f == nullptr) return -ENOMEM;
-  int r = engine_->send(conn, f);
-  frame_unref(f);
-  return r;
-}
-
-size_t RingServer::FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes, size_t len, int64_t exclude) {
-  if (n == 0) return 0;
-  Frame* f = engine_->copy_frame(bytes, len);
-  if (f == nullptr) return 0;
-  size_t queued = 0;
-  size_t start = 0;
-  for (size_t i = 0; i < n; i++) {  // skip the excluded id (echo:false) without copying the list
-    if (static_cast<int64_t>(ids[i]) != exclude) continue;
-    queued += engine_->fanout(ids + start, i - start, f);
-    start = i + 1;
-  }
-  queued += engine_->fanout(ids + start, n - start, f);
-  frame_unref(f);
-  return queued;
-}
-
-size_t RingServer::FanoutSplit(const ConnId* ids, size_t n, const uint8_t* plain, size_t plain_len,
-                               const uint8_t* deflated, size_t deflated_len, int64_t exclude) {
-  plain_ids_.clear();
-  deflate_ids_.clear();
-  for (size_t i = 0; i < n; i++) {
-    if (static_cast<int64_t>(ids[i]) == exclude) continue;
-    (Deflates(ids[i]) ? deflate_ids_ : plain_ids_).push_back(ids[i]);
-  }
-  return FanoutFrame(plain_ids_.data(), plain_ids_.size(), plain, plain_len, -1) +
-         FanoutFrame(deflate_ids_.data(), deflate_ids_.size(), deflated, deflated_len, -1);
 }
 
 Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {
@@ -408,7 +400,7 @@ Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value RingServer::Abort(const Napi::CallbackInfo& info) {
   if (!Usable(info, "abort", {Arg::kNumber})) return info.Env().Undefined();
-  return Status(info.Env(), engine_->close(info[0].As<Napi::Number>().Uint32Value(), CloseMode::kAbort));
+  return Status(info.Env(), ws_->abort(info[0].As<Napi::Number>().Uint32Value()));
 }
 
 Napi::Value RingServer::Flush(const Napi::CallbackInfo& info) {
@@ -419,56 +411,42 @@ Napi::Value RingServer::Flush(const Napi::CallbackInfo& info) {
   return Status(info.Env(), r);
 }
 
-Napi::Value RingServer::Sweep(const Napi::CallbackInfo& info) {
-  if (!Usable(info, "sweep", {Arg::kNumber, Arg::kAny})) return info.Env().Undefined();
+Napi::Value RingServer::RunTimers(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "runTimers", {Arg::kNumber, Arg::kAny})) return info.Env().Undefined();
   if (in_turn_) return Status(info.Env(), 0);
   // libuv runs timers before polling for I/O: a pong (or a request) may have completed in the
-  // ring without its eventfd wake-up being served yet. Reap it first, or the sweep would judge
+  // ring without its eventfd wake-up being served yet. Reap it first, or run_timers would judge
   // a live connection by stale state.
   Turn();
   if (destroyed_) return Status(info.Env(), 0);
-  size_t dropped = ws_->sweep(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), info[1].ToBoolean().Value());
+  size_t dropped = ws_->run_timers(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), info[1].ToBoolean().Value());
   ws_->flush();
   return Napi::Number::New(info.Env(), static_cast<double>(dropped));
 }
 
 Napi::Value RingServer::StopAccepting(const Napi::CallbackInfo& info) {
   if (!Usable(info, "stopAccepting", {})) return info.Env().Undefined();
-  engine_->stop_accepting();
+  ws_->stop_accepting();
   return info.Env().Undefined();
 }
 
 Napi::Value RingServer::Stats(const Napi::CallbackInfo& info) {
   if (!Usable(info, "stats", {})) return info.Env().Undefined();
   Napi::Env env = info.Env();
-  EngineStats s = engine_->stats();
+  const ringcast::Stats s = ws_->stats();
   Napi::Object o = Napi::Object::New(env);
-  auto set = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
-  set("liveSlots", s.live_slots);
-  set("liveFrames", s.live_frames);
-  set("frameBytes", s.frame_bytes);
-  set("bytesQueued", s.bytes_queued);
-  set("buffersOut", s.buffers_out);
-  set("sendsInFlight", s.sends_in_flight);
-  set("accepted", s.accepted);
-  set("closed", s.closed);
-  set("overflows", s.overflows);
-  set("staleCqes", s.stale_cqes);
-  set("acceptBackoffs", s.accept_backoffs);
-  set("recvRearms", s.recv_rearms);
-  set("sends", s.sends);
-  set("zcSends", s.zc_sends);
-  set("enters", s.enters);
-  set("sqesSubmitted", s.sqes_submitted);
-  set("cqesReaped", s.cqes_reaped);
-  set("recvEnobufs", s.recv_enobufs);
-  set("taskrunRounds", s.taskrun_rounds);
-  set("closeTimeouts", s.close_timeouts);
-  set("acceptRearms", s.accept_rearms);
-  set("sessions", ws_->live_sessions());
-  set("sessionBufferBytes", ws_->buffered_bytes());
-  o.Set("features", engine_->features().names());
-  o.Set("sizing", engine_->sizing().describe());
+#define RINGCAST_STAT_SET(field, key, kind, metric, help) \
+  o.Set(#key, Napi::Number::New(env, static_cast<double>(s.field)));
+  RINGCAST_STATS(RINGCAST_STAT_SET)
+#undef RINGCAST_STAT_SET
+  return o;
+}
+
+Napi::Value RingServer::RingInfo(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "ringInfo", {})) return info.Env().Undefined();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("features", ws_->features());
+  o.Set("sizing", ws_->sizing());
   return o;
 }
 

@@ -17,8 +17,7 @@
 #include <memory>
 #include <vector>
 
-#include "engine/engine.h"
-#include "engine/ws_server.h"
+#include "session/ws_server.h"
 
 namespace ringcast::binding {
 
@@ -40,9 +39,10 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   Napi::Value Close(const Napi::CallbackInfo& info);         // (conn, code, reason) -> status
   Napi::Value Abort(const Napi::CallbackInfo& info);         // (conn) -> status
   Napi::Value Flush(const Napi::CallbackInfo& info);         // () -> SQEs submitted
-  Napi::Value Sweep(const Napi::CallbackInfo& info);         // (handshakeMs, ping) -> dropped
+  Napi::Value RunTimers(const Napi::CallbackInfo& info);         // (handshakeMs, ping) -> dropped
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);          // () -> {key: number} (session/stats.h)
+  Napi::Value RingInfo(const Napi::CallbackInfo& info);       // () -> {features, sizing}
   Napi::Value Destroy(const Napi::CallbackInfo& info);
 
   // What a method's arguments must be; Usable() checks them and that the server is alive.
@@ -56,25 +56,13 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   Napi::Array BatchToJs(Napi::Env env, size_t begin, size_t end);
   void WakeIfPending();
   void Shutdown();
-  int SendFrame(ConnId conn, const uint8_t* bytes, size_t len);
-  size_t FanoutFrame(const ConnId* ids, size_t n, const uint8_t* bytes, size_t len, int64_t exclude);
-  size_t FanoutSplit(const ConnId* ids, size_t n, const uint8_t* plain, size_t plain_len, const uint8_t* deflated,
-                     size_t deflated_len, int64_t exclude);
-  bool Deflates(ConnId conn) const;
 
-  std::unique_ptr<Engine> engine_;
-  std::unique_ptr<WsServer> ws_;
+  std::unique_ptr<WsServer> ws_;  // the session layer, over its own engine
   Napi::FunctionReference on_events_;
   Napi::FunctionReference on_error_;  // optional: gets what the batch callback threw
   std::unique_ptr<Napi::AsyncContext> async_;
   uv_poll_t* poll_ = nullptr;  // freed in its close callback
   int efd_ = -1;
-  // One byte per slot: the connection there negotiated permessage-deflate. Written by every
-  // accepted upgrade (so a reused slot never inherits it); read by fanouts with a compressed frame.
-  std::vector<uint8_t> deflate_by_slot_;
-  // Scratch for FanoutSplit: the ids of one publish split by negotiation (capacity is kept).
-  std::vector<ConnId> plain_ids_;
-  std::vector<ConnId> deflate_ids_;
   bool in_turn_ = false;
   bool destroyed_ = false;
 };

@@ -16,12 +16,13 @@
 #include <string_view>
 #include <vector>
 
+#include "http/chunked.h"
+#include "http/head.h"
+#include "http/response.h"
 #include "ws/base64.h"
 #include "ws/handshake.h"
-#include "ws/http_chunked.h"
-#include "ws/http_head.h"
-#include "ws/http_response.h"
 
+using namespace ringcast::http;
 using namespace ringcast::ws;
 
 namespace {

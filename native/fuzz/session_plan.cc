@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "ws/frame.h"
+#include "ws/rfc6455.h"
 
 namespace sessionfuzz {
 

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "ws/frame.h"
+#include "ws/rfc6455.h"
 
 namespace sessionfuzz {
 

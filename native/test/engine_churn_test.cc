@@ -42,7 +42,7 @@ void ten_thousand_cycles_return_counters_to_zero() {
   constexpr int kWave = 100;
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 512;
+  cfg.max_slots = 512;
   cfg.recv_buffers = 256;
   cfg.recv_buffer_size = 4096;
   CHECK_EQ(s.e.init(cfg), 0);
@@ -107,7 +107,7 @@ void emfile_backs_off_and_keeps_serving() {
   constexpr int kRoom = 4;  // fds the server may still open, the first client's included
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 64;
+  cfg.max_slots = 64;
   cfg.accept_backoff_ms = 20;
   CHECK_EQ(s.e.init(cfg), 0);
   // io_uring's accept reads RLIMIT_NOFILE when the SQE is prepared (6.18), so the limit is
@@ -153,10 +153,10 @@ void emfile_backs_off_and_keeps_serving() {
 
 // More clients than slots: the extra ones are accepted and closed at once (counted), the
 // others keep working.
-void clients_beyond_max_connections_are_turned_away() {
+void clients_beyond_the_slots_are_turned_away() {
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 4;
+  cfg.max_slots = 4;
   CHECK_EQ(s.e.init(cfg), 0);
   int port = s.e.listen("127.0.0.1", 0);
   std::vector<int> fds;
@@ -192,7 +192,7 @@ int main() {
   setvbuf(stdout, nullptr, _IONBF, 0);
   ten_thousand_cycles_return_counters_to_zero();
   emfile_backs_off_and_keeps_serving();
-  clients_beyond_max_connections_are_turned_away();
+  clients_beyond_the_slots_are_turned_away();
   default_slots_follow_rlimit_nofile();
   return report();
 }

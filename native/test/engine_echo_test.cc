@@ -11,7 +11,7 @@ namespace {
 
 EngineConfig small_config() {
   EngineConfig c;
-  c.max_connections = 256;
+  c.max_slots = 256;
   c.sq_entries = 256;
   c.cq_entries = 1024;
   c.recv_buffers = 64;

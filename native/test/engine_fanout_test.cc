@@ -58,7 +58,7 @@ void fanout_reaches_1000_sockets_in_order() {
   constexpr uint32_t kPerTurn = 8;  // publishes per event-loop turn, gathered per connection
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 2048;
+  cfg.max_slots = 2048;
   CHECK_EQ(s.e.init(cfg), 0);
   int port = s.e.listen("127.0.0.1", 0);
   std::vector<int> fds;
@@ -108,7 +108,7 @@ void a_slow_reader_overflows_alone() {
   constexpr uint32_t kFrames = 64;  // 1 MiB per reader, 4x the limit plus socket buffers
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 64;
+  cfg.max_slots = 64;
   cfg.max_outbound = 256 * 1024;
   CHECK_EQ(s.e.init(cfg), 0);
   int port = s.e.listen("127.0.0.1", 0);
@@ -184,7 +184,7 @@ void zero_copy_sends_release_frames_on_notification() {
   constexpr uint32_t kFrames = 64;
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 64;
+  cfg.max_slots = 64;
   cfg.zc_threshold = 1;  // every send
   CHECK_EQ(s.e.init(cfg), 0);
   if (!s.e.features().send_zc) return;
@@ -218,7 +218,7 @@ void more_completions_than_the_cq_holds_lose_nothing() {
   constexpr int kClients = 300;
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 512;
+  cfg.max_slots = 512;
   cfg.sq_entries = 64;
   cfg.cq_entries = 128;
   CHECK_EQ(s.e.init(cfg), 0);

@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/conn.h"
+#include "engine/conn_slot.h"
 #include "engine_test.h"
 
 using namespace ringcast;
@@ -264,7 +264,7 @@ void one_frame_sends_are_plain_sends() {
   constexpr int kClients = 16;
   Server s;
   EngineConfig cfg;
-  cfg.max_connections = 64;
+  cfg.max_slots = 64;
   CHECK_EQ(s.e.init(cfg), 0);
   int port = s.e.listen("127.0.0.1", 0);
   std::vector<int> fds;
@@ -327,7 +327,7 @@ void one_frame_sends_are_plain_sends() {
 // sends meet a full socket early. Returns the client's fd.
 int one_small_client(Server& s, int bytes) {
   EngineConfig cfg;
-  cfg.max_connections = 16;
+  cfg.max_slots = 16;
   CHECK_EQ(s.e.init(cfg), 0);
   int fd = connect_client(s.e.listen("127.0.0.1", 0));
   set_rcvbuf(fd, bytes);
@@ -431,7 +431,7 @@ void short_copied_sends_resume_mid_frame() {
 
 int main() {
   setvbuf(stdout, nullptr, _IONBF, 0);
-  static_assert(sizeof(Conn) <= 64, "an idle connection's engine state stays one cache line");
+  static_assert(sizeof(ConnSlot) <= 64, "an idle connection's engine state stays one cache line");
   inline_then_spill_in_order();
   random_operations_match_the_model();
   a_long_spill_is_gathered_kMaxIov_at_a_time();

@@ -58,7 +58,7 @@ static void probe_lists_the_ops_we_use() {
   Ring ring;
   CHECK_EQ(ring.init({64, 256}), 0);
   Features f;
-  CHECK_EQ(probe_features(ring, &f), 0);
+  CHECK_EQ(detect_features(ring, &f), 0);
   CHECK(f.op(IORING_OP_SENDMSG));
   CHECK(f.op(IORING_OP_RECV));
   CHECK(f.op(IORING_OP_ACCEPT));

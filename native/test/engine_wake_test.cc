@@ -77,7 +77,7 @@ Woken run_rounds(Engine& e, int client, ConnId conn, int fd, bool is_eventfd) {
 void ring_fd_and_eventfd_wake_epoll() {
   Engine e;
   EngineConfig cfg;
-  cfg.max_connections = 8;
+  cfg.max_slots = 8;
   cfg.recv_buffers = 64;
   CHECK_EQ(e.init(cfg), 0);
   CHECK(e.features().defer_taskrun);

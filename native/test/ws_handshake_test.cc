@@ -2,11 +2,12 @@
 // status, and the exact bytes of the 101 and error responses.
 #include <string>
 
+#include "http/response.h"
+#include "http_harness.h"
 #include "ws/handshake.h"
-#include "ws/http_response.h"
-#include "ws_http_harness.h"
 #include "ws_test.h"
 
+using namespace ringcast::http;
 using namespace ringcast::ws;
 using wstest::run;
 using wstest::Split;

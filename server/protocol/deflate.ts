@@ -5,7 +5,7 @@
 // negotiated, and one inflation per message needs nothing from the connection's past.
 import { isUtf8 } from 'node:buffer';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { headerLength, writeHeader } from './frame.js';
+import { headerLength, writeHeader } from './frame-writer.js';
 
 export const EXTENSION = 'permessage-deflate';
 /** The one answer the server gives to an offer it accepts (Sec-WebSocket-Extensions). */

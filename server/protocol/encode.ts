@@ -2,7 +2,7 @@
 // A `msg` is encoded ONCE per publish; its frame is what every subscriber receives and
 // what history keeps, so replays are byte-identical to live deliveries.
 import { compressFrame, type DeflateOptions } from './deflate.js';
-import { textFrame } from './frame.js';
+import { textFrame } from './frame-writer.js';
 import type { ErrorCode } from './errors.js';
 import type { Id } from './request.js';
 
@@ -27,11 +27,6 @@ export function encodeMsg(topicJson: string, seq: number, data: Uint8Array, defl
   const dataStart = payloadOffset + prefix.length;
   const compressed = deflate === undefined ? undefined : compressFrame(frame, payloadOffset, deflate);
   return { frame, compressed, dataStart, dataEnd: dataStart + data.length };
-}
-
-/** Payload bytes a msg frame would carry, to check --max-payload before encoding. */
-export function msgPayloadLength(topicJson: string, seq: number, dataLength: number): number {
-  return `{"op":"msg","topic":${topicJson},"seq":${seq},"data":}`.length + dataLength;
 }
 
 /** {"op":"ack","id":ID,...fields}; `fields` is pre-encoded JSON member text (may be empty). */

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.js';
 
 export interface NativeProbe {
   ok: boolean;
@@ -25,54 +26,61 @@ export interface NativeRequest {
   body: Buffer;
 }
 
-export interface NativeStats {
-  liveSlots: number;
-  liveFrames: number;
-  frameBytes: number;
-  bytesQueued: number;
-  buffersOut: number;
-  sendsInFlight: number;
-  accepted: number;
-  closed: number;
-  overflows: number;
-  staleCqes: number;
-  acceptBackoffs: number;
-  recvRearms: number;
-  sends: number;
-  zcSends: number;
-  enters: number;
-  sqesSubmitted: number;
-  cqesReaped: number;
-  recvEnobufs: number;
-  taskrunRounds: number;
-  /** graceful closes aborted at --close-timeout (a peer that did not read or never sent its FIN) */
-  closeTimeouts: number;
-  /** accepts re-armed at a later turn because no SQE could be had */
-  acceptRearms: number;
-  sessions: number;
-  /** capacity of every session's input and message-assembly buffers */
-  sessionBufferBytes: number;
-  features: string;
-  sizing: string;
+/**
+ * stats(): one number per row of RingServer.statsTable, the list declared once in C++
+ * (native/src/engine/stats.h, native/src/session/stats.h); server/metrics.ts registers the rows.
+ */
+export type NativeStats = Readonly<Record<string, number>>;
+
+export interface NativeStatRow {
+  /** the key in stats() */
+  key: string;
+  kind: 'counter' | 'gauge';
+  /** the Prometheus name */
+  metric: string;
+  help: string;
 }
 
-export interface NativeOptions {
-  maxPayload: number;
-  maxOutbound: number;
-  maxConnections?: number;
-  maxHeadBytes?: number;
-  maxHeaders?: number;
-  /** ms from a graceful close to its abort (the engine's close_timeout_ms) */
-  closeTimeout?: number;
+/**
+ * new RingServer(options): every key required (the binding's kOptions; a TypeError names a
+ * missing one). Each is a config key of the same name, so the values come from
+ * config/defaults.ts; the C++ defaults are for native tests only. closeTimeout is the engine's
+ * close_timeout_ms; ringSlots its connection slots (not maxConnections, which counts WebSockets).
+ */
+export const NATIVE_OPTION_KEYS = [
+  'maxPayload',
+  'maxOutbound',
+  'maxHeadBytes',
+  'maxHeaders',
+  'closeTimeout',
+  'ringSlots',
+  'sqEntries',
+  'cqEntries',
+  'recvBuffers',
+  'recvBufferSize',
+  'zeroCopyThreshold',
+  'acceptBackoff',
+  'listenBacklog',
+  'drainMark',
+] as const;
+export type NativeOptions = Record<(typeof NATIVE_OPTION_KEYS)[number], number>;
+
+/** The engine's options from the server's config. */
+export function nativeOptions(config: Config): NativeOptions {
+  const options = {} as NativeOptions;
+  for (const key of NATIVE_OPTION_KEYS) options[key] = config[key];
+  return options;
 }
 
-/** Bits of `a` in a Message event (ring_server.cc kMessageBinary, kMessageCompressed). */
-export const MESSAGE_BINARY = 1;
-export const MESSAGE_COMPRESSED = 2;
-
-/** Batch layout shared with native/binding/ring_server.cc: [kind, conn, a, b] per event. */
-export const BATCH_STRIDE = 4;
-export const enum BatchKind {
+/**
+ * The batch: one record of RECORD_SLOTS values per event, [kind, conn, a, b], flattened into one
+ * array (native/binding/ring_server.cc says what a and b hold per kind). Read it only through
+ * the helpers below. The numbers are the C++ WsEventType's (native/src/session/ws_server.h);
+ * loadAddon() refuses an addon whose RingServer.batchLayout says otherwise.
+ */
+export type Batch = readonly unknown[];
+export const RECORD_SLOTS = 4;
+export const enum EventKind {
   Request = 1,
   Message = 2,
   Closed = 3,
@@ -80,6 +88,42 @@ export const enum BatchKind {
   Overflow = 5,
   Refused = 6,
 }
+/** Bits of a Message record's `bits`. */
+export const MESSAGE_BINARY = 1;
+export const MESSAGE_COMPRESSED = 2;
+
+export const eventKind = (b: Batch, i: number): EventKind => b[i] as EventKind;
+export const eventConn = (b: Batch, i: number): number => b[i + 1] as number;
+/** Request: a WebSocket upgrade (else plain HTTP) */
+export const requestIsUpgrade = (b: Batch, i: number): boolean => b[i + 2] === 1;
+export const requestOf = (b: Batch, i: number): NativeRequest => b[i + 3] as NativeRequest;
+/** Message: MESSAGE_BINARY | MESSAGE_COMPRESSED */
+export const messageBits = (b: Batch, i: number): number => b[i + 2] as number;
+export const messageData = (b: Batch, i: number): Buffer => b[i + 3] as Buffer;
+/** Closed: the close code sent or received, 1006 when the connection just ended */
+export const closedCode = (b: Batch, i: number): number => b[i + 2] as number;
+/** Refused: the HTTP status the engine answered with */
+export const refusedStatus = (b: Batch, i: number): number => b[i + 2] as number;
+export const refusedUpgrade = (b: Batch, i: number): boolean => b[i + 3] === 1;
+
+export interface NativeBatchLayout {
+  eventKinds: Record<string, number>;
+  recordSlots: number;
+  messageBits: { binary: number; compressed: number };
+}
+
+const EXPECTED_LAYOUT: NativeBatchLayout = {
+  eventKinds: {
+    request: EventKind.Request,
+    message: EventKind.Message,
+    closed: EventKind.Closed,
+    drain: EventKind.Drain,
+    overflow: EventKind.Overflow,
+    refused: EventKind.Refused,
+  },
+  recordSlots: RECORD_SLOTS,
+  messageBits: { binary: MESSAGE_BINARY, compressed: MESSAGE_COMPRESSED },
+};
 
 export interface NativeRingServer {
   listen(host: string, port: number): number;
@@ -93,9 +137,11 @@ export interface NativeRingServer {
   close(conn: number, code: number, reason: string): number;
   abort(conn: number): number;
   flush(): number;
-  sweep(handshakeTimeoutMs: number, ping: boolean): number;
+  runTimers(handshakeTimeoutMs: number, ping: boolean): number;
   stopAccepting(): void;
   stats(): NativeStats;
+  /** what the ring runs with: features in use and the sizes chosen, for the listen line */
+  ringInfo(): { features: string; sizing: string };
   destroy(): void;
 }
 
@@ -106,7 +152,11 @@ export interface NativeAddon {
    * is handed to `onError` (without one: an uncaught exception); every method throws after
    * destroy(), and a TypeError for arguments of the wrong kind.
    */
-  RingServer: new (options: NativeOptions, onEvents: (batch: unknown[]) => void, onError?: (err: Error) => void) => NativeRingServer;
+  RingServer: {
+    new (options: NativeOptions, onEvents: (batch: Batch) => void, onError?: (err: Error) => void): NativeRingServer;
+    readonly batchLayout: NativeBatchLayout;
+    readonly statsTable: readonly NativeStatRow[];
+  };
 }
 
 // This file runs from server/transport/ (tests, via vitest) and from dist/server/transport/.
@@ -126,7 +176,12 @@ export function loadAddon(): { addon?: NativeAddon; reason?: string } {
     return cached;
   }
   try {
-    cached = { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
+    const addon = createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+    const layout = JSON.stringify(addon.RingServer.batchLayout);
+    cached =
+      layout === JSON.stringify(EXPECTED_LAYOUT)
+        ? { addon }
+        : { reason: `io_uring engine built from other sources: its batch layout ${layout} is not server/transport/native.ts's; fix: rebuild with npm rebuild` };
   } catch (err) {
     cached = { reason: `io_uring engine failed to load: ${(err as Error).message}; fix: rebuild with npm rebuild` };
   }

@@ -7,7 +7,25 @@ import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { httpError } from '../protocol/errors.js';
 import { acceptsDeflate, DEFLATE_RESPONSE, inflateMessage } from '../protocol/deflate.js';
-import { BATCH_STRIDE, BatchKind, loadAddon, MESSAGE_BINARY, MESSAGE_COMPRESSED, type NativeRequest, type NativeRingServer } from './native.js';
+import {
+  type Batch,
+  eventConn,
+  EventKind,
+  eventKind,
+  loadAddon,
+  MESSAGE_BINARY,
+  MESSAGE_COMPRESSED,
+  messageBits,
+  messageData,
+  nativeOptions,
+  type NativeRequest,
+  type NativeRingServer,
+  RECORD_SLOTS,
+  refusedStatus,
+  refusedUpgrade,
+  requestIsUpgrade,
+  requestOf,
+} from './native.js';
 import { CONN_SLOT_MASK, type HttpResponse, type Transport, type TransportEvents, type UpgradeDecision } from './types.js';
 
 /** Inflated bytes one turn handles before deferring compressed messages (bounds the event loop hold). */
@@ -46,25 +64,20 @@ export class UringTransport implements Transport {
     const { addon, reason } = loadAddon();
     if (!addon) throw new Error(reason);
     this.native = new addon.RingServer(
-      {
-        maxPayload: config.maxPayload,
-        maxOutbound: config.maxOutbound,
-        maxHeadBytes: config.maxHeadBytes,
-        maxHeaders: config.maxHeaders,
-        closeTimeout: config.closeTimeout,
-      },
+      nativeOptions(config),
       (batch) => this.onBatch(batch),
       (err) => this.events.fault('batch', err),
     );
-    const stats = this.native.stats();
-    this.features = { ring: stats.features, sizing: stats.sizing };
-    metrics.attachRing(() => (this.destroyed ? stats : this.native.stats()));
+    const ring = this.native.ringInfo();
+    this.features = { ring: ring.features, sizing: ring.sizing };
+    let last = this.native.stats();
+    metrics.attachRing(addon.RingServer.statsTable, () => (this.destroyed ? last : (last = this.native.stats())));
     // The engine keeps no timers: handshake deadlines are checked often enough to honour
     // --handshake-timeout within half of it, pings go out every --ping-interval.
     const every = Math.max(20, Math.min(1000, Math.floor(config.handshakeTimeout / 2)));
     this.timers = [
-      setInterval(() => this.native.sweep(config.handshakeTimeout, false), every),
-      setInterval(() => this.native.sweep(config.handshakeTimeout, true), config.pingInterval),
+      setInterval(() => this.native.runTimers(config.handshakeTimeout, false), every),
+      setInterval(() => this.native.runTimers(config.handshakeTimeout, true), config.pingInterval),
     ];
     for (const t of this.timers) t.unref();
   }
@@ -137,16 +150,16 @@ export class UringTransport implements Transport {
 
   // ---- the batch ----
 
-  private onBatch(batch: unknown[]): void {
+  private onBatch(batch: Batch): void {
     this.inflatedThisTurn = 0;
     this.inBatch = true;
     try {
-      for (let i = 0; i < batch.length; i += BATCH_STRIDE) {
+      for (let i = 0; i < batch.length; i += RECORD_SLOTS) {
         // a throw while handling one event costs that event's connection, not the rest of the batch
         try {
           this.onEvent(batch, i);
         } catch (err) {
-          this.onEventFault(batch[i + 1] as number, err);
+          this.onEventFault(eventConn(batch, i), err);
         }
       }
     } finally {
@@ -156,28 +169,27 @@ export class UringTransport implements Transport {
     this.events.flushed();
   }
 
-  private onEvent(batch: unknown[], i: number): void {
-    const kind = batch[i] as BatchKind;
-    const conn = batch[i + 1] as number;
-    switch (kind) {
-      case BatchKind.Message:
-        return this.onMessage(conn, batch[i + 3] as Buffer, batch[i + 2] as number);
-      case BatchKind.Request:
-        if (batch[i + 2] === 1) this.onUpgrade(conn, batch[i + 3] as NativeRequest);
-        else this.onRequest(conn, batch[i + 3] as NativeRequest);
+  private onEvent(batch: Batch, i: number): void {
+    const conn = eventConn(batch, i);
+    switch (eventKind(batch, i)) {
+      case EventKind.Message:
+        return this.onMessage(conn, messageData(batch, i), messageBits(batch, i));
+      case EventKind.Request:
+        if (requestIsUpgrade(batch, i)) this.onUpgrade(conn, requestOf(batch, i));
+        else this.onRequest(conn, requestOf(batch, i));
         return;
-      case BatchKind.Closed: {
+      case EventKind.Closed: {
         const waiting = this.deferred.get(conn);
         if (waiting !== undefined) return void waiting.push(null); // after what it sent
         return this.closed(conn);
       }
-      case BatchKind.Drain:
+      case EventKind.Drain:
         return;
-      case BatchKind.Overflow:
+      case EventKind.Overflow:
         this.metrics.slowConsumerCloses.inc();
         return;
-      case BatchKind.Refused:
-        if (batch[i + 3] === 1) this.metrics.upgradesRejected.inc({ reason: batch[i + 2] === 426 ? 'bad_version' : 'bad_handshake' });
+      case EventKind.Refused:
+        if (refusedUpgrade(batch, i)) this.metrics.upgradesRejected.inc({ reason: refusedStatus(batch, i) === 426 ? 'bad_version' : 'bad_handshake' });
         return;
     }
   }

@@ -8,11 +8,12 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { closeCodes, httpError, type ErrorCode } from '../protocol/errors.js';
-import { checkHandshake } from '../http/handshake.js';
+import { checkHandshake } from './ws-handshake.js';
 import { acceptsDeflate, EXTENSION } from '../protocol/deflate.js';
 import type { ConnectionInfo, HttpResponse, Transport, TransportEvents } from './types.js';
 
-interface Conn {
+/** One WebSocket of this transport (the core knows it by `id`). */
+interface WsPeer {
   id: number;
   ws: WebSocket;
   socket: Socket;
@@ -31,10 +32,10 @@ export class WsTransport implements Transport {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   /** slot -> connection; slots are reused through `free` */
-  private readonly conns: (Conn | undefined)[] = [];
+  private readonly conns: (WsPeer | undefined)[] = [];
   private readonly free: number[] = [];
   private live = 0;
-  private corkedThisTurn: Conn[] = [];
+  private corkedThisTurn: WsPeer[] = [];
   private flushScheduled = false;
   private readonly pingTimer: NodeJS.Timeout;
   private readonly sockets = new Set<Socket>();
@@ -122,7 +123,7 @@ export class WsTransport implements Transport {
     return n;
   }
 
-  private write(conn: Conn, frame: Buffer): boolean {
+  private write(conn: WsPeer, frame: Buffer): boolean {
     if (conn.closing) return false;
     const { socket } = conn;
     if (socket.writableLength + frame.length > this.config.maxOutbound) {
@@ -163,7 +164,7 @@ export class WsTransport implements Transport {
   };
 
   /** Past --max-outbound: stop queueing, close with 1013 behind what is queued (cut after --close-timeout). */
-  private slowConsumer(conn: Conn): void {
+  private slowConsumer(conn: WsPeer): void {
     this.metrics.slowConsumerCloses.inc();
     this.closeConn(conn, closeCodes.slowConsumer.code, closeCodes.slowConsumer.reason);
   }
@@ -174,14 +175,14 @@ export class WsTransport implements Transport {
   }
 
   /** Queues the close frame behind what is queued; a connection still open after --close-timeout is aborted. */
-  private closeConn(conn: Conn, code: number, reason: string): void {
+  private closeConn(conn: WsPeer, code: number, reason: string): void {
     if (conn.closing) return;
     conn.closing = true;
     conn.ws.close(code, reason);
     this.armCloseTimer(conn);
   }
 
-  private armCloseTimer(conn: Conn): void {
+  private armCloseTimer(conn: WsPeer): void {
     if (conn.closeTimer !== undefined) return;
     conn.closeTimer = setTimeout(() => {
       this.metrics.closeTimedOut();
@@ -269,7 +270,7 @@ export class WsTransport implements Transport {
 
   private attach(ws: WebSocket, socket: Socket, info: ConnectionInfo, deflate: boolean): void {
     const id = this.free.pop() ?? this.conns.length;
-    const conn: Conn = { id, ws, socket, alive: true, corked: false, closing: false, deflate, closeTimer: undefined };
+    const conn: WsPeer = { id, ws, socket, alive: true, corked: false, closing: false, deflate, closeTimer: undefined };
     this.conns[id] = conn;
     this.live++;
     this.metrics.connections.inc({ transport: this.name });

@@ -13,7 +13,7 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
     await srv.close();
   });
   const post = (body: string | Buffer, contentType: string | null = 'application/json', path = '/publish') =>
-    fetch(`${srv.http}${path}`, { method: 'POST', body, headers: contentType ? { 'content-type': contentType } : {} });
+    fetch(`${srv.http}${path}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: contentType ? { 'content-type': contentType } : {} });
 
   describe('POST /publish', () => {
     it('publishes to subscribers with data verbatim and answers seq and subscribers', async () => {

@@ -4,7 +4,8 @@
 // small again after a large message. Reproductions of the review behind issue 11.
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { loadAddon, type NativeStats } from '../../server/transport/native.js';
+import { configWith } from '../../server/config.js';
+import { loadAddon, nativeOptions, type NativeStats } from '../../server/transport/native.js';
 import { Client, sleep, until } from '../helpers/client.js';
 import { clientFrame, RawClient } from '../helpers/raw.js';
 import { serverFixture, transports } from '../helpers/server.js';
@@ -145,7 +146,7 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
     const { addon } = loadAddon();
     const errors: Error[] = [];
     let batches = 0;
-    const native = new addon!.RingServer({ maxPayload: 1 << 20, maxOutbound: 1 << 20 }, () => {
+    const native = new addon!.RingServer(nativeOptions(configWith({ maxPayload: 1 << 20, maxOutbound: 1 << 20 })), () => {
       batches++;
       throw new Error(`thrown in batch ${batches}`);
     }, (err: Error) => errors.push(err));
@@ -167,7 +168,7 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
 
   it('throws a clear error for every method called after destroy()', () => {
     const { addon } = loadAddon();
-    const native = new addon!.RingServer({ maxPayload: 1024, maxOutbound: 1024 }, () => undefined);
+    const native = new addon!.RingServer(nativeOptions(configWith({ maxPayload: 1024, maxOutbound: 1024 })), () => undefined);
     native.destroy();
     native.destroy(); // idempotent
     const calls: [string, () => unknown][] = [
@@ -179,16 +180,24 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
       ['close', () => native.close(1, 1000, '')],
       ['abort', () => native.abort(1)],
       ['flush', () => native.flush()],
-      ['sweep', () => native.sweep(1000, false)],
+      ['runTimers', () => native.runTimers(1000, false)],
       ['stopAccepting', () => native.stopAccepting()],
       ['stats', () => native.stats()],
+      ['ringInfo', () => native.ringInfo()],
     ];
     for (const [name, call] of calls) expect(call, name).toThrow(`RingServer.${name}(): the server was destroyed`);
   });
 
+  it('refuses options without every key with a TypeError naming the missing one', () => {
+    const { addon } = loadAddon();
+    const { recvBuffers: _, ...options } = nativeOptions(configWith({}));
+    expect(() => new addon!.RingServer(options as never, () => undefined)).toThrow(/RingServer options: recvBuffers is missing/);
+    expect(() => new addon!.RingServer({ ...options, recvBuffers: 'many' } as never, () => undefined)).toThrow(TypeError);
+  });
+
   it('refuses arguments of the wrong kind with a TypeError instead of crashing', () => {
     const { addon } = loadAddon();
-    const native = new addon!.RingServer({ maxPayload: 1024, maxOutbound: 1024 }, () => undefined);
+    const native = new addon!.RingServer(nativeOptions(configWith({ maxPayload: 1024, maxOutbound: 1024 })), () => undefined);
     try {
       const n = native as unknown as Record<string, (...a: unknown[]) => unknown>;
       expect(() => n.send!('x', 'y')).toThrow(TypeError);

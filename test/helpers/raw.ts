@@ -33,7 +33,7 @@ export function clientFrame(opcode: number, payload: Buffer | string, opts: { fi
 }
 
 export class RawClient {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   readonly frames: Frame[] = [];
   private waiters: (() => void)[] = [];
   ended = false;

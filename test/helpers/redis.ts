@@ -84,5 +84,5 @@ export const redisMissing: string | undefined =
  * describe() for tests that need redis-server: skipped with the reason where it is missing,
  * except under CI=true, where it must be there (.ci/run installs it) and the tests fail instead.
  */
-export const describeWithRedis: typeof describe = redisMissing === undefined || process.env.CI === 'true' ? describe : describe.skip;
+export const describeWithRedis = describe.skipIf(redisMissing !== undefined && process.env.CI !== 'true');
 if (redisMissing !== undefined && process.env.CI !== 'true') console.log(`skipping the Redis broker tests: ${redisMissing}`);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { acceptsDeflate, compressFrame, inflateMessage } from '../../server/protocol/deflate.js';
-import { textFrame } from '../../server/protocol/frame.js';
+import { textFrame } from '../../server/protocol/frame-writer.js';
 
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
 

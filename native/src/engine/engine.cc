@@ -28,7 +28,7 @@ constexpr useconds_t kEnomemRetryWaitUs = 50 * 1000;
 // Bound on the teardown wait in ~Engine: the kernel answers cancels within microseconds.
 constexpr int kShutdownPolls = 200;
 
-// Slot tables cost 64 B (Conn) + 8 B (session pointer) + a fixed-file entry per slot, so
+// Slot tables cost 64 B (ConnSlot) + 8 B (session pointer) + a fixed-file entry per slot, so
 // 20,000 fds cost ~1.5 MiB up front and the 262,144-slot ceiling ~19 MiB.
 uint32_t slots_for(uint32_t wanted) {
   rlimit rl;
@@ -70,9 +70,9 @@ int Engine::init(const EngineConfig& config) {
   if (r < 0) return r;
   sizing_.sq_entries = ring_.sq_entries();
   sizing_.cq_entries = ring_.cq_entries();
-  r = probe_features(ring_, &features_);
+  r = detect_features(ring_, &features_);
   if (r < 0) return r;
-  uint32_t slots = slots_for(config.max_connections);
+  uint32_t slots = slots_for(config.max_slots);
   r = files_.init(ring_, slots);
   if (r < 0) return r;
   r = init_buffers(&buffers_, ring_, &sizing_.recv_buffers, config.recv_buffer_size);
@@ -80,7 +80,7 @@ int Engine::init(const EngineConfig& config) {
   sizing_.recv_buffer_size = config.recv_buffer_size;
   sizing_.pinned_bytes = ring_pinned_bytes(sizing_.sq_entries, sizing_.cq_entries) +
                          uint64_t{sizing_.recv_buffers} * sizeof(io_uring_buf);
-  conns_.assign(slots, Conn{});
+  conns_.assign(slots, ConnSlot{});
   return 0;
 }
 
@@ -208,10 +208,10 @@ void Engine::emit(EventType type, ConnId conn, int32_t status) {
   (reaping_ ? batch_ : next_).push_back(e);
 }
 
-Conn* Engine::live(ConnId id) {
+ConnSlot* Engine::live(ConnId id) {
   uint32_t slot = conn_slot(id);
   if (slot >= conns_.size()) return nullptr;
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   if (c.state != ConnState::kOpen || c.gen != conn_gen(id)) return nullptr;
   return &c;
 }
@@ -219,33 +219,33 @@ Conn* Engine::live(ConnId id) {
 int Engine::fd_of(ConnId conn) const {
   uint32_t slot = conn_slot(conn);
   if (slot >= conns_.size()) return -ENOTCONN;
-  const Conn& c = conns_[slot];
+  const ConnSlot& c = conns_[slot];
   if (c.state != ConnState::kOpen || c.gen != conn_gen(conn)) return -ENOTCONN;
   return c.fd;
 }
 
-void Engine::push(Conn& c, Frame* f) {
+void Engine::push(ConnSlot& c, Frame* f) {
   queue_push(&c.q, &nodes_, f);
   stats_.bytes_queued += f->len;
   if (c.q.bytes > config_.drain_mark) c.set(kDrainWanted);
 }
 
 void Engine::mark_dirty(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   if (c.has(kDirty)) return;
   c.set(kDirty);
   dirty_.push_back(slot);
 }
 
 void Engine::mark_rearm(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   if (c.has(kNeedRecv)) return;
   c.set(kNeedRecv);
   rearm_.push_back(slot);
 }
 
 int Engine::send(ConnId conn, Frame* f) {
-  Conn* c = live(conn);
+  ConnSlot* c = live(conn);
   if (!c || c->has(kCloseAfterDrain)) return -ENOTCONN;
   if (c->has(kOverflowed)) return -ENOBUFS;
   if (c->q.bytes + f->len > config_.max_outbound) {
@@ -259,7 +259,7 @@ int Engine::send(ConnId conn, Frame* f) {
 
 size_t Engine::fanout(const ConnId* conns, size_t n, Frame* f) {
   // Subscribers' slots come in no particular order, and the kernel's work between turns has
-  // evicted the Conn array: fetch each Conn (one cache line) a few ids ahead of its send().
+  // evicted the ConnSlot array: fetch each ConnSlot (one cache line) a few ids ahead of its send().
   constexpr size_t kAhead = 8;
   size_t queued = 0;
   size_t slots = conns_.size();
@@ -273,7 +273,7 @@ size_t Engine::fanout(const ConnId* conns, size_t n, Frame* f) {
   return queued;
 }
 
-void Engine::overflow(uint32_t slot, Conn& c) {
+void Engine::overflow(uint32_t slot, ConnSlot& c) {
   // Keep what the kernel is sending (and a partly sent head): cutting a frame in half would
   // corrupt the stream the close frame has to follow.
   uint32_t keep = c.inflight ? send_ops_.at(c.inflight - 1)->n : (c.q.head_off ? 1 : 0);
@@ -286,7 +286,7 @@ void Engine::overflow(uint32_t slot, Conn& c) {
 }
 
 int Engine::close(ConnId conn, CloseMode mode, Frame* last) {
-  Conn* c = live(conn);
+  ConnSlot* c = live(conn);
   if (!c) return -ENOTCONN;
   uint32_t slot = conn_slot(conn);
   if (mode == CloseMode::kAbort) {
@@ -309,7 +309,7 @@ int Engine::close(ConnId conn, CloseMode mode, Frame* last) {
 // left to drain; otherwise SHUT_WR and keep reading (discarding) until its FIN or the deadline,
 // so that a peer still sending gets our last bytes and a FIN, not a reset (RFC 7230 6.6).
 void Engine::finish_close(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   if (c.has(kPeerEof)) {
     teardown(slot, kClosedLocal);
   } else if (!c.has(kLinger)) {
@@ -331,7 +331,7 @@ void Engine::expire_closes() {
   const uint64_t now = monotonic_ms();
   while (!closing_.empty()) {
     const Closing& front = closing_.front();
-    Conn* c = live(front.conn);
+    ConnSlot* c = live(front.conn);
     if (c && c->has(kCloseAfterDrain)) {
       if (front.deadline_ms > now) return;
       stats_.close_timeouts++;
@@ -344,7 +344,7 @@ void Engine::expire_closes() {
 // The id goes stale at once (generation bump) and the event is emitted; the slot and its fd
 // are released only when the kernel has answered every op on it (maybe_free).
 void Engine::teardown(uint32_t slot, int32_t reason) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   if (c.state != ConnState::kOpen) return;
   emit(EventType::kClosed, make_conn_id(slot, c.gen), reason);
   c.state = ConnState::kClosing;
@@ -360,12 +360,12 @@ void Engine::teardown(uint32_t slot, int32_t reason) {
 }
 
 void Engine::maybe_free(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   if (c.state != ConnState::kClosing || c.pending) return;
   files_.remove(slot);
   ::close(c.fd);
   uint16_t gen = c.gen;
-  c = Conn{};
+  c = ConnSlot{};
   c.gen = gen;
   stats_.live_slots--;
 }
@@ -376,7 +376,7 @@ int Engine::flush() {
     arm_accept();
   }
   for (uint32_t slot : rearm_) {
-    Conn& c = conns_[slot];
+    ConnSlot& c = conns_[slot];
     c.clear(kNeedRecv);
     if (c.state != ConnState::kOpen || c.has(kRecvArmed) || c.has(kPeerEof)) continue;
     arm_recv(slot);
@@ -408,7 +408,7 @@ void Engine::shutdown_all() {
   if (!ring_.ready()) return;
   stop_accepting();
   for (uint32_t slot = 0; slot < conns_.size(); slot++) {
-    Conn& c = conns_[slot];
+    ConnSlot& c = conns_[slot];
     if (c.state != ConnState::kOpen) continue;
     abort(slot, kShutdown);
   }

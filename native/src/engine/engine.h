@@ -1,4 +1,4 @@
-// The engine's API for the layer above (the per-connection protocol layer, then the Node
+// The engine's API for the layer above (the session layer, src/session/, then the Node
 // binding). No N-API here: connections are ConnIds, events come back in one batch per poll().
 //
 // A turn, as the binding's uv_poll callback on a registered eventfd runs it:
@@ -23,13 +23,14 @@
 #include <vector>
 
 #include "engine/buffer_ring.h"
-#include "engine/conn.h"
+#include "engine/conn_slot.h"
 #include "engine/file_table.h"
 #include "engine/frame.h"
 #include "engine/memlock.h"
 #include "engine/outbound.h"
-#include "engine/probe.h"
+#include "engine/features.h"
 #include "engine/ring.h"
+#include "engine/stats.h"
 #include "engine/user_data.h"
 
 namespace ringcast {
@@ -37,9 +38,12 @@ namespace ringcast {
 // CLOCK_MONOTONIC in milliseconds: close deadlines here, request and ping timers above.
 uint64_t monotonic_ms();
 
-// Every default in one place, with its unit.
+// Defaults for tests, fuzzers and benchmarks: the server passes every field it sets from
+// config/defaults.ts (the binding requires each key), where the user-facing defaults live.
 struct EngineConfig {
-  uint32_t max_connections = 0;           // slots; 0 = as many as RLIMIT_NOFILE allows (at most kMaxSlots)
+  // TCP connections held at once (the fixed-file slots); 0 = as many as RLIMIT_NOFILE allows
+  // (at most kMaxSlots). Not --max-connections, which counts WebSockets above.
+  uint32_t max_slots = 0;
   uint64_t max_outbound = 8u << 20;       // bytes queued per connection before the policy
   uint64_t drain_mark = 64u << 10;        // bytes; a queue past it emits kDrain when empty
   uint32_t sq_entries = 4096;
@@ -98,34 +102,6 @@ enum class CloseMode : uint8_t {
   kAbort,     // drop the queue, RST (SO_LINGER 0)
 };
 
-struct EngineStats {
-  uint64_t live_slots = 0;
-  uint64_t live_frames = 0;
-  uint64_t frame_bytes = 0;
-  uint64_t bytes_queued = 0;
-  uint64_t queue_nodes = 0;
-  uint64_t buffers_out = 0;
-  uint64_t sends_in_flight = 0;
-  uint64_t accepted = 0;
-  uint64_t rejected = 0;         // accepted but the slot table was full
-  uint64_t closed = 0;
-  uint64_t overflows = 0;
-  uint64_t stale_cqes = 0;       // completions for a closed connection
-  uint64_t accept_backoffs = 0;  // EMFILE/ENFILE waits
-  uint64_t recv_rearms = 0;
-  uint64_t sends = 0;
-  uint64_t zc_sends = 0;
-  uint64_t single_sends = 0;     // sends of one frame, as IORING_OP_SEND instead of SENDMSG
-  uint64_t copied_sends = 0;     // sends of 2+ small frames copied together, as IORING_OP_SEND
-  uint64_t short_sends = 0;      // sends the kernel took only part of; the rest went first next
-  uint64_t enters = 0;
-  uint64_t sqes_submitted = 0;   // SQEs the kernel took, over every enter
-  uint64_t cqes_reaped = 0;      // completions reaped, over every poll
-  uint64_t recv_enobufs = 0;     // multishot recvs ended by an empty buffer ring (then re-armed)
-  uint64_t taskrun_rounds = 0;   // extra enters in poll() for deferred work a kernel left pending
-  uint64_t close_timeouts = 0;   // graceful closes aborted at close_timeout_ms
-  uint64_t accept_rearms = 0;    // accepts re-armed at a later flush because no SQE could be had
-};
 
 class Engine {
  public:
@@ -201,7 +177,7 @@ class Engine {
   void on_cancel(const io_uring_cqe& cqe);
   void on_shutdown(const io_uring_cqe& cqe);
   void on_accepted(int fd);
-  void on_recv_end(uint32_t slot, Conn& c, int res);
+  void on_recv_end(uint32_t slot, ConnSlot& c, int res);
   void on_send_result(SendOp* op, int res);
 
   // Submissions (engine_sqe.cc).
@@ -214,11 +190,11 @@ class Engine {
   bool link_shutdown(uint32_t slot, SendOp* op, io_uring_sqe* send_sqe);
 
   // Lifecycle of a connection (engine.cc).
-  Conn* live(ConnId id);
-  void push(Conn& c, Frame* f);
+  ConnSlot* live(ConnId id);
+  void push(ConnSlot& c, Frame* f);
   void mark_dirty(uint32_t slot);
   void mark_rearm(uint32_t slot);
-  void overflow(uint32_t slot, Conn& c);
+  void overflow(uint32_t slot, ConnSlot& c);
   void finish_close(uint32_t slot);
   void abort(uint32_t slot, int32_t reason);
   void expire_closes();
@@ -237,7 +213,7 @@ class Engine {
   FrameCounters frame_counters_;
   NodePool nodes_;
   SendOpPool send_ops_;
-  std::vector<Conn> conns_;
+  std::vector<ConnSlot> conns_;
   std::vector<Event> batch_;          // events of the last poll()
   std::vector<Event> next_;           // events caused by calls since then: the next batch
   bool reaping_ = false;              // emit() goes to batch_ only inside poll()

@@ -15,12 +15,11 @@ namespace ringcast {
 const Engine::Handler Engine::kHandlers[static_cast<int>(Op::kCount)] = {
     &Engine::on_none,   &Engine::on_accept, &Engine::on_accept_wait, &Engine::on_recv,
     &Engine::on_send,   &Engine::on_send_zc, &Engine::on_cancel,     &Engine::on_shutdown,
-    &Engine::on_none,
 };
 
 const char* op_name(Op op) {
   static const char* const kNames[] = {"none",    "accept", "accept_wait", "recv", "send",
-                                       "send_zc", "cancel", "shutdown",    "wake"};
+                                       "send_zc", "cancel", "shutdown"};
   unsigned i = static_cast<unsigned>(op);
   return i < sizeof kNames / sizeof kNames[0] ? kNames[i] : "?";
 }
@@ -50,7 +49,7 @@ void Engine::on_accepted(int fd) {
   }
   int one = 1;  // frames are whole messages: no Nagle delay behind a small one
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   c.fd = fd;
   c.state = ConnState::kOpen;
   c.flags = 0;
@@ -64,7 +63,7 @@ void Engine::on_accepted(int fd) {
 void Engine::on_recv(const io_uring_cqe& cqe) {
   ConnId id = user_data_conn(cqe.user_data);
   uint32_t slot = conn_slot(id);
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   bool stale = c.state != ConnState::kOpen || c.gen != conn_gen(id);
   bool has_buffer = cqe.flags & IORING_CQE_F_BUFFER;
   uint16_t bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
@@ -93,7 +92,7 @@ void Engine::on_recv(const io_uring_cqe& cqe) {
 
 // The multishot recv ended: re-arm, or the peer's FIN (everything before it was delivered in
 // this batch already), or an error that ends the connection.
-void Engine::on_recv_end(uint32_t slot, Conn& c, int res) {
+void Engine::on_recv_end(uint32_t slot, ConnSlot& c, int res) {
   if (res > 0 || res == -ENOBUFS) {  // > 0: ended early (e.g. CQ overflow); ENOBUFS: ring ran dry
     stats_.recv_rearms++;
     if (res == -ENOBUFS) stats_.recv_enobufs++;
@@ -124,7 +123,7 @@ void Engine::on_send_zc(const io_uring_cqe& cqe) {
   SendOp* op = send_ops_.at(user_data_conn(cqe.user_data));
   if (!op) return;
   if (cqe.flags & IORING_CQE_F_NOTIF) {
-    Conn& c = conns_[conn_slot(op->conn)];
+    ConnSlot& c = conns_[conn_slot(op->conn)];
     c.pending--;
     send_op_release(op);
     send_ops_.put(op);
@@ -141,7 +140,7 @@ void Engine::on_send_zc(const io_uring_cqe& cqe) {
 
 void Engine::on_send_result(SendOp* op, int res) {
   uint32_t slot = conn_slot(op->conn);
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   c.pending--;
   if (c.inflight == op->index + 1) c.inflight = 0;
   bool stale = c.state != ConnState::kOpen || c.gen != conn_gen(op->conn);
@@ -174,7 +173,7 @@ void Engine::on_send_result(SendOp* op, int res) {
 void Engine::on_shutdown(const io_uring_cqe& cqe) {
   ConnId id = user_data_conn(cqe.user_data);
   uint32_t slot = conn_slot(id);
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   c.pending--;
   if (c.state != ConnState::kOpen || c.gen != conn_gen(id)) {
     stats_.stale_cqes++;

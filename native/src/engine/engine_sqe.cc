@@ -50,7 +50,7 @@ void Engine::arm_accept_backoff() {
 }
 
 void Engine::arm_recv(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   io_uring_sqe* sqe = ring_.get_sqe();
   if (!sqe) {
     mark_rearm(slot);
@@ -67,7 +67,7 @@ void Engine::arm_recv(uint32_t slot) {
 }
 
 void Engine::start_send(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   if (c.state != ConnState::kOpen || c.inflight || c.q.empty()) return;
   // The last send of a closing connection takes a linked SHUTDOWN with it: room for both.
   const bool closing = c.has(kCloseAfterDrain) && !c.has(kPeerEof) && !c.has(kLinger);
@@ -131,7 +131,7 @@ bool Engine::link_shutdown(uint32_t slot, SendOp* op, io_uring_sqe* send_sqe) {
 
 // A close with nothing left to send: SHUT_WR alone (or at once, without an SQE).
 void Engine::submit_shutdown(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   c.set(kLinger);
   io_uring_sqe* sqe = ring_.get_sqe();
   if (!sqe) {
@@ -145,7 +145,7 @@ void Engine::submit_shutdown(uint32_t slot) {
 
 // Closing a fixed file does not cancel its pending recv (6.18): cancel everything on the slot.
 void Engine::submit_cancel(uint32_t slot) {
-  Conn& c = conns_[slot];
+  ConnSlot& c = conns_[slot];
   io_uring_sqe* sqe = ring_.get_sqe();
   if (!sqe) {
     ::shutdown(c.fd, SHUT_RDWR);  // no SQ room: ending the socket ends its ops too

@@ -197,7 +197,6 @@ SendOp* SendOpPool::get() {
     ops_.push_back(op);
   }
   op->zero_copy = false;
-  op->awaiting_notif = false;
   op->copied = false;
   op->shutdown_linked = false;
   live_++;

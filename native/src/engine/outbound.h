@@ -95,7 +95,6 @@ struct SendOp {
   uint32_t head_off = 0;  // offset of iov[0] in its frame
   uint64_t bytes = 0;     // bytes offered
   bool zero_copy = false;
-  bool awaiting_notif = false;
   bool copied = false;    // the bytes are in `copy`: no frame references held, iov unused
   bool shutdown_linked = false;  // a SHUT_WR is linked behind this send (the close's last)
   union {

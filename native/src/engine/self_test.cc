@@ -151,7 +151,7 @@ SelfTestResult uring_self_test() {
   if (host.io_uring_disabled == 2) return explain_failure(-EPERM, "sysctl", host);
   if (kernel_too_old(host)) return explain_failure(-ENOSYS, "kernel", host);
   EngineConfig cfg;
-  cfg.max_connections = 4;
+  cfg.max_slots = 4;
   cfg.sq_entries = 64;
   cfg.cq_entries = 256;
   cfg.recv_buffers = 8;

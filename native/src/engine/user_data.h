@@ -37,7 +37,6 @@ enum class Op : uint8_t {
   kSendZc,      // SENDMSG_ZC: a result CQE, then a notification CQE
   kCancel,      // ASYNC_CANCEL of every op on a fixed file
   kShutdown,    // SHUTDOWN(SHUT_WR) after the last send of a closing connection
-  kWake,        // internal no-op
   kCount,
 };
 

@@ -29,13 +29,14 @@
 #include <string_view>
 #include <vector>
 
-#include "ws/frame.h"
+#include "ws/rfc6455.h"
 #include "ws/mask.h"
 #include "ws/utf8.h"
 
 namespace ringcast::ws {
 
-constexpr uint64_t kDefaultMaxMessageBytes = 1024 * 1024;  // DESIGN.md --max-payload
+// For tests and fuzzers: the server passes --max-payload from config/defaults.ts.
+constexpr uint64_t kDefaultMaxMessageBytes = 1024 * 1024;
 
 struct FrameLimits {
   // Summed over all fragments of one message; exceeding it is 1009 (section 7.4.1) as soon

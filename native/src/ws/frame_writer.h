@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ws/frame.h"
+#include "ws/rfc6455.h"
 #include "ws/mask.h"
 
 namespace ringcast::ws {

@@ -1,12 +1,17 @@
 #include "ws/handshake.h"
 
 #include <cstdint>
+#include <cstring>
 
+#include "http/tokens.h"
 #include "ws/base64.h"
-#include "ws/http_tokens.h"
 #include "ws/sha1.h"
 
 namespace ringcast::ws {
+
+using http::HttpMethod;
+using http::HttpRequestHead;
+using http::kStatusBadRequest;
 
 namespace {
 
@@ -66,6 +71,27 @@ void compute_accept_key(std::string_view key, char out[kAcceptKeyChars]) {
   uint8_t digest[kSha1DigestBytes];
   hasher.finish(digest);
   base64_encode(digest, sizeof digest, out);
+}
+
+size_t write_switching_protocols(char* out, size_t cap, std::string_view key,
+                                 std::string_view extra_headers) {
+  char accept[kAcceptKeyChars];
+  compute_accept_key(key, accept);
+  const std::string_view parts[] = {
+      "HTTP/1.1 101 Switching Protocols\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ",
+      std::string_view(accept, kAcceptKeyChars), "\r\n", extra_headers, "\r\n"};
+  size_t len = 0;
+  for (std::string_view p : parts) len += p.size();
+  if (len > cap) return 0;
+  len = 0;
+  for (std::string_view p : parts) {
+    if (!p.empty()) std::memcpy(out + len, p.data(), p.size());  // an empty view may have a null data()
+    len += p.size();
+  }
+  return len;
 }
 
 }  // namespace ringcast::ws

@@ -1,11 +1,11 @@
 // The server side of the WebSocket opening handshake (RFC 6455 sections 4.2.1 and 4.2.2):
-// deciding whether a parsed request head is a valid upgrade, and the accept key.
+// deciding whether a parsed request head is a valid upgrade, the accept key, and the 101.
 #pragma once
 
 #include <cstddef>
 #include <string_view>
 
-#include "ws/http_head.h"
+#include "http/head.h"
 
 namespace ringcast::ws {
 
@@ -32,10 +32,20 @@ struct UpgradeCheck {
 
 // Applies the checks of RFC 6455 section 4.2.1 to a head that HttpHeadParser completed.
 // Sec-WebSocket-Protocol, Origin and the path are left to the caller (JS decides).
-UpgradeCheck check_upgrade(const HttpRequestHead& head);
+UpgradeCheck check_upgrade(const http::HttpRequestHead& head);
 
 // Sec-WebSocket-Accept = base64(SHA-1(key + GUID)) (RFC 6455 section 4.2.2 item 5.4).
 // Writes kAcceptKeyChars characters, no terminator.
 void compute_accept_key(std::string_view key, char out[kAcceptKeyChars]);
+
+// Enough for write_switching_protocols() without extra headers.
+constexpr size_t kSwitchingProtocolsBytes = 129;
+
+// "HTTP/1.1 101 Switching Protocols" with Upgrade, Connection and Sec-WebSocket-Accept
+// (RFC 6455 section 4.2.2 item 5) into out[cap]: the bytes written, or 0 if cap is too small.
+// extra_headers: complete "Name: value\r\n" lines (e.g. the negotiated
+// Sec-WebSocket-Extensions), or empty.
+size_t write_switching_protocols(char* out, size_t cap, std::string_view key,
+                                 std::string_view extra_headers = {});
 
 }  // namespace ringcast::ws

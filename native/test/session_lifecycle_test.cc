@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ws_server_harness.h"
+#include "session_harness.h"
 
 using namespace ringcast;
 using namespace enginetest;
@@ -148,7 +148,7 @@ void a_message_close_and_fin_in_one_write() {
     ConnId conn = 0;
     int fd = open_websocket(h, &conn);
     h.on_event = [&](const WsEvent& e) {
-      if (e.type == WsEventType::kMessage) h.server->send(conn, ws::Opcode::kText, "ack", 3);
+      if (e.type == WsEventType::kMessage) h.send(conn, ws::Opcode::kText, "ack", 3);
     };
     std::string bytes = client_frame(ws::Opcode::kText, "pub") +
                         client_frame(ws::Opcode::kClose, close_frame(ws::kCloseNormal).substr(2));
@@ -189,7 +189,7 @@ void replies_go_before_the_close_for_every_failing_frame() {
     ConnId conn = 0;
     int fd = open_websocket(h, &conn);
     h.on_event = [&](const WsEvent& e) {
-      if (e.type == WsEventType::kMessage) h.server->send(conn, ws::Opcode::kText, "ack", 3);
+      if (e.type == WsEventType::kMessage) h.send(conn, ws::Opcode::kText, "ack", 3);
     };
     std::string bytes = client_frame(ws::Opcode::kText, "one") + client_frame(ws::Opcode::kText, "two") + bad.bytes;
     CHECK(write_all(fd, bytes.data(), bytes.size()));
@@ -212,7 +212,7 @@ void a_pong_keeps_its_place_between_replies() {
   h.on_event = [&](const WsEvent& e) {
     if (e.type == WsEventType::kMessage) {
       std::string r = "re:" + std::string(reinterpret_cast<const char*>(e.data), e.len);
-      h.server->send(conn, ws::Opcode::kText, r.data(), r.size());
+      h.send(conn, ws::Opcode::kText, r.data(), r.size());
     }
   };
   std::string bytes = client_frame(ws::Opcode::kText, "1") + client_frame(ws::Opcode::kPing, "p") +
@@ -272,7 +272,7 @@ void a_peer_that_never_reads_is_aborted_at_the_close_timeout() {
   setsockopt(h.engine.fd_of(conn), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
   std::string payload(8192, 'p');
   for (int i = 0; i < 64 && h.engine.stats().overflows == 0; i++) {
-    h.server->send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
+    h.send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
     h.turn();
   }
   CHECK(h.until([&] { return h.count(WsEventType::kOverflow) == 1; }));
@@ -298,7 +298,7 @@ void one_close_frame_when_an_overflow_races_a_close() {
   int fd = open_websocket(h, &conn);
   std::string payload(16 * 1024, 'p');
   int r = 0;
-  for (int i = 0; i < 16 && r == 0; i++) r = h.server->send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
+  for (int i = 0; i < 16 && r == 0; i++) r = h.send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
   CHECK_EQ(r, -ENOBUFS);  // kOverflow is on its way to the next poll
   CHECK_EQ(h.server->close(conn, ws::kCloseNormal, "bye"), 0);
   CHECK_EQ(h.server->close(conn, ws::kCloseNormal, "again"), -EALREADY);
@@ -333,7 +333,7 @@ void accept_is_rearmed_when_no_sqe_can_be_had() {
   Harness h;
   Engine e;
   EngineConfig cfg;
-  cfg.max_connections = 16;
+  cfg.max_slots = 16;
   CHECK_EQ(e.init(cfg), 0);
   e.ring_for_test().inject_sqe_failures(3);  // listen()'s accept, then two flushes
   int port = e.listen("127.0.0.1", 0);

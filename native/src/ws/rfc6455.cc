@@ -1,4 +1,4 @@
-#include "ws/frame.h"
+#include "ws/rfc6455.h"
 
 namespace ringcast::ws {
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "ws_server_harness.h"
+#include "session_harness.h"
 
 using namespace ringcast;
 using namespace enginetest;
@@ -22,7 +22,7 @@ void upgrade_then_messages_both_ways() {
   CHECK(h.last_payload(WsEventType::kMessage) == "hello");
   CHECK(!h.last(WsEventType::kMessage)->binary);
 
-  CHECK_EQ(h.server->fanout(&conn, 1, ws::Opcode::kText, "world", 5), 1);
+  CHECK_EQ(h.fanout(&conn, 1, ws::Opcode::kText, "world", 5), 1);
   h.server->flush();
   CHECK(h.read_n(fd, 7) == server_frame(ws::Opcode::kText, "world"));
 
@@ -34,6 +34,40 @@ void upgrade_then_messages_both_ways() {
   close(fd);
   CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 1; }));
   CHECK_EQ(h.last(WsEventType::kClosed)->code, ws::kCloseAbnormal);  // no close frame: 1006
+  h.finish();
+}
+
+// One fanout: every id but the excluded one (echo:false), and a connection that negotiated
+// permessage-deflate gets the deflated frame when there is one. Frames leave in order, so the
+// next frame a skipped client reads is the one sent after the fanout.
+void a_fanout_skips_the_excluded_id_and_gives_deflate_connections_their_frame() {
+  Harness h;
+  ConnId a = 0, b = 0, c = 0;
+  int fa = open_websocket(h, &a);
+  int fb = open_websocket(h, &b, "", true);
+  int fc = open_websocket(h, &c);
+  const ConnId ids[] = {a, b, c};
+  const std::string plain = server_frame(ws::Opcode::kText, "plain");
+  const std::string deflated = "\xc1\x03" "abc";  // FIN | RSV1 | text: the layer above's bytes, as they are
+  const std::string next = server_frame(ws::Opcode::kText, "next");
+
+  CHECK_EQ(h.server->fanout(ids, 3, plain.data(), plain.size(), kNoExclude, deflated.data(), deflated.size()), 3);
+  h.server->flush();
+  CHECK(h.read_n(fa, plain.size()) == plain);
+  CHECK(h.read_n(fb, deflated.size()) == deflated);
+  CHECK(h.read_n(fc, plain.size()) == plain);
+
+  CHECK_EQ(h.server->fanout(ids, 3, plain.data(), plain.size(), a), 2);  // no deflated frame: plain to all
+  CHECK_EQ(h.server->fanout(ids, 3, plain.data(), plain.size(), b, deflated.data(), deflated.size()), 2);
+  for (ConnId id : ids) CHECK_EQ(h.send(id, ws::Opcode::kText, "next", 4), 0);
+  h.server->flush();
+  CHECK(h.read_n(fa, plain.size() + next.size()) == plain + next);
+  CHECK(h.read_n(fb, plain.size() + next.size()) == plain + next);
+  CHECK(h.read_n(fc, 2 * plain.size() + next.size()) == plain + plain + next);
+  close(fa);
+  close(fb);
+  close(fc);
+  CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 3; }));
   h.finish();
 }
 
@@ -202,7 +236,7 @@ void a_slow_consumer_is_closed_with_1013() {
   setsockopt(h.engine.fd_of(conn), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
   std::string payload(8192, 'p');
   for (int i = 0; i < 64; i++) {
-    h.server->send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
+    h.send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
     h.turn();
   }
   CHECK(h.until([&] { return h.engine.stats().overflows == 1; }));
@@ -300,6 +334,7 @@ void shutdown_closes_every_websocket_with_1001() {
 int main() {
   setvbuf(stdout, nullptr, _IONBF, 0);
   upgrade_then_messages_both_ways();
+  a_fanout_skips_the_excluded_id_and_gives_deflate_connections_their_frame();
   ping_is_answered_natively();
   a_fragmented_message_split_byte_by_byte_is_assembled();
   a_client_close_is_echoed_then_fin();

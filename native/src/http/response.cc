@@ -1,10 +1,9 @@
-#include "ws/http_response.h"
+#include "http/response.h"
 
 #include <cstring>
 
-#include "ws/handshake.h"
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
 namespace {
 
@@ -85,22 +84,6 @@ std::string_view reason_phrase(int status) {
   return "Error";
 }
 
-size_t write_switching_protocols(char* out, size_t cap, std::string_view key,
-                                 std::string_view extra_headers) {
-  char accept[kAcceptKeyChars];
-  compute_accept_key(key, accept);
-  Writer w(out, cap);
-  w.put("HTTP/1.1 101 Switching Protocols\r\n"
-        "Upgrade: websocket\r\n"
-        "Connection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: ")
-      .put(std::string_view(accept, kAcceptKeyChars))
-      .put("\r\n")
-      .put(extra_headers)
-      .put("\r\n");
-  return w.finish();
-}
-
 size_t write_error_response(char* out, size_t cap, int status, std::string_view code,
                             std::string_view msg, std::string_view extra_headers) {
   // The body first, at the end of the buffer, to know its length; then moved behind the head.
@@ -127,4 +110,4 @@ size_t write_error_response(char* out, size_t cap, int status, std::string_view 
   return head_len + body_len;
 }
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http

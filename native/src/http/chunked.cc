@@ -1,11 +1,11 @@
-#include "ws/http_chunked.h"
+#include "http/chunked.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "ws/http_head.h"
+#include "http/head.h"
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
 namespace {
 
@@ -152,4 +152,4 @@ bool ChunkedDecoder::step_byte(uint8_t c) {
   return false;
 }
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http

@@ -1,6 +1,7 @@
-// Server-to-client WebSocket frames (RFC 6455 section 5.2): FIN set, never masked
+// Server-to-client WebSocket data frames (RFC 6455 section 5.2): FIN set, never masked
 // (section 5.1: a server MUST NOT mask), header and payload in ONE buffer so the same
-// bytes can be written to every subscriber's socket or handed to the native engine.
+// bytes can be written to every subscriber's socket or handed to the native engine. The one
+// place data frames are encoded (the engine writes only its own pong, ping and Close).
 
 export const OPCODE_TEXT = 0x1;
 

@@ -21,7 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
 constexpr size_t kDefaultMaxChunkLineBytes = 4096;    // chunk-size line with its extensions
 constexpr size_t kDefaultMaxTrailerBytes = 8 * 1024;  // every trailer line together
@@ -77,4 +77,4 @@ class ChunkedDecoder {
   ChunkedStep result_;       // the sticky outcome once stopped
 };
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http

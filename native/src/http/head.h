@@ -15,9 +15,10 @@
 #include <string_view>
 #include <vector>
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
-// Defaults for HttpLimits; the server passes its own from config/.
+// Defaults for HttpLimits, for tests and fuzzers: the server passes --max-head-bytes,
+// --max-headers and --max-payload from config/defaults.ts.
 constexpr size_t kDefaultMaxHeadBytes = 8 * 1024;      // request line + fields + blank line
 constexpr size_t kDefaultMaxHeaders = 64;              // header fields
 constexpr uint64_t kDefaultMaxBodyBytes = 1024 * 1024; // Content-Length, bytes
@@ -120,4 +121,4 @@ class HttpHeadParser {
   bool prev_cr_ = false;
 };
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http

@@ -26,7 +26,6 @@ struct Features {
   bool multishot = false;       // 6.0: multishot recv (multishot accept is 5.19)
   bool send_zc = false;         // 6.0: SEND_ZC / SENDMSG_ZC
   bool writev_fixed = false;    // 6.15: opcode 61
-  bool recvsend_bundle = false; // 6.10
   bool cancel_fd_fixed = false; // 6.0
 
   bool op(unsigned opcode) const { return opcode < 64 && op_supported[opcode]; }
@@ -35,7 +34,7 @@ struct Features {
 };
 
 // Fills features from the ring's setup result, uname(2) and IORING_REGISTER_PROBE.
-int probe_features(Ring& ring, Features* out);
+int detect_features(Ring& ring, Features* out);
 // "6.18" from uname(2); false when it does not parse.
 bool kernel_version(int* major, int* minor);
 

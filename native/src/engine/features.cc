@@ -1,4 +1,4 @@
-#include "engine/probe.h"
+#include "engine/features.h"
 
 #include <sys/utsname.h>
 
@@ -30,7 +30,7 @@ bool kernel_version(int* major, int* minor) {
   return std::sscanf(u.release, "%d.%d", major, minor) == 2;
 }
 
-int probe_features(Ring& ring, Features* f) {
+int detect_features(Ring& ring, Features* f) {
   kernel_version(&f->kernel_major, &f->kernel_minor);
   f->setup_flags = ring.setup_flags();
   f->feature_bits = ring.features();
@@ -38,7 +38,6 @@ int probe_features(Ring& ring, Features* f) {
   f->single_issuer = f->setup_flags & IORING_SETUP_SINGLE_ISSUER;
   f->no_sqarray = f->setup_flags & IORING_SETUP_NO_SQARRAY;
   f->ext_arg = f->feature_bits & IORING_FEAT_EXT_ARG;
-  f->recvsend_bundle = f->feature_bits & IORING_FEAT_RECVSEND_BUNDLE;
 
   size_t len = sizeof(io_uring_probe) + RC_IORING_OP_COUNT * sizeof(io_uring_probe_op);
   auto* probe = static_cast<io_uring_probe*>(std::calloc(1, len));
@@ -73,7 +72,6 @@ std::string Features::names() const {
   add_name(&s, multishot, "multishot");
   add_name(&s, send_zc, "send_zc");
   add_name(&s, writev_fixed, "writev_fixed");
-  add_name(&s, recvsend_bundle, "recvsend_bundle");
   add_name(&s, cancel_fd_fixed, "cancel_fd_fixed");
   return s;
 }

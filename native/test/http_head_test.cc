@@ -3,12 +3,12 @@
 // byte and at random split points.
 #include <string>
 
-#include "ws/http_head.h"
-#include "ws/http_tokens.h"
-#include "ws_http_harness.h"
+#include "http/head.h"
+#include "http/tokens.h"
+#include "http_harness.h"
 #include "ws_test.h"
 
-using namespace ringcast::ws;
+using namespace ringcast::http;
 using wstest::run;
 using wstest::Split;
 

@@ -26,7 +26,7 @@ enum ConnFlag : uint8_t {
   kLinger = 1 << 7,           // our SHUT_WR is submitted: reads are drained until FIN or deadline
 };
 
-struct alignas(64) Conn {
+struct alignas(64) ConnSlot {
   int fd = -1;            // the real fd, kept beside the fixed slot
   uint16_t gen = 0;       // generation of the current (or, when kClosing, next) id
   ConnState state = ConnState::kFree;
@@ -39,6 +39,6 @@ struct alignas(64) Conn {
   void set(uint8_t f) { flags |= f; }
   void clear(uint8_t f) { flags &= static_cast<uint8_t>(~f); }
 };
-static_assert(sizeof(Conn) == 64, "Conn: one cache line");
+static_assert(sizeof(ConnSlot) == 64, "ConnSlot: one cache line");
 
 }  // namespace ringcast

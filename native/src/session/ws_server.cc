@@ -1,12 +1,12 @@
-#include "engine/ws_server.h"
+#include "session/ws_server.h"
 
 #include <cerrno>
 #include <cstring>
 
+#include "http/response.h"
+#include "http/tokens.h"
 #include "ws/frame_writer.h"
 #include "ws/handshake.h"
-#include "ws/http_response.h"
-#include "ws/http_tokens.h"
 
 namespace ringcast {
 
@@ -23,8 +23,33 @@ bool within(const uint8_t* p, const uint8_t* base, size_t len) {
 
 }  // namespace
 
+const char* event_name(WsEventType type) {
+  switch (type) {
+    case WsEventType::kRequest: return "request";
+    case WsEventType::kMessage: return "message";
+    case WsEventType::kClosed: return "closed";
+    case WsEventType::kDrain: return "drain";
+    case WsEventType::kOverflow: return "overflow";
+    case WsEventType::kRefused: return "refused";
+    case WsEventType::kOwnWrite: return "own-write";
+  }
+  return "?";
+}
+
 WsServer::WsServer(Engine& engine, const WsConfig& config)
     : engine_(engine), config_(config), sessions_(engine.capacity()) {}
+
+WsServer::WsServer(std::unique_ptr<Engine> engine, const WsConfig& config)
+    : owned_engine_(std::move(engine)), engine_(*owned_engine_), config_(config),
+      sessions_(engine_.capacity()) {}
+
+std::unique_ptr<WsServer> WsServer::open(const EngineConfig& engine_config, const WsConfig& config,
+                                         int* err) {
+  auto engine = std::make_unique<Engine>();
+  *err = engine->init(engine_config);
+  if (*err < 0) return nullptr;
+  return std::unique_ptr<WsServer>(new WsServer(std::move(engine), config));
+}
 
 Session* WsServer::session_of(ConnId conn) {
   uint32_t slot = conn_slot(conn);
@@ -95,7 +120,7 @@ void WsServer::on_engine_event(const Event& ev) {
     case EventType::kEof:
       return on_eof(ev.conn, *s);
     default:
-      s->heard = true;  // any bytes (a pong too) prove the peer alive to the next sweep
+      s->heard = true;  // any bytes (a pong too) prove the peer alive to the next run_timers
       return on_data(ev.conn, *s, ev.data, ev.len);
   }
 }
@@ -175,20 +200,20 @@ void WsServer::on_data(ConnId conn, Session& s, uint8_t* data, size_t len) {
 }
 
 void WsServer::on_http_bytes(ConnId conn, Session& s) {
-  ws::HttpParseResult r = s.http->parse(reinterpret_cast<const char*>(s.inbuf.data()), s.inbuf.size());
-  if (r.state == ws::HttpParseState::kNeedMore) {
+  http::HttpParseResult r = s.http->parse(reinterpret_cast<const char*>(s.inbuf.data()), s.inbuf.size());
+  if (r.state == http::HttpParseState::kNeedMore) {
     if (s.peer_eof) close_http(conn, s);  // the rest of this request will never come
     return;
   }
-  if (r.state == ws::HttpParseState::kError) return refuse(conn, s, r.status, r.reason, false);
-  const ws::HttpRequestHead& head = s.http->head();
+  if (r.state == http::HttpParseState::kError) return refuse(conn, s, r.status, r.reason, false);
+  const http::HttpRequestHead& head = s.http->head();
   ws::UpgradeCheck up = ws::check_upgrade(head);
   if (up.kind == ws::UpgradeKind::kRejected) {
     return refuse(conn, s, up.status, up.reason, true, up.extra_headers);
   }
   if (up.kind == ws::UpgradeKind::kOk && head.chunked) {
     // The bytes after an accepted handshake are frames; a handshake with a body has none.
-    return refuse(conn, s, ws::kStatusBadRequest, "WebSocket upgrade must not have a body", true);
+    return refuse(conn, s, http::kStatusBadRequest, "WebSocket upgrade must not have a body", true);
   }
   if (up.kind == ws::UpgradeKind::kNotUpgrade) {
     const Body body = read_body(conn, s, head);
@@ -197,7 +222,7 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
       // The body is still arriving. A client that asked "Expect: 100-continue" (curl does for
       // larger bodies) waits for the interim answer before sending it (RFC 7231 section 5.1.1).
       if (s.peer_eof) return close_http(conn, s);
-      if (!s.continue_sent && ws::iequals(head.field("expect"), "100-continue")) {
+      if (!s.continue_sent && http::iequals(head.field("expect"), "100-continue")) {
         static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
         send_bytes(conn, kContinue, sizeof kContinue - 1);
         s.continue_sent = true;
@@ -211,7 +236,7 @@ void WsServer::on_http_bytes(ConnId conn, Session& s) {
 // The request goes to the layer above as a copy: inbuf may grow (pipelined bytes) or the
 // session end (the peer's RST) before the batch is done with it.
 void WsServer::surface_request(ConnId conn, Session& s, bool upgrade) {
-  const ws::HttpRequestHead& head = s.http->head();
+  const http::HttpRequestHead& head = s.http->head();
   const size_t body = upgrade ? 0 : size_t(body_length(s, head));
   s.phase = upgrade ? SessionPhase::kAwaitUpgrade : SessionPhase::kAwaitResponse;
   arena_.emplace_back(s.inbuf.begin(), s.inbuf.begin() + static_cast<long>(head.head_bytes + body));
@@ -225,28 +250,28 @@ void WsServer::surface_request(ConnId conn, Session& s, bool upgrade) {
   e.len = static_cast<uint32_t>(body);
 }
 
-uint64_t WsServer::body_length(const Session& s, const ws::HttpRequestHead& head) {
+uint64_t WsServer::body_length(const Session& s, const http::HttpRequestHead& head) {
   return head.chunked ? (s.chunked ? s.chunked->body_bytes() : 0) : head.content_length;
 }
 
 // The body of a plain request: Content-Length bytes behind the head, or a chunked body that
 // is decoded in place as it arrives, so inbuf holds head + body so far + bytes not read yet.
-WsServer::Body WsServer::read_body(ConnId conn, Session& s, const ws::HttpRequestHead& head) {
+WsServer::Body WsServer::read_body(ConnId conn, Session& s, const http::HttpRequestHead& head) {
   if (!head.chunked) {
     return s.inbuf.size() < head.head_bytes + head.content_length ? Body::kPartial : Body::kComplete;
   }
   if (!s.chunked) {
-    s.chunked = std::make_unique<ws::ChunkedDecoder>(ws::ChunkedLimits{config_.http.max_body_bytes});
+    s.chunked = std::make_unique<http::ChunkedDecoder>(http::ChunkedLimits{config_.http.max_body_bytes});
   }
   const size_t start = head.head_bytes + size_t(s.chunked->body_bytes());
-  const ws::ChunkedStep st = s.chunked->feed(s.inbuf.data() + start, s.inbuf.size() - start);
+  const http::ChunkedStep st = s.chunked->feed(s.inbuf.data() + start, s.inbuf.size() - start);
   const auto at = [&](size_t off) { return s.inbuf.begin() + static_cast<long>(start + off); };
   s.inbuf.erase(at(st.produced), at(st.consumed));
-  if (st.state == ws::ChunkedState::kError) {
+  if (st.state == http::ChunkedState::kError) {
     refuse(conn, s, st.status, st.reason, false);
     return Body::kFailed;
   }
-  return st.state == ws::ChunkedState::kDone ? Body::kComplete : Body::kPartial;
+  return st.state == http::ChunkedState::kDone ? Body::kComplete : Body::kPartial;
 }
 
 int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers, bool deflate) {
@@ -255,7 +280,7 @@ int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers, bool d
   if (s->phase != SessionPhase::kAwaitUpgrade) return -EINVAL;
   // inbuf may have moved since the head was parsed: point the head's views at it again.
   s->http->parse(reinterpret_cast<const char*>(s->inbuf.data()), s->inbuf.size());
-  const ws::HttpRequestHead& head = s->http->head();
+  const http::HttpRequestHead& head = s->http->head();
   ws::UpgradeCheck up = ws::check_upgrade(head);
   std::string out(ws::kSwitchingProtocolsBytes + extra_headers.size(), '\0');
   size_t n = ws::write_switching_protocols(&out[0], out.size(), up.key, extra_headers);
@@ -266,6 +291,9 @@ int WsServer::accept_upgrade(ConnId conn, std::string_view extra_headers, bool d
   s->http.reset();
   s->phase = SessionPhase::kWebSocket;
   if (deflate) s->frames.allow_compressed();
+  const uint32_t slot = conn_slot(conn);
+  if (deflate_by_slot_.size() <= slot) deflate_by_slot_.resize(slot + 1, 0);
+  deflate_by_slot_[slot] = deflate ? 1 : 0;
   if (s->inbuf.empty()) std::vector<uint8_t>().swap(s->inbuf);  // an idle WebSocket keeps no HTTP memory
   // Frames the client sent right behind its request, and its FIN, are handled at the next poll.
   if (!s->inbuf.empty() || s->peer_eof) queue_input(conn, *s);
@@ -293,7 +321,7 @@ int WsServer::respond(ConnId conn, const void* bytes, size_t len, bool keep_aliv
     close_http(conn, *s);
     return 0;
   }
-  const ws::HttpRequestHead& head = s->http->head();
+  const http::HttpRequestHead& head = s->http->head();
   size_t used = head.head_bytes + size_t(body_length(*s, head));
   s->inbuf.erase(s->inbuf.begin(), s->inbuf.begin() + static_cast<long>(used));
   if (!keep_alive || (s->peer_eof && s->inbuf.empty())) {
@@ -427,12 +455,12 @@ void WsServer::refuse(ConnId conn, Session& s, int status, std::string_view reas
   events_.back().code = static_cast<uint16_t>(status);
   events_.back().upgrade = upgrade;
   switch (status) {
-    case ws::kStatusPayloadTooLarge:
+    case http::kStatusPayloadTooLarge:
       return http_error(conn, s, status, "too_large",
                         "body exceeds " + std::to_string(config_.http.max_body_bytes) + " bytes", extra);
-    case ws::kStatusHeaderFieldsTooLarge:
+    case http::kStatusHeaderFieldsTooLarge:
       return http_error(conn, s, status, "headers_too_large",
-                        reason == ws::kReasonTooManyFields
+                        reason == http::kReasonTooManyFields
                             ? "more than " + std::to_string(config_.http.max_headers) + " header fields"
                             : "request head past --max-head-bytes or more fields than --max-headers",
                         extra);
@@ -448,109 +476,9 @@ void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view 
                           std::string_view msg, std::string_view extra) {
   // JSON escaping at most sextuples a byte (\u00XX)
   std::string out(kErrorResponseSlack + code.size() * 6 + msg.size() * 6 + extra.size(), '\0');
-  size_t n = ws::write_error_response(&out[0], out.size(), status, code, msg, extra);
+  size_t n = http::write_error_response(&out[0], out.size(), status, code, msg, extra);
   if (n) send_bytes(conn, out.data(), n);
   close_http(conn, s);
-}
-
-int WsServer::send_bytes(ConnId conn, const void* bytes, size_t len) {
-  Frame* f = engine_.copy_frame(bytes, len);
-  if (!f) return -ENOMEM;
-  int r = engine_.send(conn, f);
-  frame_unref(f);
-  return r;
-}
-
-Frame* WsServer::encode(ws::Opcode op, const void* payload, size_t len) {
-  size_t header = ws::frame_header_size(len, false);
-  Frame* f = engine_.make_frame(header + len);
-  if (!f) return nullptr;
-  ws::write_frame_header(f->data(), op, true, len);
-  if (len) std::memcpy(f->data() + header, payload, len);
-  return f;
-}
-
-int WsServer::send(ConnId conn, ws::Opcode op, const void* payload, size_t len) {
-  // A closing connection's session is still here: the engine decides (its Close is the last
-  // frame it takes), as for the binding's sends.
-  if (!session(conn)) return -ENOTCONN;
-  Frame* f = encode(op, payload, len);
-  if (!f) return -ENOMEM;
-  int r = engine_.send(conn, f);
-  frame_unref(f);
-  return r;
-}
-
-size_t WsServer::fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload,
-                        size_t len) {
-  Frame* f = encode(op, payload, len);
-  if (!f) return 0;
-  size_t queued = engine_.fanout(conns, n, f);
-  frame_unref(f);
-  return queued;
-}
-
-size_t WsServer::shutdown(uint16_t code) {
-  engine_.stop_accepting();
-  size_t closed = 0;
-  for (auto& s : sessions_) {
-    if (!s || s->phase == SessionPhase::kClosing) continue;
-    closed += close(s->id, code, "going away") == 0;
-  }
-  return closed;
-}
-
-int WsServer::close(ConnId conn, uint16_t code, std::string_view reason) {
-  Session* s = session(conn);
-  if (!s) return -ENOTCONN;
-  if (s->phase == SessionPhase::kClosing) return -EALREADY;  // one Close per connection
-  if (s->phase != SessionPhase::kWebSocket) {
-    close_http(conn, *s);
-    return 0;
-  }
-  send_close(conn, *s, code, reason);
-  return 0;
-}
-
-size_t WsServer::buffered_bytes() const {
-  size_t n = 0;
-  for (const auto& s : sessions_) {
-    if (s) n += s->inbuf.capacity() + s->message.capacity();
-  }
-  return n;
-}
-
-size_t WsServer::sweep(uint64_t handshake_timeout_ms, bool ping) {
-  static const uint8_t kPing[2] = {0x89, 0x00};  // FIN + ping, empty payload (RFC 6455 5.5.2)
-  uint64_t now = monotonic_ms();
-  size_t dropped = 0;
-  for (auto& owned : sessions_) {
-    Session* s = owned.get();
-    if (s == nullptr) continue;
-    bool stale = false;
-    switch (s->phase) {
-      case SessionPhase::kHttp:
-        stale = now - s->phase_since_ms > handshake_timeout_ms;
-        break;
-      case SessionPhase::kWebSocket:
-        if (!ping) break;
-        if (!s->heard) {
-          stale = true;
-          break;
-        }
-        s->heard = false;
-        send_bytes(s->id, kPing, sizeof kPing);
-        break;
-      default:
-        break;  // the layer above is deciding, or the connection is already closing
-    }
-    if (stale) {
-      s->phase = SessionPhase::kClosing;
-      engine_.close(s->id, CloseMode::kAbort);
-      dropped++;
-    }
-  }
-  return dropped;
 }
 
 }  // namespace ringcast

@@ -1,6 +1,6 @@
-#include "ws/http_tokens.h"
+#include "http/tokens.h"
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
 namespace {
 
@@ -50,4 +50,4 @@ bool list_has_token(std::string_view list, std::string_view token) {
   return false;
 }
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http

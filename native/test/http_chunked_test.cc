@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "ws/http_chunked.h"
+#include "http/chunked.h"
 #include "ws_test.h"
 
-using namespace ringcast::ws;
+using namespace ringcast::http;
 using wstest::run;
 using wstest::Split;
 

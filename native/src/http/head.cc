@@ -1,10 +1,10 @@
-#include "ws/http_head.h"
+#include "http/head.h"
 
 #include <algorithm>
 
-#include "ws/http_tokens.h"
+#include "http/tokens.h"
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
 namespace {
 
@@ -286,4 +286,4 @@ HttpParseResult HttpHeadParser::check_content_length() {
   return result_;
 }
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http

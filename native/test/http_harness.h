@@ -7,43 +7,43 @@
 #include <memory>
 #include <string>
 
-#include "ws/http_head.h"
+#include "http/head.h"
 #include "ws_test.h"
 
 namespace wstest {
 
 struct ParsedHead {
-  ringcast::ws::HttpParseResult result;
-  ringcast::ws::HttpHeadParser parser;
+  ringcast::http::HttpParseResult result;
+  ringcast::http::HttpHeadParser parser;
   std::unique_ptr<char[]> buffer;  // the last buffer given to parse(); head().base points here
 };
 
 inline ParsedHead parse_head(std::string_view request, Split how, uint64_t seed = 1,
-                             ringcast::ws::HttpLimits limits = {}) {
-  ParsedHead out{{}, ringcast::ws::HttpHeadParser(limits), nullptr};
+                             ringcast::http::HttpLimits limits = {}) {
+  ParsedHead out{{}, ringcast::http::HttpHeadParser(limits), nullptr};
   size_t fed = 0;
   for (size_t n : chunk_sizes(request.size(), how, seed)) {
     fed += n;
     out.buffer = std::make_unique<char[]>(fed);
     std::memcpy(out.buffer.get(), request.data(), fed);
     out.result = out.parser.parse(out.buffer.get(), fed);
-    if (out.result.state != ringcast::ws::HttpParseState::kNeedMore) break;
+    if (out.result.state != ringcast::http::HttpParseState::kNeedMore) break;
   }
   return out;
 }
 
-inline std::string outcome(const ringcast::ws::HttpParseResult& r) {
+inline std::string outcome(const ringcast::http::HttpParseResult& r) {
   switch (r.state) {
-    case ringcast::ws::HttpParseState::kNeedMore: return "incomplete";
-    case ringcast::ws::HttpParseState::kDone: return "done";
-    case ringcast::ws::HttpParseState::kError: return "error:" + std::to_string(r.status);
+    case ringcast::http::HttpParseState::kNeedMore: return "incomplete";
+    case ringcast::http::HttpParseState::kDone: return "done";
+    case ringcast::http::HttpParseState::kError: return "error:" + std::to_string(r.status);
   }
   return "?";
 }
 
 // Whole, byte by byte and at random split points; every way must give `expected`.
 inline void expect_outcome_every_split(std::string_view request, const std::string& expected,
-                                       ringcast::ws::HttpLimits limits = {}) {
+                                       ringcast::http::HttpLimits limits = {}) {
   for (Split how : {Split::kWhole, Split::kBytewise, Split::kRandom}) {
     const int seeds = how == Split::kRandom ? 4 : 1;
     for (int seed = 1; seed <= seeds; seed++) {

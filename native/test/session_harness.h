@@ -1,13 +1,14 @@
 // A WsServer on the real engine, driven as the binding drives it, and the client-side bytes
-// the protocol-layer tests write: shared by engine_ws_test and engine_lifecycle_test.
+// the protocol-layer tests write: shared by session_ws_test and session_lifecycle_test.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "engine/ws_server.h"
 #include "engine_test.h"
+#include "server_frame.h"
+#include "session/ws_server.h"
 #include "ws/frame_writer.h"
 
 namespace enginetest {
@@ -31,13 +32,22 @@ struct Harness {
   explicit Harness(uint64_t max_outbound = 8u << 20, uint32_t close_timeout_ms = 5000) {
     EngineConfig cfg;
     cfg.close_timeout_ms = close_timeout_ms;
-    cfg.max_connections = 64;
+    cfg.max_slots = 64;
     cfg.recv_buffers = 64;
     cfg.recv_buffer_size = 4096;
     cfg.max_outbound = max_outbound;
     CHECK_EQ(engine.init(cfg), 0);
     server.reset(new WsServer(engine));
     port = engine.listen("127.0.0.1", 0);
+  }
+  // A data frame encoded as the layer above encodes it, then sent or fanned out.
+  int send(ConnId conn, ws::Opcode op, const void* payload, size_t len) {
+    std::vector<uint8_t> f = wstest::server_frame(op, payload, len);
+    return server->send(conn, f.data(), f.size());
+  }
+  size_t fanout(const ConnId* conns, size_t n, ws::Opcode op, const void* payload, size_t len) {
+    std::vector<uint8_t> f = wstest::server_frame(op, payload, len);
+    return server->fanout(conns, n, f.data(), f.size());
   }
   void turn() {
     server->poll(1);
@@ -118,10 +128,8 @@ inline std::string client_frame(ws::Opcode op, const std::string& payload, bool 
 }
 
 inline std::string server_frame(ws::Opcode op, const std::string& payload) {
-  std::string out(ws::kMaxServerHeaderBytes + payload.size(), '\0');
-  size_t h = ws::write_frame_header(reinterpret_cast<uint8_t*>(&out[0]), op, true, payload.size());
-  out.resize(h);
-  return out + payload;
+  const std::vector<uint8_t> f = wstest::server_frame(op, payload.data(), payload.size());
+  return std::string(f.begin(), f.end());
 }
 
 inline std::string close_frame(uint16_t code, std::string_view reason = "") {
@@ -130,13 +138,16 @@ inline std::string close_frame(uint16_t code, std::string_view reason = "") {
   return std::string(reinterpret_cast<char*>(buf), n);
 }
 
-// Connects, upgrades (accepting every upgrade), returns the client fd and the server's id.
-inline int open_websocket(Harness& h, ConnId* conn, const std::string& pipelined = "") {
+// Connects, upgrades (accepting every upgrade; with deflate, as one that negotiated
+// permessage-deflate), returns the client fd and the server's id.
+inline int open_websocket(Harness& h, ConnId* conn, const std::string& pipelined = "", bool deflate = false) {
   int fd = connect_client(h.port);
   h.on_event = [&](const WsEvent& e) {
     if (e.type == WsEventType::kRequest && e.upgrade) {
       *conn = e.conn;
-      CHECK_EQ(h.server->accept_upgrade(e.conn), 0);
+      CHECK_EQ(h.server->accept_upgrade(e.conn, deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "",
+                                        deflate),
+               0);
     }
   };
   CHECK(write_all(fd, (std::string(kUpgrade) + pipelined).data(), sizeof kUpgrade - 1 + pipelined.size()));

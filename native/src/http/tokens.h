@@ -3,7 +3,7 @@
 
 #include <string_view>
 
-namespace ringcast::ws {
+namespace ringcast::http {
 
 // tchar of RFC 7230 section 3.2.6: the characters of a token (method, field name, ...).
 bool is_tchar(unsigned char c);
@@ -22,4 +22,4 @@ std::string_view trim_ows(std::string_view s);
 // case-insensitively; empty elements are skipped as the #rule allows.
 bool list_has_token(std::string_view list, std::string_view token);
 
-}  // namespace ringcast::ws
+}  // namespace ringcast::http
