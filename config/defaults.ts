@@ -124,7 +124,11 @@ export const defaults = {
     unit: 'memory|redis://[:password@]host:port[/db]|rediss://...',
     help: 'where seq, history, presence and idempotency keys live: this process (memory), or Redis shared by every node (docs/scaling.md)',
   },
-  brokerPrefix: { default: 'ringcast', unit: 'name', help: 'namespace of every Redis key and channel of this cluster (letters, digits, _ . : -)' },
+  brokerPrefix: {
+    default: 'ringcast',
+    unit: 'name',
+    help: 'namespace of every Redis key and channel of this cluster (letters, digits, _ . : -)',
+  },
   brokerTimeout: {
     default: 3000,
     unit: 'ms',
@@ -133,12 +137,12 @@ export const defaults = {
   brokerProbe: {
     default: 5000,
     unit: 'ms',
-    help: 'period of the Redis link check: a probe through the subscription connection (a link that delivers nothing is reconnected) and a check of each topic\'s last seq (0 = off)',
+    help: "period of the Redis link check: a probe through the subscription connection (a link that delivers nothing is reconnected) and a check of each topic's last seq (0 = off)",
   },
   presenceTtl: {
     default: 60,
     unit: 'seconds',
-    help: 'with the redis broker: how long a node\'s presence entries live unless refreshed (a crashed node\'s clients disappear within it)',
+    help: "with the redis broker: how long a node's presence entries live unless refreshed (a crashed node's clients disappear within it)",
   },
   demo: {
     default: false,
@@ -155,8 +159,18 @@ export const defaults = {
     help: 'TCP connections (HTTP or WebSocket, closing ones included) the engine holds at once; more are closed on accept (0 = as many as RLIMIT_NOFILE allows)',
     advanced: true,
   },
-  sqEntries: { default: 4096, unit: 'entries', help: 'submission queue size, a power of two (halved while RLIMIT_MEMLOCK is short)', advanced: true },
-  cqEntries: { default: 16384, unit: 'entries', help: 'completion queue size, a power of two (halved with the submission queue)', advanced: true },
+  sqEntries: {
+    default: 4096,
+    unit: 'entries',
+    help: 'submission queue size, a power of two (halved while RLIMIT_MEMLOCK is short)',
+    advanced: true,
+  },
+  cqEntries: {
+    default: 16384,
+    unit: 'entries',
+    help: 'completion queue size, a power of two (halved with the submission queue)',
+    advanced: true,
+  },
   recvBuffers: {
     default: 256,
     unit: 'buffers',

@@ -51,9 +51,11 @@ function headline(kind, r) {
   if (!r.ok) return r.unavailable ? `unavailable: ${r.error}` : r.skipped ? r.error : `FAILED: ${r.error}`;
   if (kind === 'idle') return `${r.held} held, ${Math.round(r.bytesPerConnection)} B/conn`;
   if (kind === 'http') return `${Math.round(r.requestsPerS)} req/s, ${r.cpuUsPerRequest.toFixed(1)} us CPU/req`;
-  return `${Math.round(r.deliveriesPerS)} deliveries/s, ${r.cpuUsPerDelivery.toFixed(2)} us CPU/delivery, ` +
+  return (
+    `${Math.round(r.deliveriesPerS)} deliveries/s, ${r.cpuUsPerDelivery.toFixed(2)} us CPU/delivery, ` +
     `p99 ${(r.latencyUs.p99 / 1000).toFixed(1)} ms, lost ${r.lost} dup ${r.duplicated} reord ${r.reordered}, ` +
-    `loadgen ${r.loadgenBusyPct.toFixed(0)}%${r.limitedByInstrument ? ' LIMITED BY THE INSTRUMENT' : ''}`;
+    `loadgen ${r.loadgenBusyPct.toFixed(0)}%${r.limitedByInstrument ? ' LIMITED BY THE INSTRUMENT' : ''}`
+  );
 }
 
 async function main() {
@@ -75,7 +77,13 @@ async function main() {
   buildLoadgen(log);
   const bun = findBun();
   const ringcast = findRingcast(log);
-  const tools = { bunBin: bun.bin, bunReason: bun.reason, ringcastCli: ringcast.cli, ringcastNodeFlags: ringcast.nodeFlags, ringcastReason: ringcast.reason };
+  const tools = {
+    bunBin: bun.bin,
+    bunReason: bun.reason,
+    ringcastCli: ringcast.cli,
+    ringcastNodeFlags: ringcast.nodeFlags,
+    ringcastReason: ringcast.reason,
+  };
   const machine = machineInfo(bun.version);
   const stamp = machine.date.slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
   const name = `${stamp}-${machine.commit}-${profile}`;
@@ -114,7 +122,11 @@ async function main() {
   }
 
   const all = {
-    name, profile, timing: t, machine, servers: servers.map((s) => s.name),
+    name,
+    profile,
+    timing: t,
+    machine,
+    servers: servers.map((s) => s.name),
     scenarios: plan.map((s) => ({ ...s, connections: s.kind === 'idle' ? idleCount(s, machine.nofile) : s.connections })),
     runs,
   };

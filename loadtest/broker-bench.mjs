@@ -85,15 +85,21 @@ function pool(results) {
   if (commits.size > 1) throw new Error(`--report-from: results of different commits (${[...commits].join(', ')})`);
   if (results.length === 1) return first;
   const seen = new Map();
-  const runs = results.flatMap((r) => r.runs).map((run) => {
-    const key = `${run.scenario}|${run.setup}`;
-    seen.set(key, (seen.get(key) ?? 0) + 1);
-    return { ...run, repeat: seen.get(key) };
-  });
+  const runs = results
+    .flatMap((r) => r.runs)
+    .map((run) => {
+      const key = `${run.scenario}|${run.setup}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+      return { ...run, repeat: seen.get(key) };
+    });
   const setups = [...new Set(results.flatMap((r) => r.setups))];
   const scenarios = [...new Map(results.flatMap((r) => r.scenarios).map((s) => [s.id, s])).values()];
   return {
-    ...first, name: results.map((r) => r.name).join('+'), setups, scenarios, runs,
+    ...first,
+    name: results.map((r) => r.name).join('+'),
+    setups,
+    scenarios,
+    runs,
     timing: { ...first.timing, repeats: Math.max(...seen.values()) },
     machine: { ...first.machine, date: results.map((r) => r.machine.date).sort()[0], dirty: results.some((r) => r.machine.dirty) },
   };
@@ -102,11 +108,14 @@ function pool(results) {
 function headline(r) {
   if (!r.ok) return r.unavailable ? `unavailable: ${r.error}` : `FAILED: ${r.error}`;
   const redis = Number.isFinite(r.redisCommandsPerPublish)
-    ? `, Redis ${r.redisCommandsPerPublish.toFixed(2)} cmds/publish ${r.redisBusyPct.toFixed(0)}% CPU` : '';
-  return `${Math.round(r.deliveriesPerS)} deliveries/s, ${Math.round(r.deliveriesPerCpuS)} per server-side CPU s, ` +
+    ? `, Redis ${r.redisCommandsPerPublish.toFixed(2)} cmds/publish ${r.redisBusyPct.toFixed(0)}% CPU`
+    : '';
+  return (
+    `${Math.round(r.deliveriesPerS)} deliveries/s, ${Math.round(r.deliveriesPerCpuS)} per server-side CPU s, ` +
     `p50 ${(r.latencyUs.p50 / 1000).toFixed(2)} ms p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms${redis}, ` +
     `nodes ${r.nodes.map((n) => `${n.role} ${n.busyPct.toFixed(0)}%`).join(' ')}, loadgen ${r.loadgenBusyPct.toFixed(0)}%, ` +
-    `lost ${r.lost} dup ${r.duplicated} reord ${r.reordered}`;
+    `lost ${r.lost} dup ${r.duplicated} reord ${r.reordered}`
+  );
 }
 
 async function main() {
@@ -130,8 +139,11 @@ async function main() {
   const tools = { ringcastCli: ringcast.cli, ringcastNodeFlags: ringcast.nodeFlags, ringcastReason: ringcast.reason };
   if (ringcast.cli && !hasBrokerFlag(ringcast.cli)) log('ringcast: this build has no --broker; ringcast-redis will be unavailable');
   const machine = {
-    ...machineInfo(), redis: redisVersion, ioredis: packageVersion(path.join(REPO, 'node_modules', 'ioredis')),
-    ioredisPeer: packageVersion(path.join(PEERS, 'node_modules', 'ioredis')), uring: uringState(),
+    ...machineInfo(),
+    redis: redisVersion,
+    ioredis: packageVersion(path.join(REPO, 'node_modules', 'ioredis')),
+    ioredisPeer: packageVersion(path.join(PEERS, 'node_modules', 'ioredis')),
+    uring: uringState(),
   };
   const name = `${machine.date.slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}-${machine.commit}-broker`;
   const outDir = path.join(LOADTEST, 'results', name);

@@ -10,63 +10,92 @@ const positiveInt = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const nonNegativeInt = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const uint32 = z.coerce.number().int().min(0).max(0xffff_ffff);
 const powerOfTwo = (min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).refine((n) => (n & (n - 1)) === 0, 'must be a power of two');
+  z.coerce
+    .number()
+    .int()
+    .min(min)
+    .max(max)
+    .refine((n) => (n & (n - 1)) === 0, 'must be a power of two');
 
-const schema = z.strictObject({
-  host: z.string().min(1),
-  port,
-  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold printable ASCII without spaces'),
-  transport: z.enum(['auto', 'uring', 'ws']),
-  maxPayload: z.coerce.number().int().min(64).max(64 * 1024 * 1024),
-  permessageDeflate: z.enum(['on', 'off']),
-  deflateThreshold: nonNegativeInt,
-  deflateLevel: z.coerce.number().int().min(1).max(9),
-  maxOutbound: z.coerce.number().int().min(1024).max(Number.MAX_SAFE_INTEGER),
-  history: nonNegativeInt.max(1_000_000),
-  historyTtl: nonNegativeInt,
-  maxTopics: positiveInt,
-  maxHistoryBytes: nonNegativeInt,
-  maxConnections: nonNegativeInt,
-  maxTopicsPerConnection: positiveInt,
-  handshakeTimeout: positiveInt,
-  pingInterval: positiveInt,
-  closeTimeout: positiveInt,
-  drainDelay: nonNegativeInt,
-  drainTimeout: positiveInt,
-  maxHeadBytes: z.coerce.number().int().min(256).max(1024 * 1024),
-  maxHeaders: z.coerce.number().int().min(4).max(1000),
-  jwtSecret: z.string().min(16, 'must be at least 16 characters').nullable(),
-  jwtPublicKey: z.string().min(1).nullable(),
-  apiKey: z.string().min(8, 'must be at least 8 characters').nullable(),
-  allowedOrigins: z
-    .string()
-    .nullable()
-    .refine((v) => v === null || v.split(',').every((o) => /^[a-z][a-z0-9+.-]*:\/\/[^/\s,]+$/i.test(o.trim())), 'must be a comma-separated list of origins like https://chat.example.com'),
-  rateLimit: nonNegativeInt,
-  rateLimitBytes: nonNegativeInt,
-  idempotencyTtl: nonNegativeInt,
-  maxIdempotencyKeys: positiveInt,
-  presenceEvents: positiveInt,
-  broker: z.string().superRefine((v, ctx) => {
-    const problem = brokerUrlProblem(v);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-  brokerPrefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1..64 letters, digits, _ . : or -'),
-  brokerTimeout: z.coerce.number().int().min(50).max(60_000),
-  brokerProbe: nonNegativeInt.max(3_600_000),
-  presenceTtl: z.coerce.number().int().min(5).max(86_400),
-  demo: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  ringSlots: z.coerce.number().int().min(0).max(1 << 18),
-  sqEntries: powerOfTwo(64, 32768),
-  cqEntries: powerOfTwo(64, 65536),
-  recvBuffers: powerOfTwo(8, 32768),
-  recvBufferSize: z.coerce.number().int().min(512).max(1 << 20),
-  zeroCopyThreshold: uint32,
-  acceptBackoff: positiveInt.max(60_000),
-  listenBacklog: z.coerce.number().int().min(1).max(65535),
-  drainMark: nonNegativeInt,
-}).refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, { message: 'set --jwt-secret or --jwt-public-key, not both', path: ['jwtPublicKey'] });
+const schema = z
+  .strictObject({
+    host: z.string().min(1),
+    port,
+    path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold printable ASCII without spaces'),
+    transport: z.enum(['auto', 'uring', 'ws']),
+    maxPayload: z.coerce
+      .number()
+      .int()
+      .min(64)
+      .max(64 * 1024 * 1024),
+    permessageDeflate: z.enum(['on', 'off']),
+    deflateThreshold: nonNegativeInt,
+    deflateLevel: z.coerce.number().int().min(1).max(9),
+    maxOutbound: z.coerce.number().int().min(1024).max(Number.MAX_SAFE_INTEGER),
+    history: nonNegativeInt.max(1_000_000),
+    historyTtl: nonNegativeInt,
+    maxTopics: positiveInt,
+    maxHistoryBytes: nonNegativeInt,
+    maxConnections: nonNegativeInt,
+    maxTopicsPerConnection: positiveInt,
+    handshakeTimeout: positiveInt,
+    pingInterval: positiveInt,
+    closeTimeout: positiveInt,
+    drainDelay: nonNegativeInt,
+    drainTimeout: positiveInt,
+    maxHeadBytes: z.coerce
+      .number()
+      .int()
+      .min(256)
+      .max(1024 * 1024),
+    maxHeaders: z.coerce.number().int().min(4).max(1000),
+    jwtSecret: z.string().min(16, 'must be at least 16 characters').nullable(),
+    jwtPublicKey: z.string().min(1).nullable(),
+    apiKey: z.string().min(8, 'must be at least 8 characters').nullable(),
+    allowedOrigins: z
+      .string()
+      .nullable()
+      .refine(
+        (v) => v === null || v.split(',').every((o) => /^[a-z][a-z0-9+.-]*:\/\/[^/\s,]+$/i.test(o.trim())),
+        'must be a comma-separated list of origins like https://chat.example.com',
+      ),
+    rateLimit: nonNegativeInt,
+    rateLimitBytes: nonNegativeInt,
+    idempotencyTtl: nonNegativeInt,
+    maxIdempotencyKeys: positiveInt,
+    presenceEvents: positiveInt,
+    broker: z.string().superRefine((v, ctx) => {
+      const problem = brokerUrlProblem(v);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    brokerPrefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1..64 letters, digits, _ . : or -'),
+    brokerTimeout: z.coerce.number().int().min(50).max(60_000),
+    brokerProbe: nonNegativeInt.max(3_600_000),
+    presenceTtl: z.coerce.number().int().min(5).max(86_400),
+    demo: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    ringSlots: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(1 << 18),
+    sqEntries: powerOfTwo(64, 32768),
+    cqEntries: powerOfTwo(64, 65536),
+    recvBuffers: powerOfTwo(8, 32768),
+    recvBufferSize: z.coerce
+      .number()
+      .int()
+      .min(512)
+      .max(1 << 20),
+    zeroCopyThreshold: uint32,
+    acceptBackoff: positiveInt.max(60_000),
+    listenBacklog: z.coerce.number().int().min(1).max(65535),
+    drainMark: nonNegativeInt,
+  })
+  .refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, {
+    message: 'set --jwt-secret or --jwt-public-key, not both',
+    path: ['jwtPublicKey'],
+  });
 
 export type Config = z.infer<typeof schema>;
 
@@ -88,8 +117,14 @@ function parseArgv(argv: readonly string[]): { values: Partial<Record<OptionName
   let version = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') { help = true; continue; }
-    if (arg === '--version' || arg === '-v') { version = true; continue; }
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (arg === '--version' || arg === '-v') {
+      version = true;
+      continue;
+    }
     if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}' (flags look like --port 8080)`);
     const eq = arg.indexOf('=');
     const flag = arg.slice(2, eq === -1 ? undefined : eq);
@@ -131,10 +166,14 @@ function readConfigFile(file: string): Record<string, unknown> {
 /** Where a value came from, for error messages that name it the way the user wrote it. */
 function describe(name: OptionName, source: 'flag' | 'env' | 'file' | 'default'): string {
   switch (source) {
-    case 'flag': return `--${kebab(name)}`;
-    case 'env': return envName(name);
-    case 'file': return `config key '${name}'`;
-    default: return `default of ${name}`;
+    case 'flag':
+      return `--${kebab(name)}`;
+    case 'env':
+      return envName(name);
+    case 'file':
+      return `config key '${name}'`;
+    default:
+      return `default of ${name}`;
   }
 }
 
@@ -151,10 +190,19 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   for (const name of Object.keys(defaults) as OptionName[]) {
     if (name === 'config') continue;
     const fromEnv = env[envName(name)];
-    if (flags[name] !== undefined) { merged[name] = flags[name]; sources.set(name, 'flag'); }
-    else if (fromEnv !== undefined && fromEnv !== '') { merged[name] = fromEnv; sources.set(name, 'env'); }
-    else if (file[name] !== undefined) { merged[name] = file[name]; sources.set(name, 'file'); }
-    else { merged[name] = defaults[name].default; sources.set(name, 'default'); }
+    if (flags[name] !== undefined) {
+      merged[name] = flags[name];
+      sources.set(name, 'flag');
+    } else if (fromEnv !== undefined && fromEnv !== '') {
+      merged[name] = fromEnv;
+      sources.set(name, 'env');
+    } else if (file[name] !== undefined) {
+      merged[name] = file[name];
+      sources.set(name, 'file');
+    } else {
+      merged[name] = defaults[name].default;
+      sources.set(name, 'default');
+    }
   }
   const result = schema.safeParse(merged);
   if (!result.success) {
@@ -178,7 +226,13 @@ export function configWith(overrides: Partial<Config> = {}): Config {
 }
 
 export function helpText(): string {
-  const lines = ['Usage: ringcast [flags]', '', 'Every flag is also an env var RINGCAST_<NAME> and a key of the --config JSON file.', 'Precedence: flag > env > file > default.', ''];
+  const lines = [
+    'Usage: ringcast [flags]',
+    '',
+    'Every flag is also an env var RINGCAST_<NAME> and a key of the --config JSON file.',
+    'Precedence: flag > env > file > default.',
+    '',
+  ];
   const entries = Object.entries(defaults) as [string, OptionSpec][];
   const flagLines = (list: [string, OptionSpec][]) => {
     for (const [name, spec] of list) {

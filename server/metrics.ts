@@ -40,7 +40,12 @@ export class Metrics {
 
   constructor(transport: string) {
     const registers = [this.registry];
-    this.connections = new Gauge({ name: 'ringcast_connections', help: 'Open WebSocket connections', labelNames: ['transport'], registers });
+    this.connections = new Gauge({
+      name: 'ringcast_connections',
+      help: 'Open WebSocket connections',
+      labelNames: ['transport'],
+      registers,
+    });
     this.connections.set({ transport }, 0);
     this.upgradesRejected = new Counter({
       name: 'ringcast_upgrades_rejected_total',
@@ -49,9 +54,18 @@ export class Metrics {
       registers,
     });
     this.messagesIn = new Counter({ name: 'ringcast_messages_in_total', help: 'WebSocket messages received', registers });
-    this.publishes = new Counter({ name: 'ringcast_publishes_total', help: 'Messages published, by source (ws or http)', labelNames: ['source'], registers });
+    this.publishes = new Counter({
+      name: 'ringcast_publishes_total',
+      help: 'Messages published, by source (ws or http)',
+      labelNames: ['source'],
+      registers,
+    });
     this.deliveries = new Counter({ name: 'ringcast_deliveries_total', help: 'msg frames queued to subscribers', registers });
-    this.bytesOut = new Counter({ name: 'ringcast_bytes_out_total', help: 'Bytes of msg frames queued to subscribers (uncompressed size; permessage-deflate sends fewer)', registers });
+    this.bytesOut = new Counter({
+      name: 'ringcast_bytes_out_total',
+      help: 'Bytes of msg frames queued to subscribers (uncompressed size; permessage-deflate sends fewer)',
+      registers,
+    });
     this.slowConsumerCloses = new Counter({
       name: 'ringcast_slow_consumer_closes_total',
       help: 'Connections closed with 1013 for exceeding --max-outbound',
@@ -125,17 +139,39 @@ export class Metrics {
       registers,
     });
     this.brokerUp.set(1);
-    this.brokerReconnects = new Counter({ name: 'ringcast_broker_reconnects_total', help: 'Redis links made again after a loss, by link (command, subscriber)', labelNames: ['link'], registers });
-    this.brokerErrors = new Counter({ name: 'ringcast_broker_errors_total', help: 'Redis commands that failed or timed out, by operation', labelNames: ['op'], registers });
+    this.brokerReconnects = new Counter({
+      name: 'ringcast_broker_reconnects_total',
+      help: 'Redis links made again after a loss, by link (command, subscriber)',
+      labelNames: ['link'],
+      registers,
+    });
+    this.brokerErrors = new Counter({
+      name: 'ringcast_broker_errors_total',
+      help: 'Redis commands that failed or timed out, by operation',
+      labelNames: ['op'],
+      registers,
+    });
     this.brokerStaleLinks = new Counter({
       name: 'ringcast_broker_stale_links_total',
       help: 'Redis links reconnected because a probe through them did not come back within --broker-timeout, by link',
       labelNames: ['link'],
       registers,
     });
-    this.brokerCatchups = new Counter({ name: 'ringcast_broker_catchups_total', help: 'Topic repairs: missed messages read back from the broker after a seq gap, an outage or a failed check', registers });
-    this.brokerCatchupMessages = new Counter({ name: 'ringcast_broker_catchup_messages_total', help: 'Messages delivered from the broker\'s history by repairs', registers });
-    this.brokerResyncs = new Counter({ name: 'ringcast_broker_resyncs_total', help: 'resync frames sent: the broker could not give what a topic\'s subscribers missed (new epoch, or older than its history)', registers });
+    this.brokerCatchups = new Counter({
+      name: 'ringcast_broker_catchups_total',
+      help: 'Topic repairs: missed messages read back from the broker after a seq gap, an outage or a failed check',
+      registers,
+    });
+    this.brokerCatchupMessages = new Counter({
+      name: 'ringcast_broker_catchup_messages_total',
+      help: "Messages delivered from the broker's history by repairs",
+      registers,
+    });
+    this.brokerResyncs = new Counter({
+      name: 'ringcast_broker_resyncs_total',
+      help: "resync frames sent: the broker could not give what a topic's subscribers missed (new epoch, or older than its history)",
+      registers,
+    });
     const self = this;
     new Counter({
       name: CLOSE_TIMEOUTS,
@@ -158,8 +194,22 @@ export class Metrics {
   /** Gauges read at each scrape: topics held and retained history bytes. */
   attachStore(read: () => { topics: number; historyBytes: number }): void {
     const registers = [this.registry];
-    new Gauge({ name: 'ringcast_topics', help: 'Topics held (with or without subscribers)', registers, collect() { this.set(read().topics); } });
-    new Gauge({ name: 'ringcast_history_bytes', help: 'Retained message bytes over all topics', registers, collect() { this.set(read().historyBytes); } });
+    new Gauge({
+      name: 'ringcast_topics',
+      help: 'Topics held (with or without subscribers)',
+      registers,
+      collect() {
+        this.set(read().topics);
+      },
+    });
+    new Gauge({
+      name: 'ringcast_history_bytes',
+      help: 'Retained message bytes over all topics',
+      registers,
+      collect() {
+        this.set(read().historyBytes);
+      },
+    });
   }
 
   /**
@@ -184,7 +234,9 @@ export class Metrics {
         this.engineCloseTimeouts = () => stats()[key] ?? 0;
       } else if (kind === 'counter') {
         new Counter({
-          name: metric, help, registers,
+          name: metric,
+          help,
+          registers,
           collect() {
             this.reset();
             this.inc(stats()[key] ?? 0);
@@ -192,7 +244,9 @@ export class Metrics {
         });
       } else {
         new Gauge({
-          name: metric, help, registers,
+          name: metric,
+          help,
+          registers,
           collect() {
             this.set(stats()[key] ?? 0);
           },

@@ -49,7 +49,16 @@ export class RingcastServer {
       connections: () => this.transport.connectionCount(),
       admission: { reserved: 0 },
     };
-    const api: ApiContext = { hub: this.hub, metrics: this.metrics, wsPath: config.path, apiKey: config.apiKey, auth, draining: () => this.draining, broker: () => this.brokerHealth(), demo: config.demo };
+    const api: ApiContext = {
+      hub: this.hub,
+      metrics: this.metrics,
+      wsPath: config.path,
+      apiKey: config.apiKey,
+      auth,
+      draining: () => this.draining,
+      broker: () => this.brokerHealth(),
+      demo: config.demo,
+    };
     const events: TransportEvents = {
       http: (req) => handleHttp(api, req),
       upgrade: (req) => decideUpgrade(upgradeCtx, req),
@@ -91,7 +100,14 @@ export class RingcastServer {
     }
     this.address = await this.transport.listen(this.config.host, this.config.port);
     this.log.info(
-      { event: 'listening', host: this.address.host, port: this.address.port, path: this.config.path, transport: this.transport.name, features: this.transport.features },
+      {
+        event: 'listening',
+        host: this.address.host,
+        port: this.address.port,
+        path: this.config.path,
+        transport: this.transport.name,
+        features: this.transport.features,
+      },
       `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name}, ${this.brokerHealth().broker} broker)`,
     );
     return this.address;

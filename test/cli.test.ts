@@ -69,7 +69,18 @@ describe('ringcast CLI', () => {
   it('prints every flag with its default for --help and exits 0', () => {
     const r = runSync(['--help']);
     expect(r.status).toBe(0);
-    for (const flag of ['--host', '--port', '--path', '--transport', '--max-payload', '--max-outbound', '--history', '--max-connections', '--log-level', '--config']) {
+    for (const flag of [
+      '--host',
+      '--port',
+      '--path',
+      '--transport',
+      '--max-payload',
+      '--max-outbound',
+      '--history',
+      '--max-connections',
+      '--log-level',
+      '--config',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('(default: 8080)');
@@ -115,7 +126,10 @@ describe('ringcast CLI', () => {
 
   describe('transport selection under a real seccomp refusal of io_uring_setup', () => {
     // EPERM is what Docker >= 25's default profile answers, ENOSYS what podman's answers.
-    it.each([[1, /seccomp/], [38, /seccomp profile blocks io_uring \(podman/]])('with errno %i, auto runs on ws and logs one line with the reason and the fix', async (errno, why) => {
+    it.each([
+      [1, /seccomp/],
+      [38, /seccomp profile blocks io_uring \(podman/],
+    ])('with errno %i, auto runs on ws and logs one line with the reason and the fix', async (errno, why) => {
       const r = start(['--port', '0'], {}, [denyIoUring(), String(errno)]);
       running.push(r);
       expect(await r.listening).toMatchObject({ transport: 'ws' });
@@ -142,16 +156,19 @@ describe('ringcast CLI', () => {
     expect(r.lines.filter((l) => l.event === 'transport_fallback')).toHaveLength(0);
   });
 
-  it.each(transports.flatMap((t) => (['SIGTERM', 'SIGINT'] as const).map((sig) => [sig, t] as const)))('drains on %s (%s transport): clients get 1001 and the process exits 0', async (signal, transport) => {
-    const r = start(['--port', '0', '--transport', transport]);
-    running.push(r);
-    const { port } = (await r.listening) as { port: number };
-    const clients = await Promise.all([1, 2, 3].map(() => Client.open(`ws://127.0.0.1:${port}/ws`)));
-    r.child.kill(signal);
-    for (const c of clients) expect((await c.closed).code).toBe(1001);
-    expect(await r.exited).toBe(0);
-    expect(r.lines.map((l) => l.event)).toEqual(expect.arrayContaining(['signal', 'draining', 'stopped']));
-  });
+  it.each(transports.flatMap((t) => (['SIGTERM', 'SIGINT'] as const).map((sig) => [sig, t] as const)))(
+    'drains on %s (%s transport): clients get 1001 and the process exits 0',
+    async (signal, transport) => {
+      const r = start(['--port', '0', '--transport', transport]);
+      running.push(r);
+      const { port } = (await r.listening) as { port: number };
+      const clients = await Promise.all([1, 2, 3].map(() => Client.open(`ws://127.0.0.1:${port}/ws`)));
+      r.child.kill(signal);
+      for (const c of clients) expect((await c.closed).code).toBe(1001);
+      expect(await r.exited).toBe(0);
+      expect(r.lines.map((l) => l.event)).toEqual(expect.arrayContaining(['signal', 'draining', 'stopped']));
+    },
+  );
 
   it.each(transports)('completes a SIGTERM drain when stdout is a closed pipe (%s transport)', async (transport) => {
     const r = start(['--port', '0', '--transport', transport]);
@@ -168,7 +185,10 @@ describe('ringcast CLI', () => {
     running.push(r);
     const { port } = (await r.listening) as { port: number };
     for (const target of ['http://[/ws', '//[/ws', 'http://a:99999/ws']) {
-      const answer = await rawHttp(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      const answer = await rawHttp(
+        port,
+        `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
       expect(answer).toMatch(/^HTTP\/1\.1 400 /);
     }
     const c = await Client.open(`ws://127.0.0.1:${port}/ws`);
@@ -196,7 +216,11 @@ describe('ringcast CLI', () => {
     const r = start(['--port', '0', '--log-level', 'trace', '--jwt-secret', secret, '--api-key', key]);
     running.push(r);
     const { port } = (await r.listening) as { port: number };
-    await fetch(`http://127.0.0.1:${port}/publish`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{"topic":"a","data":1}' });
+    await fetch(`http://127.0.0.1:${port}/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: '{"topic":"a","data":1}',
+    });
     r.child.kill('SIGTERM');
     await r.exited;
     const all = JSON.stringify(r.lines);

@@ -42,7 +42,9 @@ describe('launch flags', () => {
   });
 
   it('the Dockerfile CMD runs node with the same flags', () => {
-    const cmd = readFileSync(`${ROOT}/Dockerfile`, 'utf8').split('\n').filter((l) => l.startsWith('CMD '));
+    const cmd = readFileSync(`${ROOT}/Dockerfile`, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('CMD '));
     expect(cmd).toHaveLength(1);
     expect(JSON.parse(cmd[0]!.slice(4))).toEqual(['node', ...flags, CLI_PATH]);
   });
@@ -53,7 +55,8 @@ describe('launch flags', () => {
 
   it('V8 honours them: the new space stays within twice the semi-space after 40 MB survive', () => {
     const semi = Number(flags.find((f) => f.startsWith('--max-semi-space-size='))!.split('=')[1]);
-    const probe = `const v8=require('v8');const keep=[];for(let i=0;i<4e5;i++)keep.push({a:i,b:'x'+i,c:[i]});` +
+    const probe =
+      `const v8=require('v8');const keep=[];for(let i=0;i<4e5;i++)keep.push({a:i,b:'x'+i,c:[i]});` +
       `console.log(v8.getHeapSpaceStatistics().find(s=>s.space_name==='new_space').space_size)`;
     const measure = (f: string[]) => Number(spawnSync(process.execPath, [...f, '-e', probe], { encoding: 'utf8' }).stdout);
     expect(measure(flags)).toBeLessThanOrEqual(2 * semi * 2 ** 20);

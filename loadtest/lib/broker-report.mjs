@@ -28,13 +28,16 @@ export function aggregate(all) {
     const m = (f) => summarize(ok.map(f));
     const commandNames = [...new Set(ok.flatMap((r) => Object.keys(r.redisCommands ?? {})))].sort();
     out.set(key, {
-      ok: ok.length, total: runs.length,
+      ok: ok.length,
+      total: runs.length,
       unavailable: runs.find((r) => r.unavailable)?.error,
       failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
       deliveries: m((r) => r.deliveriesPerS),
       perCpu: m((r) => r.deliveriesPerCpuS),
       perCore: m((r) => r.deliveriesPerCoreS),
-      p50: m((r) => r.latencyUs?.p50), p99: m((r) => r.latencyUs?.p99), p999: m((r) => r.latencyUs?.p999),
+      p50: m((r) => r.latencyUs?.p50),
+      p99: m((r) => r.latencyUs?.p99),
+      p999: m((r) => r.latencyUs?.p999),
       commandsPerPublish: m((r) => r.redisCommandsPerPublish),
       scriptsPerPublish: m((r) => r.redisScriptsPerPublish),
       commandBreakdown: commandNames.map((n) => `${n} ${median(ok.map((r) => r.redisCommands?.[n] ?? 0)).toFixed(2)}`).join(', '),
@@ -73,17 +76,29 @@ function table(scenario, setups, cells) {
       continue;
     }
     const nodes = c.nodeBusy.map((n) => `${n.role} ${pct(n.busy.median)}`).join(' / ');
-    rows.push(`| ${[
-      setup, withSpread(c.deliveries), withSpread(c.perCpu), ratio(c.perCpu.median, peer?.perCpu.median),
-      withSpread(c.perCore), ratio(c.perCore.median, peer?.perCore.median),
-      ms(c.p50.median), ms(c.p99.median), ms(c.p999.median),
-      Number.isFinite(c.commandsPerPublish.median)
-        ? `${c.commandsPerPublish.median.toFixed(2)}${c.scriptsPerPublish.median > 0 ? ` (${c.scriptsPerPublish.median.toFixed(2)} script calls)` : ''}`
-        : '– (no Redis)',
-      Number.isFinite(c.commandsPerPublish.median) ? pct(c.redisBusy.median) : '–', nodes, pct(c.serverCore.median),
-      pct(c.loadgenBusy.median), pct(c.otherLoad.median),
-      c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`, flags(c),
-    ].join(' | ')} |`);
+    rows.push(
+      `| ${[
+        setup,
+        withSpread(c.deliveries),
+        withSpread(c.perCpu),
+        ratio(c.perCpu.median, peer?.perCpu.median),
+        withSpread(c.perCore),
+        ratio(c.perCore.median, peer?.perCore.median),
+        ms(c.p50.median),
+        ms(c.p99.median),
+        ms(c.p999.median),
+        Number.isFinite(c.commandsPerPublish.median)
+          ? `${c.commandsPerPublish.median.toFixed(2)}${c.scriptsPerPublish.median > 0 ? ` (${c.scriptsPerPublish.median.toFixed(2)} script calls)` : ''}`
+          : '– (no Redis)',
+        Number.isFinite(c.commandsPerPublish.median) ? pct(c.redisBusy.median) : '–',
+        nodes,
+        pct(c.serverCore.median),
+        pct(c.loadgenBusy.median),
+        pct(c.otherLoad.median),
+        c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`,
+        flags(c),
+      ].join(' | ')} |`,
+    );
     if (c.commandBreakdown) notes.push(`- ${setup}: ${c.commandBreakdown}`);
   }
   const breakdown = notes.length
@@ -105,12 +120,18 @@ export function goals(all, cells) {
     const cross = get('latency-1k-pubs', `ringcast-redis${suffix}`);
     if (single && cross) {
       const added = cross.p50.median - single.p50.median;
-      lines.push(`- ringcast-redis${suffix} p50 at 1k publishes/s: ${ms(cross.p50.median)} ms against ${ms(single.p50.median)} ms on one node: ` +
-        `the Redis hop adds ${ms(added)} ms (goal < 1 ms: ${added < 1000 ? 'met' : '**not met**'}); p99 ${ms(cross.p99.median)} against ${ms(single.p99.median)} ms` +
-        // A slow single-node path hides the hop: then the comparison says little.
-        (single.p50.median > 1000 ? `; **the single-node p50 is itself ${ms(single.p50.median)} ms**, so this transport's own latency at this rate hides the hop.` : '.'));
+      lines.push(
+        `- ringcast-redis${suffix} p50 at 1k publishes/s: ${ms(cross.p50.median)} ms against ${ms(single.p50.median)} ms on one node: ` +
+          `the Redis hop adds ${ms(added)} ms (goal < 1 ms: ${added < 1000 ? 'met' : '**not met**'}); p99 ${ms(cross.p99.median)} against ${ms(single.p99.median)} ms` +
+          // A slow single-node path hides the hop: then the comparison says little.
+          (single.p50.median > 1000
+            ? `; **the single-node p50 is itself ${ms(single.p50.median)} ms**, so this transport's own latency at this rate hides the hop.`
+            : '.'),
+      );
     } else if (cells.has(`latency-1k-pubs|ringcast-redis${suffix}`)) {
-      lines.push(`- ringcast-redis${suffix} latency: not measured (${cells.get(`latency-1k-pubs|ringcast-redis${suffix}`).unavailable ?? cells.get(`latency-1k-pubs|ringcast-redis${suffix}`).failure ?? 'no single-node run'}).`);
+      lines.push(
+        `- ringcast-redis${suffix} latency: not measured (${cells.get(`latency-1k-pubs|ringcast-redis${suffix}`).unavailable ?? cells.get(`latency-1k-pubs|ringcast-redis${suffix}`).failure ?? 'no single-node run'}).`,
+      );
     }
   }
   for (const id of ['fanout-1k-64B', 'latency-1k-pubs']) {
@@ -123,9 +144,11 @@ export function goals(all, cells) {
       const byProcess = mine.perCpu.median / peer.perCpu.median;
       const r = Math.min(byCore, byProcess);
       const goal = id === 'fanout-1k-64B' ? `goal >= 5x: ${r >= 5 ? 'met' : '**not met**'}` : 'at a fixed rate: efficiency, not capacity';
-      lines.push(`- ${id}: ${setup} delivers ${fmt(mine.perCore.median)} per busy second of the server core, ws-redis ${fmt(peer.perCore.median)}: ` +
-        `**${byCore.toFixed(2)}x** (per process CPU second: ${byProcess.toFixed(2)}x; ${goal}); ` +
-        `deliveries/s ${fmt(mine.deliveries.median)} against ${fmt(peer.deliveries.median)} (${ratio(mine.deliveries.median, peer.deliveries.median)}).`);
+      lines.push(
+        `- ${id}: ${setup} delivers ${fmt(mine.perCore.median)} per busy second of the server core, ws-redis ${fmt(peer.perCore.median)}: ` +
+          `**${byCore.toFixed(2)}x** (per process CPU second: ${byProcess.toFixed(2)}x; ${goal}); ` +
+          `deliveries/s ${fmt(mine.deliveries.median)} against ${fmt(peer.deliveries.median)} (${ratio(mine.deliveries.median, peer.deliveries.median)}).`,
+      );
     }
   }
   return lines.join('\n');
@@ -137,11 +160,15 @@ function instrumentCheck(all) {
   const busiest = ok.reduce((a, b) => (b.loadgenBusyPct > a.loadgenBusyPct ? b : a));
   const limited = ok.filter((r) => r.limitedByInstrument);
   const other = median(ok.map((r) => r.otherLoadPct));
-  return `The generator's busiest run used ${busiest.loadgenBusyPct.toFixed(0)}% of its core (${busiest.scenario} on ${busiest.setup}); ` +
+  return (
+    `The generator's busiest run used ${busiest.loadgenBusyPct.toFixed(0)}% of its core (${busiest.scenario} on ${busiest.setup}); ` +
     `${limited.length} of ${ok.length} runs were above ${INSTRUMENT_LIMIT_PCT}%` +
-    (limited.length ? ` (${[...new Set(limited.map((r) => `${r.scenario} on ${r.setup}`))].join(', ')}): their deliveries/s are lower bounds.` : '.') +
+    (limited.length
+      ? ` (${[...new Set(limited.map((r) => `${r.scenario} on ${r.setup}`))].join(', ')}): their deliveries/s are lower bounds.`
+      : '.') +
     ` Other load on the two cores during the windows: median ${pct(other)}% of a core` +
-    (other > 10 ? ' — the machine was shared; absolute figures are low, ratios within a run fairer.' : '.');
+    (other > 10 ? ' — the machine was shared; absolute figures are low, ratios within a run fairer.' : '.')
+  );
 }
 
 function header(all) {
@@ -149,24 +176,28 @@ function header(all) {
   return [
     `# ringcast broker benchmark, ${m.date.slice(0, 10)}, commit ${m.commit}${m.dirty ? ' (with uncommitted changes)' : ''}`,
     '',
-    '| | |', '|---|---|',
+    '| | |',
+    '|---|---|',
     `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB |`,
     `| kernel | ${m.kernel} |`,
-    `| Node | ${m.node} |`, `| redis-server | ${m.redis} |`, `| ioredis | ${m.ioredis} (ringcast and the peer) |`, `| ws | ${m.ws} |`,
+    `| Node | ${m.node} |`,
+    `| redis-server | ${m.redis} |`,
+    `| ioredis | ${m.ioredis} (ringcast and the peer) |`,
+    `| ws | ${m.ws} |`,
     `| ringcast | ${m.ringcast} at ${m.commit}, \`node ${m.ringcastNodeFlags.join(' ')} dist/server/cli.js\`; ${m.uring}; the -ws setups force --transport ws |`,
     `| runs | ${all.timing.repeats} per scenario and setup${all.name.includes('+') ? ` (pooled from ${all.name.split('+').length} invocations: ${all.name.split('+').join(', ')})` : ''}; warmup ${all.timing.warmup} s, measured ${all.timing.duration} s |`,
     '',
     'Setups: **ringcast-single**: one ringcast node, memory broker, publishers and subscribers on it. ',
     '**ringcast-redis**: two ringcast nodes with `--broker redis://...`, publishers on node A, subscribers on node B ',
-    '(the generator\'s `--publish-url`), every message through Redis. The **-ws** variants are the same on ringcast\'s ws ',
+    "(the generator's `--publish-url`), every message through Redis. The **-ws** variants are the same on ringcast's ws ",
     'transport, the others on `--transport auto`. **ws-redis**: loadtest/peers/ws-redis.mjs, what a Node ',
     'user writes instead (ws + ioredis pub/sub, one PUBLISH per message), two processes split the same way. ',
     'Each run starts a fresh redis-server (no persistence) and fresh servers. Every server-side process — the node(s) and ',
     'redis-server — is pinned to CPU 0, the generator to CPU 1, so the server side has one core however many processes it runs. ',
     'Per core, two ways: "per process CPU s" divides deliveries by the CPU seconds charged to the nodes (/proc) plus Redis ',
     '(INFO cpu) in the window; "per server-core s" divides deliveries/s by the busy fraction of CPU 0 (/proc/stat, task + irq), ',
-    'which also holds loopback TCP work done in softirq that the processes\' counters miss (compare node CPU % with server core %) and any ',
-    'other process that ran on CPU 0. The goal is judged on the lower ratio. Latency is the generator\'s: from the publish\'s scheduled send to the read that returned the delivery, ',
+    "which also holds loopback TCP work done in softirq that the processes' counters miss (compare node CPU % with server core %) and any ",
+    "other process that ran on CPU 0. The goal is judged on the lower ratio. Latency is the generator's: from the publish's scheduled send to the read that returned the delivery, ",
     'one clock. Redis commands per publish are INFO commandstats deltas over the window divided by publishes (INFO itself left out). ',
     '"server core %" is all time spent on CPU 0 (100 = saturated). Medians over the runs; ±% is (max − min) / median.',
   ].join('\n');
@@ -180,7 +211,9 @@ export function writeReport(all) {
     `## Is the generator the bottleneck?\n\n${instrumentCheck(all)}`,
   ];
   for (const s of all.scenarios) {
-    const loadgen = Object.entries(s.loadgen).map(([k, v]) => `--${k} ${v}`).join(' ');
+    const loadgen = Object.entries(s.loadgen)
+      .map(([k, v]) => `--${k} ${v}`)
+      .join(' ');
     sections.push(`## ${s.title}\n\nGenerator: \`${loadgen}\`\n\n${table(s, all.setups, cells)}`);
   }
   const file = path.join(LOADTEST, 'reports', `${all.machine.date.slice(0, 10)}-${all.machine.commit}-broker.md`);

@@ -62,8 +62,12 @@ export async function runBroker(setup, scenario, timing, ctx, label) {
     const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
     let redisBefore, redisAfter, nodeCpu, coreUse;
     const options = {
-      ...scenario.loadgen, warmup: timing.warmup, duration: timing.duration,
-      connectTimeout: CONNECT_TIMEOUT, subscribeTimeout: SUBSCRIBE_TIMEOUT, drainTimeout: DRAIN_TIMEOUT,
+      ...scenario.loadgen,
+      warmup: timing.warmup,
+      duration: timing.duration,
+      connectTimeout: CONNECT_TIMEOUT,
+      subscribeTimeout: SUBSCRIBE_TIMEOUT,
+      drainTimeout: DRAIN_TIMEOUT,
       ...(publishOn !== subscribeOn ? { publishUrl: `ws://127.0.0.1:${publishOn.port}/ws` } : {}),
     };
     const s = await runLoadgen(`ws://127.0.0.1:${subscribeOn.port}/ws`, options, {
@@ -96,7 +100,11 @@ function summarizeRun(scenario, s, nodes, nodeCpu, coreUse, redisBefore, redisAf
   const redisCpuSeconds = redisAfter ? redisAfter.cpuSeconds - redisBefore.cpuSeconds : 0;
   const commands = redisAfter ? commandDelta(redisBefore, redisAfter) : null;
   const commandsTotal = commands ? Object.values(commands).reduce((a, b) => a + b, 0) : NaN;
-  const scripts = commands ? Object.entries(commands).filter(([k]) => SCRIPT_CALLS.has(k)).reduce((a, [, v]) => a + v, 0) : NaN;
+  const scripts = commands
+    ? Object.entries(commands)
+        .filter(([k]) => SCRIPT_CALLS.has(k))
+        .reduce((a, [, v]) => a + v, 0)
+    : NaN;
   const serverSideCpu = serverCpuSeconds + redisCpuSeconds;
   const ownPct = nodeCpu.reduce((t, c) => t + c.busyPct, 0) + (100 * redisCpuSeconds) / wall;
   const serverCorePct = coreUse[0].taskPct + coreUse[0].irqPct;
@@ -120,11 +128,14 @@ function summarizeRun(scenario, s, nodes, nodeCpu, coreUse, redisBefore, redisAf
     loadgenBusyPct: s.loadgen_busy_pct,
     limitedByInstrument: s.loadgen_busy_pct > INSTRUMENT_LIMIT_PCT,
     // the server core beyond the server side's own processes, plus the generator's core beyond it
-    otherLoadPct: Math.max(0, coreUse[0].taskPct + coreUse[0].irqPct - ownPct) +
+    otherLoadPct:
+      Math.max(0, coreUse[0].taskPct + coreUse[0].irqPct - ownPct) +
       Math.max(0, coreUse[1].taskPct + coreUse[1].irqPct - s.loadgen_busy_pct),
     serverCorePct,
     keptUp: scenario.targetDeliveries ? s.deliveries_per_s >= 0.95 * scenario.targetDeliveries : null,
-    lost: s.lost, duplicated: s.duplicated, reordered: s.reordered,
+    lost: s.lost,
+    duplicated: s.duplicated,
+    reordered: s.reordered,
     drainComplete: s.drain_complete,
     summary: s,
   };

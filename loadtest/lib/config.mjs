@@ -31,53 +31,78 @@ export function scenarios(profile) {
   const quick = profile === 'quick';
   return [
     {
-      id: 'fanout-1k-64B', title: '1k subscribers x 64 B, closed loop', kind: 'fanout',
+      id: 'fanout-1k-64B',
+      title: '1k subscribers x 64 B, closed loop',
+      kind: 'fanout',
       // Windows are wide enough that the server always has fanout queued while the generator
       // reads (with 16, both sides were seen idling half the time waiting for each other).
       loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 64, window: 64 },
     },
     {
-      id: 'fanout-10k-64B', title: '10k subscribers x 64 B, closed loop', kind: 'fanout', skipQuick: true,
+      id: 'fanout-10k-64B',
+      title: '10k subscribers x 64 B, closed loop',
+      kind: 'fanout',
+      skipQuick: true,
       loadgen: { mode: 'closed', subscribers: SUBS_10K, publishers: 1, topics: 1, size: 64, window: 16 },
     },
     {
       // 10 topics of 1,000 subscribers, 400 publishes/s in writes of 8 to one topic:
       // 400k deliveries/s, a load every server should carry, so CPU per delivery compares
       // efficiency rather than who saturates first.
-      id: 'fixed-400k-10k', title: '10k subscribers at 400k deliveries/s, 8 publishes per write', kind: 'fanout',
+      id: 'fixed-400k-10k',
+      title: '10k subscribers at 400k deliveries/s, 8 publishes per write',
+      kind: 'fanout',
       loadgen: { mode: 'open', subscribers: SUBS_10K, publishers: 1, topics: 10, size: 64, rate: 400, batch: 8 },
       targetDeliveries: 400000,
     },
     {
       // 5 publishes/s to all 10k: 50k deliveries/s, light enough that latency is fanout
       // time and not queueing.
-      id: 'latency-10k-open', title: '10k subscribers, open loop 50k deliveries/s: latency', kind: 'fanout', skipQuick: true,
+      id: 'latency-10k-open',
+      title: '10k subscribers, open loop 50k deliveries/s: latency',
+      kind: 'fanout',
+      skipQuick: true,
       loadgen: { mode: 'open', subscribers: SUBS_10K, publishers: 1, topics: 1, size: 64, rate: 5, batch: 1 },
       targetDeliveries: 50000,
     },
     {
-      id: 'large-1k-16KiB', title: '1k subscribers x 16 KiB, closed loop', kind: 'fanout',
+      id: 'large-1k-16KiB',
+      title: '1k subscribers x 16 KiB, closed loop',
+      kind: 'fanout',
       loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 8 },
     },
     {
       // Issue 16: the same chat-like JSON (about 4x compressible) with and without
       // permessage-deflate. deflate 'on' starts every server with it and has the generator
       // offer it (no context takeover) and inflate: CPU per delivery and wire bytes per delivery.
-      id: 'chat-1k-16KiB-plain', title: '1k subscribers x 16 KiB chat JSON, plain', kind: 'fanout', skipQuick: true,
+      id: 'chat-1k-16KiB-plain',
+      title: '1k subscribers x 16 KiB chat JSON, plain',
+      kind: 'fanout',
+      skipQuick: true,
       loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 8, payload: 'chat', deflate: 'off' },
     },
     {
-      id: 'chat-1k-16KiB-deflate', title: '1k subscribers x 16 KiB chat JSON, permessage-deflate', kind: 'fanout', skipQuick: true,
+      id: 'chat-1k-16KiB-deflate',
+      title: '1k subscribers x 16 KiB chat JSON, permessage-deflate',
+      kind: 'fanout',
+      skipQuick: true,
       loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 8, payload: 'chat', deflate: 'on' },
     },
     {
-      id: 'idle', title: 'idle subscribed connections: server RSS per connection', kind: 'idle',
+      id: 'idle',
+      title: 'idle subscribed connections: server RSS per connection',
+      kind: 'idle',
       // Full: as many as RLIMIT_NOFILE allows both processes, computed at run time.
-      connections: quick ? 2000 : 'max', hold: quick ? 3 : 6,
+      connections: quick ? 2000 : 'max',
+      hold: quick ? 3 : 6,
     },
     {
-      id: 'http-publish', title: 'HTTP POST /publish (autocannon, 64 connections)', kind: 'http', only: 'ringcast',
-      connections: 64, size: 64,
+      id: 'http-publish',
+      title: 'HTTP POST /publish (autocannon, 64 connections)',
+      kind: 'http',
+      only: 'ringcast',
+      connections: 64,
+      size: 64,
     },
   ].filter((s) => !(quick && s.skipQuick));
 }
@@ -110,13 +135,15 @@ export function brokerScenarios() {
   return [
     {
       // The issue's latency goal: 1k publishes/s, light fanout so latency is the path, not queueing.
-      id: 'latency-1k-pubs', title: '1k publishes/s to 10 topics x 10 subscribers (10k deliveries/s): latency',
+      id: 'latency-1k-pubs',
+      title: '1k publishes/s to 10 topics x 10 subscribers (10k deliveries/s): latency',
       loadgen: { mode: 'open', subscribers: 100, publishers: 1, topics: 10, size: 64, rate: 1000, batch: 1 },
       targetDeliveries: 10000,
     },
     {
       // The issue's throughput goal: deliveries per CPU second of the whole server side.
-      id: 'fanout-1k-64B', title: '1k subscribers x 64 B, closed loop: throughput',
+      id: 'fanout-1k-64B',
+      title: '1k subscribers x 64 B, closed loop: throughput',
       loadgen: { mode: 'closed', subscribers: 1000, publishers: 1, topics: 1, size: 64, window: 64 },
     },
   ];

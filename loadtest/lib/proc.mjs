@@ -66,7 +66,9 @@ function cpuTimes() {
 export function coreMeter(cpu) {
   let t0;
   return {
-    start() { t0 = cpuTimes()[cpu]; },
+    start() {
+      t0 = cpuTimes()[cpu];
+    },
     stop() {
       const t1 = cpuTimes()[cpu];
       const total = t1.total - t0.total;

@@ -28,7 +28,11 @@ function pings(port, timeoutMs) {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     let reply = '';
-    const done = (ok) => { clearTimeout(timer); s.destroy(); resolve(ok); };
+    const done = (ok) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(ok);
+    };
     const timer = setTimeout(() => done(false), timeoutMs);
     s.once('connect', () => s.write('PING\r\n'));
     s.on('data', (d) => {
@@ -128,19 +132,47 @@ export class RedisServer {
   async #spawn() {
     if (this.#closed) throw new Error('redis: start after close()');
     const args = [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb',
-      '--save', this.#autoSave ? DEBIAN_SAVE_POINTS : '', '--appendonly', this.#aof ? 'yes' : 'no', '--appendfsync', 'always', '--protected-mode', 'no',
-      '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning',
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--dbfilename',
+      'dump.rdb',
+      '--save',
+      this.#autoSave ? DEBIAN_SAVE_POINTS : '',
+      '--appendonly',
+      this.#aof ? 'yes' : 'no',
+      '--appendfsync',
+      'always',
+      '--protected-mode',
+      'no',
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
+      '--loglevel',
+      'warning',
     ];
     this.#output = '';
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d) => { this.#output = (this.#output + d).slice(-OUTPUT_TAIL); };
+    const keep = (d) => {
+      this.#output = (this.#output + d).slice(-OUTPUT_TAIL);
+    };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     let exitedEarly = false;
     this.#exited = new Promise((resolve) => {
-      child.once('exit', () => { exitedEarly = true; resolve(); });
-      child.once('error', (err) => { keep(`spawn redis-server: ${err.message}\n`); exitedEarly = true; resolve(); });
+      child.once('exit', () => {
+        exitedEarly = true;
+        resolve();
+      });
+      child.once('error', (err) => {
+        keep(`spawn redis-server: ${err.message}\n`);
+        exitedEarly = true;
+        resolve();
+      });
     });
     this.#child = child;
     const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -157,12 +189,18 @@ export class RedisServer {
   #adminClient() {
     if (this.#admin) return this.#admin;
     const admin = new Redis({
-      port: this.port, host: '127.0.0.1', enableOfflineQueue: true,
-      maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: COMMAND_TIMEOUT_MS,
+      port: this.port,
+      host: '127.0.0.1',
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      commandTimeout: COMMAND_TIMEOUT_MS,
     });
     admin.on('error', () => {}); // the failed command carries the error
     // Redis went away under us (a test killed it some other way): connect afresh next time.
-    admin.once('end', () => { if (this.#admin === admin) this.#admin = undefined; });
+    admin.once('end', () => {
+      if (this.#admin === admin) this.#admin = undefined;
+    });
     return (this.#admin = admin);
   }
 

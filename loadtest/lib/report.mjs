@@ -7,7 +7,13 @@ import { LOADTEST } from './setup.mjs';
 import { summarize } from './stats.mjs';
 import { barPanels, fmt, latencyChart } from './svg.mjs';
 
-const PERCENTILES = [['p50', 'p50'], ['p90', 'p90'], ['p99', 'p99'], ['p999', 'p99.9'], ['max', 'max']];
+const PERCENTILES = [
+  ['p50', 'p50'],
+  ['p90', 'p90'],
+  ['p99', 'p99'],
+  ['p999', 'p99.9'],
+  ['max', 'max'],
+];
 
 /** Per scenario and server: the runs and the summarized metrics. */
 function aggregate(all) {
@@ -22,7 +28,9 @@ function aggregate(all) {
   for (const [key, runs] of table) {
     const ok = runs.filter((r) => r.ok);
     cells.set(key, {
-      runs, ok: ok.length, total: runs.length,
+      runs,
+      ok: ok.length,
+      total: runs.length,
       unavailable: runs.find((r) => r.unavailable)?.error,
       failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
       deliveries: metric(runs, (r) => r.deliveriesPerS),
@@ -80,14 +88,29 @@ function fanoutTable(scenario, servers, cells) {
       rows.push(`| ${server} | ${c.unavailable ? `unavailable: ${c.unavailable.slice(0, 160)}` : `failed: ${c.failure}`} |||||||||||||||`);
       continue;
     }
-    rows.push([
-      server, withSpread(c.deliveries), ratio(c.deliveries.median, ref('ws', 'deliveries')),
-      ratio(c.deliveries.median, ref('bun', 'deliveries')), withSpread(c.cpu, (v) => v.toFixed(3)),
-      ratio(c.cpu.median, ref('ws', 'cpu')), ratio(c.cpu.median, ref('bun', 'cpu')),
-      ms(c.latency.p50.median), ms(c.latency.p99.median), ms(c.latency.p999.median),
-      c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`, c.serverBusy.median.toFixed(0), c.loadgenBusy.median.toFixed(0),
-      Number.isFinite(c.otherLoad.median) ? c.otherLoad.median.toFixed(0) : 'n/a', boundBy(c, scenario), flags(c),
-    ].join(' | ').replace(/^/, '| ').concat(' |'));
+    rows.push(
+      [
+        server,
+        withSpread(c.deliveries),
+        ratio(c.deliveries.median, ref('ws', 'deliveries')),
+        ratio(c.deliveries.median, ref('bun', 'deliveries')),
+        withSpread(c.cpu, (v) => v.toFixed(3)),
+        ratio(c.cpu.median, ref('ws', 'cpu')),
+        ratio(c.cpu.median, ref('bun', 'cpu')),
+        ms(c.latency.p50.median),
+        ms(c.latency.p99.median),
+        ms(c.latency.p999.median),
+        c.undrained ? `n/a/${c.duplicated}/${c.reordered}` : `${c.lost}/${c.duplicated}/${c.reordered}`,
+        c.serverBusy.median.toFixed(0),
+        c.loadgenBusy.median.toFixed(0),
+        Number.isFinite(c.otherLoad.median) ? c.otherLoad.median.toFixed(0) : 'n/a',
+        boundBy(c, scenario),
+        flags(c),
+      ]
+        .join(' | ')
+        .replace(/^/, '| ')
+        .concat(' |'),
+    );
   }
   return rows.join('\n');
 }
@@ -101,9 +124,14 @@ function deflateTable(servers, cells) {
   for (const server of servers) {
     const p = cells.get(`chat-1k-16KiB-plain|${server}`);
     const d = cells.get(`chat-1k-16KiB-deflate|${server}`);
-    if (!p || !d || p.ok === 0 || d.ok === 0) { rows.push(`| ${server} | n/a ||||||| `); continue; }
-    rows.push(`| ${server} | ${withSpread(p.cpu, (v) => v.toFixed(3))} | ${withSpread(d.cpu, (v) => v.toFixed(3))} | ${ratio(d.cpu.median, p.cpu.median)} | ` +
-      `${fmt(Math.round(p.wire.median))} | ${fmt(Math.round(d.wire.median))} | ${ratio(d.wire.median, p.wire.median)} | ${fmt(d.compressed)} |`);
+    if (!p || !d || p.ok === 0 || d.ok === 0) {
+      rows.push(`| ${server} | n/a ||||||| `);
+      continue;
+    }
+    rows.push(
+      `| ${server} | ${withSpread(p.cpu, (v) => v.toFixed(3))} | ${withSpread(d.cpu, (v) => v.toFixed(3))} | ${ratio(d.cpu.median, p.cpu.median)} | ` +
+        `${fmt(Math.round(p.wire.median))} | ${fmt(Math.round(d.wire.median))} | ${ratio(d.wire.median, p.wire.median)} | ${fmt(d.compressed)} |`,
+    );
   }
   return rows.join('\n');
 }
@@ -114,38 +142,54 @@ function idleTable(scenario, servers, cells) {
   for (const server of servers) {
     const c = cells.get(`${scenario.id}|${server}`);
     if (!c) continue;
-    if (c.unavailable || c.ok === 0) { rows.push(`| ${server} | ${c.unavailable ? 'unavailable' : `failed: ${c.failure}`} ||||| `); continue; }
-    const short = c.held.median < scenario.connections
-      ? `the server closed or refused ${scenario.connections - c.held.median} connections (see the run JSON first_failure)` : '';
-    rows.push(`| ${server} | ${fmt(c.held.median)} of ${scenario.connections} | ${withSpread(c.bytesPerConn, (v) => `${v.toFixed(0)} B`)} | ` +
-      `${ratio(c.bytesPerConn.median, ref('ws'))} | ${ratio(c.bytesPerConn.median, ref('bun'))} | ${[flags(c), short].filter(Boolean).join('; ')} |`);
+    if (c.unavailable || c.ok === 0) {
+      rows.push(`| ${server} | ${c.unavailable ? 'unavailable' : `failed: ${c.failure}`} ||||| `);
+      continue;
+    }
+    const short =
+      c.held.median < scenario.connections
+        ? `the server closed or refused ${scenario.connections - c.held.median} connections (see the run JSON first_failure)`
+        : '';
+    rows.push(
+      `| ${server} | ${fmt(c.held.median)} of ${scenario.connections} | ${withSpread(c.bytesPerConn, (v) => `${v.toFixed(0)} B`)} | ` +
+        `${ratio(c.bytesPerConn.median, ref('ws'))} | ${ratio(c.bytesPerConn.median, ref('bun'))} | ${[flags(c), short].filter(Boolean).join('; ')} |`,
+    );
   }
   return rows.join('\n');
 }
 
 function httpTable(scenario, servers, cells) {
-  const rows = ['| server | requests/s | p50 ms | p99 ms | CPU us/request | server CPU % | autocannon CPU % | flags |', '|---|---|---|---|---|---|---|---|'];
+  const rows = [
+    '| server | requests/s | p50 ms | p99 ms | CPU us/request | server CPU % | autocannon CPU % | flags |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
   for (const server of servers) {
     const c = cells.get(`${scenario.id}|${server}`);
     if (!c) continue;
-    if (c.unavailable || c.ok === 0) { rows.push(`| ${server} | ${c.unavailable ? 'unavailable' : `failed: ${c.failure}`} ||||||| `); continue; }
-    rows.push(`| ${server} | ${withSpread(c.requests)} | ${fmt(c.httpP50.median)} | ${fmt(c.httpP99.median)} | ` +
-      `${withSpread(c.cpuPerRequest, (v) => v.toFixed(1))} | ${c.serverBusy.median.toFixed(0)} | ${c.loadgenBusy.median.toFixed(0)} | ${flags(c)} |`);
+    if (c.unavailable || c.ok === 0) {
+      rows.push(`| ${server} | ${c.unavailable ? 'unavailable' : `failed: ${c.failure}`} ||||||| `);
+      continue;
+    }
+    rows.push(
+      `| ${server} | ${withSpread(c.requests)} | ${fmt(c.httpP50.median)} | ${fmt(c.httpP99.median)} | ` +
+        `${withSpread(c.cpuPerRequest, (v) => v.toFixed(1))} | ${c.serverBusy.median.toFixed(0)} | ${c.loadgenBusy.median.toFixed(0)} | ${flags(c)} |`,
+    );
   }
   return rows.join('\n');
 }
 
 function plots(all, cells, dir) {
   const fanout = all.scenarios.filter((s) => s.kind === 'fanout');
-  const panels = (key, f = (x) => x) => fanout.map((s) => ({
-    title: s.title,
-    bars: all.servers.map((server) => {
-      const c = cells.get(`${s.id}|${server}`);
-      const m = c?.[key];
-      if (!c || c.ok === 0 || !m) return { label: server, value: NaN, note: c?.unavailable ? 'unavailable' : 'failed' };
-      return { label: server, value: f(m.median), min: f(m.min), max: f(m.max), note: c.limited ? '(instrument-limited)' : '' };
-    }),
-  }));
+  const panels = (key, f = (x) => x) =>
+    fanout.map((s) => ({
+      title: s.title,
+      bars: all.servers.map((server) => {
+        const c = cells.get(`${s.id}|${server}`);
+        const m = c?.[key];
+        if (!c || c.ok === 0 || !m) return { label: server, value: NaN, note: c?.unavailable ? 'unavailable' : 'failed' };
+        return { label: server, value: f(m.median), min: f(m.min), max: f(m.max), note: c.limited ? '(instrument-limited)' : '' };
+      }),
+    }));
   const files = {
     'deliveries.svg': barPanels({ title: 'Deliveries per second', unit: 'higher is better', panels: panels('deliveries') }),
     'cpu-per-delivery.svg': barPanels({ title: 'Server CPU per delivery', unit: 'microseconds, lower is better', panels: panels('cpu') }),
@@ -153,16 +197,24 @@ function plots(all, cells, dir) {
   const idle = all.scenarios.find((s) => s.kind === 'idle');
   if (idle) {
     files['idle-rss.svg'] = barPanels({
-      title: 'Server RSS per idle subscribed connection', unit: 'bytes, lower is better',
-      panels: [{ title: `${idle.connections} connections`, bars: all.servers.map((server) => {
-        const c = cells.get(`${idle.id}|${server}`);
-        return c && c.ok ? { label: server, value: c.bytesPerConn.median, min: c.bytesPerConn.min, max: c.bytesPerConn.max }
-          : { label: server, value: NaN, note: c?.unavailable ? 'unavailable' : 'failed' };
-      }) }],
+      title: 'Server RSS per idle subscribed connection',
+      unit: 'bytes, lower is better',
+      panels: [
+        {
+          title: `${idle.connections} connections`,
+          bars: all.servers.map((server) => {
+            const c = cells.get(`${idle.id}|${server}`);
+            return c && c.ok
+              ? { label: server, value: c.bytesPerConn.median, min: c.bytesPerConn.min, max: c.bytesPerConn.max }
+              : { label: server, value: NaN, note: c?.unavailable ? 'unavailable' : 'failed' };
+          }),
+        },
+      ],
     });
   }
   for (const s of fanout) {
-    const series = all.servers.map((server) => ({ server, c: cells.get(`${s.id}|${server}`) }))
+    const series = all.servers
+      .map((server) => ({ server, c: cells.get(`${s.id}|${server}`) }))
       .filter(({ c }) => c && c.ok > 0)
       .map(({ server, c }) => ({ label: server, points: PERCENTILES.map(([k, x]) => ({ x, y: c.latency[k].median })) }));
     if (series.length) files[`latency-${s.id}.svg`] = latencyChart({ title: `Publish-to-delivery latency: ${s.title}`, series });
@@ -177,10 +229,14 @@ function header(all) {
   return [
     `# ringcast fanout benchmark, ${m.date.slice(0, 10)}, commit ${m.commit}${m.dirty ? ' (uncommitted changes)' : ''} (${all.profile})`,
     '',
-    '| | |', '|---|---|',
+    '| | |',
+    '|---|---|',
     `| machine | ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB |`,
     `| kernel | ${m.kernel} |`,
-    `| Node | ${m.node} |`, `| Bun | ${m.bun} |`, `| ws | ${m.ws} |`, `| autocannon | ${m.autocannon} |`,
+    `| Node | ${m.node} |`,
+    `| Bun | ${m.bun} |`,
+    `| ws | ${m.ws} |`,
+    `| autocannon | ${m.autocannon} |`,
     `| ringcast | ${m.ringcast} at ${m.commit}${m.ringcastNodeFlags ? `, run as node ${m.ringcastNodeFlags.join(' ')} dist/server/cli.js` : ''} |`,
     `| RLIMIT_NOFILE | ${m.nofile} |`,
     `| runs | ${all.timing.repeats} per scenario and server; warmup ${all.timing.warmup} s, measured ${all.timing.duration} s |`,
@@ -204,16 +260,32 @@ function targets(all, cells) {
   const lines = [];
   for (const server of all.servers.filter((s) => s.startsWith('ringcast'))) {
     const first = [...cells.entries()].find(([k]) => k.endsWith(`|${server}`))?.[1];
-    if (first?.unavailable) { lines.push(`- **${server}**: unavailable (${first.unavailable.slice(0, 200)})`); continue; }
+    if (first?.unavailable) {
+      lines.push(`- **${server}**: unavailable (${first.unavailable.slice(0, 200)})`);
+      continue;
+    }
     const parts = [];
-    const fixed = get('fixed-400k-10k', server), fixedBun = get('fixed-400k-10k', 'bun');
-    if (fixed) parts.push(`CPU per delivery at 400k/s ${fixed.cpu.median.toFixed(2)} us vs Bun ${fixedBun ? fixedBun.cpu.median.toFixed(2) : 'n/a'} us (${ratio(fixed.cpu.median, fixedBun?.cpu.median)}; target <= 1.00x)`);
-    const closed = get('fanout-10k-64B', server), closedWs = get('fanout-10k-64B', 'ws');
+    const fixed = get('fixed-400k-10k', server),
+      fixedBun = get('fixed-400k-10k', 'bun');
+    if (fixed)
+      parts.push(
+        `CPU per delivery at 400k/s ${fixed.cpu.median.toFixed(2)} us vs Bun ${fixedBun ? fixedBun.cpu.median.toFixed(2) : 'n/a'} us (${ratio(fixed.cpu.median, fixedBun?.cpu.median)}; target <= 1.00x)`,
+      );
+    const closed = get('fanout-10k-64B', server),
+      closedWs = get('fanout-10k-64B', 'ws');
     if (closed) parts.push(`10k closed loop CPU per delivery ${ratio(closed.cpu.median, closedWs?.cpu.median)} of ws (target about 0.1x)`);
-    const large = get('large-1k-16KiB', server), largeBun = get('large-1k-16KiB', 'bun');
-    if (large) parts.push(`16 KiB throughput ${ratio(large.deliveries.median, largeBun?.deliveries.median)} of Bun (target >= 1x)${large.limited || largeBun?.limited ? ', instrument-limited' : ''}`);
-    const idle = get('idle', server), idleBun = get('idle', 'bun');
-    if (idle) parts.push(`idle RSS ${idle.bytesPerConn.median.toFixed(0)} B/connection vs Bun ${idleBun ? idleBun.bytesPerConn.median.toFixed(0) : 'n/a'} B (target < 1024 B)`);
+    const large = get('large-1k-16KiB', server),
+      largeBun = get('large-1k-16KiB', 'bun');
+    if (large)
+      parts.push(
+        `16 KiB throughput ${ratio(large.deliveries.median, largeBun?.deliveries.median)} of Bun (target >= 1x)${large.limited || largeBun?.limited ? ', instrument-limited' : ''}`,
+      );
+    const idle = get('idle', server),
+      idleBun = get('idle', 'bun');
+    if (idle)
+      parts.push(
+        `idle RSS ${idle.bytesPerConn.median.toFixed(0)} B/connection vs Bun ${idleBun ? idleBun.bytesPerConn.median.toFixed(0) : 'n/a'} B (target < 1024 B)`,
+      );
     const mine = [...cells.entries()].filter(([k]) => k.endsWith(`|${server}`)).map(([, c]) => c);
     const anomalies = mine.reduce((n, c) => n + c.lost + c.duplicated + c.reordered, 0);
     parts.push(anomalies === 0 ? 'no lost, duplicated or reordered delivery' : `**${anomalies} lost/duplicated/reordered deliveries**`);
@@ -228,16 +300,23 @@ function instrumentCheck(all) {
   if (measured.length === 0) return 'No measured runs.';
   const limited = measured.filter((r) => r.limitedByInstrument);
   const busiest = measured.reduce((a, b) => (b.loadgenBusyPct > a.loadgenBusyPct ? b : a));
-  const other = measured.map((r) => r.otherLoadPct).filter(Number.isFinite).sort((a, b) => a - b);
+  const other = measured
+    .map((r) => r.otherLoadPct)
+    .filter(Number.isFinite)
+    .sort((a, b) => a - b);
   const lines = [
     `${limited.length} of ${measured.length} measured runs had the generator (or autocannon) above ${INSTRUMENT_LIMIT_PCT}% of its core` +
-      (limited.length ? `: ${[...new Set(limited.map((r) => `${r.scenario} on ${r.server}`))].join(', ')}; those figures are lower bounds for the server.` : '; it limited no figure.'),
+      (limited.length
+        ? `: ${[...new Set(limited.map((r) => `${r.scenario} on ${r.server}`))].join(', ')}; those figures are lower bounds for the server.`
+        : '; it limited no figure.'),
     `The busiest generator run: ${busiest.loadgenBusyPct.toFixed(0)}% (${busiest.scenario} on ${busiest.server}).`,
   ];
   if (other.length) {
     const med = other[Math.floor(other.length / 2)];
-    lines.push(`Other load on the two cores during the measured windows: median ${med.toFixed(0)}%, max ${other[other.length - 1].toFixed(0)}% of a core` +
-      (med > 10 ? ' — the machine was not quiet; absolute figures are low, ratios within a repeat are fairer.' : '.'));
+    lines.push(
+      `Other load on the two cores during the measured windows: median ${med.toFixed(0)}%, max ${other[other.length - 1].toFixed(0)}% of a core` +
+        (med > 10 ? ' — the machine was not quiet; absolute figures are low, ratios within a repeat are fairer.' : '.'),
+    );
   }
   return lines.join(' ');
 }
@@ -270,9 +349,17 @@ export function writeReport(all) {
     `## Against the targets (issue 5, item 6)\n\n${targets(all, cells)}`,
   ];
   for (const s of all.scenarios) {
-    const loadgen = s.loadgen ? `\n\nGenerator: \`${Object.entries(s.loadgen).map(([k, v]) => `--${k} ${v}`).join(' ')}\`` : '';
-    const body = s.kind === 'idle' ? idleTable(s, all.servers, cells)
-      : s.kind === 'http' ? httpTable(s, all.servers, cells) : fanoutTable(s, all.servers, cells);
+    const loadgen = s.loadgen
+      ? `\n\nGenerator: \`${Object.entries(s.loadgen)
+          .map(([k, v]) => `--${k} ${v}`)
+          .join(' ')}\``
+      : '';
+    const body =
+      s.kind === 'idle'
+        ? idleTable(s, all.servers, cells)
+        : s.kind === 'http'
+          ? httpTable(s, all.servers, cells)
+          : fanoutTable(s, all.servers, cells);
     sections.push(`## ${s.title}${loadgen}\n\n${body}`);
   }
   if (all.scenarios.some((s) => s.id === 'chat-1k-16KiB-deflate') && all.scenarios.some((s) => s.id === 'chat-1k-16KiB-plain')) {

@@ -32,49 +32,67 @@ async function withServer(server, ctx, label, body, deflate = false) {
 const other = (core, ownPct) => Math.max(0, core.taskPct + core.irqPct - ownPct);
 
 export function runFanout(server, scenario, timing, ctx, label) {
-  return withServer(server, ctx, label, async (srv) => {
-    const meter = cpuMeter(srv.pid);
-    const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
-    let serverCpu = null;
-    let coreUse = null;
-    const options = {
-      ...scenario.loadgen, warmup: timing.warmup, duration: timing.duration,
-      connectTimeout: CONNECT_TIMEOUT, subscribeTimeout: SUBSCRIBE_TIMEOUT, drainTimeout: DRAIN_TIMEOUT,
-    };
-    const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`, options, {
-      hooks: {
-        measure: () => { meter.start(); cores.forEach((c) => c.start()); },
-        drain: () => { serverCpu = meter.stop(); coreUse = cores.map((c) => c.stop()); },
-      },
-      logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
-      timeoutMs: loadgenTimeoutMs(timing.warmup + timing.duration),
-    });
-    if (!s.ok) return { ok: false, error: s.error, summary: s };
-    const keptUp = scenario.targetDeliveries ? s.deliveries_per_s >= 0.95 * scenario.targetDeliveries : null;
-    return {
-      ok: true,
-      deliveriesPerS: s.deliveries_per_s,
-      cpuUsPerDelivery: serverCpu && s.deliveries ? (serverCpu.cpuSeconds * 1e6) / s.deliveries : NaN,
-      serverBusyPct: serverCpu?.busyPct ?? NaN,
-      loadgenBusyPct: s.loadgen_busy_pct,
-      // Other processes on our two cores in the window, in % of a core: busy time on each core
-      // beyond what the server (core 0) and the generator (core 1) were charged. Ticks spent
-      // in softirq count as softirq in /proc/stat but also in the interrupted task's stime.
-      otherLoadPct: coreUse ? other(coreUse[0], serverCpu.busyPct) + other(coreUse[1], s.loadgen_busy_pct) : NaN,
-      irqPct: coreUse ? coreUse[0].irqPct + coreUse[1].irqPct : NaN,
-      stealPct: coreUse ? coreUse[0].stealPct + coreUse[1].stealPct : NaN,
-      limitedByInstrument: s.loadgen_busy_pct > INSTRUMENT_LIMIT_PCT,
-      keptUp,
-      latencyUs: s.latency_us,
-      // bytes the generator read per delivery (whole run: handshakes and acks are noise at 1k
-      // subscribers), and how many messages came compressed
-      wireBytesPerDelivery: s.deliveries_total ? s.bytes_in / s.deliveries_total : NaN,
-      compressedMessages: s.compressed_messages ?? 0,
-      lost: s.lost, duplicated: s.duplicated, reordered: s.reordered,
-      drainComplete: s.drain_complete,
-      summary: s,
-    };
-  }, scenario.loadgen.deflate === 'on');
+  return withServer(
+    server,
+    ctx,
+    label,
+    async (srv) => {
+      const meter = cpuMeter(srv.pid);
+      const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
+      let serverCpu = null;
+      let coreUse = null;
+      const options = {
+        ...scenario.loadgen,
+        warmup: timing.warmup,
+        duration: timing.duration,
+        connectTimeout: CONNECT_TIMEOUT,
+        subscribeTimeout: SUBSCRIBE_TIMEOUT,
+        drainTimeout: DRAIN_TIMEOUT,
+      };
+      const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`, options, {
+        hooks: {
+          measure: () => {
+            meter.start();
+            cores.forEach((c) => c.start());
+          },
+          drain: () => {
+            serverCpu = meter.stop();
+            coreUse = cores.map((c) => c.stop());
+          },
+        },
+        logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
+        timeoutMs: loadgenTimeoutMs(timing.warmup + timing.duration),
+      });
+      if (!s.ok) return { ok: false, error: s.error, summary: s };
+      const keptUp = scenario.targetDeliveries ? s.deliveries_per_s >= 0.95 * scenario.targetDeliveries : null;
+      return {
+        ok: true,
+        deliveriesPerS: s.deliveries_per_s,
+        cpuUsPerDelivery: serverCpu && s.deliveries ? (serverCpu.cpuSeconds * 1e6) / s.deliveries : NaN,
+        serverBusyPct: serverCpu?.busyPct ?? NaN,
+        loadgenBusyPct: s.loadgen_busy_pct,
+        // Other processes on our two cores in the window, in % of a core: busy time on each core
+        // beyond what the server (core 0) and the generator (core 1) were charged. Ticks spent
+        // in softirq count as softirq in /proc/stat but also in the interrupted task's stime.
+        otherLoadPct: coreUse ? other(coreUse[0], serverCpu.busyPct) + other(coreUse[1], s.loadgen_busy_pct) : NaN,
+        irqPct: coreUse ? coreUse[0].irqPct + coreUse[1].irqPct : NaN,
+        stealPct: coreUse ? coreUse[0].stealPct + coreUse[1].stealPct : NaN,
+        limitedByInstrument: s.loadgen_busy_pct > INSTRUMENT_LIMIT_PCT,
+        keptUp,
+        latencyUs: s.latency_us,
+        // bytes the generator read per delivery (whole run: handshakes and acks are noise at 1k
+        // subscribers), and how many messages came compressed
+        wireBytesPerDelivery: s.deliveries_total ? s.bytes_in / s.deliveries_total : NaN,
+        compressedMessages: s.compressed_messages ?? 0,
+        lost: s.lost,
+        duplicated: s.duplicated,
+        reordered: s.reordered,
+        drainComplete: s.drain_complete,
+        summary: s,
+      };
+    },
+    scenario.loadgen.deflate === 'on',
+  );
 }
 
 export function idleCount(scenario, nofile) {
@@ -88,37 +106,66 @@ export function runIdle(server, scenario, ctx, label) {
     const rssBefore = rssBytes(srv.pid);
     let rssAfter = NaN;
     let sampled;
-    const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`,
+    const s = await runLoadgen(
+      `ws://127.0.0.1:${srv.port}/ws`,
       { mode: 'idle', subscribers: connections, hold: scenario.hold, connectTimeout: CONNECT_TIMEOUT, subscribeTimeout: SUBSCRIBE_TIMEOUT },
       {
         // Sample near the end of the hold, once the server's allocations have settled.
         hooks: { hold: () => (sampled = sleep((scenario.hold - 1) * 1000).then(() => (rssAfter = rssBytes(srv.pid)))) },
         logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
         timeoutMs: loadgenTimeoutMs(scenario.hold),
-      });
+      },
+    );
     await sampled;
     if (!s.ok) return { ok: false, error: s.error, summary: s };
     const held = s.held;
     return {
-      ok: true, attempted: connections, held, rssBefore, rssAfter,
+      ok: true,
+      attempted: connections,
+      held,
+      rssBefore,
+      rssAfter,
       bytesPerConnection: held ? (rssAfter - rssBefore) / held : NaN,
-      failed: s.connections_failed, firstFailure: s.first_failure, summary: s,
+      failed: s.connections_failed,
+      firstFailure: s.first_failure,
+      summary: s,
     };
   });
 }
 
 function runAutocannon(port, scenario, duration, logDir, label) {
   const body = JSON.stringify({ topic: 'http-bench', data: { p: 'x'.repeat(Math.max(0, scenario.size - 8)) } });
-  const argv = ['-c', String(LOADGEN_CPU), 'node', path.join(PEERS, 'node_modules', 'autocannon', 'autocannon.js'),
-    '-c', String(scenario.connections), '-d', String(duration), '-m', 'POST',
-    '-H', 'content-type=application/json', '-b', body, '-j', `http://127.0.0.1:${port}/publish`];
+  const argv = [
+    '-c',
+    String(LOADGEN_CPU),
+    'node',
+    path.join(PEERS, 'node_modules', 'autocannon', 'autocannon.js'),
+    '-c',
+    String(scenario.connections),
+    '-d',
+    String(duration),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-b',
+    body,
+    '-j',
+    `http://127.0.0.1:${port}/publish`,
+  ];
   return new Promise((resolve) => {
     const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let cpu = 0;
     const t0 = Date.now();
     // autocannon's own CPU: sampled while it runs, since /proc forgets it at exit.
-    const poll = setInterval(() => { try { cpu = cpuSeconds(child.pid); } catch { /* exited */ } }, 250);
+    const poll = setInterval(() => {
+      try {
+        cpu = cpuSeconds(child.pid);
+      } catch {
+        /* exited */
+      }
+    }, 250);
     child.stdout.on('data', (d) => (out += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), (duration + 30) * 1000);
     child.once('exit', () => {

@@ -18,9 +18,22 @@ function command(server, port, tools, deflate) {
   const onOff = deflate ? 'on' : 'off';
   switch (server.kind) {
     case 'ringcast':
-      return ['node', ...(tools.ringcastNodeFlags ?? []), tools.ringcastCli, '--host', '127.0.0.1', '--port', String(port),
-        '--transport', server.transport, '--log-level', 'warn', '--permessage-deflate', onOff,
-        ...(server.broker ? ['--broker', server.broker, '--broker-prefix', 'bench'] : [])];
+      return [
+        'node',
+        ...(tools.ringcastNodeFlags ?? []),
+        tools.ringcastCli,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--transport',
+        server.transport,
+        '--log-level',
+        'warn',
+        '--permessage-deflate',
+        onOff,
+        ...(server.broker ? ['--broker', server.broker, '--broker-prefix', 'bench'] : []),
+      ];
     case 'ws-peer':
       return ['node', path.join(PEERS, 'ws-server.mjs'), '--port', String(port), '--deflate', onOff];
     case 'ws-redis-peer':
@@ -35,7 +48,10 @@ function command(server, port, tools, deflate) {
 function portOpen(port) {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }

@@ -14,14 +14,20 @@ export const LOADGEN = path.join(LOADTEST, 'build', 'ringcast-loadgen');
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   // npm's warnings about the local npmrc say nothing about the command's own outcome.
-  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter((l) => !l.startsWith('npm warn')).join('\n');
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`
+    .split('\n')
+    .filter((l) => !l.startsWith('npm warn'))
+    .join('\n');
   return { ok: r.status === 0, out: out.trim() };
 }
 
 /** Builds the generator when missing or older than its sources (make decides). */
 /** A bench script's usage: its header comment, printed for --help. */
 export function usage(scriptUrl) {
-  const header = readFileSync(new URL(scriptUrl), 'utf8').split('\n').slice(1).filter((l) => l.startsWith('//'));
+  const header = readFileSync(new URL(scriptUrl), 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.startsWith('//'));
   return header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
 }
 
@@ -57,7 +63,9 @@ export function findBun() {
   const candidates = [path.join(PEERS, 'node_modules', 'bun', 'bin', 'bun.exe')];
   const oven = path.join(PEERS, 'node_modules', '@oven');
   if (existsSync(oven)) {
-    for (const dir of readdirSync(oven).filter((d) => d.startsWith('bun-linux-x64')).sort()) {
+    for (const dir of readdirSync(oven)
+      .filter((d) => d.startsWith('bun-linux-x64'))
+      .sort()) {
       candidates.push(path.join(oven, dir, 'bin', 'bun'));
     }
   }
@@ -72,7 +80,9 @@ export function findBun() {
 /** ringcast's CLI, building it with tsc when dist/ is missing. */
 /** Node flags of the repo's `npm start` (node FLAGS dist/server/cli.js): ringcast runs as users start it. */
 export function nodeFlags() {
-  const start = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts.start.trim().split(/\s+/);
+  const start = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'))
+    .scripts.start.trim()
+    .split(/\s+/);
   if (start[0] !== 'node' || start[start.length - 1] !== 'dist/server/cli.js') {
     throw new Error(`package.json start is not "node [flags] dist/server/cli.js": ${start.join(' ')}`);
   }

@@ -23,8 +23,12 @@ export function fmt(v) {
  * drawn as a note ("unavailable").
  */
 export function barPanels({ title, unit, panels }) {
-  const width = 720, labelW = 130, valueW = 150, barMax = width - labelW - valueW - 20;
-  const rowH = 20, panelGap = 14;
+  const width = 720,
+    labelW = 130,
+    valueW = 150,
+    barMax = width - labelW - valueW - 20;
+  const rowH = 20,
+    panelGap = 14;
   let y = 36;
   const parts = [`<text x="10" y="22" font-weight="bold" ${FONT}>${esc(title)} (${esc(unit)})</text>`];
   for (const panel of panels) {
@@ -38,10 +42,16 @@ export function barPanels({ title, unit, panels }) {
         const w = Math.max(1, scale(bar.value));
         parts.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${color(bar.label)}"/>`);
         if (Number.isFinite(bar.min) && Number.isFinite(bar.max) && bar.max > bar.min) {
-          const x1 = labelW + scale(bar.min), x2 = labelW + scale(bar.max), cy = y + rowH / 2;
-          parts.push(`<path d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 4}v8M${x2.toFixed(1)} ${cy - 4}v8" stroke="#212529" fill="none"/>`);
+          const x1 = labelW + scale(bar.min),
+            x2 = labelW + scale(bar.max),
+            cy = y + rowH / 2;
+          parts.push(
+            `<path d="M${x1.toFixed(1)} ${cy}H${x2.toFixed(1)}M${x1.toFixed(1)} ${cy - 4}v8M${x2.toFixed(1)} ${cy - 4}v8" stroke="#212529" fill="none"/>`,
+          );
         }
-        parts.push(`<text x="${labelW + barMax + 8}" y="${y + 14}" ${FONT}>${esc(fmt(bar.value))}${bar.note ? ` ${esc(bar.note)}` : ''}</text>`);
+        parts.push(
+          `<text x="${labelW + barMax + 8}" y="${y + 14}" ${FONT}>${esc(fmt(bar.value))}${bar.note ? ` ${esc(bar.note)}` : ''}</text>`,
+        );
       } else {
         parts.push(`<text x="${labelW + 4}" y="${y + 14}" fill="#868e96" ${FONT}>${esc(bar.note ?? 'n/a')}</text>`);
       }
@@ -49,13 +59,20 @@ export function barPanels({ title, unit, panels }) {
     }
     y += panelGap;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}">` +
-    `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>\n`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}">` +
+    `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>\n`
+  );
 }
 
 /** series: [{ label, points: [{ x: 'p50', y: microseconds }] }], y on a log10 axis. */
 export function latencyChart({ title, series }) {
-  const width = 720, height = 320, left = 70, right = 150, top = 36, bottom = 40;
+  const width = 720,
+    height = 320,
+    left = 70,
+    right = 150,
+    top = 36,
+    bottom = 40;
   const xs = series[0]?.points.map((p) => p.x) ?? [];
   const found = series.flatMap((s) => s.points.map((p) => p.y)).filter((v) => v > 0);
   const ys = found.length ? found : [1, 1000];
@@ -76,6 +93,8 @@ export function latencyChart({ title, series }) {
     s.points.forEach((p, i) => parts.push(`<circle cx="${px(i).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3" fill="${color(s.label)}"/>`));
     parts.push(`<text x="${width - right + 12}" y="${top + 16 + k * 18}" fill="${color(s.label)}" ${FONT}>${esc(s.label)}</text>`);
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
-    `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>\n`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>\n`
+  );
 }

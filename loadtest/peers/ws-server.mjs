@@ -6,7 +6,11 @@ import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string', default: '8080' }, path: { type: 'string', default: '/ws' }, deflate: { type: 'string', default: 'off' } },
+  options: {
+    port: { type: 'string', default: '8080' },
+    path: { type: 'string', default: '/ws' },
+    deflate: { type: 'string', default: 'off' },
+  },
 });
 
 /** @type {Map<string, Set<import('ws').WebSocket>>} */

@@ -1,8 +1,8 @@
 // Monotonic time in nanoseconds and process CPU time in microseconds.
 #pragma once
-#include <cstdint>
 #include <sys/resource.h>
 #include <time.h>
+#include <cstdint>
 
 namespace loadgen {
 

@@ -25,17 +25,17 @@ class Connection : public FrameSink {
   Role role;
   uint32_t topic;  // the topic a subscriber listens on
   ConnState state = ConnState::Pending;
-  bool ready = false;           // subscribed (or, for a publisher, open)
-  bool write_armed = false;     // EPOLLOUT registered because out has unsent bytes
+  bool ready = false;        // subscribed (or, for a publisher, open)
+  bool write_armed = false;  // EPOLLOUT registered because out has unsent bytes
   int fd = -1;
-  std::string out;              // bytes not yet accepted by the kernel
+  std::string out;  // bytes not yet accepted by the kernel
   size_t out_sent = 0;
-  std::string head;             // handshake response bytes until the blank line
+  std::string head;  // handshake response bytes until the blank line
   std::string expected_accept;
   FrameParser parser;
   SeqTracker seq;
-  size_t in_flight = 0;         // publisher, closed loop: publishes not yet fully delivered
-  size_t next_topic = 0;        // publisher: topic of its next batch
+  size_t in_flight = 0;   // publisher, closed loop: publishes not yet fully delivered
+  size_t next_topic = 0;  // publisher: topic of its next batch
 
  private:
   Generator& gen_;

@@ -1,30 +1,39 @@
 #include "endpoint.h"
 
 #include <arpa/inet.h>
-#include <cerrno>
-#include <cstdlib>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
 
 namespace loadgen {
 
 bool parse_endpoint(const std::string& url, Endpoint& out, std::string& error) {
-  if (url.compare(0, 5, "ws://") != 0) { error = "url must start with ws:// (wss is not supported)"; return false; }
+  if (url.compare(0, 5, "ws://") != 0) {
+    error = "url must start with ws:// (wss is not supported)";
+    return false;
+  }
   std::string rest = url.substr(5);
   size_t slash = rest.find('/');
   out.host_port = rest.substr(0, slash);
   out.target = slash == std::string::npos ? "/" : rest.substr(slash);
   std::string host = out.host_port, port = "80";
   size_t colon = host.rfind(':');
-  if (colon != std::string::npos) { port = host.substr(colon + 1); host = host.substr(0, colon); }
+  if (colon != std::string::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+  }
   addrinfo hints{}, *res = nullptr;
   hints.ai_family = AF_INET;
   hints.ai_socktype = SOCK_STREAM;
   int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
-  if (rc != 0 || !res) { error = "cannot resolve " + out.host_port + ": " + gai_strerror(rc); return false; }
+  if (rc != 0 || !res) {
+    error = "cannot resolve " + out.host_port + ": " + gai_strerror(rc);
+    return false;
+  }
   out.address = *reinterpret_cast<sockaddr_in*>(res->ai_addr);
   freeaddrinfo(res);
   out.loopback = (ntohl(out.address.sin_addr.s_addr) >> 24) == 127;

@@ -27,13 +27,20 @@ uint64_t payload_length(const uint8_t* p) {
 
 const char* parse_status_name(ParseStatus s) {
   switch (s) {
-    case ParseStatus::Ok: return "ok";
-    case ParseStatus::MaskedFrame: return "masked_server_frame";
-    case ParseStatus::ReservedBits: return "reserved_bits_set";
-    case ParseStatus::BadOpcode: return "bad_opcode";
-    case ParseStatus::BadControlFrame: return "bad_control_frame";
-    case ParseStatus::BadContinuation: return "bad_continuation";
-    case ParseStatus::TooLarge: return "message_too_large";
+    case ParseStatus::Ok:
+      return "ok";
+    case ParseStatus::MaskedFrame:
+      return "masked_server_frame";
+    case ParseStatus::ReservedBits:
+      return "reserved_bits_set";
+    case ParseStatus::BadOpcode:
+      return "bad_opcode";
+    case ParseStatus::BadControlFrame:
+      return "bad_control_frame";
+    case ParseStatus::BadContinuation:
+      return "bad_continuation";
+    case ParseStatus::TooLarge:
+      return "message_too_large";
   }
   return "unknown";
 }
@@ -71,21 +78,33 @@ ParseStatus FrameParser::deliver(bool fin, bool rsv1, Opcode op, const uint8_t* 
   return ParseStatus::Ok;
 }
 
-size_t FrameParser::parse_frames(const uint8_t* p, size_t len, FrameSink& sink,
-                                 ParseStatus& status) {
+size_t FrameParser::parse_frames(const uint8_t* p, size_t len, FrameSink& sink, ParseStatus& status) {
   size_t off = 0;
   status = ParseStatus::Ok;
   while (off < len) {
     const uint8_t* f = p + off;
     size_t hlen = header_length(f, len - off);
     if (hlen == 0) break;
-    if (f[1] & 0x80) { status = ParseStatus::MaskedFrame; break; }
-    if (f[0] & 0x30) { status = ParseStatus::ReservedBits; break; }  // RSV1: deliver() decides
-    if (!is_known(f[0] & 0x0f)) { status = ParseStatus::BadOpcode; break; }
+    if (f[1] & 0x80) {
+      status = ParseStatus::MaskedFrame;
+      break;
+    }
+    if (f[0] & 0x30) {
+      status = ParseStatus::ReservedBits;
+      break;
+    }  // RSV1: deliver() decides
+    if (!is_known(f[0] & 0x0f)) {
+      status = ParseStatus::BadOpcode;
+      break;
+    }
     uint64_t plen = payload_length(f);
-    if (plen > max_message_) { status = ParseStatus::TooLarge; break; }
+    if (plen > max_message_) {
+      status = ParseStatus::TooLarge;
+      break;
+    }
     if (len - off - hlen < plen) break;
-    status = deliver((f[0] & 0x80) != 0, (f[0] & 0x40) != 0, Opcode(f[0] & 0x0f), f + hlen, size_t(plen), sink);
+    status =
+        deliver((f[0] & 0x80) != 0, (f[0] & 0x40) != 0, Opcode(f[0] & 0x0f), f + hlen, size_t(plen), sink);
     if (status != ParseStatus::Ok) break;
     off += hlen + size_t(plen);
   }

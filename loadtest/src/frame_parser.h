@@ -22,8 +22,8 @@ class FrameSink {
 
 enum class ParseStatus {
   Ok,
-  MaskedFrame,      // a server must not mask (section 5.1)
-  ReservedBits,     // RSV bits without a negotiated extension, or RSV1 where RFC 7692 forbids it
+  MaskedFrame,   // a server must not mask (section 5.1)
+  ReservedBits,  // RSV bits without a negotiated extension, or RSV1 where RFC 7692 forbids it
   BadOpcode,
   BadControlFrame,  // fragmented or longer than 125 bytes
   BadContinuation,  // continuation without a start, or a new start inside a message

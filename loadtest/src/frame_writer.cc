@@ -19,8 +19,7 @@ void apply_mask(uint8_t* data, size_t len, const uint8_t key[4]) {
   for (; i < len; i++) data[i] ^= key[i & 3];
 }
 
-void append_client_frame(std::string& out, Opcode op, const char* payload, size_t len,
-                         uint32_t mask_key) {
+void append_client_frame(std::string& out, Opcode op, const char* payload, size_t len, uint32_t mask_key) {
   uint8_t head[14];
   size_t h = 0;
   head[h++] = uint8_t(0x80 | uint8_t(op));

@@ -95,8 +95,8 @@ class Generator {
   std::unordered_map<uint64_t, Pending> pending_;   // closed loop, by publish number
   std::vector<uint8_t> read_buf_;
   Stats stats_;
-  Inflater inflater_;                 // --deflate on: shared by every connection
-  std::vector<uint8_t> inflated_;     // the last inflated message (capacity kept)
+  Inflater inflater_;              // --deflate on: shared by every connection
+  std::vector<uint8_t> inflated_;  // the last inflated message (capacity kept)
   Phase phase_ = Phase::Connect;
   std::string error_;
 
@@ -105,8 +105,8 @@ class Generator {
   uint64_t next_serial_ = 1;
   size_t next_publisher_ = 0;
   bool publishing_ = false;
-  uint64_t t0_ns_ = 0;                       // generator clock origin for stamps
-  uint64_t read_now_ns_ = 0;                 // time of the read being parsed
+  uint64_t t0_ns_ = 0;        // generator clock origin for stamps
+  uint64_t read_now_ns_ = 0;  // time of the read being parsed
   uint64_t phase_start_ns_ = 0;
   uint64_t load_start_ns_ = 0, open_loop_sent_ = 0;
   uint64_t window_start_ns_ = 0, window_end_ns_ = 0;

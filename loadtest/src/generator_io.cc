@@ -1,10 +1,10 @@
 // Sockets and the event loop: readiness from epoll, reads parsed in place, writes queued per
 // connection and flushed when the kernel takes them.
-#include <cerrno>
-#include <cstring>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include "clock.h"
 #include "frame_writer.h"
@@ -67,7 +67,8 @@ void Generator::on_connected(Connection& c) {
   std::string key = make_websocket_key(c.index + 1);
   c.expected_accept = websocket_accept(key);
   c.state = ConnState::Handshaking;
-  c.out = build_upgrade_request(endpoint_of(c).host_port, request_target(c), key, opts_.deflate ? kDeflateOffer : "");
+  c.out = build_upgrade_request(endpoint_of(c).host_port, request_target(c), key,
+                                opts_.deflate ? kDeflateOffer : "");
   flush(c);
   update_interest(c);
 }

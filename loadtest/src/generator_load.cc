@@ -24,23 +24,36 @@ void Generator::on_text(Connection& c, const uint8_t* data, size_t len) {
     return;
   }
   if (m.kind == ServerMessage::Msg) {
-    if (c.role != Role::Subscriber) { stats_.unexpected++; return; }
+    if (c.role != Role::Subscriber) {
+      stats_.unexpected++;
+      return;
+    }
     SeqEvent e = c.seq.observe(m.seq);
     if (e == SeqEvent::Gap) stats_.gaps++;
-    if (e == SeqEvent::Duplicate) { stats_.duplicates++; return; }
+    if (e == SeqEvent::Duplicate) {
+      stats_.duplicates++;
+      return;
+    }
     if (e == SeqEvent::Reordered) stats_.reordered++;
-    if (!m.has_stamp) { stats_.unstamped++; return; }
+    if (!m.has_stamp) {
+      stats_.unstamped++;
+      return;
+    }
     on_delivery(c, m.serial - PublishMessage::kSerialBase, m.sent_ns - PublishMessage::kStampBase);
     return;
   }
   if (m.kind == ServerMessage::Err) {
     stats_.errors++;
-    if (stats_.first_error.empty()) stats_.first_error.assign(reinterpret_cast<const char*>(data), len < 200 ? len : 200);
+    if (stats_.first_error.empty())
+      stats_.first_error.assign(reinterpret_cast<const char*>(data), len < 200 ? len : 200);
     if (!c.ready && c.role == Role::Subscriber) fail(c, "sub refused: " + stats_.first_error);
     return;
   }
   if (m.has_id && m.id < PublishMessage::kSerialBase) {
-    if (!c.ready && c.role == Role::Subscriber) { c.ready = true; ready_++; }
+    if (!c.ready && c.role == Role::Subscriber) {
+      c.ready = true;
+      ready_++;
+    }
     return;
   }
   stats_.acks++;
@@ -71,8 +84,7 @@ void Generator::send_batch(Connection& pub, size_t count, uint64_t sent) {
   for (size_t i = 0; i < count; i++) {
     uint64_t serial = next_serial_++;
     const std::string& text = messages_[topic].build(sent, serial);
-    append_client_frame(pub.out, Opcode::Text, text.data(), text.size(),
-                        uint32_t(serial * 2654435761u));
+    append_client_frame(pub.out, Opcode::Text, text.data(), text.size(), uint32_t(serial * 2654435761u));
     sent_on_[topic]++;
     stats_.publishes++;
     if (phase_ == Phase::Measure) stats_.publishes_window++;

@@ -24,13 +24,20 @@ bool Generator::stop_requested() { return g_stop != 0; }
 
 const char* phase_name(Phase p) {
   switch (p) {
-    case Phase::Connect: return "connect";
-    case Phase::Subscribe: return "subscribe";
-    case Phase::Warmup: return "warmup";
-    case Phase::Measure: return "measure";
-    case Phase::Drain: return "drain";
-    case Phase::Hold: return "hold";
-    case Phase::Done: return "done";
+    case Phase::Connect:
+      return "connect";
+    case Phase::Subscribe:
+      return "subscribe";
+    case Phase::Warmup:
+      return "warmup";
+    case Phase::Measure:
+      return "measure";
+    case Phase::Drain:
+      return "drain";
+    case Phase::Hold:
+      return "hold";
+    case Phase::Done:
+      return "done";
   }
   return "?";
 }
@@ -67,13 +74,19 @@ void Generator::maybe_progress() {
 }
 
 bool Generator::run() {
-  if (!setup_epoll()) { error_ = "epoll_create1 failed"; return false; }
+  if (!setup_epoll()) {
+    error_ = "epoll_create1 failed";
+    return false;
+  }
   if (opts_.mode != Mode::Idle && opts_.subscribers < opts_.topics) {
     error_ = "need at least one subscriber per topic (--subscribers >= --topics)";
     return false;
   }
   if (!connect_phase() || !subscribe_phase()) return false;
-  if (g_stop) { error_ = "interrupted before any load"; return false; }
+  if (g_stop) {
+    error_ = "interrupted before any load";
+    return false;
+  }
   bool ok = opts_.mode == Mode::Idle ? hold_phase() : load_phases();
   enter(Phase::Done);
   return ok;

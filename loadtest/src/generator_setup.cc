@@ -1,7 +1,7 @@
 // Opening the connections and subscribing them, a bounded number of handshakes at a time.
-#include <cstring>
 #include <sys/epoll.h>
 #include <unistd.h>
+#include <cstring>
 
 #include "clock.h"
 #include "generator.h"
@@ -77,8 +77,8 @@ void Generator::became_open(Connection& c) {
   bool needs_ack = c.role == Role::Subscriber && opts_.subscribe != SubscribeVia::Query;
   if (needs_ack) {
     // id 1 is below every publish id (those start at 10^9), so its ack is told apart.
-    std::string sub = "{\"op\":\"sub\",\"topic\":\"" + opts_.topic_prefix + "-" +
-                      std::to_string(c.topic) + "\",\"id\":1}";
+    std::string sub =
+        "{\"op\":\"sub\",\"topic\":\"" + opts_.topic_prefix + "-" + std::to_string(c.topic) + "\",\"id\":1}";
     send_frame(c, Opcode::Text, sub.data(), sub.size());
   } else {
     c.ready = true;
@@ -116,7 +116,8 @@ bool Generator::subscribe_phase() {
   bool tolerant = opts_.mode == Mode::Idle;
   while (ready_ < open_ || (!tolerant && ready_ < conns_.size())) {
     if (!tolerant && failed_ > 0) {
-      error_ = "subscribe: " + std::to_string(failed_) + " connections failed (first: " + first_failure_ + ")";
+      error_ =
+          "subscribe: " + std::to_string(failed_) + " connections failed (first: " + first_failure_ + ")";
       return false;
     }
     if (now_ns() > deadline) {

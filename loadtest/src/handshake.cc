@@ -1,8 +1,8 @@
 #include "handshake.h"
 
+#include <strings.h>
 #include <cstdint>
 #include <cstring>
-#include <strings.h>
 
 #include "sha1.h"
 
@@ -38,7 +38,9 @@ std::string make_websocket_key(uint64_t seed) {
   uint8_t nonce[16];
   uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
   for (int i = 0; i < 16; i++) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
     nonce[i] = uint8_t(x);
   }
   return base64_encode(nonce, sizeof nonce);
@@ -64,12 +66,14 @@ std::string build_upgrade_request(const std::string& host_port, const std::strin
   return r;
 }
 
-HandshakeResult check_upgrade_response(const char* data, size_t len,
-                                       const std::string& expected_accept) {
+HandshakeResult check_upgrade_response(const char* data, size_t len, const std::string& expected_accept) {
   HandshakeResult res;
   const char* end = static_cast<const char*>(memmem(data, len, "\r\n\r\n", 4));
   if (!end) {
-    if (len > kMaxHead) { res.state = HandshakeResult::Rejected; res.error = "response head too large"; }
+    if (len > kMaxHead) {
+      res.state = HandshakeResult::Rejected;
+      res.error = "response head too large";
+    }
     return res;
   }
   res.header_bytes = size_t(end - data) + 4;
@@ -96,10 +100,14 @@ HandshakeResult check_upgrade_response(const char* data, size_t len,
     }
     p = e + 2;
   }
-  if (!upgrade) res.error = "missing Upgrade: websocket";
-  else if (!connection) res.error = "missing Connection: Upgrade";
-  else if (!accept_ok) res.error = "bad Sec-WebSocket-Accept '" + accept_seen + "', expected '" + expected_accept + "'";
-  else res.state = HandshakeResult::Accepted;
+  if (!upgrade)
+    res.error = "missing Upgrade: websocket";
+  else if (!connection)
+    res.error = "missing Connection: Upgrade";
+  else if (!accept_ok)
+    res.error = "bad Sec-WebSocket-Accept '" + accept_seen + "', expected '" + expected_accept + "'";
+  else
+    res.state = HandshakeResult::Accepted;
   return res;
 }
 

@@ -25,7 +25,6 @@ struct HandshakeResult {
   std::string error;        // why it was rejected: status line or header at fault
 };
 
-HandshakeResult check_upgrade_response(const char* data, size_t len,
-                                       const std::string& expected_accept);
+HandshakeResult check_upgrade_response(const char* data, size_t len, const std::string& expected_accept);
 
 }  // namespace loadgen

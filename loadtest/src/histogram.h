@@ -1,6 +1,7 @@
 // Log-linear latency histogram: exact below 128 ns, then 64 linear sub-buckets per power of
 // two, so any recorded value is reported within 1/64 (1.6%) of itself, from 1 ns to hours,
-// in a fixed 30 KB array (3,776 buckets) with O(1) record. Percentiles are bucket upper bounds, capped at max.
+// in a fixed 30 KB array (3,776 buckets) with O(1) record. Percentiles are bucket upper bounds, capped at
+// max.
 #pragma once
 #include <cstddef>
 #include <cstdint>

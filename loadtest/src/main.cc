@@ -1,7 +1,7 @@
 // ringcast-loadgen: WebSocket fanout load against any protocol v1 server. See docs/loadtest.md.
+#include <sys/resource.h>
 #include <csignal>
 #include <cstdio>
-#include <sys/resource.h>
 
 #include "endpoint.h"
 #include "generator.h"
@@ -35,7 +35,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ringcast-loadgen: %s\n%s", error.c_str(), usage());
     return 2;
   }
-  if (opts.help) { std::fputs(usage(), stdout); return 0; }
+  if (opts.help) {
+    std::fputs(usage(), stdout);
+    return 0;
+  }
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, [](int) { Generator::request_stop(); });
   std::signal(SIGTERM, [](int) { Generator::request_stop(); });
@@ -49,8 +52,10 @@ int main(int argc, char** argv) {
   }
   Generator gen(opts, ep, pub_ep);
   bool ok = gen.run();
-  if (!ok) std::fprintf(stderr, "ringcast-loadgen: %s\n", gen.error().c_str());
-  else gen.print_human_summary();
+  if (!ok)
+    std::fprintf(stderr, "ringcast-loadgen: %s\n", gen.error().c_str());
+  else
+    gen.print_human_summary();
   gen.print_summary(ok);
   return ok ? 0 : 1;
 }

@@ -24,24 +24,41 @@ bool parse_seconds(const char* s, double& out) {
 
 bool parse_enum(const std::string& flag, const char* v, Options& o) {
   if (flag == "--mode") {
-    if (!std::strcmp(v, "closed")) o.mode = Mode::Closed;
-    else if (!std::strcmp(v, "open")) o.mode = Mode::Open;
-    else if (!std::strcmp(v, "idle")) o.mode = Mode::Idle;
-    else return false;
+    if (!std::strcmp(v, "closed"))
+      o.mode = Mode::Closed;
+    else if (!std::strcmp(v, "open"))
+      o.mode = Mode::Open;
+    else if (!std::strcmp(v, "idle"))
+      o.mode = Mode::Idle;
+    else
+      return false;
     return true;
   }
-  if (!std::strcmp(v, "query")) o.subscribe = SubscribeVia::Query;
-  else if (!std::strcmp(v, "op")) o.subscribe = SubscribeVia::Op;
-  else if (!std::strcmp(v, "both")) o.subscribe = SubscribeVia::Both;
-  else return false;
+  if (!std::strcmp(v, "query"))
+    o.subscribe = SubscribeVia::Query;
+  else if (!std::strcmp(v, "op"))
+    o.subscribe = SubscribeVia::Op;
+  else if (!std::strcmp(v, "both"))
+    o.subscribe = SubscribeVia::Both;
+  else
+    return false;
   return true;
 }
 
 bool apply(const std::string& flag, const char* v, Options& o) {
   size_t n = 0;
-  if (flag == "--url") { o.url = v; return std::strncmp(v, "ws://", 5) == 0; }
-  if (flag == "--publish-url") { o.publish_url = v; return std::strncmp(v, "ws://", 5) == 0; }
-  if (flag == "--topic-prefix") { o.topic_prefix = v; return *v != 0; }
+  if (flag == "--url") {
+    o.url = v;
+    return std::strncmp(v, "ws://", 5) == 0;
+  }
+  if (flag == "--publish-url") {
+    o.publish_url = v;
+    return std::strncmp(v, "ws://", 5) == 0;
+  }
+  if (flag == "--topic-prefix") {
+    o.topic_prefix = v;
+    return *v != 0;
+  }
   if (flag == "--mode" || flag == "--subscribe") return parse_enum(flag, v, o);
   if (flag == "--subscribers") return parse_count(v, o.subscribers);
   if (flag == "--publishers") return parse_count(v, o.publishers);
@@ -49,17 +66,32 @@ bool apply(const std::string& flag, const char* v, Options& o) {
   if (flag == "--size") return parse_count(v, o.size);
   if (flag == "--window") return parse_count(v, o.window) && o.window > 0;
   if (flag == "--batch") return parse_count(v, o.batch) && o.batch > 0;
-  if (flag == "--connect-concurrency") return parse_count(v, o.connect_concurrency) && o.connect_concurrency > 0;
-  if (flag == "--server-pid") { bool ok = parse_count(v, n) && n > 0; o.server_pid = int(n); return ok; }
-  if (flag == "--source-ips") { bool ok = parse_count(v, n) && n <= 254; o.source_ips = int(n); return ok; }
+  if (flag == "--connect-concurrency")
+    return parse_count(v, o.connect_concurrency) && o.connect_concurrency > 0;
+  if (flag == "--server-pid") {
+    bool ok = parse_count(v, n) && n > 0;
+    o.server_pid = int(n);
+    return ok;
+  }
+  if (flag == "--source-ips") {
+    bool ok = parse_count(v, n) && n <= 254;
+    o.source_ips = int(n);
+    return ok;
+  }
   if (flag == "--rate") return parse_seconds(v, o.rate) && o.rate > 0;
   if (flag == "--connect-timeout") return parse_seconds(v, o.connect_timeout);
   if (flag == "--subscribe-timeout") return parse_seconds(v, o.subscribe_timeout);
   if (flag == "--warmup") return parse_seconds(v, o.warmup);
   if (flag == "--duration") return parse_seconds(v, o.duration) && o.duration > 0;
   if (flag == "--drain-timeout") return parse_seconds(v, o.drain_timeout);
-  if (flag == "--deflate") { o.deflate = !std::strcmp(v, "on"); return o.deflate || !std::strcmp(v, "off"); }
-  if (flag == "--payload") { o.chat = !std::strcmp(v, "chat"); return o.chat || !std::strcmp(v, "pad"); }
+  if (flag == "--deflate") {
+    o.deflate = !std::strcmp(v, "on");
+    return o.deflate || !std::strcmp(v, "off");
+  }
+  if (flag == "--payload") {
+    o.chat = !std::strcmp(v, "chat");
+    return o.chat || !std::strcmp(v, "pad");
+  }
   if (flag == "--hold") return parse_seconds(v, o.hold);
   if (flag == "--publish-timeout") return parse_seconds(v, o.publish_timeout) && o.publish_timeout > 0;
   return false;
@@ -67,9 +99,7 @@ bool apply(const std::string& flag, const char* v, Options& o) {
 
 }  // namespace
 
-const char* mode_name(Mode m) {
-  return m == Mode::Closed ? "closed" : m == Mode::Open ? "open" : "idle";
-}
+const char* mode_name(Mode m) { return m == Mode::Closed ? "closed" : m == Mode::Open ? "open" : "idle"; }
 
 const char* subscribe_name(SubscribeVia s) {
   return s == SubscribeVia::Query ? "query" : s == SubscribeVia::Op ? "op" : "both";
@@ -99,8 +129,14 @@ const char* usage() {
 bool parse_options(int argc, char** argv, Options& o, std::string& error) {
   for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") { o.help = true; return true; }
-    if (flag == "--quiet") { o.progress = false; continue; }
+    if (flag == "--help" || flag == "-h") {
+      o.help = true;
+      return true;
+    }
+    if (flag == "--quiet") {
+      o.progress = false;
+      continue;
+    }
     std::string value;
     size_t eq = flag.find('=');
     if (eq != std::string::npos) {

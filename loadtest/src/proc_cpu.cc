@@ -1,9 +1,9 @@
 #include "proc_cpu.h"
 
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 
 namespace loadgen {
 

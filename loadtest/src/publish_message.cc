@@ -16,14 +16,21 @@ void write_fixed(std::string& s, size_t at, uint64_t v, size_t digits) {
 // chosen by a seeded generator (what a chat history page holds; deflate shrinks it about 4x).
 std::string chat_text(size_t n) {
   static const char* const kUsers[] = {"alice", "bob", "carol", "dave", "erin", "frank", "grace"};
-  static const char* const kWords[] = {"hey", "are", "you", "coming", "to", "the", "standup", "today",
-      "I", "think", "we", "should", "ship", "release", "after", "lunch", "sounds", "good", "see",
-      "there", "lol", "ok", "thanks", "build", "is", "green", "again", "review", "my", "PR", "please",
-      "deploy", "failed", "on", "staging", "retrying", "now", "coffee", "meeting", "moved", "3pm"};
+  static const char* const kWords[] = {
+      "hey",    "are",    "you",     "coming", "to",      "the",    "standup", "today",   "I",
+      "think",  "we",     "should",  "ship",   "release", "after",  "lunch",   "sounds",  "good",
+      "see",    "there",  "lol",     "ok",     "thanks",  "build",  "is",      "green",   "again",
+      "review", "my",     "PR",      "please", "deploy",  "failed", "on",      "staging", "retrying",
+      "now",    "coffee", "meeting", "moved",  "3pm"};
   std::string s;
   s.reserve(n + 64);
   uint32_t x = 2463534242u;
-  auto next = [&x](uint32_t m) { x ^= x << 13; x ^= x >> 17; x ^= x << 5; return x % m; };
+  auto next = [&x](uint32_t m) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x % m;
+  };
   while (s.size() < n) {  // bounded: every round appends at least one character
     s += "{user:";
     s += kUsers[next(7)];
@@ -50,7 +57,8 @@ PublishMessage::PublishMessage(const std::string& topic, size_t data_bytes, bool
   stamp_at_ = text_.size();
   text_ += std::string(kStampDigits, '0') + ",\"n\":";
   serial_at_ = text_.size();
-  text_ += std::string(kSerialDigits, '0') + ",\"p\":\"" + (chat ? chat_text(pad) : std::string(pad, 'x')) + "\"},\"id\":";
+  text_ += std::string(kSerialDigits, '0') + ",\"p\":\"" + (chat ? chat_text(pad) : std::string(pad, 'x')) +
+           "\"},\"id\":";
   id_at_ = text_.size();
   text_ += std::string(kSerialDigits, '0') + "}";
   data_bytes_ = min_data_bytes() + pad;

@@ -48,16 +48,26 @@ bool scan_server_message(const char* text, size_t len, ServerMessage& out) {
   for (const char* p = text; p < e; p++) {
     p = static_cast<const char*>(std::memchr(p, '"', size_t(e - p)));
     if (!p) break;
-    if (at(p, e, "\"op\"")) { out.kind = op_value(p + 4, e); seen_op = true; }
-    else if (at(p, e, "\"seq\"")) out.has_seq = number(p + 5, e, out.seq);
-    else if (at(p, e, "\"data\"")) in_data = true;
-    else if (in_data && at(p, e, "\"t\"")) has_t = number(p + 3, e, t);
-    else if (in_data && at(p, e, "\"n\"")) has_n = number(p + 3, e, n);
-    else if (!in_data && at(p, e, "\"id\"")) out.has_id = number(p + 4, e, out.id);
+    if (at(p, e, "\"op\"")) {
+      out.kind = op_value(p + 4, e);
+      seen_op = true;
+    } else if (at(p, e, "\"seq\""))
+      out.has_seq = number(p + 5, e, out.seq);
+    else if (at(p, e, "\"data\""))
+      in_data = true;
+    else if (in_data && at(p, e, "\"t\""))
+      has_t = number(p + 3, e, t);
+    else if (in_data && at(p, e, "\"n\""))
+      has_n = number(p + 3, e, n);
+    else if (!in_data && at(p, e, "\"id\""))
+      out.has_id = number(p + 4, e, out.id);
     out.has_stamp = has_t && has_n;
     if (complete(out, seen_op)) break;
   }
-  if (out.has_stamp) { out.sent_ns = t; out.serial = n; }
+  if (out.has_stamp) {
+    out.sent_ns = t;
+    out.serial = n;
+  }
   if (!seen_op || out.kind == ServerMessage::Other) return false;
   return out.kind != ServerMessage::Msg || out.has_seq;
 }

@@ -10,9 +10,12 @@ void json_string(const std::string& s) {
   std::putchar('"');
   for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') std::printf("\\%c", c);
-    else if (c < 0x20) std::printf("\\u%04x", c);
-    else std::putchar(c);
+    if (c == '"' || c == '\\')
+      std::printf("\\%c", c);
+    else if (c < 0x20)
+      std::printf("\\u%04x", c);
+    else
+      std::putchar(c);
   }
   std::putchar('"');
 }
@@ -32,8 +35,8 @@ void Generator::print_human_summary() const {
   double window_s = double(window_end_ns_ - window_start_ns_) / 1e9;
   double cpu_s = double(window_cpu_end_ - window_cpu_start_) / 1e6;
   if (opts_.mode == Mode::Idle) {
-    std::fprintf(stderr, "summary: held %zu of %zu connections (%zu failed%s%s)\n", held_,
-                 conns_.size(), failed_, failed_ ? ", first: " : "", first_failure_.c_str());
+    std::fprintf(stderr, "summary: held %zu of %zu connections (%zu failed%s%s)\n", held_, conns_.size(),
+                 failed_, failed_ ? ", first: " : "", first_failure_.c_str());
     return;
   }
   std::fprintf(stderr,
@@ -43,7 +46,8 @@ void Generator::print_human_summary() const {
                (unsigned long long)stats_.publishes_window, double(h.percentile(0.5)) / 1e3,
                double(h.percentile(0.99)) / 1e3, double(h.percentile(0.999)) / 1e3, double(h.max()) / 1e3,
                (unsigned long long)final_lost(), (unsigned long long)stats_.duplicates,
-               (unsigned long long)stats_.reordered, drain_complete_ ? "" : " (drain timed out: lost includes the backlog)",
+               (unsigned long long)stats_.reordered,
+               drain_complete_ ? "" : " (drain timed out: lost includes the backlog)",
                window_s > 0 ? 100.0 * cpu_s / window_s : 0,
                window_s > 0 && cpu_s / window_s > 0.9 ? " -- LIMITED BY THE INSTRUMENT" : "");
   if (server_cpu_start_ >= 0 && server_cpu_end_ >= 0 && stats_.deliveries_window) {
@@ -59,10 +63,18 @@ void Generator::print_summary(bool ok) const {
   double cpu_s = double(window_cpu_end_ - window_cpu_start_) / 1e6;
   const Histogram& h = stats_.latency;
   std::printf("{\"ok\":%s,\"error\":", ok ? "true" : "false");
-  if (ok) std::printf("null"); else json_string(error_);
-  std::printf(",\"url\":"); json_string(opts_.url);
-  if (!opts_.publish_url.empty()) { std::printf(",\"publish_url\":"); json_string(opts_.publish_url); }
-  std::printf(",\"mode\":\"%s\",\"subscribe\":\"%s\",", mode_name(opts_.mode), subscribe_name(opts_.subscribe));
+  if (ok)
+    std::printf("null");
+  else
+    json_string(error_);
+  std::printf(",\"url\":");
+  json_string(opts_.url);
+  if (!opts_.publish_url.empty()) {
+    std::printf(",\"publish_url\":");
+    json_string(opts_.publish_url);
+  }
+  std::printf(",\"mode\":\"%s\",\"subscribe\":\"%s\",", mode_name(opts_.mode),
+              subscribe_name(opts_.subscribe));
   field("subscribers", ull(opts_.subscribers));
   field("publishers", ull(opts_.mode == Mode::Idle ? 0 : opts_.publishers));
   field("topics", ull(opts_.topics));
@@ -73,7 +85,9 @@ void Generator::print_summary(bool ok) const {
   field("source_ips", ull(source_ips_));
   field("connections_open", ull(open_));
   field("connections_failed", ull(failed_));
-  std::printf("\"first_failure\":"); json_string(first_failure_); std::printf(",");
+  std::printf("\"first_failure\":");
+  json_string(first_failure_);
+  std::printf(",");
   field("held", ull(held_));
   field("closed_by_server", ull(stats_.closed_by_server));
   field("connect_s", double(connect_ns_) / 1e9);
@@ -86,7 +100,9 @@ void Generator::print_summary(bool ok) const {
   field("publish_backlogged", ull(stats_.publish_backlogged));
   field("acks", ull(stats_.acks));
   field("errors", ull(stats_.errors));
-  std::printf("\"first_error\":"); json_string(stats_.first_error); std::printf(",");
+  std::printf("\"first_error\":");
+  json_string(stats_.first_error);
+  std::printf(",");
   field("deliveries", ull(stats_.deliveries_window));
   field("deliveries_per_s", window_s > 0 ? double(stats_.deliveries_window) / window_s : 0);
   field("deliveries_total", ull(stats_.deliveries));
@@ -112,7 +128,8 @@ void Generator::print_summary(bool ok) const {
     double server_s = server_cpu_end_ - server_cpu_start_;
     field("server_cpu_s", server_s);
     field("server_busy_pct", window_s > 0 ? 100.0 * server_s / window_s : 0);
-    field("server_cpu_us_per_delivery", stats_.deliveries_window ? server_s * 1e6 / double(stats_.deliveries_window) : 0);
+    field("server_cpu_us_per_delivery",
+          stats_.deliveries_window ? server_s * 1e6 / double(stats_.deliveries_window) : 0);
   }
   field("loadgen_cpu_s", cpu_s);
   field("loadgen_busy_pct", window_s > 0 ? 100.0 * cpu_s / window_s : 0, false);

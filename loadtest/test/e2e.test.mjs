@@ -52,7 +52,17 @@ function startServer({ deliver, accept, perMessageDeflate = false } = {}) {
       }
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ port: server.address().port, close: () => { wss.clients.forEach((c) => c.terminate()); server.close(); } })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        port: server.address().port,
+        close: () => {
+          wss.clients.forEach((c) => c.terminate());
+          server.close();
+        },
+      }),
+    ),
+  );
 }
 
 const short = ['--warmup', '0.2', '--duration', '0.5', '--drain-timeout', '2'];
@@ -70,7 +80,19 @@ test('a correct server yields deliveries with no anomaly, closed and open loop',
   assert.ok(closed.summary.deliveries > 0);
   assert.equal(closed.summary.deliveries_total, closed.summary.expected_total);
   assert.deepEqual([closed.summary.lost, closed.summary.duplicated, closed.summary.reordered], [0, 0, 0]);
-  const open = await loadgen(srv.port, ['--subscribers', '20', '--mode', 'open', '--rate', '400', '--batch', '8', '--size', '16384', ...short]);
+  const open = await loadgen(srv.port, [
+    '--subscribers',
+    '20',
+    '--mode',
+    'open',
+    '--rate',
+    '400',
+    '--batch',
+    '8',
+    '--size',
+    '16384',
+    ...short,
+  ]);
   assert.equal(open.code, 0, open.stderr);
   assert.equal(open.summary.data_bytes, 16384);
   assert.ok(open.summary.latency_us.count > 0 && open.summary.latency_us.p50 > 0);
@@ -105,7 +127,10 @@ test('a server that sends a message twice, or swaps two, is caught', async () =>
   const srv = await startServer({
     deliver: (f, seq, all) => {
       if (seq === 2) all.forEach((w) => w.send(f)); // duplicate
-      if (seq === 4) { held = f; return; } // send 4 after 5: reordered
+      if (seq === 4) {
+        held = f;
+        return;
+      } // send 4 after 5: reordered
       all.forEach((w) => w.send(f));
       if (seq === 5 && held) all.forEach((w) => w.send(held));
     },
@@ -119,8 +144,11 @@ test('a server that sends a message twice, or swaps two, is caught', async () =>
 
 test('a wrong Sec-WebSocket-Accept fails the connect phase with the reason', async () => {
   const srv = await startServer({
-    accept: (_req, socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n' +
-      'Connection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n'),
+    accept: (_req, socket) =>
+      socket.end(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n' +
+          'Connection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n',
+      ),
   });
   after(srv.close);
   const r = await loadgen(srv.port, ['--subscribers', '3', ...short]);

@@ -95,12 +95,14 @@ int main(int argc, char** argv) {
   }
   double wall = bench::now_ns() - wall0;
   EngineStats st = e.stats();
-  std::printf("%d subscribers, %d topics, %d publishes/turn of %d B, %d turns: %llu deliveries in %llu sends\n",
-              conns, topics, per_turn, bytes, turns, static_cast<unsigned long long>(deliveries),
-              static_cast<unsigned long long>(st.sends));
-  std::printf("engine CPU per delivery: %.0f ns (fanout() alone: %.1f ns); wall incl. client "
-              "reads: %.0f ns per delivery\n",
-              cpu / double(deliveries), fanout_cpu / double(deliveries), wall / double(deliveries));
+  std::printf(
+      "%d subscribers, %d topics, %d publishes/turn of %d B, %d turns: %llu deliveries in %llu sends\n",
+      conns, topics, per_turn, bytes, turns, static_cast<unsigned long long>(deliveries),
+      static_cast<unsigned long long>(st.sends));
+  std::printf(
+      "engine CPU per delivery: %.0f ns (fanout() alone: %.1f ns); wall incl. client "
+      "reads: %.0f ns per delivery\n",
+      cpu / double(deliveries), fanout_cpu / double(deliveries), wall / double(deliveries));
   for (int fd : clients) close(fd);
   return 0;
 }

@@ -10,8 +10,8 @@
 #include <cstdlib>
 
 #include "bench.h"
-#include "engine/file_table.h"
 #include "engine/features.h"
+#include "engine/file_table.h"
 #include "engine/ring.h"
 
 using namespace ringcast;

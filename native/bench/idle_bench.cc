@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
     server.flush();
   }
   long after = rss_kib();
-  std::printf("%zu idle WebSockets: RSS +%ld KiB, %.0f bytes per connection\n", upgraded,
-              after - before, (after - before) * 1024.0 / double(upgraded ? upgraded : 1));
+  std::printf("%zu idle WebSockets: RSS +%ld KiB, %.0f bytes per connection\n", upgraded, after - before,
+              (after - before) * 1024.0 / double(upgraded ? upgraded : 1));
   for (int fd : clients) close(fd);
   return 0;
 }

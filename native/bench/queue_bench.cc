@@ -17,9 +17,13 @@ namespace {
 // The engine builds a msghdr only for 2+ frames once the queue has inline frames; before that,
 // send_op_gather built it every time.
 template <class Q>
-constexpr auto has_inline(int) -> decltype(std::declval<Q>().in_n, bool()) { return true; }
+constexpr auto has_inline(int) -> decltype(std::declval<Q>().in_n, bool()) {
+  return true;
+}
 template <class Q>
-constexpr bool has_inline(long) { return false; }
+constexpr bool has_inline(long) {
+  return false;
+}
 
 template <class Op>
 void prepare(Op* op) {
@@ -89,11 +93,11 @@ int main(int argc, char** argv) {
     }
     queue_clear(&c[s].q, &nodes);
   }
-  std::printf("%zu conns, %d publishes/round over %zu topics: %llu deliveries, %llu sends, "
-              "%.1f ns per delivery (live frames left %llu, nodes %llu)\n",
-              conns, per_round, topics, static_cast<unsigned long long>(deliveries),
-              static_cast<unsigned long long>(sends), ns / double(deliveries),
-              static_cast<unsigned long long>(counters.live),
-              static_cast<unsigned long long>(nodes.live()));
+  std::printf(
+      "%zu conns, %d publishes/round over %zu topics: %llu deliveries, %llu sends, "
+      "%.1f ns per delivery (live frames left %llu, nodes %llu)\n",
+      conns, per_round, topics, static_cast<unsigned long long>(deliveries),
+      static_cast<unsigned long long>(sends), ns / double(deliveries),
+      static_cast<unsigned long long>(counters.live), static_cast<unsigned long long>(nodes.live()));
   return 0;
 }

@@ -25,7 +25,7 @@ constexpr uint32_t kMessageBinary = 1;
 constexpr uint32_t kMessageCompressed = 2;  // permessage-deflate: b is the deflated payload
 
 // The kinds JavaScript sees: every WsEventType but kOwnWrite, which never leaves the binding.
-constexpr WsEventType kBatchEvents[] = {WsEventType::kRequest, WsEventType::kMessage, WsEventType::kClosed,
+constexpr WsEventType kBatchEvents[] = {WsEventType::kRequest, WsEventType::kMessage,  WsEventType::kClosed,
                                         WsEventType::kDrain,   WsEventType::kOverflow, WsEventType::kRefused};
 
 // eventKinds: {name: number}, recordSlots, messageBits: the batch layout, for native.ts's check.
@@ -69,21 +69,27 @@ struct Option {
   void (*set)(EngineConfig& engine, WsConfig& ws, double value);
 };
 constexpr Option kOptions[] = {
-    {"maxPayload", [](EngineConfig&, WsConfig& w, double v) {
+    {"maxPayload",
+     [](EngineConfig&, WsConfig& w, double v) {
        w.http.max_body_bytes = static_cast<uint64_t>(v);
        w.frames.max_message_bytes = static_cast<uint64_t>(v);
      }},
     {"maxOutbound", [](EngineConfig& e, WsConfig&, double v) { e.max_outbound = static_cast<uint64_t>(v); }},
-    {"maxHeadBytes", [](EngineConfig&, WsConfig& w, double v) { w.http.max_head_bytes = static_cast<size_t>(v); }},
+    {"maxHeadBytes",
+     [](EngineConfig&, WsConfig& w, double v) { w.http.max_head_bytes = static_cast<size_t>(v); }},
     {"maxHeaders", [](EngineConfig&, WsConfig& w, double v) { w.http.max_headers = static_cast<size_t>(v); }},
-    {"closeTimeout", [](EngineConfig& e, WsConfig&, double v) { e.close_timeout_ms = static_cast<uint32_t>(v); }},
+    {"closeTimeout",
+     [](EngineConfig& e, WsConfig&, double v) { e.close_timeout_ms = static_cast<uint32_t>(v); }},
     {"ringSlots", [](EngineConfig& e, WsConfig&, double v) { e.max_slots = static_cast<uint32_t>(v); }},
     {"sqEntries", [](EngineConfig& e, WsConfig&, double v) { e.sq_entries = static_cast<uint32_t>(v); }},
     {"cqEntries", [](EngineConfig& e, WsConfig&, double v) { e.cq_entries = static_cast<uint32_t>(v); }},
     {"recvBuffers", [](EngineConfig& e, WsConfig&, double v) { e.recv_buffers = static_cast<uint32_t>(v); }},
-    {"recvBufferSize", [](EngineConfig& e, WsConfig&, double v) { e.recv_buffer_size = static_cast<uint32_t>(v); }},
-    {"zeroCopyThreshold", [](EngineConfig& e, WsConfig&, double v) { e.zc_threshold = static_cast<uint32_t>(v); }},
-    {"acceptBackoff", [](EngineConfig& e, WsConfig&, double v) { e.accept_backoff_ms = static_cast<uint32_t>(v); }},
+    {"recvBufferSize",
+     [](EngineConfig& e, WsConfig&, double v) { e.recv_buffer_size = static_cast<uint32_t>(v); }},
+    {"zeroCopyThreshold",
+     [](EngineConfig& e, WsConfig&, double v) { e.zc_threshold = static_cast<uint32_t>(v); }},
+    {"acceptBackoff",
+     [](EngineConfig& e, WsConfig&, double v) { e.accept_backoff_ms = static_cast<uint32_t>(v); }},
     {"listenBacklog", [](EngineConfig& e, WsConfig&, double v) { e.backlog = static_cast<int>(v); }},
     {"drainMark", [](EngineConfig& e, WsConfig&, double v) { e.drain_mark = static_cast<uint64_t>(v); }},
 };
@@ -126,28 +132,30 @@ Napi::Object RequestToJs(Napi::Env env, const http::HttpRequestHead& head, const
   req.Set("headers", headers);
   req.Set("keepAlive", head.keep_alive);
   req.Set("remoteAddress", remote);
-  req.Set("body", Napi::Buffer<uint8_t>::Copy(env, ev.data ? ev.data : reinterpret_cast<const uint8_t*>(""), ev.len));
+  req.Set("body",
+          Napi::Buffer<uint8_t>::Copy(env, ev.data ? ev.data : reinterpret_cast<const uint8_t*>(""), ev.len));
   return req;
 }
 
 }  // namespace
 
 void RingServer::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function cls = DefineClass(env, "RingServer", {
-      InstanceMethod("listen", &RingServer::Listen),
-      InstanceMethod("acceptUpgrade", &RingServer::AcceptUpgrade),
-      InstanceMethod("respond", &RingServer::Respond),
-      InstanceMethod("send", &RingServer::Send),
-      InstanceMethod("fanout", &RingServer::Fanout),
-      InstanceMethod("close", &RingServer::Close),
-      InstanceMethod("abort", &RingServer::Abort),
-      InstanceMethod("flush", &RingServer::Flush),
-      InstanceMethod("runTimers", &RingServer::RunTimers),
-      InstanceMethod("stopAccepting", &RingServer::StopAccepting),
-      InstanceMethod("stats", &RingServer::Stats),
-      InstanceMethod("ringInfo", &RingServer::RingInfo),
-      InstanceMethod("destroy", &RingServer::Destroy),
-  });
+  Napi::Function cls = DefineClass(env, "RingServer",
+                                   {
+                                       InstanceMethod("listen", &RingServer::Listen),
+                                       InstanceMethod("acceptUpgrade", &RingServer::AcceptUpgrade),
+                                       InstanceMethod("respond", &RingServer::Respond),
+                                       InstanceMethod("send", &RingServer::Send),
+                                       InstanceMethod("fanout", &RingServer::Fanout),
+                                       InstanceMethod("close", &RingServer::Close),
+                                       InstanceMethod("abort", &RingServer::Abort),
+                                       InstanceMethod("flush", &RingServer::Flush),
+                                       InstanceMethod("runTimers", &RingServer::RunTimers),
+                                       InstanceMethod("stopAccepting", &RingServer::StopAccepting),
+                                       InstanceMethod("stats", &RingServer::Stats),
+                                       InstanceMethod("ringInfo", &RingServer::RingInfo),
+                                       InstanceMethod("destroy", &RingServer::Destroy),
+                                   });
   cls.Set("batchLayout", BatchLayoutToJs(env));
   cls.Set("statsTable", StatsTableToJs(env));
   exports.Set("RingServer", cls);
@@ -204,7 +212,8 @@ void RingServer::Shutdown() {
   destroyed_ = true;
   if (poll_ != nullptr) {
     uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
     poll_ = nullptr;
   }
   ws_.reset();  // closes every connection and the ring now, not at garbage collection
@@ -292,7 +301,8 @@ Napi::Array RingServer::BatchToJs(Napi::Env env, size_t begin, size_t end) {
         b = RequestToJs(env, *ev.head, ev, ev.upgrade ? ws_->peer_address(ev.conn) : std::string());
         break;
       case WsEventType::kMessage:
-        a = Napi::Number::New(env, (ev.binary ? kMessageBinary : 0) | (ev.compressed ? kMessageCompressed : 0));
+        a = Napi::Number::New(env,
+                              (ev.binary ? kMessageBinary : 0) | (ev.compressed ? kMessageCompressed : 0));
         b = Napi::Buffer<uint8_t>::Copy(env, ev.data, ev.len);
         break;
       case WsEventType::kClosed:
@@ -319,19 +329,21 @@ Napi::Array RingServer::BatchToJs(Napi::Env env, size_t begin, size_t end) {
 bool RingServer::Usable(const Napi::CallbackInfo& info, const char* method, std::initializer_list<Arg> args) {
   Napi::Env env = info.Env();
   if (destroyed_) {
-    Napi::Error::New(env, std::string("RingServer.") + method + "(): the server was destroyed").ThrowAsJavaScriptException();
+    Napi::Error::New(env, std::string("RingServer.") + method + "(): the server was destroyed")
+        .ThrowAsJavaScriptException();
     return false;
   }
   size_t i = 0;
   for (Arg want : args) {
     Napi::Value v = i < info.Length() ? info[i] : env.Undefined();
-    bool ok = want == Arg::kAny || (want == Arg::kNumber && v.IsNumber()) || (want == Arg::kString && v.IsString()) ||
-              (want == Arg::kBuffer && v.IsBuffer()) ||
-              (want == Arg::kUint32Array && v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array);
+    bool ok = want == Arg::kAny || (want == Arg::kNumber && v.IsNumber()) ||
+              (want == Arg::kString && v.IsString()) || (want == Arg::kBuffer && v.IsBuffer()) ||
+              (want == Arg::kUint32Array && v.IsTypedArray() &&
+               v.As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array);
     if (!ok) {
       static const char* const kNames[] = {"a number", "a string", "a Buffer", "a Uint32Array", "any"};
-      Napi::TypeError::New(env, std::string("RingServer.") + method + "(): argument " + std::to_string(i + 1) + " must be " +
-                                    kNames[static_cast<int>(want)])
+      Napi::TypeError::New(env, std::string("RingServer.") + method + "(): argument " +
+                                    std::to_string(i + 1) + " must be " + kNames[static_cast<int>(want)])
           .ThrowAsJavaScriptException();
       return false;
     }
@@ -352,7 +364,8 @@ Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
 Napi::Value RingServer::AcceptUpgrade(const Napi::CallbackInfo& info) {
   if (!Usable(info, "acceptUpgrade", {Arg::kNumber})) return info.Env().Undefined();
   ConnId conn = info[0].As<Napi::Number>().Uint32Value();
-  std::string ext = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  std::string ext =
+      info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
   if (ext.find_first_of("\r\n") != std::string::npos) return Status(info.Env(), -EINVAL);
   const bool deflate = !ext.empty();
   std::string extra = deflate ? "Sec-WebSocket-Extensions: " + ext + "\r\n" : std::string();
@@ -370,7 +383,8 @@ Napi::Value RingServer::Respond(const Napi::CallbackInfo& info) {
 Napi::Value RingServer::Send(const Napi::CallbackInfo& info) {
   if (!Usable(info, "send", {Arg::kNumber, Arg::kBuffer})) return info.Env().Undefined();
   Napi::Buffer<uint8_t> bytes = info[1].As<Napi::Buffer<uint8_t>>();
-  return Status(info.Env(), ws_->send(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
+  return Status(info.Env(),
+                ws_->send(info[0].As<Napi::Number>().Uint32Value(), bytes.Data(), bytes.Length()));
 }
 
 // fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer) -> receivers.
@@ -394,8 +408,9 @@ Napi::Value RingServer::Fanout(const Napi::CallbackInfo& info) {
 Napi::Value RingServer::Close(const Napi::CallbackInfo& info) {
   if (!Usable(info, "close", {Arg::kNumber, Arg::kNumber, Arg::kString})) return info.Env().Undefined();
   std::string reason = info[2].As<Napi::String>().Utf8Value();
-  return Status(info.Env(), ws_->close(info[0].As<Napi::Number>().Uint32Value(),
-                                       static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), reason));
+  return Status(info.Env(),
+                ws_->close(info[0].As<Napi::Number>().Uint32Value(),
+                           static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()), reason));
 }
 
 Napi::Value RingServer::Abort(const Napi::CallbackInfo& info) {
@@ -419,7 +434,8 @@ Napi::Value RingServer::RunTimers(const Napi::CallbackInfo& info) {
   // a live connection by stale state.
   Turn();
   if (destroyed_) return Status(info.Env(), 0);
-  size_t dropped = ws_->run_timers(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()), info[1].ToBoolean().Value());
+  size_t dropped = ws_->run_timers(static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue()),
+                                   info[1].ToBoolean().Value());
   ws_->flush();
   return Napi::Number::New(info.Env(), static_cast<double>(dropped));
 }

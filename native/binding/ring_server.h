@@ -29,20 +29,20 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
 
  private:
   // JS methods. Ids are ConnIds (uint32: generation | slot).
-  Napi::Value Listen(const Napi::CallbackInfo& info);        // (host, port) -> port
-  Napi::Value AcceptUpgrade(const Napi::CallbackInfo& info); // (conn, extensions?) -> status
+  Napi::Value Listen(const Napi::CallbackInfo& info);         // (host, port) -> port
+  Napi::Value AcceptUpgrade(const Napi::CallbackInfo& info);  // (conn, extensions?) -> status
   // (conn, Buffer, keepAlive) -> status: an answer to a request, or (keepAlive false) the
   // refusal of a pending upgrade
   Napi::Value Respond(const Napi::CallbackInfo& info);
-  Napi::Value Send(const Napi::CallbackInfo& info);          // (conn, frame Buffer) -> status
-  Napi::Value Fanout(const Napi::CallbackInfo& info);        // (Uint32Array, frame, exclude, compressed?) -> n
-  Napi::Value Close(const Napi::CallbackInfo& info);         // (conn, code, reason) -> status
-  Napi::Value Abort(const Napi::CallbackInfo& info);         // (conn) -> status
-  Napi::Value Flush(const Napi::CallbackInfo& info);         // () -> SQEs submitted
-  Napi::Value RunTimers(const Napi::CallbackInfo& info);         // (handshakeMs, ping) -> dropped
+  Napi::Value Send(const Napi::CallbackInfo& info);       // (conn, frame Buffer) -> status
+  Napi::Value Fanout(const Napi::CallbackInfo& info);     // (Uint32Array, frame, exclude, compressed?) -> n
+  Napi::Value Close(const Napi::CallbackInfo& info);      // (conn, code, reason) -> status
+  Napi::Value Abort(const Napi::CallbackInfo& info);      // (conn) -> status
+  Napi::Value Flush(const Napi::CallbackInfo& info);      // () -> SQEs submitted
+  Napi::Value RunTimers(const Napi::CallbackInfo& info);  // (handshakeMs, ping) -> dropped
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
-  Napi::Value Stats(const Napi::CallbackInfo& info);          // () -> {key: number} (session/stats.h)
-  Napi::Value RingInfo(const Napi::CallbackInfo& info);       // () -> {features, sizing}
+  Napi::Value Stats(const Napi::CallbackInfo& info);     // () -> {key: number} (session/stats.h)
+  Napi::Value RingInfo(const Napi::CallbackInfo& info);  // () -> {features, sizing}
   Napi::Value Destroy(const Napi::CallbackInfo& info);
 
   // What a method's arguments must be; Usable() checks them and that the server is alive.

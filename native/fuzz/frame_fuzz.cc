@@ -34,7 +34,8 @@ void require(bool ok) {
 
 void check_event(const FrameEvent& e, const FrameLimits& limits, bool deflate) {
   // only a connection that negotiated permessage-deflate sees compressed messages
-  require(!e.compressed || (deflate && (e.type == FrameEventType::kText || e.type == FrameEventType::kBinary)));
+  require(!e.compressed ||
+          (deflate && (e.type == FrameEventType::kText || e.type == FrameEventType::kBinary)));
   switch (e.type) {
     case FrameEventType::kText:
       require(e.compressed || is_valid_utf8(e.data, e.size));
@@ -70,8 +71,8 @@ std::string record(const FrameEvent& e) {
   return s;
 }
 
-std::vector<std::string> feed(const std::vector<uint8_t>& wire, uint8_t seed,
-                              const FrameLimits& limits, bool deflate) {
+std::vector<std::string> feed(const std::vector<uint8_t>& wire, uint8_t seed, const FrameLimits& limits,
+                              bool deflate) {
   FrameParser parser(limits);
   if (deflate) parser.allow_compressed();
   std::vector<uint8_t> message;

@@ -133,8 +133,11 @@ void check_chunked(const uint8_t* body, size_t len, uint8_t seed, uint64_t max_b
 
 bool is_documented_status(int status) {
   switch (status) {
-    case kStatusBadRequest: case kStatusLengthRequired: case kStatusPayloadTooLarge:
-    case kStatusHeaderFieldsTooLarge: case kStatusVersionNotSupported:
+    case kStatusBadRequest:
+    case kStatusLengthRequired:
+    case kStatusPayloadTooLarge:
+    case kStatusHeaderFieldsTooLarge:
+    case kStatusVersionNotSupported:
       return true;
     default:
       return false;

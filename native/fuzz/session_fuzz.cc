@@ -73,13 +73,13 @@ struct Client {
   int fd = -1;
   Plan plan;
   size_t sent = 0;
-  size_t cut = 0;           // bytes written before the fate
+  size_t cut = 0;  // bytes written before the fate
   Fate fate = Fate::kHold;
-  bool reads = true;        // false: never reads (a small receive buffer)
+  bool reads = true;  // false: never reads (a small receive buffer)
   bool fated = false;
-  bool peer_gone = false;   // EOF or reset seen, or a write failed
-  uint64_t fate_turn = 0;   // when the fate is carried out, once everything is written
-  uint64_t end_turn = 0;    // the client closes by then whatever happens
+  bool peer_gone = false;  // EOF or reset seen, or a write failed
+  uint64_t fate_turn = 0;  // when the fate is carried out, once everything is written
+  uint64_t end_turn = 0;   // the client closes by then whatever happens
   uint64_t received = 0;
   Reader reader;
   std::vector<OutFrame> out;  // what the server queued for it, in order
@@ -105,7 +105,7 @@ struct ConnState {
   bool websocket = false;  // an accept_upgrade returned 0
   bool closing = false;    // a Close was queued (close(), a performed kOwnWrite, overflow, drain)
   bool closed = false;
-  std::string trace;       // events and calls, for the message of a failure
+  std::string trace;  // events and calls, for the message of a failure
 };
 
 struct PendingAnswer {
@@ -162,8 +162,8 @@ class Epoch {
   int port_ = 0;
   std::vector<std::unique_ptr<Client>> clients_;  // every client of this epoch, by id
   std::unordered_map<ConnId, ConnState> conns_;
-  std::vector<ConnId> known_;                     // every id seen, live or not
-  std::vector<ConnId> websockets_;                // every id whose upgrade was accepted
+  std::vector<ConnId> known_;       // every id seen, live or not
+  std::vector<ConnId> websockets_;  // every id whose upgrade was accepted
   std::vector<PendingAnswer> pending_;
   struct Want {
     const Request* request = nullptr;
@@ -237,7 +237,8 @@ void Epoch::client_turn(Client& c) {
       break;
     }
   }
-  if ((!shut_down_ && g_turn >= c.end_turn) || (c.peer_gone && (c.fated || c.fate == Fate::kHold) && r_.pct(50))) {
+  if ((!shut_down_ && g_turn >= c.end_turn) ||
+      (c.peer_gone && (c.fated || c.fate == Fate::kHold) && r_.pct(50))) {
     return close_client(c, r_.pct(30));
   }
   if (c.fated) return;
@@ -259,16 +260,22 @@ void Epoch::client_turn(Client& c) {
   if (g_turn < c.fate_turn) return;
   c.fated = true;
   switch (c.fate) {
-    case Fate::kFin: shutdown(c.fd, SHUT_WR); break;
-    case Fate::kRst: return close_client(c, true);
-    case Fate::kClose: return close_client(c, false);
-    case Fate::kHold: break;
+    case Fate::kFin:
+      shutdown(c.fd, SHUT_WR);
+      break;
+    case Fate::kRst:
+      return close_client(c, true);
+    case Fate::kClose:
+      return close_client(c, false);
+    case Fate::kHold:
+      break;
   }
 }
 
 void Epoch::check_rc(int rc, const char* what) {
   fig_.calls++;
-  if (rc == 0 || rc == -ENOTCONN || rc == -EINVAL || rc == -ENOBUFS || rc == -EALREADY || rc == -ENOMEM) return;
+  if (rc == 0 || rc == -ENOTCONN || rc == -EINVAL || rc == -ENOBUFS || rc == -EALREADY || rc == -ENOMEM)
+    return;
   fail("%s returned %d", what, rc);
 }
 
@@ -296,7 +303,8 @@ Client* Epoch::client_of(ConnId conn) {
 }
 
 void Epoch::send_to(ConnId conn, bool binary, const void* p, size_t n, const char* what) {
-  const std::vector<uint8_t> frame = wstest::server_frame(binary ? ws::Opcode::kBinary : ws::Opcode::kText, p, n);
+  const std::vector<uint8_t> frame =
+      wstest::server_frame(binary ? ws::Opcode::kBinary : ws::Opcode::kText, p, n);
   const int rc = server_->send(conn, frame.data(), frame.size());
   note(conn, what, rc);
   check_rc(rc, what);
@@ -305,7 +313,8 @@ void Epoch::send_to(ConnId conn, bool binary, const void* p, size_t n, const cha
     // Not ended by the engine (no kClosed in this batch), no Close queued: a reply to a message
     // read before the peer's Close, a failing frame or its FIN goes out before the server's
     // Close (RFC 6455 5.5.1).
-    fail("conn %u: %s refused with %d before any Close was queued; trace %s", conn, what, rc, it->second.trace.c_str());
+    fail("conn %u: %s refused with %d before any Close was queued; trace %s", conn, what, rc,
+         it->second.trace.c_str());
   }
   Client* c = client_of(conn);
   if (!c) return;
@@ -326,7 +335,8 @@ void Epoch::answer(ConnId conn, bool upgrade) {
       }
     } else {
       static const int kStatus[] = {400, 401, 403, 429, 503};
-      const int rc = server_->reject(conn, kStatus[r_.below(5)], "forbidden", r_.pct(50) ? "" : "no \"way\"\n");
+      const int rc =
+          server_->reject(conn, kStatus[r_.below(5)], "forbidden", r_.pct(50) ? "" : "no \"way\"\n");
       check_rc(rc, "reject");
       note(conn, "reject", rc);
     }
@@ -355,10 +365,11 @@ void Epoch::random_call() {
       for (ConnId& c : ids) c = random_websocket_id();
       std::string p = random_bytes(r_, r_.size(4000));
       const bool binary = r_.pct(50);
-      const std::vector<uint8_t> frame = wstest::server_frame(binary ? ws::Opcode::kBinary : ws::Opcode::kText,
-                                                              p.data(), p.size());
+      const std::vector<uint8_t> frame =
+          wstest::server_frame(binary ? ws::Opcode::kBinary : ws::Opcode::kText, p.data(), p.size());
       // sometimes one of them published with echo:false: every occurrence of it is skipped
-      const int64_t exclude = r_.pct(30) ? int64_t{ids[r_.below(static_cast<uint32_t>(ids.size()))]} : kNoExclude;
+      const int64_t exclude =
+          r_.pct(30) ? int64_t{ids[r_.below(static_cast<uint32_t>(ids.size()))]} : kNoExclude;
       size_t n = server_->fanout(ids.data(), ids.size(), frame.data(), frame.size(), exclude);
       if (n > ids.size()) fail("fanout queued %zu of %zu", n, ids.size());
       for (ConnId c : ids) {
@@ -376,9 +387,15 @@ void Epoch::random_call() {
       if (rc == 0) conns_[id].closing = true;
       break;
     }
-    case 4: answer(id, true); break;   // an answer in the wrong phase or to a stale id
-    case 5: answer(id, false); break;
-    case 6: check_rc(server_->reject(id, 403, "forbidden", "x"), "reject"); break;
+    case 4:
+      answer(id, true);
+      break;  // an answer in the wrong phase or to a stale id
+    case 5:
+      answer(id, false);
+      break;
+    case 6:
+      check_rc(server_->reject(id, 403, "forbidden", "x"), "reject");
+      break;
     case 7: {
       static const uint64_t kTimeouts[] = {20, 300, 5000};
       if (server_->run_timers(kTimeouts[r_.below(3)], r_.pct(50)) > 0) {
@@ -399,7 +416,8 @@ void Epoch::random_call() {
 // The calls on a connection, for the message of a failure.
 void Epoch::note(ConnId conn, const char* what, int rc) {
   auto it = conns_.find(conn);
-  if (it != conns_.end()) it->second.trace += std::string(what) + "=" + std::to_string(rc) + "@" + std::to_string(g_turn) + " ";
+  if (it != conns_.end())
+    it->second.trace += std::string(what) + "=" + std::to_string(rc) + "@" + std::to_string(g_turn) + " ";
 }
 
 // A performed kOwnWrite that closes has queued the connection's Close.
@@ -434,7 +452,8 @@ void Epoch::check_event(size_t i, const WsEvent& e, bool again) {
         fail("request '%s' changed after the turn's calls", q.target.c_str());
       }
     } else if (e.type == WsEventType::kMessage) {
-      if (!same(e.data, e.len, *want_[i].message)) fail("conn %u: a message changed after the turn's calls", e.conn);
+      if (!same(e.data, e.len, *want_[i].message))
+        fail("conn %u: a message changed after the turn's calls", e.conn);
     } else if (e.type == WsEventType::kOwnWrite && e.frame) {
       touch(e.frame->data(), e.frame->len);
     }
@@ -463,16 +482,19 @@ void Epoch::check_event(size_t i, const WsEvent& e, bool again) {
              q.target.c_str());
       }
       if (!same(e.data, e.len, q.body)) {
-        fail("client %d request %zu: body of %u bytes differs from the %zu sent", client, n, e.len, q.body.size());
+        fail("client %d request %zu: body of %u bytes differs from the %zu sent", client, n, e.len,
+             q.body.size());
       }
-      if (cs.client >= 0 && cs.client != client) fail("conn %u: requests of clients %d and %d", e.conn, cs.client, client);
+      if (cs.client >= 0 && cs.client != client)
+        fail("conn %u: requests of clients %d and %d", e.conn, cs.client, client);
       if (cs.client < 0 && !clients_[size_t(client)]->reads) {
         // A client that never reads, with a small send buffer on our side: the queue fills.
         int small = 4096, fd = engine_.fd_of(e.conn);
         if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
       }
       cs.client = client;
-      if (n != cs.next_request) fail("client %d: request %zu surfaced, %zu expected", client, n, cs.next_request);
+      if (n != cs.next_request)
+        fail("client %d: request %zu surfaced, %zu expected", client, n, cs.next_request);
       if (cs.websocket) fail("client %d: a request after the upgrade", client);
       cs.next_request++;
       want_[i].request = &q;
@@ -489,8 +511,8 @@ void Epoch::check_event(size_t i, const WsEvent& e, bool again) {
       if (m >= plan.messages.size()) fail("client %d: message %zu was never sent validly", cs.client, m);
       const Message& want = plan.messages[m];
       if (e.binary != want.binary || !same(e.data, e.len, want.payload)) {
-        fail("client %d message %zu: %u bytes (binary %d) differ from the %zu sent (binary %d)", cs.client, m, e.len,
-             e.binary, want.payload.size(), want.binary);
+        fail("client %d message %zu: %u bytes (binary %d) differ from the %zu sent (binary %d)", cs.client, m,
+             e.len, e.binary, want.payload.size(), want.binary);
       }
       cs.next_message++;
       want_[i].message = &want.payload;
@@ -527,7 +549,8 @@ void Epoch::on_event(size_t i, const WsEvent& e) {
   if (seen.first->second.closed) fail("conn %u: event %d after its kClosed", e.conn, int(e.type));
   check_event(i, e, false);
   seen.first->second.trace += std::string(event_name(e.type)) +
-                              (e.type == WsEventType::kOwnWrite && e.closes ? "(close)" : "") + "@" + std::to_string(g_turn) + " ";
+                              (e.type == WsEventType::kOwnWrite && e.closes ? "(close)" : "") + "@" +
+                              std::to_string(g_turn) + " ";
   fig_.events++;
   switch (e.type) {
     case WsEventType::kRequest:
@@ -637,7 +660,8 @@ void Epoch::finish() {
   server_turn();
   if (server_->live_sessions() != 0) fail("live_sessions() = %zu at the end", server_->live_sessions());
   const EngineStats s = engine_.stats();
-  if (s.live_slots || s.live_frames || s.bytes_queued || s.queue_nodes || s.buffers_out || s.sends_in_flight) {
+  if (s.live_slots || s.live_frames || s.bytes_queued || s.queue_nodes || s.buffers_out ||
+      s.sends_in_flight) {
     fail("engine not quiet: slots %" PRIu64 " frames %" PRIu64 " queued %" PRIu64 " nodes %" PRIu64
          " buffers %" PRIu64 " sends %" PRIu64,
          s.live_slots, s.live_frames, s.bytes_queued, s.queue_nodes, s.buffers_out, s.sends_in_flight);
@@ -656,8 +680,8 @@ void Epoch::finish() {
     bool missing = rd.skipped_must;
     for (size_t j = rd.cursor; j < c->out.size(); j++) missing |= c->out[j].must;
     if (missing) {
-      fail("client %d: a frame queued before the Close (%u) never arrived (%zu of %zu read)", c->id, rd.close_code,
-           rd.cursor, c->out.size());
+      fail("client %d: a frame queued before the Close (%u) never arrived (%zu of %zu read)", c->id,
+           rd.close_code, rd.cursor, c->out.size());
     }
     fig_.checked_closes++;
   }
@@ -725,7 +749,8 @@ int main(int argc, char** argv) {
               " own writes, %" PRIu64 " refused, %" PRIu64 " overflows, %" PRIu64 " closed)\n",
               seed, fig.epochs, fig.turns, fig.connections, fig.events, fig.requests, fig.messages,
               fig.own_writes, fig.refused, fig.overflows, fig.closed);
-  std::printf("session_fuzz: %" PRIu64 " calls, %" PRIu64 " drains with 1001, %" PRIu64 " close timeouts, %" PRIu64
+  std::printf("session_fuzz: %" PRIu64 " calls, %" PRIu64 " drains with 1001, %" PRIu64
+              " close timeouts, %" PRIu64
               " Closes read with every frame before them; %.1f MB written by clients, %.1f MB of requests"
               " and %.1f MB of messages compared; longest end %" PRIu64 " ms\n",
               fig.calls, fig.shutdowns, fig.close_timeouts, fig.checked_closes, fig.wire_bytes / 1e6,

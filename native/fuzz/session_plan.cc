@@ -15,8 +15,8 @@ std::string random_bytes(Rng& r, size_t n) {
 }
 
 std::string random_text(Rng& r, size_t n) {
-  static const char* const kPieces[] = {"a", "b", "z", " ", "{", "\"", "\xc3\xa9", "\xe2\x82\xac",
-                                        "\xf0\x9f\x98\x80", "0", "\n"};
+  static const char* const kPieces[] = {
+      "a", "b", "z", " ", "{", "\"", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "0", "\n"};
   std::string s;
   while (s.size() < n) s += kPieces[r.below(sizeof kPieces / sizeof kPieces[0])];
   return s;
@@ -120,55 +120,86 @@ void put_bad_request(Plan& p, Rng& r, const Limits& lim) {
       "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
   switch (r.below(10)) {
-    case 0: p.wire += "BAD\r\n\r\n"; break;
-    case 1: p.wire += "GET /bad HTTP/2.0\r\nHost: x\r\n\r\n"; break;
-    case 2: p.wire += "GET /bad HTTP/1.1\r\nHost x\r\n\r\n"; break;
-    case 3: p.wire += "POST /bad HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"; break;
+    case 0:
+      p.wire += "BAD\r\n\r\n";
+      break;
+    case 1:
+      p.wire += "GET /bad HTTP/2.0\r\nHost: x\r\n\r\n";
+      break;
+    case 2:
+      p.wire += "GET /bad HTTP/1.1\r\nHost x\r\n\r\n";
+      break;
+    case 3:
+      p.wire += "POST /bad HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n";
+      break;
     case 4:
-      p.wire += "GET /bad HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(kMaxHead + r.below(2000), 'b') +
-                "\r\n\r\n";
+      p.wire +=
+          "GET /bad HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(kMaxHead + r.below(2000), 'b') + "\r\n\r\n";
       break;
     case 5:
-      p.wire += "POST /bad HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(lim.body + 1 + r.below(9)) +
-                "\r\n\r\n" + std::string(r.below(3000), 'x');
+      p.wire +=
+          "POST /bad HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(lim.body + 1 + r.below(9)) +
+          "\r\n\r\n" + std::string(r.below(3000), 'x');
       break;
     case 6:
       p.wire += "POST /bad HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n";
       break;
-    case 7: p.wire += std::string("GET /bad HTTP/1.1\r\n") + kUpgradeTail + "Sec-WebSocket-Version: 12\r\n\r\n"; break;
+    case 7:
+      p.wire += std::string("GET /bad HTTP/1.1\r\n") + kUpgradeTail + "Sec-WebSocket-Version: 12\r\n\r\n";
+      break;
     case 8:
       p.wire += std::string("GET /bad HTTP/1.1\r\n") + kUpgradeTail +
                 "Sec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
       break;
-    default: p.wire += "\x01\x02" + random_bytes(r, r.range(1, 300)) + "\r\n\r\n"; break;
+    default:
+      p.wire += "\x01\x02" + random_bytes(r, r.range(1, 300)) + "\r\n\r\n";
+      break;
   }
 }
 
 // A frame (or frames) that fails the connection.
 void put_bad_frames(Plan& p, Rng& r, const Limits& lim) {
   switch (r.below(13)) {
-    case 0: put_frame(p.wire, r, ws::kFinBit | 0x40 | 0x1, "rsv"); break;            // RSV1
-    case 1: put_frame(p.wire, r, ws::kFinBit | (r.pct(50) ? r.range(3, 7) : r.range(0xB, 0xF)), "op"); break;
-    case 2: put_frame(p.wire, r, b0(ws::Opcode::kText, true), "unmasked", false); break;
+    case 0:
+      put_frame(p.wire, r, ws::kFinBit | 0x40 | 0x1, "rsv");
+      break;  // RSV1
+    case 1:
+      put_frame(p.wire, r, ws::kFinBit | (r.pct(50) ? r.range(3, 7) : r.range(0xB, 0xF)), "op");
+      break;
+    case 2:
+      put_frame(p.wire, r, b0(ws::Opcode::kText, true), "unmasked", false);
+      break;
     case 3: {
       static const uint16_t kBad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535};
       put_frame(p.wire, r, b0(ws::Opcode::kClose, true), close_payload(kBad[r.below(10)], "x"));
       break;
     }
-    case 4: put_frame(p.wire, r, b0(ws::Opcode::kClose, true), "\x03"); break;   // 1-byte close
-    case 5: put_frame(p.wire, r, b0(ws::Opcode::kContinuation, r.pct(50)), "stray"); break;
+    case 4:
+      put_frame(p.wire, r, b0(ws::Opcode::kClose, true), "\x03");
+      break;  // 1-byte close
+    case 5:
+      put_frame(p.wire, r, b0(ws::Opcode::kContinuation, r.pct(50)), "stray");
+      break;
     case 6:  // a new data frame inside a fragmented message
       put_frame(p.wire, r, b0(ws::Opcode::kText, false), "frag");
       put_frame(p.wire, r, b0(ws::Opcode::kBinary, true), "new");
       break;
-    case 7: put_frame(p.wire, r, b0(ws::Opcode::kPing, false), "frag ping"); break;
-    case 8: put_frame(p.wire, r, b0(ws::Opcode::kPing, true), std::string(126 + r.below(200), 'p')); break;
+    case 7:
+      put_frame(p.wire, r, b0(ws::Opcode::kPing, false), "frag ping");
+      break;
+    case 8:
+      put_frame(p.wire, r, b0(ws::Opcode::kPing, true), std::string(126 + r.below(200), 'p'));
+      break;
     case 9:  // announces more than the message limit; some of it follows
       put_frame(p.wire, r, b0(ws::Opcode::kBinary, true), "", true, lim.message + 1 + r.below(1 << 20));
       p.wire += random_bytes(r, r.below(5000));
       break;
-    case 10: put_frame(p.wire, r, b0(ws::Opcode::kText, true), random_text(r, r.below(50)) + "\xc3\x28"); break;
-    case 11: put_frame(p.wire, r, b0(ws::Opcode::kClose, true), close_payload(1000, "\xff\xfe")); break;
+    case 10:
+      put_frame(p.wire, r, b0(ws::Opcode::kText, true), random_text(r, r.below(50)) + "\xc3\x28");
+      break;
+    case 11:
+      put_frame(p.wire, r, b0(ws::Opcode::kClose, true), close_payload(1000, "\xff\xfe"));
+      break;
     default:  // a 64-bit length with the top bit set (RFC 6455 5.2)
       put_frame(p.wire, r, b0(ws::Opcode::kBinary, true), "", true, 0x8000000000000000ull | r.next());
       break;
@@ -191,11 +222,14 @@ void put_frames(Plan& p, Rng& r, const Limits& lim, bool* ended) {
     m.payload = m.binary ? random_bytes(r, r.size(lim.message / 2)) : random_text(r, r.size(lim.message / 2));
     size_t parts = r.range(2, 5), at = 0;
     for (size_t i = 0; i < parts; i++) {
-      size_t n = i + 1 == parts ? m.payload.size() - at : r.below(static_cast<uint32_t>(m.payload.size() - at + 1));
-      ws::Opcode op = i == 0 ? (m.binary ? ws::Opcode::kBinary : ws::Opcode::kText) : ws::Opcode::kContinuation;
+      size_t n =
+          i + 1 == parts ? m.payload.size() - at : r.below(static_cast<uint32_t>(m.payload.size() - at + 1));
+      ws::Opcode op =
+          i == 0 ? (m.binary ? ws::Opcode::kBinary : ws::Opcode::kText) : ws::Opcode::kContinuation;
       put_frame(p.wire, r, b0(op, i + 1 == parts), m.payload.substr(at, n));
       at += n;
-      if (i + 1 < parts && r.pct(30)) put_frame(p.wire, r, b0(ws::Opcode::kPing, true), random_bytes(r, r.below(126)));
+      if (i + 1 < parts && r.pct(30))
+        put_frame(p.wire, r, b0(ws::Opcode::kPing, true), random_bytes(r, r.below(126)));
     }
     p.messages.push_back(m);
   } else if (k < 75) {

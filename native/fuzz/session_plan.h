@@ -64,7 +64,7 @@ struct Plan {
   std::vector<Message> messages;  // valid messages after the upgrade, until a Close/error
 };
 
-constexpr uint32_t kMaxBody = 64 * 1024;     // WsConfig of every epoch
+constexpr uint32_t kMaxBody = 64 * 1024;  // WsConfig of every epoch
 constexpr uint32_t kMaxMessage = 64 * 1024;
 constexpr size_t kMaxHead = 4096;
 

@@ -91,7 +91,8 @@ const char* Reader::frame(const std::vector<OutFrame>& out, bool* more) {
       return len > ws::kMaxControlPayload ? "a control frame past 125 bytes" : nullptr;
     case ws::Opcode::kClose:
       if (len == 1 || len > ws::kMaxControlPayload) return "a Close frame of a bad size";
-      close_code = len ? static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]))
+      close_code = len ? static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
+                                               static_cast<uint8_t>(payload[1]))
                        : ws::kCloseNoStatus;
       got_close = true;
       state = State::kEnd;

@@ -22,8 +22,8 @@ struct OutFrame {
 struct Reader {
   enum class State : uint8_t { kHttp, kFrames, kEnd } state = State::kHttp;
   std::string buf;
-  size_t cursor = 0;            // into the client's OutFrame list
-  bool skipped_must = false;    // a send() that returned 0 never arrived before a later frame
+  size_t cursor = 0;          // into the client's OutFrame list
+  bool skipped_must = false;  // a send() that returned 0 never arrived before a later frame
   bool got_close = false;
   uint16_t close_code = 0;
   uint64_t frames = 0;

@@ -1,7 +1,7 @@
 // Connection churn and fd exhaustion: 10,000 connect/close cycles leave every counter at zero,
 // and EMFILE on accept backs off and keeps serving instead of dying.
-#include <algorithm>
 #include <sys/resource.h>
+#include <algorithm>
 
 #include <dirent.h>
 
@@ -75,16 +75,16 @@ void ten_thousand_cycles_return_counters_to_zero() {
       size_t fins = 0;
       for (int fd : fds) set_nonblocking(fd);
       ok = ok && pump(s.e, s.handler(), [&] {
-        for (int& fd : fds) {
-          char buf[8];
-          if (fd >= 0 && recv(fd, buf, sizeof buf, 0) == 0) {
-            close(fd);
-            fd = -1;
-            fins++;
-          }
-        }
-        return fins == fds.size();
-      });
+             for (int& fd : fds) {
+               char buf[8];
+               if (fd >= 0 && recv(fd, buf, sizeof buf, 0) == 0) {
+                 close(fd);
+                 fd = -1;
+                 fins++;
+               }
+             }
+             return fins == fds.size();
+           });
     }
     size_t target = s.open.size();
     ok = ok && pump(s.e, s.handler(), [&] { return s.closed == target; });

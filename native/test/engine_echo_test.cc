@@ -31,7 +31,9 @@ struct Echo {
 
   void on(const Event& ev) {
     switch (ev.type) {
-      case EventType::kOpen: open.push_back(ev.conn); break;
+      case EventType::kOpen:
+        open.push_back(ev.conn);
+        break;
       case EventType::kData: {
         bytes_in += ev.len;
         if (!echo) break;
@@ -40,9 +42,14 @@ struct Echo {
         frame_unref(f);
         break;
       }
-      case EventType::kEof: eofs++; break;
-      case EventType::kClosed: closed.push_back(ev); break;
-      default: break;
+      case EventType::kEof:
+        eofs++;
+        break;
+      case EventType::kClosed:
+        closed.push_back(ev);
+        break;
+      default:
+        break;
     }
   }
   std::function<void(const Event&)> handler() {
@@ -135,7 +142,8 @@ void a_reset_mid_send_closes_cleanly() {
   std::memset(big->data(), 'x', big->len);
   for (int i = 0; i < 16; i++) CHECK_EQ(e.send(s.open[0], big), 0);
   frame_unref(big);
-  pump(e, s.handler(), [&] { return e.stats().sends >= 2; }, 500);
+  pump(
+      e, s.handler(), [&] { return e.stats().sends >= 2; }, 500);
   CHECK(e.stats().bytes_queued > 0);  // the peer is not reading: sends are stuck in the kernel
   abort_socket(c);
   CHECK(pump(e, s.handler(), [&] { return s.closed.size() == 1; }));
@@ -188,11 +196,14 @@ void a_short_send_resumes_where_it_stopped() {
   set_nonblocking(c);
   std::vector<uint8_t> got;
   uint8_t buf[65536];
-  CHECK(pump(e, s.handler(), [&] {
-    ssize_t r = recv(c, buf, sizeof buf, 0);
-    if (r > 0) got.insert(got.end(), buf, buf + r);
-    return got.size() >= expect.size();
-  }, 20000));
+  CHECK(pump(
+      e, s.handler(),
+      [&] {
+        ssize_t r = recv(c, buf, sizeof buf, 0);
+        if (r > 0) got.insert(got.end(), buf, buf + r);
+        return got.size() >= expect.size();
+      },
+      20000));
   CHECK(got == expect);
   std::printf("8 MiB in %llu sends, %llu short\n", (unsigned long long)e.stats().sends,
               (unsigned long long)e.stats().short_sends);
@@ -253,7 +264,8 @@ void a_dry_buffer_ring_rearms_and_loses_nothing() {
   int c = connect_client(port);
   CHECK(pump(e, collect, [&] { return s.open.size() == 1; }));
   CHECK(write_all(c, sent.data(), sent.size()));
-  CHECK(pump(e, collect, [&] { return got.size() >= sent.size(); }, 20000));
+  CHECK(pump(
+      e, collect, [&] { return got.size() >= sent.size(); }, 20000));
   CHECK(got == sent);
   CHECK(e.stats().recv_rearms > 0);
   std::printf("256 KiB through 4 x 1 KiB buffers: %llu re-arms\n",

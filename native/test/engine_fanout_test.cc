@@ -33,8 +33,8 @@ struct Server {
 };
 
 // Reads what is available on every client and compares it with the expected stream.
-bool drain_clients(const std::vector<int>& fds, std::vector<size_t>& got,
-                   const std::vector<uint8_t>& expect, bool* mismatch) {
+bool drain_clients(const std::vector<int>& fds, std::vector<size_t>& got, const std::vector<uint8_t>& expect,
+                   bool* mismatch) {
   static uint8_t buf[65536];
   bool all = true;
   for (size_t i = 0; i < fds.size(); i++) {
@@ -71,7 +71,8 @@ void fanout_reaches_1000_sockets_in_order() {
     for (const Event& ev : s.e.events()) s.handler()(ev);
   }
   CHECK_EQ(fds.size(), kClients);
-  CHECK(pump(s.e, s.handler(), [&] { return s.open.size() == fds.size(); }, 10000));
+  CHECK(pump(
+      s.e, s.handler(), [&] { return s.open.size() == fds.size(); }, 10000));
 
   std::vector<uint8_t> expect;
   std::vector<size_t> got(fds.size(), 0);
@@ -89,16 +90,17 @@ void fanout_reaches_1000_sockets_in_order() {
     s.e.poll(0);
     drain_clients(fds, got, expect, &mismatch);
   }
-  CHECK(pump(s.e, s.handler(), [&] { return drain_clients(fds, got, expect, &mismatch); }, 30000));
+  CHECK(pump(
+      s.e, s.handler(), [&] { return drain_clients(fds, got, expect, &mismatch); }, 30000));
   CHECK(!mismatch);
   uint64_t sends = s.e.stats().sends - sends_before;
-  std::printf("fanout: %u frames x %zu sockets in %llu sends (%.2f frames per send)\n", kFrames,
-              fds.size(), static_cast<unsigned long long>(sends),
-              double(kFrames) * double(fds.size()) / double(sends));
+  std::printf("fanout: %u frames x %zu sockets in %llu sends (%.2f frames per send)\n", kFrames, fds.size(),
+              static_cast<unsigned long long>(sends), double(kFrames) * double(fds.size()) / double(sends));
   CHECK(sends < uint64_t{kFrames} * fds.size());  // gathering happened
   CHECK_EQ(s.e.stats().overflows, 0);
   for (int fd : fds) close(fd);
-  CHECK(pump(s.e, s.handler(), [&] { return s.e.stats().live_slots == 0; }, 10000));
+  CHECK(pump(
+      s.e, s.handler(), [&] { return s.e.stats().live_slots == 0; }, 10000));
   check_quiet(s.e);
 }
 

@@ -39,7 +39,6 @@ int run_in_child(rlim_t memlock) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
 }
 
-
 // The budget is per user, and the kernel releases an exited process's rings asynchronously
 // (DESIGN.md): right after the previous child, or on a machine busy enough to delay that work
 // (seen once after the container test), init can still meet ENOMEM past the engine's own 50 ms
@@ -57,7 +56,7 @@ int run_in_child_settled(rlim_t memlock) {
 
 int main() {
   setvbuf(stdout, nullptr, _IONBF, 0);
-  CHECK_EQ(run_in_child_settled(8u << 20), 0);   // the default per-user budget
-  CHECK_EQ(run_in_child_settled(256u << 10), 0); // a tight one: sizes step down
+  CHECK_EQ(run_in_child_settled(8u << 20), 0);    // the default per-user budget
+  CHECK_EQ(run_in_child_settled(256u << 10), 0);  // a tight one: sizes step down
   return report();
 }

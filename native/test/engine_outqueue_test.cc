@@ -360,7 +360,8 @@ void a_short_send_inside_the_inline_part_resumes() {
   }
   CHECK_EQ(s.e.stats().queue_nodes, 7 - kInlineFrames);
   std::vector<std::vector<uint8_t>> got(1);
-  CHECK(pump(s.e, s.handler(), [&] { return drain({fd}, got, expect.size()); }, 20000));
+  CHECK(pump(
+      s.e, s.handler(), [&] { return drain({fd}, got, expect.size()); }, 20000));
   CHECK(got[0] == expect);
   EngineStats end = s.e.stats();
   std::printf("big frame: %llu sends, %llu of them one-frame SENDs, %llu short\n",
@@ -403,7 +404,8 @@ void short_copied_sends_resume_mid_frame() {
     };
     if (!pump(s.e, s.handler(), sent, 20)) {
       CHECK(pump(s.e, s.handler(), [&] {
-        for (ssize_t r; (r = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;) got.insert(got.end(), buf, buf + r);
+        for (ssize_t r; (r = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0;)
+          got.insert(got.end(), buf, buf + r);
         return sent();
       }));
     }

@@ -67,8 +67,8 @@ static void probe_lists_the_ops_we_use() {
   CHECK(f.pbuf_ring);
   CHECK(f.multishot);
   CHECK(!f.names().empty());
-  std::printf("kernel %d.%d, last op %u, features: %s\n", f.kernel_major, f.kernel_minor,
-              f.last_op, f.names().c_str());
+  std::printf("kernel %d.%d, last op %u, features: %s\n", f.kernel_major, f.kernel_minor, f.last_op,
+              f.names().c_str());
 }
 
 static void ids_and_user_data_round_trip() {

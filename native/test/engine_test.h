@@ -23,26 +23,26 @@ namespace enginetest {
 inline int g_passed = 0;
 inline int g_failed = 0;
 
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (cond) {                                                                  \
-      enginetest::g_passed++;                                                    \
-    } else {                                                                     \
-      enginetest::g_failed++;                                                    \
+#define CHECK(cond)                                                                 \
+  do {                                                                              \
+    if (cond) {                                                                     \
+      enginetest::g_passed++;                                                       \
+    } else {                                                                        \
+      enginetest::g_failed++;                                                       \
       std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                            \
+    }                                                                               \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                   \
-  do {                                                                                   \
-    long long va_ = static_cast<long long>(a), vb_ = static_cast<long long>(b);          \
-    if (va_ == vb_) {                                                                    \
-      enginetest::g_passed++;                                                            \
-    } else {                                                                             \
-      enginetest::g_failed++;                                                            \
-      std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %lld, %s = %lld\n", __FILE__,   \
-                   __LINE__, #a, va_, #b, vb_);                                          \
-    }                                                                                    \
+#define CHECK_EQ(a, b)                                                                                    \
+  do {                                                                                                    \
+    long long va_ = static_cast<long long>(a), vb_ = static_cast<long long>(b);                           \
+    if (va_ == vb_) {                                                                                     \
+      enginetest::g_passed++;                                                                             \
+    } else {                                                                                              \
+      enginetest::g_failed++;                                                                             \
+      std::fprintf(stderr, "%s:%d: CHECK_EQ failed: %s = %lld, %s = %lld\n", __FILE__, __LINE__, #a, va_, \
+                   #b, vb_);                                                                              \
+    }                                                                                                     \
   } while (0)
 
 inline int report() {
@@ -61,9 +61,7 @@ inline int connect_client(int port) { return ringcast::connect_loopback(port); }
 
 inline void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-inline void set_rcvbuf(int fd, int bytes) {
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-}
+inline void set_rcvbuf(int fd, int bytes) { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
 
 inline void abort_socket(int fd) {  // RST instead of FIN
   linger lg = {1, 0};

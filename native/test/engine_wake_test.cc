@@ -86,8 +86,12 @@ void ring_fd_and_eventfd_wake_epoll() {
   int port = e.listen("127.0.0.1", 0);
   int client = connect_client(port);
   ConnId conn = 0;
-  CHECK(pump(e, [&](const Event& ev) { if (ev.type == EventType::kOpen) conn = ev.conn; },
-             [&] { return conn != 0 || e.stats().accepted == 1; }));
+  CHECK(pump(
+      e,
+      [&](const Event& ev) {
+        if (ev.type == EventType::kOpen) conn = ev.conn;
+      },
+      [&] { return conn != 0 || e.stats().accepted == 1; }));
   e.poll(0);
   e.flush();
 
@@ -106,7 +110,8 @@ void ring_fd_and_eventfd_wake_epoll() {
   CHECK_EQ(evt.data_seen, kRounds);
   close(client);
   close(efd);
-  CHECK(pump(e, [](const Event&) {}, [&] { return e.stats().live_slots == 0; }));
+  CHECK(pump(
+      e, [](const Event&) {}, [&] { return e.stats().live_slots == 0; }));
   check_quiet(e);
 }
 

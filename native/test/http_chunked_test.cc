@@ -55,9 +55,8 @@ void expect_every_split(const std::string& input, const std::string& expected,
       const Fed got = feed(input, how, seed, limits);
       if (got.outcome != expected) {
         wstest::report_failure(__FILE__, __LINE__,
-                               std::string(wstest::split_name(how)) + " seed " +
-                                   std::to_string(seed) + ": got " + got.outcome + " (" +
-                                   got.reason + "), expected " + expected);
+                               std::string(wstest::split_name(how)) + " seed " + std::to_string(seed) +
+                                   ": got " + got.outcome + " (" + got.reason + "), expected " + expected);
       }
     }
   }
@@ -75,17 +74,15 @@ const Case kCases[] = {
     {"one chunk", "5\r\nhello\r\n0\r\n\r\n", "done:hello|"},
     {"three chunks", "3\r\nabc\r\n1\r\nd\r\n2\r\nef\r\n0\r\n\r\n", "done:abcdef|"},
     {"an empty body: only the last chunk", "0\r\n\r\n", "done:|"},
-    {"hex sizes in both cases and with leading zeros",
-     "a\r\n0123456789\r\n0A\r\n0123456789\r\n0000\r\n\r\n", "done:01234567890123456789|"},
+    {"hex sizes in both cases and with leading zeros", "a\r\n0123456789\r\n0A\r\n0123456789\r\n0000\r\n\r\n",
+     "done:01234567890123456789|"},
     {"a chunk of 70 bytes (size 46)", "46\r\n" + k70 + "\r\n0\r\n\r\n", "done:" + k70 + "|"},
     {"chunk data holding CRLF and digits", "5\r\n\r\n0\r\n\r\n0\r\n\r\n", "done:\r\n0\r\n|"},
     {"chunk extensions are skipped", "3;name=value;flag\r\nabc\r\n0;last\r\n\r\n", "done:abc|"},
-    {"a quoted extension value and BWS before it", "3 ; q=\"a;b\"\r\nabc\r\n0\r\n\r\n",
-     "done:abc|"},
-    {"trailer fields are read and ignored",
-     "3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-Other: two\r\n\r\n", "done:abc|"},
-    {"the bytes after the body stay for the next request",
-     "3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n", "done:abc|GET / HTTP/1.1\r\n"},
+    {"a quoted extension value and BWS before it", "3 ; q=\"a;b\"\r\nabc\r\n0\r\n\r\n", "done:abc|"},
+    {"trailer fields are read and ignored", "3\r\nabc\r\n0\r\nX-Sum: 1\r\nX-Other: two\r\n\r\n", "done:abc|"},
+    {"the bytes after the body stay for the next request", "3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
+     "done:abc|GET / HTTP/1.1\r\n"},
     {"a body without its final CRLF is incomplete", "3\r\nabc\r\n0\r\n", "incomplete:abc"},
     {"a chunk cut short is incomplete", "5\r\nhel", "incomplete:hel"},
     {"no size", "\r\nabc\r\n0\r\n\r\n", "error:400"},
@@ -111,12 +108,10 @@ void outcome_tests() {
 
 void limit_tests() {
   const ChunkedLimits small{10};
-  run("a body exactly at the limit", [&] {
-    expect_every_split("6\r\nabcdef\r\n4\r\nghij\r\n0\r\n\r\n", "done:abcdefghij|", small);
-  });
-  run("chunks that together pass the limit: 413 at the size that would", [&] {
-    expect_every_split("6\r\nabcdef\r\n5\r\nghijk\r\n0\r\n\r\n", "error:413", small);
-  });
+  run("a body exactly at the limit",
+      [&] { expect_every_split("6\r\nabcdef\r\n4\r\nghij\r\n0\r\n\r\n", "done:abcdefghij|", small); });
+  run("chunks that together pass the limit: 413 at the size that would",
+      [&] { expect_every_split("6\r\nabcdef\r\n5\r\nghijk\r\n0\r\n\r\n", "error:413", small); });
   run("a size line longer than max_line_bytes (extensions included)", [] {
     ChunkedLimits l{1024};
     l.max_line_bytes = 16;

@@ -34,9 +34,12 @@ inline ParsedHead parse_head(std::string_view request, Split how, uint64_t seed 
 
 inline std::string outcome(const ringcast::http::HttpParseResult& r) {
   switch (r.state) {
-    case ringcast::http::HttpParseState::kNeedMore: return "incomplete";
-    case ringcast::http::HttpParseState::kDone: return "done";
-    case ringcast::http::HttpParseState::kError: return "error:" + std::to_string(r.status);
+    case ringcast::http::HttpParseState::kNeedMore:
+      return "incomplete";
+    case ringcast::http::HttpParseState::kDone:
+      return "done";
+    case ringcast::http::HttpParseState::kError:
+      return "error:" + std::to_string(r.status);
   }
   return "?";
 }
@@ -50,8 +53,8 @@ inline void expect_outcome_every_split(std::string_view request, const std::stri
       const std::string got = outcome(parse_head(request, how, uint64_t(seed), limits).result);
       if (got != expected) {
         report_failure(__FILE__, __LINE__,
-                       std::string(split_name(how)) + " split, seed " + std::to_string(seed) +
-                           ": got " + got + " want " + expected);
+                       std::string(split_name(how)) + " split, seed " + std::to_string(seed) + ": got " +
+                           got + " want " + expected);
       }
     }
   }

@@ -122,8 +122,8 @@ struct Harness {
 
 inline std::string client_frame(ws::Opcode op, const std::string& payload, bool fin = true) {
   std::vector<uint8_t> out;
-  ws::append_client_frame(out, op, fin, reinterpret_cast<const uint8_t*>(payload.data()),
-                          payload.size(), kKey);
+  ws::append_client_frame(out, op, fin, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(),
+                          kKey);
   return std::string(out.begin(), out.end());
 }
 
@@ -145,8 +145,8 @@ inline int open_websocket(Harness& h, ConnId* conn, const std::string& pipelined
   h.on_event = [&](const WsEvent& e) {
     if (e.type == WsEventType::kRequest && e.upgrade) {
       *conn = e.conn;
-      CHECK_EQ(h.server->accept_upgrade(e.conn, deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "",
-                                        deflate),
+      CHECK_EQ(h.server->accept_upgrade(
+                   e.conn, deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "", deflate),
                0);
     }
   };

@@ -36,13 +36,15 @@ std::string read_to_end(Harness& h, int fd, int* err = nullptr, double ms = 5000
   std::string out;
   char buf[65536];
   int e = ETIMEDOUT;
-  h.until([&] {
-    ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (r > 0) out.append(buf, static_cast<size_t>(r));
-    if (r == 0) e = 0;
-    if (r < 0 && errno != EAGAIN) e = errno;
-    return r == 0 || (r < 0 && errno != EAGAIN);
-  }, ms);
+  h.until(
+      [&] {
+        ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r > 0) out.append(buf, static_cast<size_t>(r));
+        if (r == 0) e = 0;
+        if (r < 0 && errno != EAGAIN) e = errno;
+        return r == 0 || (r < 0 && errno != EAGAIN);
+      },
+      ms);
   if (err) *err = e;
   return out;
 }
@@ -89,8 +91,9 @@ void pipelined_requests_then_fin_are_all_answered() {
   Harness h;
   answer_everything(h);
   std::string body(200 * 1024, 'b');
-  const std::string post = "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                           std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string post =
+      "POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+      body;
   int answered = 0;
   for (int i = 0; i < 60; i++) {
     int fd = connect_client(h.port);
@@ -181,8 +184,8 @@ void replies_go_before_the_close_for_every_failing_frame() {
   std::string stray = client_frame(ws::Opcode::kContinuation, "x");
   std::string split_ping = client_frame(ws::Opcode::kPing, "x", /*fin=*/false);
   std::string unmasked = server_frame(ws::Opcode::kText, "x");
-  const Bad bads[] = {{"reserved bit", rsv, 1002},       {"reserved opcode", reserved_op, 1002},
-                      {"bad close code", bad_code, 1002}, {"stray continuation", stray, 1002},
+  const Bad bads[] = {{"reserved bit", rsv, 1002},           {"reserved opcode", reserved_op, 1002},
+                      {"bad close code", bad_code, 1002},    {"stray continuation", stray, 1002},
                       {"fragmented ping", split_ping, 1002}, {"unmasked", unmasked, 1002}};
   for (const Bad& bad : bads) {
     Harness h;
@@ -191,7 +194,8 @@ void replies_go_before_the_close_for_every_failing_frame() {
     h.on_event = [&](const WsEvent& e) {
       if (e.type == WsEventType::kMessage) h.send(conn, ws::Opcode::kText, "ack", 3);
     };
-    std::string bytes = client_frame(ws::Opcode::kText, "one") + client_frame(ws::Opcode::kText, "two") + bad.bytes;
+    std::string bytes =
+        client_frame(ws::Opcode::kText, "one") + client_frame(ws::Opcode::kText, "two") + bad.bytes;
     CHECK(write_all(fd, bytes.data(), bytes.size()));
     std::vector<ServerFrame> got = split_frames(read_to_end(h, fd));
     bool ok = got.size() == 3 && got[0].payload == "ack" && got[1].payload == "ack" && got[2].opcode == 0x8 &&
@@ -298,7 +302,8 @@ void one_close_frame_when_an_overflow_races_a_close() {
   int fd = open_websocket(h, &conn);
   std::string payload(16 * 1024, 'p');
   int r = 0;
-  for (int i = 0; i < 16 && r == 0; i++) r = h.send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
+  for (int i = 0; i < 16 && r == 0; i++)
+    r = h.send(conn, ws::Opcode::kBinary, payload.data(), payload.size());
   CHECK_EQ(r, -ENOBUFS);  // kOverflow is on its way to the next poll
   CHECK_EQ(h.server->close(conn, ws::kCloseNormal, "bye"), 0);
   CHECK_EQ(h.server->close(conn, ws::kCloseNormal, "again"), -EALREADY);
@@ -316,7 +321,8 @@ void an_http_answer_past_the_limit_gets_no_websocket_frame() {
   std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 8192\r\n\r\n" + std::string(8192, 'a');
   int status = 0;
   h.on_event = [&](const WsEvent& e) {
-    if (e.type == WsEventType::kRequest) status = h.server->respond(e.conn, answer.data(), answer.size(), true);
+    if (e.type == WsEventType::kRequest)
+      status = h.server->respond(e.conn, answer.data(), answer.size(), true);
   };
   int fd = connect_client(h.port);
   CHECK(write_all(fd, kGet, sizeof kGet - 1));
@@ -340,10 +346,12 @@ void accept_is_rearmed_when_no_sqe_can_be_had() {
   CHECK(port > 0);
   int fd = connect_client(port);
   size_t opened = 0;
-  CHECK(pump(e, [&](const Event& ev) { opened += ev.type == EventType::kOpen; }, [&] { return opened == 1; }));
+  CHECK(pump(
+      e, [&](const Event& ev) { opened += ev.type == EventType::kOpen; }, [&] { return opened == 1; }));
   CHECK(e.stats().accept_rearms >= 1);
   close(fd);
-  CHECK(pump(e, [](const Event&) {}, [&] { return e.stats().live_slots == 0; }));
+  CHECK(pump(
+      e, [](const Event&) {}, [&] { return e.stats().live_slots == 0; }));
   check_quiet(e);
   h.finish();
 }

@@ -48,10 +48,13 @@ void a_fanout_skips_the_excluded_id_and_gives_deflate_connections_their_frame() 
   int fc = open_websocket(h, &c);
   const ConnId ids[] = {a, b, c};
   const std::string plain = server_frame(ws::Opcode::kText, "plain");
-  const std::string deflated = "\xc1\x03" "abc";  // FIN | RSV1 | text: the layer above's bytes, as they are
+  const std::string deflated =
+      "\xc1\x03"
+      "abc";  // FIN | RSV1 | text: the layer above's bytes, as they are
   const std::string next = server_frame(ws::Opcode::kText, "next");
 
-  CHECK_EQ(h.server->fanout(ids, 3, plain.data(), plain.size(), kNoExclude, deflated.data(), deflated.size()), 3);
+  CHECK_EQ(h.server->fanout(ids, 3, plain.data(), plain.size(), kNoExclude, deflated.data(), deflated.size()),
+           3);
   h.server->flush();
   CHECK(h.read_n(fa, plain.size()) == plain);
   CHECK(h.read_n(fb, deflated.size()) == deflated);
@@ -170,7 +173,8 @@ void plain_http_keeps_alive_across_pipelined_requests() {
     bool first = targets.size() == 1;
     if (!first) CHECK(std::string(reinterpret_cast<const char*>(e.data), e.len) == "hello");
     CHECK_EQ(first ? h.server->respond(e.conn, ok, sizeof ok - 1, true)
-                   : h.server->respond(e.conn, done, sizeof done - 1, false), 0);
+                   : h.server->respond(e.conn, done, sizeof done - 1, false),
+             0);
   };
   CHECK(write_all(fd, reqs.data(), reqs.size()));
   CHECK(h.read_n(fd, sizeof ok - 1) == ok);
@@ -214,7 +218,8 @@ void a_bad_chunked_body_gets_400_and_a_chunked_upgrade_too() {
   Harness h;
   const std::string bad =
       "POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n";
-  const std::string upgrade = std::string(kUpgrade).insert(sizeof kUpgrade - 3, "Transfer-Encoding: chunked\r\n");
+  const std::string upgrade =
+      std::string(kUpgrade).insert(sizeof kUpgrade - 3, "Transfer-Encoding: chunked\r\n");
   for (const std::string& wire : {bad, upgrade}) {
     int fd = connect_client(h.port);
     CHECK(write_all(fd, wire.data(), wire.size()));
@@ -323,7 +328,7 @@ void shutdown_closes_every_websocket_with_1001() {
   }
   CHECK(h.eof(http));
   CHECK(connect_client(h.port) < 0);  // no longer listening
-  for (int fd : fds) close(fd);  // the clients' FINs end the servers' lingering closes
+  for (int fd : fds) close(fd);       // the clients' FINs end the servers' lingering closes
   close(http);
   CHECK(h.until([&] { return h.count(WsEventType::kClosed) == 4; }));
   h.finish();

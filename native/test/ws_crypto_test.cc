@@ -27,18 +27,15 @@ std::string encode(std::string_view s) {
 // Decoded text, or "<invalid>".
 std::string decode(std::string_view s) {
   std::string out(s.size(), '\0');
-  const long n = base64_decode(s.data(), s.size(), reinterpret_cast<uint8_t*>(out.data()),
-                               out.size());
+  const long n = base64_decode(s.data(), s.size(), reinterpret_cast<uint8_t*>(out.data()), out.size());
   return n < 0 ? "<invalid>" : out.substr(0, size_t(n));
 }
 
 void sha1_tests() {
-  run("sha1 of the empty string", [] {
-    EXPECT_EQ(sha1_hex(""), std::string("da39a3ee5e6b4b0d3255bfef95601890afd80709"));
-  });
-  run("sha1 of RFC 3174 test 1 'abc'", [] {
-    EXPECT_EQ(sha1_hex("abc"), std::string("a9993e364706816aba3e25717850c26c9cd0d89d"));
-  });
+  run("sha1 of the empty string",
+      [] { EXPECT_EQ(sha1_hex(""), std::string("da39a3ee5e6b4b0d3255bfef95601890afd80709")); });
+  run("sha1 of RFC 3174 test 1 'abc'",
+      [] { EXPECT_EQ(sha1_hex("abc"), std::string("a9993e364706816aba3e25717850c26c9cd0d89d")); });
   run("sha1 of RFC 3174 test 2, the 448-bit message", [] {
     EXPECT_EQ(sha1_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
               std::string("84983e441c3bd26ebaae4aa1f95129e5e54670f1"));
@@ -94,8 +91,8 @@ void base64_tests() {
     }
   });
   run("base64 rejects malformed input", [] {
-    for (const char* bad : {"Zg=", "Zg", "Z===", "Zm9v=", "Zm=v", "Zm9v\n", "Zm 9v", "Zm-v",
-                            "Zh==", "Zm9=", "====", "=Zm9"}) {
+    for (const char* bad :
+         {"Zg=", "Zg", "Z===", "Zm9v=", "Zm=v", "Zm9v\n", "Zm 9v", "Zm-v", "Zh==", "Zm9=", "====", "=Zm9"}) {
       EXPECT_EQ(decode(bad), std::string("<invalid>"));
     }
   });

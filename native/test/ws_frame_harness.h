@@ -16,14 +16,20 @@ inline std::string describe(const ringcast::ws::FrameEvent& e) {
   if (e.compressed && e.type == FrameEventType::kText) return "deflate-text:" + to_hex(e.data, e.size);
   if (e.compressed && e.type == FrameEventType::kBinary) return "deflate-binary:" + to_hex(e.data, e.size);
   switch (e.type) {
-    case FrameEventType::kText: return "text:" + std::string(e.text());
-    case FrameEventType::kBinary: return "binary:" + to_hex(e.data, e.size);
-    case FrameEventType::kPing: return "ping:" + to_hex(e.data, e.size);
-    case FrameEventType::kPong: return "pong:" + to_hex(e.data, e.size);
+    case FrameEventType::kText:
+      return "text:" + std::string(e.text());
+    case FrameEventType::kBinary:
+      return "binary:" + to_hex(e.data, e.size);
+    case FrameEventType::kPing:
+      return "ping:" + to_hex(e.data, e.size);
+    case FrameEventType::kPong:
+      return "pong:" + to_hex(e.data, e.size);
     case FrameEventType::kClose:
       return "close:" + std::to_string(e.code) + ":" + std::string(e.text());
-    case FrameEventType::kError: return "error:" + std::to_string(e.code);
-    case FrameEventType::kNone: break;
+    case FrameEventType::kError:
+      return "error:" + std::to_string(e.code);
+    case FrameEventType::kNone:
+      break;
   }
   return "none";
 }
@@ -48,8 +54,8 @@ inline FeedResult feed_frames(const std::vector<uint8_t>& input, Split how, uint
     for (size_t off = 0; off < n;) {
       const ringcast::ws::FrameStep step = parser.parse(chunk.data() + off, n - off, message);
       if (step.consumed == 0 || step.consumed > n - off) {
-        report_failure(__FILE__, __LINE__, "parse consumed " + std::to_string(step.consumed) +
-                                               " of " + std::to_string(n - off));
+        report_failure(__FILE__, __LINE__,
+                       "parse consumed " + std::to_string(step.consumed) + " of " + std::to_string(n - off));
         return out;
       }
       off += step.consumed;
@@ -65,16 +71,15 @@ inline FeedResult feed_frames(const std::vector<uint8_t>& input, Split how, uint
 // Whole, byte by byte, and at several random split points: all must agree with expected.
 inline void expect_events_every_split(const std::vector<uint8_t>& input,
                                       const std::vector<std::string>& expected,
-                                      ringcast::ws::FrameLimits limits = {},
-                                      bool deflate = false) {
+                                      ringcast::ws::FrameLimits limits = {}, bool deflate = false) {
   for (Split how : {Split::kWhole, Split::kBytewise, Split::kRandom}) {
     const int seeds = how == Split::kRandom ? 8 : 1;
     for (int seed = 1; seed <= seeds; seed++) {
       const FeedResult r = feed_frames(input, how, uint64_t(seed), limits, deflate);
       if (r.events != expected) {
         report_failure(__FILE__, __LINE__,
-                       std::string(split_name(how)) + " split, seed " + std::to_string(seed) +
-                           ": got " + show(r.events) + " want " + show(expected));
+                       std::string(split_name(how)) + " split, seed " + std::to_string(seed) + ": got " +
+                           show(r.events) + " want " + show(expected));
       }
     }
   }

@@ -36,17 +36,14 @@ std::vector<std::string> split_events(std::string_view s) {
 const Case kCases[] = {
     // Section 5.7 examples (masked forms, and masked versions of the unmasked ones).
     {"a single-frame masked text message (5.7)", "8185 37fa213d 7f9f4d5158", "text:Hello"},
-    {"a fragmented text message (5.7)", "0183 00000000 48656c | 8082 00000000 6c6f",
-     "text:Hello"},
+    {"a fragmented text message (5.7)", "0183 00000000 48656c | 8082 00000000 6c6f", "text:Hello"},
     {"a masked ping with a body (5.7)", "8985 37fa213d 7f9f4d5158", "ping:48656c6c6f"},
     {"a masked pong with a body (5.7)", "8a85 37fa213d 7f9f4d5158", "pong:48656c6c6f"},
-    {"fragments with different mask keys", "0183 37fa213d 7f9f4d | 8082 01020304 6d6d",
-     "text:Hello"},
+    {"fragments with different mask keys", "0183 37fa213d 7f9f4d | 8082 01020304 6d6d", "text:Hello"},
     {"an empty text message", "8180 00000000", "text:"},
     {"an empty binary message", "8280 00000000", "binary:"},
     {"an empty ping and an empty pong", "8980 00000000 8a80 00000000", "ping: | pong:"},
-    {"empty fragments make an empty message", "0180 00000000 0080 00000000 8080 00000000",
-     "text:"},
+    {"empty fragments make an empty message", "0180 00000000 0080 00000000 8080 00000000", "text:"},
     {"two messages in one chunk", "8181 00000000 41 8281 00000000 42", "text:A | binary:42"},
     {"a binary message in three fragments", "0281 00000000 01 0081 00000000 02 8081 00000000 03",
      "binary:010203"},
@@ -54,12 +51,10 @@ const Case kCases[] = {
      "text:AB | text:C"},
 
     // Section 5.4-5.5: control frames may be injected between fragments.
-    {"a ping between fragments", "0181 00000000 41 8980 00000000 8081 00000000 42",
-     "ping: | text:AB"},
+    {"a ping between fragments", "0181 00000000 41 8980 00000000 8081 00000000 42", "ping: | text:AB"},
     {"a pong between fragments", "0281 00000000 01 8a81 00000000 09 8081 00000000 02",
      "pong:09 | binary:0102"},
-    {"a close between fragments ends the stream", "0181 00000000 41 8882 00000000 03e8",
-     "close:1000:"},
+    {"a close between fragments ends the stream", "0181 00000000 41 8882 00000000 03e8", "close:1000:"},
     {"a 125-byte ping is the largest allowed",
      "89fd 00000000 "
      "41414141414141414141414141414141414141414141414141414141414141414141414141414141"
@@ -88,14 +83,11 @@ const Case kCases[] = {
     {"reserved opcode 0xD", "8d80 00000000", "error:1002"},
     {"reserved opcode 0xE", "8e80 00000000", "error:1002"},
     {"reserved opcode 0xF", "8f80 00000000", "error:1002"},
-    {"a reserved opcode after a good message", "8181 00000000 41 8380 00000000",
-     "text:A | error:1002"},
+    {"a reserved opcode after a good message", "8181 00000000 41 8380 00000000", "text:A | error:1002"},
     {"a continuation without a message", "8081 00000000 41", "error:1002"},
     {"a non-final continuation without a message", "0081 00000000 41", "error:1002"},
-    {"a text frame inside a fragmented message", "0181 00000000 41 8181 00000000 42",
-     "error:1002"},
-    {"a binary frame inside a fragmented message", "0181 00000000 41 0281 00000000 42",
-     "error:1002"},
+    {"a text frame inside a fragmented message", "0181 00000000 41 8181 00000000 42", "error:1002"},
+    {"a binary frame inside a fragmented message", "0181 00000000 41 0281 00000000 42", "error:1002"},
     {"a fragmented ping", "0980 00000000", "error:1002"},
     {"a fragmented close", "0880 00000000", "error:1002"},
     {"a ping of 126 bytes (16-bit length)", "89fe 007e", "error:1002"},
@@ -107,32 +99,26 @@ const Case kCases[] = {
     // Section 7.4.1, 1009: refused from the header, before the payload arrives.
     {"a message over the limit", "8185 00000000 48656c6c6f", "error:1009", 4},
     {"a message exactly at the limit", "8184 00000000 48656c6c", "text:Hell", 4},
-    {"fragments summing over the limit", "0183 00000000 48656c 8082 00000000 6c6f",
-     "error:1009", 4},
+    {"fragments summing over the limit", "0183 00000000 48656c 8082 00000000 6c6f", "error:1009", 4},
     {"control frames do not count toward the limit",
      "0182 00000000 4142 8983 00000000 010203 8082 00000000 4344", "ping:010203 | text:ABCD", 4},
-    {"a 2^40-byte announcement fails before its mask key", "82ff 0000010000000000",
-     "error:1009"},
+    {"a 2^40-byte announcement fails before its mask key", "82ff 0000010000000000", "error:1009"},
 
     // Section 8.1: text must be UTF-8, checked as it arrives -> 1007.
     {"a text frame with an invalid byte", "8181 00000000 ff", "error:1007"},
-    {"an invalid byte mid-fragment fails before the message ends", "0182 00000000 41ff",
-     "error:1007"},
+    {"an invalid byte mid-fragment fails before the message ends", "0182 00000000 41ff", "error:1007"},
     {"an invalid byte fails before the frame ends", "8185 00000000 41ff", "error:1007"},
-    {"a code point split across fragments", "0182 00000000 41e2 8082 00000000 82ac",
-     "text:A\xe2\x82\xac"},
-    {"a 4-byte code point split three ways",
-     "0181 00000000 f0 0082 00000000 9f98 8081 00000000 80", "text:\xf0\x9f\x98\x80"},
+    {"a code point split across fragments", "0182 00000000 41e2 8082 00000000 82ac", "text:A\xe2\x82\xac"},
+    {"a 4-byte code point split three ways", "0181 00000000 f0 0082 00000000 9f98 8081 00000000 80",
+     "text:\xf0\x9f\x98\x80"},
     {"a text message ending inside a code point", "8182 00000000 41e2", "error:1007"},
-    {"a last fragment ending inside a code point", "0181 00000000 41 8081 00000000 e2",
-     "error:1007"},
+    {"a last fragment ending inside a code point", "0181 00000000 41 8081 00000000 e2", "error:1007"},
     {"an overlong encoding", "8182 00000000 c0af", "error:1007"},
     {"an overlong 3-byte encoding", "8183 00000000 e08080", "error:1007"},
     {"a UTF-16 surrogate", "8183 00000000 eda080", "error:1007"},
     {"a code point above U+10FFFF", "8184 00000000 f4908080", "error:1007"},
     {"a stray continuation byte", "8181 00000000 80", "error:1007"},
-    {"U+10FFFF and U+FFFF are valid", "8187 00000000 f48fbfbfefbfbf",
-     "text:\xf4\x8f\xbf\xbf\xef\xbf\xbf"},
+    {"U+10FFFF and U+FFFF are valid", "8187 00000000 f48fbfbfefbfbf", "text:\xf4\x8f\xbf\xbf\xef\xbf\xbf"},
     {"binary messages are not UTF-8 checked", "8282 00000000 ffc0", "binary:ffc0"},
     {"invalid UTF-8 in a ping is fine (not text)", "8981 00000000 ff", "ping:ff"},
 
@@ -179,18 +165,15 @@ const Case kDeflateCases[] = {
     {"a compressed text message", "c187 00000000 f248cdc9c90700", "deflate-text:f248cdc9c90700"},
     {"a compressed text message in two fragments", "4183 00000000 f248cd | 8084 00000000 c9c90700",
      "deflate-text:f248cdc9c90700"},
-    {"a ping between compressed fragments",
-     "4183 00000000 f248cd 8980 00000000 8084 00000000 c9c90700",
+    {"a ping between compressed fragments", "4183 00000000 f248cd 8980 00000000 8084 00000000 c9c90700",
      "ping: | deflate-text:f248cdc9c90700"},
-    {"compressed text is not checked as UTF-8 before inflation", "c181 00000000 ff",
-     "deflate-text:ff"},
+    {"compressed text is not checked as UTF-8 before inflation", "c181 00000000 ff", "deflate-text:ff"},
     {"a compressed binary message", "c281 00000000 ff", "deflate-binary:ff"},
     {"plain and compressed messages mixed", "8181 00000000 41 c187 00000000 f248cdc9c90700",
      "text:A | deflate-text:f248cdc9c90700"},
     {"plain text is still checked as UTF-8", "8181 00000000 ff", "error:1007"},
     {"RSV1 on a continuation frame", "4181 00000000 41 c081 00000000 42", "error:1002"},
-    {"RSV1 on a continuation of a plain message", "0181 00000000 41 c081 00000000 42",
-     "error:1002"},
+    {"RSV1 on a continuation of a plain message", "0181 00000000 41 c081 00000000 42", "error:1002"},
     {"RSV1 on a ping", "c980 00000000", "error:1002"},
     {"RSV1 on a close", "c882 00000000 03e8", "error:1002"},
     {"RSV2 is still refused", "a180 00000000", "error:1002"},
@@ -223,8 +206,7 @@ std::vector<uint8_t> pattern(size_t n) {
 // Lengths at each boundary of the 7-, 16- and 64-bit forms (section 5.2).
 void length_form_tests() {
   const uint8_t key[kMaskKeyBytes] = {0x9a, 0x01, 0xfe, 0x55};
-  for (size_t n : {size_t(125), size_t(126), size_t(127), size_t(65535), size_t(65536),
-                   size_t(70001)}) {
+  for (size_t n : {size_t(125), size_t(126), size_t(127), size_t(65535), size_t(65536), size_t(70001)}) {
     run("a binary message of " + std::to_string(n) + " bytes", [&] {
       const std::vector<uint8_t> payload = pattern(n);
       std::vector<uint8_t> wire;
@@ -253,21 +235,20 @@ void buffer_ownership_tests() {
     EXPECT_EQ(r.in_place, 1);
   });
   run("a fragmented message is assembled in the caller's buffer", [] {
-    const auto r = wstest::feed_frames(hex("0183 00000000 48656c 8082 00000000 6c6f"),
-                                       wstest::Split::kWhole, 1);
+    const auto r =
+        wstest::feed_frames(hex("0183 00000000 48656c 8082 00000000 6c6f"), wstest::Split::kWhole, 1);
     EXPECT_EQ(r.in_place, 0);
   });
   run("a frame split across chunks is assembled in the caller's buffer", [] {
-    const auto r = wstest::feed_frames(hex("8185 37fa213d 7f9f4d5158"), wstest::Split::kBytewise,
-                                       1);
+    const auto r = wstest::feed_frames(hex("8185 37fa213d 7f9f4d5158"), wstest::Split::kBytewise, 1);
     EXPECT_EQ(r.in_place, 0);
     EXPECT_EQ(r.events.size(), size_t(1));
   });
   run("a control frame inside one chunk is delivered in place, also between fragments", [] {
     // ping "Hi", then a text message in two fragments with a pong "ok" between them
-    const auto r = wstest::feed_frames(
-        hex("8982 00000000 4869 0181 00000000 41 8a82 00000000 6f6b 8081 00000000 42"),
-        wstest::Split::kWhole, 1);
+    const auto r =
+        wstest::feed_frames(hex("8982 00000000 4869 0181 00000000 41 8a82 00000000 6f6b 8081 00000000 42"),
+                            wstest::Split::kWhole, 1);
     EXPECT_EQ(r.in_place, 2);
     EXPECT_EQ(r.events.size(), size_t(3));
   });
@@ -307,8 +288,7 @@ void buffer_ownership_tests() {
     EXPECT(p.stopped());
     p.reset();
     std::vector<uint8_t> text = hex("8181 00000000 41");
-    EXPECT_EQ(wstest::describe(p.parse(text.data(), text.size(), message).event),
-              std::string("text:A"));
+    EXPECT_EQ(wstest::describe(p.parse(text.data(), text.size(), message).event), std::string("text:A"));
   });
   run("the error event carries a reason text", [] {
     FrameParser p;

@@ -39,8 +39,7 @@ void header_tests() {
   });
   run("server headers in the 64-bit form", [] {
     EXPECT_EQ(header_hex(Opcode::kBinary, true, 65536), std::string("827f0000000000010000"));
-    EXPECT_EQ(header_hex(Opcode::kBinary, true, uint64_t(1) << 40),
-              std::string("827f0000010000000000"));
+    EXPECT_EQ(header_hex(Opcode::kBinary, true, uint64_t(1) << 40), std::string("827f0000010000000000"));
   });
   run("masked header sizes", [] {
     EXPECT_EQ(frame_header_size(125, true), size_t(6));
@@ -56,20 +55,17 @@ void control_tests() {
     const size_t n = write_pong_frame(out, body.data(), body.size());
     EXPECT_EQ(to_hex(out, n), std::string("8a0548656c6c6f"));
   });
-  run("an empty pong", [&] {
-    EXPECT_EQ(to_hex(out, write_pong_frame(out, nullptr, 0)), std::string("8a00"));
-  });
+  run("an empty pong",
+      [&] { EXPECT_EQ(to_hex(out, write_pong_frame(out, nullptr, 0)), std::string("8a00")); });
   run("a control payload over 125 bytes is refused", [&] {
     const std::vector<uint8_t> body(126, 0);
     EXPECT_EQ(write_control_frame(out, Opcode::kPing, body.data(), body.size()), size_t(0));
   });
   run("a close frame with code and reason", [&] {
-    EXPECT_EQ(to_hex(out, write_close_frame(out, kCloseNormal, "bye")),
-              std::string("880503e8627965"));
+    EXPECT_EQ(to_hex(out, write_close_frame(out, kCloseNormal, "bye")), std::string("880503e8627965"));
   });
   run("a close frame with 1009 and no reason", [&] {
-    EXPECT_EQ(to_hex(out, write_close_frame(out, kCloseMessageTooBig, "")),
-              std::string("880203f1"));
+    EXPECT_EQ(to_hex(out, write_close_frame(out, kCloseMessageTooBig, "")), std::string("880203f1"));
   });
   run("a close with 1005 goes out empty", [&] {
     EXPECT_EQ(to_hex(out, write_close_frame(out, kCloseNoStatus, "ignored")), std::string("8800"));
@@ -89,8 +85,8 @@ void round_trip_tests() {
   run("client frames round-trip through the parser", [&] {
     std::vector<uint8_t> wire;
     const std::string text = "caf\xc3\xa9";
-    append_client_frame(wire, Opcode::kText, true, reinterpret_cast<const uint8_t*>(text.data()),
-                        text.size(), key);
+    append_client_frame(wire, Opcode::kText, true, reinterpret_cast<const uint8_t*>(text.data()), text.size(),
+                        key);
     const std::vector<uint8_t> ping = hex("0102");
     append_client_frame(wire, Opcode::kPing, true, ping.data(), ping.size(), key);
     uint8_t close[kMaxControlFrameBytes];
@@ -139,10 +135,10 @@ void utf8_tests() {
     EXPECT(utf8_ok("c280"));
     EXPECT(utf8_ok("dfbf"));
     EXPECT(utf8_ok("e0a080"));
-    EXPECT(utf8_ok("ed9fbf"));     // U+D7FF, just below the surrogates
-    EXPECT(utf8_ok("ee8080"));     // U+E000, just above
+    EXPECT(utf8_ok("ed9fbf"));  // U+D7FF, just below the surrogates
+    EXPECT(utf8_ok("ee8080"));  // U+E000, just above
     EXPECT(utf8_ok("f0908080"));
-    EXPECT(utf8_ok("f48fbfbf"));   // U+10FFFF
+    EXPECT(utf8_ok("f48fbfbf"));  // U+10FFFF
     EXPECT(!utf8_ok("80"));
     EXPECT(!utf8_ok("c1bf"));      // overlong
     EXPECT(!utf8_ok("e09fbf"));    // overlong
@@ -152,8 +148,8 @@ void utf8_tests() {
     EXPECT(!utf8_ok("f4908080"));  // above U+10FFFF
     EXPECT(!utf8_ok("f5808080"));
     EXPECT(!utf8_ok("ff"));
-    EXPECT(!utf8_ok("e282"));      // truncated
-    EXPECT(!utf8_ok("c241"));      // lead byte then ASCII
+    EXPECT(!utf8_ok("e282"));  // truncated
+    EXPECT(!utf8_ok("c241"));  // lead byte then ASCII
   });
   run("the validator fails on the first bad byte, even mid-sequence", [] {
     Utf8Validator v;

@@ -29,9 +29,12 @@ std::string check(const std::string& req) {
   if (p.result.state != HttpParseState::kDone) return "head " + wstest::outcome(p.result);
   const UpgradeCheck c = check_upgrade(p.parser.head());
   switch (c.kind) {
-    case UpgradeKind::kOk: return "ok";
-    case UpgradeKind::kNotUpgrade: return "not-upgrade";
-    case UpgradeKind::kRejected: return "rejected:" + std::to_string(c.status);
+    case UpgradeKind::kOk:
+      return "ok";
+    case UpgradeKind::kNotUpgrade:
+      return "not-upgrade";
+    case UpgradeKind::kRejected:
+      return "rejected:" + std::to_string(c.status);
   }
   return "?";
 }
@@ -45,56 +48,44 @@ struct Case {
 const Case kCases[] = {
     {"the RFC 6455 section 1.3 handshake", request(kUpgradeFields + kKey + kVersion), "ok"},
     {"Upgrade and Connection values in any case",
-     request("Host: a\r\nUpgrade: WebSocket\r\nConnection: keep-alive, UPGRADE\r\n" + kKey +
-             kVersion),
-     "ok"},
-    {"Upgrade as a list", request("Host: a\r\nUpgrade: foo/2, websocket\r\nConnection: upgrade\r\n" +
-                                  kKey + kVersion),
-     "ok"},
+     request("Host: a\r\nUpgrade: WebSocket\r\nConnection: keep-alive, UPGRADE\r\n" + kKey + kVersion), "ok"},
+    {"Upgrade as a list",
+     request("Host: a\r\nUpgrade: foo/2, websocket\r\nConnection: upgrade\r\n" + kKey + kVersion), "ok"},
     {"a plain GET is not an upgrade", request("Host: a\r\n"), "not-upgrade"},
     {"an Upgrade to another protocol is ignored (7230 6.7)",
      request("Host: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n"), "not-upgrade"},
     {"a POST upgrade (4.2.1 item 1)", request(kUpgradeFields + kKey + kVersion, "POST /ws HTTP/1.1"),
      "rejected:400"},
-    {"an HTTP/1.0 upgrade (4.2.1 item 1)",
-     request(kUpgradeFields + kKey + kVersion, "GET /ws HTTP/1.0"), "rejected:400"},
-    {"an HTTP/1.0 upgrade without Host (4.2.1 item 2)",
-     request("Upgrade: websocket\r\nConnection: Upgrade\r\n" + kKey + kVersion,
-             "GET /ws HTTP/1.0"),
+    {"an HTTP/1.0 upgrade (4.2.1 item 1)", request(kUpgradeFields + kKey + kVersion, "GET /ws HTTP/1.0"),
      "rejected:400"},
-    {"no Connection field (4.2.1 item 4)",
-     request("Host: a\r\nUpgrade: websocket\r\n" + kKey + kVersion), "rejected:400"},
+    {"an HTTP/1.0 upgrade without Host (4.2.1 item 2)",
+     request("Upgrade: websocket\r\nConnection: Upgrade\r\n" + kKey + kVersion, "GET /ws HTTP/1.0"),
+     "rejected:400"},
+    {"no Connection field (4.2.1 item 4)", request("Host: a\r\nUpgrade: websocket\r\n" + kKey + kVersion),
+     "rejected:400"},
     {"Connection without upgrade (4.2.1 item 4)",
      request("Host: a\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n" + kKey + kVersion),
      "rejected:400"},
     {"Connection: upgraded is not upgrade",
-     request("Host: a\r\nUpgrade: websocket\r\nConnection: upgraded\r\n" + kKey + kVersion),
-     "rejected:400"},
+     request("Host: a\r\nUpgrade: websocket\r\nConnection: upgraded\r\n" + kKey + kVersion), "rejected:400"},
     {"no Sec-WebSocket-Key (4.2.1 item 5)", request(kUpgradeFields + kVersion), "rejected:400"},
-    {"a key of 15 bytes", request(kUpgradeFields + "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA\r\n" +
-                                  kVersion),
+    {"a key of 15 bytes", request(kUpgradeFields + "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA\r\n" + kVersion),
      "rejected:400"},
     {"a key of 17 bytes",
-     request(kUpgradeFields + "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA=\r\n" + kVersion),
-     "rejected:400"},
+     request(kUpgradeFields + "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA=\r\n" + kVersion), "rejected:400"},
     {"a key that is not base64",
-     request(kUpgradeFields + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ!=\r\n" + kVersion),
-     "rejected:400"},
+     request(kUpgradeFields + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ!=\r\n" + kVersion), "rejected:400"},
     {"a key whose padding bits are not zero (RFC 4648 3.5)",
-     request(kUpgradeFields + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n" + kVersion),
-     "rejected:400"},
-    {"an empty key", request(kUpgradeFields + "Sec-WebSocket-Key:\r\n" + kVersion),
-     "rejected:400"},
+     request(kUpgradeFields + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZR==\r\n" + kVersion), "rejected:400"},
+    {"an empty key", request(kUpgradeFields + "Sec-WebSocket-Key:\r\n" + kVersion), "rejected:400"},
     {"two keys", request(kUpgradeFields + kKey + kKey + kVersion), "rejected:400"},
     {"no Sec-WebSocket-Version (4.2.1 item 6)", request(kUpgradeFields + kKey), "rejected:426"},
-    {"version 8", request(kUpgradeFields + kKey + "Sec-WebSocket-Version: 8\r\n"),
-     "rejected:426"},
+    {"version 8", request(kUpgradeFields + kKey + "Sec-WebSocket-Version: 8\r\n"), "rejected:426"},
     {"version 13 twice", request(kUpgradeFields + kKey + kVersion + kVersion), "rejected:426"},
     {"version as a list", request(kUpgradeFields + kKey + "Sec-WebSocket-Version: 13, 8\r\n"),
      "rejected:426"},
     {"an HTTP/1.1 upgrade without Host fails in the head parser",
-     request("Upgrade: websocket\r\nConnection: Upgrade\r\n" + kKey + kVersion),
-     "head error:400"},
+     request("Upgrade: websocket\r\nConnection: Upgrade\r\n" + kKey + kVersion), "head error:400"},
 };
 
 void upgrade_tests() {
@@ -116,18 +107,17 @@ void response_tests() {
   run("the 101 response for RFC 6455's sample key", [] {
     char out[kSwitchingProtocolsBytes];
     const size_t n = write_switching_protocols(out, sizeof out, "dGhlIHNhbXBsZSBub25jZQ==");
-    EXPECT_EQ(std::string(out, n),
-              std::string("HTTP/1.1 101 Switching Protocols\r\n"
-                          "Upgrade: websocket\r\n"
-                          "Connection: Upgrade\r\n"
-                          "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
-                          "\r\n"));
+    EXPECT_EQ(std::string(out, n), std::string("HTTP/1.1 101 Switching Protocols\r\n"
+                                               "Upgrade: websocket\r\n"
+                                               "Connection: Upgrade\r\n"
+                                               "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                                               "\r\n"));
     EXPECT_EQ(n, kSwitchingProtocolsBytes);
   });
   run("the 101 response carries extra headers", [] {
     char out[256];
-    const size_t n = write_switching_protocols(out, sizeof out, "dGhlIHNhbXBsZSBub25jZQ==",
-                                               "Sec-WebSocket-Protocol: chat\r\n");
+    const size_t n = write_switching_protocols(
+        out, sizeof out, "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Protocol: chat\r\n");
     const std::string s(out, n);
     EXPECT(s.find("\r\nSec-WebSocket-Protocol: chat\r\n\r\n") != std::string::npos);
   });
@@ -140,13 +130,15 @@ void response_tests() {
     const size_t n = write_error_response(out, sizeof out, 426, "bad_version",
                                           "Sec-WebSocket-Version must be 13", kVersionHeader);
     const std::string body = R"({"error":"bad_version","msg":"Sec-WebSocket-Version must be 13"})";
-    EXPECT_EQ(std::string(out, n),
-              std::string("HTTP/1.1 426 Upgrade Required\r\n"
-                          "Content-Type: application/json\r\n"
-                          "Content-Length: ") + std::to_string(body.size()) + "\r\n"
-                          "Connection: close\r\n"
-                          "Sec-WebSocket-Version: 13\r\n"
-                          "\r\n" + body);
+    EXPECT_EQ(std::string(out, n), std::string("HTTP/1.1 426 Upgrade Required\r\n"
+                                               "Content-Type: application/json\r\n"
+                                               "Content-Length: ") +
+                                       std::to_string(body.size()) +
+                                       "\r\n"
+                                       "Connection: close\r\n"
+                                       "Sec-WebSocket-Version: 13\r\n"
+                                       "\r\n" +
+                                       body);
   });
   run("an error message is escaped as a JSON string", [] {
     char out[256];

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <type_traits>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace wstest {
@@ -124,15 +124,15 @@ inline const char* split_name(Split how) {
     if (!(cond)) ::wstest::report_failure(__FILE__, __LINE__, #cond); \
   } while (0)
 
-#define EXPECT_EQ(a, b)                                                                   \
-  do {                                                                                    \
-    const auto& va_ = (a);                                                                \
-    const auto& vb_ = (b);                                                                \
-    if (!(va_ == vb_)) {                                                                  \
-      ::wstest::report_failure(__FILE__, __LINE__,                                        \
-                               std::string(#a " == " #b " (got ") + ::wstest::show(va_) + \
-                                   " vs " + ::wstest::show(vb_) + ")");                   \
-    }                                                                                     \
+#define EXPECT_EQ(a, b)                                                                                   \
+  do {                                                                                                    \
+    const auto& va_ = (a);                                                                                \
+    const auto& vb_ = (b);                                                                                \
+    if (!(va_ == vb_)) {                                                                                  \
+      ::wstest::report_failure(                                                                           \
+          __FILE__, __LINE__,                                                                             \
+          std::string(#a " == " #b " (got ") + ::wstest::show(va_) + " vs " + ::wstest::show(vb_) + ")"); \
+    }                                                                                                     \
   } while (0)
 
 namespace wstest {

@@ -13,7 +13,16 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { PRESENCE, PRESENCE_LIST, PUBLISH, READ } from './scripts.js';
-import { BrokerUnavailableError, type BrokerEvents, type BrokerHealth, type BrokerState, type PresenceList, type Published, type SharedBroker, type TopicState } from './types.js';
+import {
+  BrokerUnavailableError,
+  type BrokerEvents,
+  type BrokerHealth,
+  type BrokerState,
+  type PresenceList,
+  type Published,
+  type SharedBroker,
+  type TopicState,
+} from './types.js';
 import type { RedisTarget } from './url.js';
 
 /** Channels per SUBSCRIBE when resubscribing after an outage. */
@@ -124,7 +133,10 @@ export class RedisBroker implements SharedBroker {
       this.probeTimer = setInterval(() => this.probe(), this.options.probeMs);
       this.probeTimer.unref();
     }
-    if (this.state !== 'up') throw new BrokerUnavailableError(`redis at ${this.options.target.host}:${this.options.target.port} is not reachable: ${this.reason ?? 'unknown'}`);
+    if (this.state !== 'up')
+      throw new BrokerUnavailableError(
+        `redis at ${this.options.target.host}:${this.options.target.port} is not reachable: ${this.reason ?? 'unknown'}`,
+      );
   }
 
   async stop(): Promise<void> {
@@ -151,7 +163,10 @@ export class RedisBroker implements SharedBroker {
     this.generation++;
     if (this.stopped) return;
     if (this.state === 'up' || this.state === 'catching_up') {
-      this.log.warn({ event: 'broker_down', broker: this.name, link, reason: this.reason }, `redis ${link} link lost: requests answer unavailable until it is back`);
+      this.log.warn(
+        { event: 'broker_down', broker: this.name, link, reason: this.reason },
+        `redis ${link} link lost: requests answer unavailable until it is back`,
+      );
     }
     this.state = 'down';
     this.reason ??= `${link} link closed`;
@@ -246,7 +261,8 @@ export class RedisBroker implements SharedBroker {
     const kind = message[0];
     if (kind === 0x6d /* m */) return this.onMessage(channel, message);
     if (kind === 0x70 /* p */) return this.onPresence(channel, message);
-    if (kind === 0x6e /* n: a probe on the node channel */) this.probeSeen = Math.max(this.probeSeen, Number(message.toString('latin1', 1)));
+    if (kind === 0x6e /* n: a probe on the node channel */)
+      this.probeSeen = Math.max(this.probeSeen, Number(message.toString('latin1', 1)));
   }
 
   /** "m<seq> <epoch> <node>/<conn> <data>" */
@@ -321,7 +337,17 @@ export class RedisBroker implements SharedBroker {
     this.mustBeUp(true);
     let reply: (Buffer | number | null)[];
     try {
-      reply = await this.cmd.rcReadBuffer(this.key(topic, 'meta'), this.key(topic, 'stream'), this.runId, freshEpoch(), this.metaTtlMs(), create ? '1' : '0', after === 'newest' ? '-1' : after, count, bytes);
+      reply = await this.cmd.rcReadBuffer(
+        this.key(topic, 'meta'),
+        this.key(topic, 'stream'),
+        this.runId,
+        freshEpoch(),
+        this.metaTtlMs(),
+        create ? '1' : '0',
+        after === 'newest' ? '-1' : after,
+        count,
+        bytes,
+      );
     } catch (err) {
       throw this.failure('read', err);
     }
@@ -339,7 +365,15 @@ export class RedisBroker implements SharedBroker {
     const args: string[] = [];
     for (const c of clients) args.push(c.client, c.user);
     this.cmd
-      .rcPresence(this.key(topic, 'pz'), this.key(topic, 'pi'), this.options.presenceTtlMs, this.channel(topic), `${this.nodeId}/-1`, op, ...args)
+      .rcPresence(
+        this.key(topic, 'pz'),
+        this.key(topic, 'pi'),
+        this.options.presenceTtlMs,
+        this.channel(topic),
+        `${this.nodeId}/-1`,
+        op,
+        ...args,
+      )
       .catch((err: unknown) => this.error('presence', err));
   }
 
@@ -360,20 +394,27 @@ export class RedisBroker implements SharedBroker {
 
   /** Requests need the broker up; the hub's own catch-up reads also run while it is catching up. */
   private mustBeUp(catchingUp = false): void {
-    if (this.state !== 'up' && !(catchingUp && this.state === 'catching_up')) throw new BrokerUnavailableError(`the broker is ${this.state}${this.reason === undefined ? '' : ` (${this.reason})`}; retry later`);
+    if (this.state !== 'up' && !(catchingUp && this.state === 'catching_up'))
+      throw new BrokerUnavailableError(`the broker is ${this.state}${this.reason === undefined ? '' : ` (${this.reason})`}; retry later`);
   }
 
   /** Counts and logs a failed command; the error to answer with. */
   private failure(op: string, err: unknown): BrokerUnavailableError {
     this.error(op, err);
     const message = err instanceof Error ? err.message : String(err);
-    if (/timed out/i.test(message)) return new BrokerUnavailableError(`the broker did not answer within ${this.options.timeoutMs} ms; a publish may have happened: retry with the same key`);
+    if (/timed out/i.test(message))
+      return new BrokerUnavailableError(
+        `the broker did not answer within ${this.options.timeoutMs} ms; a publish may have happened: retry with the same key`,
+      );
     return new BrokerUnavailableError(`the broker failed: ${message.slice(0, 200)}`);
   }
 
   private error(op: string, err: unknown): void {
     this.metrics.brokerErrors.inc({ op });
-    this.log.warn({ event: 'broker_error', broker: this.name, op, err: err instanceof Error ? err.message : String(err) }, `redis ${op} failed`);
+    this.log.warn(
+      { event: 'broker_error', broker: this.name, op, err: err instanceof Error ? err.message : String(err) },
+      `redis ${op} failed`,
+    );
   }
 
   private metaTtlMs(): number {
@@ -405,7 +446,12 @@ function fields(message: Buffer): [string, string, string, Buffer] | undefined {
   const b = a === -1 ? -1 : message.indexOf(0x20, a + 1);
   const c = b === -1 ? -1 : message.indexOf(0x20, b + 1);
   if (c === -1) return undefined;
-  return [message.toString('latin1', 1, a), message.toString('latin1', a + 1, b), message.toString('latin1', b + 1, c), message.subarray(c + 1)];
+  return [
+    message.toString('latin1', 1, a),
+    message.toString('latin1', a + 1, b),
+    message.toString('latin1', b + 1, c),
+    message.subarray(c + 1),
+  ];
 }
 
 function freshEpoch(): string {

@@ -25,7 +25,8 @@ export function parseRedisUrl(value: string): RedisTarget | string {
   } catch {
     return 'must be memory, redis://[:password@]host:port[/db] or rediss://... (not a URL)';
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') return `must be memory, redis://... or rediss://... (scheme ${url.protocol.slice(0, 20)} is not supported)`;
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    return `must be memory, redis://... or rediss://... (scheme ${url.protocol.slice(0, 20)} is not supported)`;
   if (url.hostname === '') return 'names no host (redis://host:port)';
   if (url.search !== '' || url.hash !== '') return 'takes no query or fragment';
   const port = url.port === '' ? 6379 : Number(url.port);

@@ -7,7 +7,14 @@ import { closeAction, refusalAction, type CloseAction } from './close-codes.js';
 import { Emitter } from './emitter.js';
 import { RingcastError } from './errors.js';
 import { socketFactory, type SocketFactory, type SocketLike } from './socket.js';
-import { Subscription, type Member, type MessageMeta, type RecoveryInfo, type SubscribeOptions, type SubscriptionHost } from './subscription.js';
+import {
+  Subscription,
+  type Member,
+  type MessageMeta,
+  type RecoveryInfo,
+  type SubscribeOptions,
+  type SubscriptionHost,
+} from './subscription.js';
 
 export interface ClientOptions {
   /** a fixed token, sent as ?token= */
@@ -237,7 +244,8 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
-      if (refusal !== undefined) return this.lost(1006, `upgrade refused with HTTP ${refusal}`, refusalAction(refusal, this.opts.getToken !== undefined), refusal);
+      if (refusal !== undefined)
+        return this.lost(1006, `upgrade refused with HTTP ${refusal}`, refusalAction(refusal, this.opts.getToken !== undefined), refusal);
       this.lost(ev.code, ev.reason, closeAction(ev.code));
     };
   }
@@ -259,15 +267,28 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
     this.subAcks.clear();
     for (const [, p] of this.inflight) {
       if (p.retry && p.sends < MAX_SENDS) this.outbox.push(p);
-      else if (p.body.op === 'pub') this.settle(p, new RingcastError('outcome_unknown', `the link dropped (${code}) before the ack: the publish may or may not have happened`));
+      else if (p.body.op === 'pub')
+        this.settle(
+          p,
+          new RingcastError('outcome_unknown', `the link dropped (${code}) before the ack: the publish may or may not have happened`),
+        );
       else this.settle(p, new RingcastError('timeout', `the link dropped (${code}) before the answer, ${p.sends} times`));
     }
     this.inflight.clear();
     if (this.stateValue === 'closed') return;
     if (action === 'refresh' && this.opts.getToken === undefined) {
-      return this.stop(code, reason, new RingcastError('token_expired', 'the token expired (4001) and there is no getToken() to renew it', code));
+      return this.stop(
+        code,
+        reason,
+        new RingcastError('token_expired', 'the token expired (4001) and there is no getToken() to renew it', code),
+      );
     }
-    if (action === 'stop') return this.stop(code, reason, new RingcastError('refused', `the server refused the connection (${status ?? code}${reason ? ': ' + reason : ''})`, status ?? code));
+    if (action === 'stop')
+      return this.stop(
+        code,
+        reason,
+        new RingcastError('refused', `the server refused the connection (${status ?? code}${reason ? ': ' + reason : ''})`, status ?? code),
+      );
     // a renewed token reconnects at once, unless the last renewal was just now (a token that
     // expires as soon as it is issued must not become a tight loop)
     const now = Date.now();
@@ -388,7 +409,13 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
         reject,
         timer: setTimeout(() => {
           const sent = p.sends > 0 && body.op === 'pub';
-          this.settle(p, new RingcastError(sent ? 'outcome_unknown' : 'timeout', sent ? `no ack within ${timeout} ms: the publish may or may not have happened` : `no answer within ${timeout} ms`));
+          this.settle(
+            p,
+            new RingcastError(
+              sent ? 'outcome_unknown' : 'timeout',
+              sent ? `no ack within ${timeout} ms: the publish may or may not have happened` : `no answer within ${timeout} ms`,
+            ),
+          );
         }, timeout),
       };
       if (this.stateValue === 'connected') this.transmit(p);

@@ -18,15 +18,40 @@ export const closeRules: readonly CloseRule[] = [
   { code: 1002, action: 'stop', meaning: 'protocol error: a bug on one side; retrying would repeat it' },
   { code: 1003, action: 'stop', meaning: 'unsupported data: a bug on one side' },
   { code: 1005, action: 'retry', meaning: 'closed without a code: reconnect after a backoff' },
-  { code: 1006, action: 'retry', meaning: 'link lost, or upgrade refused (browsers cannot tell 401/403/503 apart): reconnect after a backoff, with a fresh token from getToken()' },
+  {
+    code: 1006,
+    action: 'retry',
+    meaning:
+      'link lost, or upgrade refused (browsers cannot tell 401/403/503 apart): reconnect after a backoff, with a fresh token from getToken()',
+  },
   { code: 1007, action: 'stop', meaning: 'invalid UTF-8: a bug on one side' },
-  { code: 1008, action: 'retry', meaning: 'policy violation (sustained rate-limit abuse): reconnect after a backoff; the app should slow down' },
-  { code: 1009, action: 'retry', meaning: 'a message past --max-payload: reconnect; the publish that caused it rejects (a keyed one after 3 attempts)' },
+  {
+    code: 1008,
+    action: 'retry',
+    meaning: 'policy violation (sustained rate-limit abuse): reconnect after a backoff; the app should slow down',
+  },
+  {
+    code: 1009,
+    action: 'retry',
+    meaning: 'a message past --max-payload: reconnect; the publish that caused it rejects (a keyed one after 3 attempts)',
+  },
   { code: 1011, action: 'retry', meaning: 'server internal error: reconnect after a backoff' },
   { code: 1012, action: 'retry', meaning: 'service restart: reconnect after a backoff' },
-  { code: 1013, action: 'retry', meaning: 'slow consumer (--max-outbound exceeded): reconnect after a backoff and recover from the last seq' },
-  { code: 4000, action: 'retry', meaning: 'the client\'s own heartbeat timeout (no frame for two ping intervals): reconnect after a backoff' },
-  { code: 4001, action: 'refresh', meaning: 'token expired: call getToken() and reconnect at once; without getToken() stop with token_expired' },
+  {
+    code: 1013,
+    action: 'retry',
+    meaning: 'slow consumer (--max-outbound exceeded): reconnect after a backoff and recover from the last seq',
+  },
+  {
+    code: 4000,
+    action: 'retry',
+    meaning: "the client's own heartbeat timeout (no frame for two ping intervals): reconnect after a backoff",
+  },
+  {
+    code: 4001,
+    action: 'refresh',
+    meaning: 'token expired: call getToken() and reconnect at once; without getToken() stop with token_expired',
+  },
 ];
 
 /** The action for a close code; 4000-4999 codes not listed stop (an application said no), others retry. */

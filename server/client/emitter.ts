@@ -19,7 +19,9 @@ export class Emitter<Events extends Record<string, unknown>> {
         (l as (value: Events[K]) => void)(value);
       } catch (err) {
         // a throwing listener must not break the client's state machine
-        setTimeout(() => { throw err; });
+        setTimeout(() => {
+          throw err;
+        });
       }
     }
   }

@@ -1,6 +1,15 @@
 // ringcast/client: the browser and Node client of ringcast (docs/client.md).
 export { RingcastClient } from './client.js';
-export type { ClientEvents, ClientOptions, ConnectionState, HistoryResult, PresenceResult, PublishOptions, PublishResult, StateChange } from './client.js';
+export type {
+  ClientEvents,
+  ClientOptions,
+  ConnectionState,
+  HistoryResult,
+  PresenceResult,
+  PublishOptions,
+  PublishResult,
+  StateChange,
+} from './client.js';
 export { Subscription } from './subscription.js';
 export type { Member, MessageMeta, RecoveryInfo, SubscribeOptions, SubscribeResult } from './subscription.js';
 export { RingcastError, type ClientErrorCode } from './errors.js';

@@ -102,7 +102,9 @@ export class Subscription {
     this.epoch = ack.epoch;
     if (!this.acked) {
       this.acked = true;
-      this.resolveSubscribed(ack.recovered === undefined ? { seq: ack.seq, epoch: ack.epoch } : { seq: ack.seq, epoch: ack.epoch, recovered: ack.recovered });
+      this.resolveSubscribed(
+        ack.recovered === undefined ? { seq: ack.seq, epoch: ack.epoch } : { seq: ack.seq, epoch: ack.epoch, recovered: ack.recovered },
+      );
     } else {
       const recovered = ack.recovered !== false && !epochChanged;
       this.host.report({ topic: this.topic, recovered, count: recovered && since !== undefined ? ack.seq - since : 0, epochChanged });

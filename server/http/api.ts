@@ -44,7 +44,10 @@ function isApiKey(ctx: ApiContext, given: string | undefined): boolean {
  * Who may publish over HTTP: anyone when neither --api-key nor JWT auth is set; else the API key
  * (every topic) or, with JWT auth on, a bearer token (the topics its `pub` claim allows).
  */
-async function publisher(ctx: ApiContext, req: HttpRequest): Promise<{ ok: true; perms: Permissions | null } | { ok: false; reason: string }> {
+async function publisher(
+  ctx: ApiContext,
+  req: HttpRequest,
+): Promise<{ ok: true; perms: Permissions | null } | { ok: false; reason: string }> {
   if (ctx.apiKey === null && ctx.auth === null) return { ok: true, perms: null };
   const token = bearer(req);
   if (isApiKey(ctx, token ?? req.headers['x-api-key'])) return { ok: true, perms: null };
@@ -97,7 +100,11 @@ export async function handleHttp(ctx: ApiContext, req: HttpRequest): Promise<Htt
       if (path === ctx.wsPath) {
         // a plain request on the WebSocket path: it lacked the upgrade headers (RFC 6455 4.2.2)
         if (req.headers.upgrade !== undefined) return error('bad_request', 'Connection header must include Upgrade');
-        return error('upgrade_required', 'this endpoint speaks WebSocket', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13' });
+        return error('upgrade_required', 'this endpoint speaks WebSocket', {
+          Upgrade: 'websocket',
+          Connection: 'Upgrade',
+          'Sec-WebSocket-Version': '13',
+        });
       }
       return error('not_found', `no route for ${path.slice(0, 100)}`);
     }
@@ -108,7 +115,10 @@ async function publish(ctx: ApiContext, req: HttpRequest): Promise<HttpResponse>
   const who = await publisher(ctx, req);
   if (!who.ok) {
     ctx.metrics.authFailures.inc({ reason: who.reason });
-    return error('unauthorized', ctx.auth === null ? 'POST /publish needs the API key' : 'POST /publish needs the API key or a token whose pub claim allows the topic');
+    return error(
+      'unauthorized',
+      ctx.auth === null ? 'POST /publish needs the API key' : 'POST /publish needs the API key or a token whose pub claim allows the topic',
+    );
   }
   if (!isJsonContentType(req.headers['content-type'])) return error('unsupported_media_type', 'Content-Type must be application/json');
   if (ctx.draining()) return error('unavailable', 'server is draining');
@@ -117,10 +127,15 @@ async function publish(ctx: ApiContext, req: HttpRequest): Promise<HttpResponse>
   if (!parsed.ok) return error(parsed.code, parsed.msg);
   if (!allowed(who.perms, 'pub', parsed.topic)) return error('forbidden', `token does not allow publishing to ${parsed.topic}`);
   const header = req.headers['idempotency-key'];
-  if (header !== undefined && !isValidKey(header)) return error('bad_request', 'Idempotency-Key must be 1..200 bytes of printable ASCII without spaces');
-  if (header !== undefined && parsed.key !== undefined && header !== parsed.key) return error('bad_request', 'Idempotency-Key and "key" differ');
+  if (header !== undefined && !isValidKey(header))
+    return error('bad_request', 'Idempotency-Key must be 1..200 bytes of printable ASCII without spaces');
+  if (header !== undefined && parsed.key !== undefined && header !== parsed.key)
+    return error('bad_request', 'Idempotency-Key and "key" differ');
   const result = await ctx.hub.publish(parsed.topic, parsed.data, -1, 'http', header ?? parsed.key);
   // a broker outage is short-lived by design (reconnects every second at most): ask to retry soon
   if (!result.ok) return error(result.code, result.msg, result.code === 'unavailable' ? { 'Retry-After': '1' } : {});
-  return json(200, result.duplicate ? { seq: result.seq, subscribers: 0, duplicate: true } : { seq: result.seq, subscribers: result.subscribers });
+  return json(
+    200,
+    result.duplicate ? { seq: result.seq, subscribers: 0, duplicate: true } : { seq: result.seq, subscribers: result.subscribers },
+  );
 }

@@ -24,7 +24,12 @@ export interface UpgradeContext {
 /** The --allowed-origins list as a set of lower-cased origins, or null when unset. */
 export function parseOrigins(list: string | null): Set<string> | null {
   if (list === null) return null;
-  return new Set(list.split(',').map((o) => o.trim().toLowerCase()).filter((o) => o !== ''));
+  return new Set(
+    list
+      .split(',')
+      .map((o) => o.trim().toLowerCase())
+      .filter((o) => o !== ''),
+  );
 }
 
 function refuse(code: ErrorCode, msg: string, reason: string = code): UpgradeDecision {
@@ -65,7 +70,8 @@ export async function decideUpgrade(ctx: UpgradeContext, req: UpgradeRequest): P
       }
     }
   }
-  if (ctx.auth === null) return { ok: true, info: { topics: [...topics], user: '', perms: null, expiresAt: undefined }, release: noRelease };
+  if (ctx.auth === null)
+    return { ok: true, info: { topics: [...topics], user: '', perms: null, expiresAt: undefined }, release: noRelease };
 
   ctx.admission.reserved++;
   let handedOver = false;

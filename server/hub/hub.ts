@@ -12,7 +12,16 @@ import { allowed } from '../auth/permissions.js';
 import { BrokerUnavailableError, type BrokerEvents, type SharedBroker, type TopicState } from '../broker/types.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { encodeAck, encodeAckParts, encodeErr, encodeMsg, encodePresenceEvent, encodePresenceSync, encodeResync, jsonAscii } from '../protocol/encode.js';
+import {
+  encodeAck,
+  encodeAckParts,
+  encodeErr,
+  encodeMsg,
+  encodePresenceEvent,
+  encodePresenceSync,
+  encodeResync,
+  jsonAscii,
+} from '../protocol/encode.js';
 import type { DeflateOptions } from '../protocol/deflate.js';
 import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
@@ -46,7 +55,8 @@ const MAX_IN_FLIGHT = 256;
 const PRESENCE_REPLY_BYTES = 256 * 1024;
 
 /** `duplicate`: the idempotency key was seen within --idempotency-ttl; seq is the first publish's, nothing was delivered. */
-export type PublishResult = { ok: true; seq: number; subscribers: number; duplicate: boolean } | { ok: false; code: ErrorCode; msg: string };
+export type PublishResult =
+  { ok: true; seq: number; subscribers: number; duplicate: boolean } | { ok: false; code: ErrorCode; msg: string };
 
 /** What one history ack or one sub replay may carry: a quarter of --max-outbound (bytes), at least one message. */
 export function replyBudget(config: Config): number {
@@ -168,7 +178,12 @@ export class Hub {
       }
       const topic = this.obtain(name);
       if (topic === undefined) {
-        this.err(conn, undefined, 'topic_limit', `cannot subscribe to ${name}: ${this.config.maxTopics} topics exist, all with subscribers`);
+        this.err(
+          conn,
+          undefined,
+          'topic_limit',
+          `cannot subscribe to ${name}: ${this.config.maxTopics} topics exist, all with subscribers`,
+        );
         continue;
       }
       this.join(conn, topic);
@@ -199,7 +214,10 @@ export class Hub {
     this.metrics.messagesIn.inc();
     if (conn.limiter !== undefined && !this.admit(conn, data.length)) return;
     if (isBinary) {
-      this.reply(conn, encodeErrCounted(this.metrics, undefined, 'bad_request', 'binary frames are not part of protocol v1; send JSON text'));
+      this.reply(
+        conn,
+        encodeErrCounted(this.metrics, undefined, 'bad_request', 'binary frames are not part of protocol v1; send JSON text'),
+      );
       return;
     }
     const parsed = parseRequest(data);
@@ -249,7 +267,13 @@ export class Hub {
    * Publishes `data` (verbatim JSON bytes) to `topicName`; `exclude` skips one connection. A `key`
    * seen on this topic within --idempotency-ttl returns the first seq and delivers nothing.
    */
-  publish(topicName: string, data: Uint8Array, exclude = -1, source: 'ws' | 'http' = 'http', key?: string): PublishResult | Promise<PublishResult> {
+  publish(
+    topicName: string,
+    data: Uint8Array,
+    exclude = -1,
+    source: 'ws' | 'http' = 'http',
+    key?: string,
+  ): PublishResult | Promise<PublishResult> {
     if (this.shared !== undefined) return this.publishShared(this.shared, topicName, data, exclude, source, key);
     const start = performance.now();
     if (key !== undefined) {
@@ -260,7 +284,12 @@ export class Hub {
       }
     }
     const topic = this.obtain(topicName);
-    if (topic === undefined) return { ok: false, code: 'topic_limit', msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers` };
+    if (topic === undefined)
+      return {
+        ok: false,
+        code: 'topic_limit',
+        msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers`,
+      };
     const seq = topic.seq + 1;
     if (key !== undefined) this.keys.remember(topicName, key, seq, start);
     this.metrics.publishes.inc({ source });
@@ -269,7 +298,14 @@ export class Hub {
   }
 
   /** A publish through the shared broker: numbered there, delivered when it comes back on the channel. */
-  private publishShared(shared: SharedBroker, topic: string, data: Uint8Array, exclude: number, source: 'ws' | 'http', key: string | undefined): PublishResult | Promise<PublishResult> {
+  private publishShared(
+    shared: SharedBroker,
+    topic: string,
+    data: Uint8Array,
+    exclude: number,
+    source: 'ws' | 'http',
+    key: string | undefined,
+  ): PublishResult | Promise<PublishResult> {
     if (!shared.ready) return { ok: false, code: 'unavailable', msg: `cannot publish: ${this.brokerDown()}` };
     return shared.publish(topic, data, exclude, key).then(
       (r): PublishResult => {
@@ -304,8 +340,10 @@ export class Hub {
 
   private handle(conn: Conn, req: Request): void {
     switch (req.op) {
-      case 'sub': return this.onSub(conn, req);
-      case 'unsub': return this.onUnsub(conn, req.id, req.topic);
+      case 'sub':
+        return this.onSub(conn, req);
+      case 'unsub':
+        return this.onUnsub(conn, req.id, req.topic);
       case 'pub': {
         if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
         if (this.shared !== undefined && !this.admitInFlight(conn, req.id, req.data.length)) return;
@@ -340,7 +378,12 @@ export class Hub {
   private admitInFlight(conn: Conn, id: Id, bytes: number): boolean {
     if (conn.inFlight >= MAX_IN_FLIGHT || (conn.inFlight > 0 && conn.inFlightBytes + bytes > this.config.maxOutbound)) {
       this.metrics.rateLimited.inc();
-      this.err(conn, id, 'rate_limited', `too many requests waiting for the broker (at most ${MAX_IN_FLIGHT} and ${this.config.maxOutbound} bytes per connection): wait for their answers`);
+      this.err(
+        conn,
+        id,
+        'rate_limited',
+        `too many requests waiting for the broker (at most ${MAX_IN_FLIGHT} and ${this.config.maxOutbound} bytes per connection): wait for their answers`,
+      );
       return false;
     }
     conn.inFlight++;
@@ -356,19 +399,32 @@ export class Hub {
   private published(conn: Conn, id: Id, topic: string, r: PublishResult): void {
     if (!r.ok) return this.err(conn, id, r.code, r.msg);
     const dup = r.duplicate ? ',"duplicate":true' : '';
-    if (id !== undefined) this.reply(conn, encodeAck(id, `"topic":${jsonAscii(topic)},"seq":${r.seq},"subscribers":${r.subscribers}${dup}`));
+    if (id !== undefined)
+      this.reply(conn, encodeAck(id, `"topic":${jsonAscii(topic)},"seq":${r.seq},"subscribers":${r.subscribers}${dup}`));
   }
 
   private onSub(conn: Conn, req: Extract<Request, { op: 'sub' }>): void {
     if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'subscribing to', req.topic);
-    if (this.shared !== undefined && !this.shared.ready) return this.err(conn, req.id, 'unavailable', `cannot subscribe to ${req.topic}: ${this.brokerDown()}`);
+    if (this.shared !== undefined && !this.shared.ready)
+      return this.err(conn, req.id, 'unavailable', `cannot subscribe to ${req.topic}: ${this.brokerDown()}`);
     let topic = this.topics.get(req.topic);
     if (topic === undefined || conn.indexIn(topic) === undefined) {
       if (conn.subscriptionCount >= this.config.maxTopicsPerConnection) {
-        return this.err(conn, req.id, 'too_many_topics', `a connection may hold at most ${this.config.maxTopicsPerConnection} subscriptions`);
+        return this.err(
+          conn,
+          req.id,
+          'too_many_topics',
+          `a connection may hold at most ${this.config.maxTopicsPerConnection} subscriptions`,
+        );
       }
       topic = this.obtain(req.topic);
-      if (topic === undefined) return this.err(conn, req.id, 'topic_limit', `cannot subscribe to ${req.topic}: ${this.config.maxTopics} topics exist, all with subscribers`);
+      if (topic === undefined)
+        return this.err(
+          conn,
+          req.id,
+          'topic_limit',
+          `cannot subscribe to ${req.topic}: ${this.config.maxTopics} topics exist, all with subscribers`,
+        );
       this.join(conn, topic);
     }
     if (req.presence) this.watch(conn, topic);
@@ -390,7 +446,10 @@ export class Hub {
     if (req.id !== undefined) {
       const recovered = recovery === undefined ? '' : `,"recovered":${recovery.recovered}`;
       const client = req.presence ? `,"client":${jsonAscii(this.clientId(conn))}` : '';
-      this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)}${recovered}${client}`));
+      this.reply(
+        conn,
+        encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)}${recovered}${client}`),
+      );
     }
     if (recovery === undefined) return;
     if (recovery.cut) this.metrics.repliesCut.inc({ op: 'sub' });
@@ -417,14 +476,24 @@ export class Hub {
     if (topic === undefined) {
       // a read never creates a topic: one that does not exist has seq 0 and no epoch
       const recovered = since === 0;
-      return void this.reply(conn, encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${recovered},"messages":[],"more":false`));
+      return void this.reply(
+        conn,
+        encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${recovered},"messages":[],"more":false`),
+      );
     }
     const { recovered, from } = this.position(topic, since, undefined);
     // sized before anything is encoded: each message costs {"seq":S,"data":D} and a comma, at
     // most 34 bytes around its data (S has at most 16 digits)
-    const page: Page = topic.history.oldestFirst(from, this.budget, Math.min(limit, HISTORY_PAGE_LIMIT), (m) => m.dataEnd - m.dataStart + 34);
+    const page: Page = topic.history.oldestFirst(
+      from,
+      this.budget,
+      Math.min(limit, HISTORY_PAGE_LIMIT),
+      (m) => m.dataEnd - m.dataStart + 34,
+    );
     if (page.more) this.metrics.repliesCut.inc({ op: 'history' });
-    const parts: (string | Uint8Array)[] = [`"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)},"recovered":${recovered},"messages":[`];
+    const parts: (string | Uint8Array)[] = [
+      `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)},"recovered":${recovered},"messages":[`,
+    ];
     page.messages.forEach((m, i) => {
       parts.push(`${i === 0 ? '' : ','}{"seq":${m.seq},"data":`, m.frame.subarray(m.dataStart, m.dataEnd), '}');
     });
@@ -447,11 +516,16 @@ export class Hub {
       return this.err(conn, id, 'unavailable', `cannot read ${name}: ${messageOf(err)}`);
     }
     if (state.epoch === null) {
-      return void this.reply(conn, encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${since === 0},"messages":[],"more":false`));
+      return void this.reply(
+        conn,
+        encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${since === 0},"messages":[],"more":false`),
+      );
     }
     const base = state.base;
     const recovered = since >= base && (since === state.seq || (since < state.seq && state.oldest > 0 && since + 1 >= state.oldest));
-    const parts: (string | Uint8Array)[] = [`"topic":${jsonAscii(name)},"seq":${state.seq},"epoch":${jsonAscii(state.epoch)},"recovered":${recovered},"messages":[`];
+    const parts: (string | Uint8Array)[] = [
+      `"topic":${jsonAscii(name)},"seq":${state.seq},"epoch":${jsonAscii(state.epoch)},"recovered":${recovered},"messages":[`,
+    ];
     const most = Math.min(limit, HISTORY_PAGE_LIMIT);
     let bytes = 0;
     let listed = 0;
@@ -610,15 +684,18 @@ export class Hub {
     }
     if (feed.syncTimer !== undefined) return;
     this.armedFeeds.add(feed);
-    feed.syncTimer = setTimeout(() => {
-      feed.syncTimer = undefined;
-      this.armedFeeds.delete(feed);
-      const dropped = feed.dropped;
-      feed.dropped = 0;
-      this.metrics.presenceEventsDropped.inc(dropped);
-      if (topic.feed !== feed || feed.watchers.count === 0) return;
-      this.transport.fanout(feed.watchers.view(), encodePresenceSync(topic.json, topic.members.count, dropped), -1);
-    }, feed.windowLeft(now) + 1);
+    feed.syncTimer = setTimeout(
+      () => {
+        feed.syncTimer = undefined;
+        this.armedFeeds.delete(feed);
+        const dropped = feed.dropped;
+        feed.dropped = 0;
+        this.metrics.presenceEventsDropped.inc(dropped);
+        if (topic.feed !== feed || feed.watchers.count === 0) return;
+        this.transport.fanout(feed.watchers.view(), encodePresenceSync(topic.json, topic.members.count, dropped), -1);
+      },
+      feed.windowLeft(now) + 1,
+    );
     feed.syncTimer.unref();
   }
 
@@ -669,7 +746,13 @@ export class Hub {
     for (const m of state.messages) {
       if (m.seq <= state.base) continue; // the previous epoch's
       const msg = encodeMsg(topic.json, m.seq, m.data, deflate);
-      this.topics.retain(topic, { seq: m.seq, frame: msg.frame, compressed: msg.compressed, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
+      this.topics.retain(topic, {
+        seq: m.seq,
+        frame: msg.frame,
+        compressed: msg.compressed,
+        dataStart: msg.dataStart,
+        dataEnd: msg.dataEnd,
+      });
     }
   }
 

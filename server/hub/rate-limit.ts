@@ -10,7 +10,10 @@ class Bucket {
   private tokens: number;
   private last: number;
 
-  constructor(private readonly rate: number, now: number) {
+  constructor(
+    private readonly rate: number,
+    now: number,
+  ) {
     this.tokens = rate;
     this.last = now;
   }

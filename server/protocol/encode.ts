@@ -49,7 +49,11 @@ export function encodeErr(id: Id, code: ErrorCode, msg: string): Buffer {
 
 /** {"op":"join"|"leave","topic":T,"client":C,"user":U}; the user id may be any text (UTF-8). */
 export function encodePresenceEvent(op: 'join' | 'leave', topicJson: string, client: string, user: string): Buffer {
-  return textFrame([`{"op":"${op}","topic":${topicJson},"client":${jsonAscii(client)},"user":`, Buffer.from(JSON.stringify(user), 'utf8'), '}']).frame;
+  return textFrame([
+    `{"op":"${op}","topic":${topicJson},"client":${jsonAscii(client)},"user":`,
+    Buffer.from(JSON.stringify(user), 'utf8'),
+    '}',
+  ]).frame;
 }
 
 /** {"op":"presence_sync","topic":T,"count":K,"dropped":N}: N events were not sent; read the list again. */

@@ -12,22 +12,32 @@ export interface JsonMember {
   readonly end: number;
 }
 
-export type ScanResult =
-  | { ok: true; members: Map<string, JsonMember> }
-  | { ok: false; error: string; duplicate?: boolean };
+export type ScanResult = { ok: true; members: Map<string, JsonMember> } | { ok: false; error: string; duplicate?: boolean };
 
 /** Deepest nesting accepted inside a value; deeper documents are rejected, never recursed. */
 export const MAX_DEPTH = 512;
 
-const SPACE = 0x20, TAB = 0x09, LF = 0x0a, CR = 0x0d;
-const QUOTE = 0x22, BACKSLASH = 0x5c, COMMA = 0x2c, COLON = 0x3a;
-const LBRACE = 0x7b, RBRACE = 0x7d, LBRACKET = 0x5b, RBRACKET = 0x5d;
+const SPACE = 0x20,
+  TAB = 0x09,
+  LF = 0x0a,
+  CR = 0x0d;
+const QUOTE = 0x22,
+  BACKSLASH = 0x5c,
+  COMMA = 0x2c,
+  COLON = 0x3a;
+const LBRACE = 0x7b,
+  RBRACE = 0x7d,
+  LBRACKET = 0x5b,
+  RBRACKET = 0x5d;
 
 class Fail extends Error {}
 
 class Scanner {
   pos = 0;
-  constructor(readonly b: Uint8Array, readonly end: number) {}
+  constructor(
+    readonly b: Uint8Array,
+    readonly end: number,
+  ) {}
 
   fail(what: string): never {
     throw new Fail(`${what} at byte ${this.pos}`);
@@ -49,7 +59,10 @@ class Scanner {
     this.pos++;
     while (this.pos < this.end) {
       const c = b[this.pos]!;
-      if (c === QUOTE) { this.pos++; return escaped; }
+      if (c === QUOTE) {
+        this.pos++;
+        return escaped;
+      }
       if (c < 0x20) this.fail('control character in string');
       if (c === BACKSLASH) {
         escaped = true;
@@ -110,7 +123,11 @@ class Scanner {
         this.ws();
         const closer = stack[stack.length - 1]!;
         const d = this.b[this.pos];
-        if (d === closer) { this.pos++; stack.pop(); continue; }
+        if (d === closer) {
+          this.pos++;
+          stack.pop();
+          continue;
+        }
         if (d !== COMMA || this.pos >= this.end) this.fail('expected , or closing bracket');
         this.pos++;
         if (closer === RBRACE) this.memberKey();
@@ -123,10 +140,18 @@ class Scanner {
   private scalarOrOpen(c: number | undefined, stack: number[]): JsonKind {
     if (this.pos >= this.end || c === undefined) this.fail('unexpected end');
     switch (c) {
-      case QUOTE: this.string(); return 'string';
-      case 0x74: this.literal('true'); return 'true';
-      case 0x66: this.literal('false'); return 'false';
-      case 0x6e: this.literal('null'); return 'null';
+      case QUOTE:
+        this.string();
+        return 'string';
+      case 0x74:
+        this.literal('true');
+        return 'true';
+      case 0x66:
+        this.literal('false');
+        return 'false';
+      case 0x6e:
+        this.literal('null');
+        return 'null';
       case LBRACE:
       case LBRACKET: {
         const closer = c === LBRACE ? RBRACE : RBRACKET;
@@ -144,7 +169,10 @@ class Scanner {
         return this.scalarOrOpen(this.b[this.pos], stack) && (c === LBRACE ? 'object' : 'array');
       }
       default:
-        if (c === 0x2d || isDigit(c)) { this.number(); return 'number'; }
+        if (c === 0x2d || isDigit(c)) {
+          this.number();
+          return 'number';
+        }
         this.fail('unexpected character');
     }
   }
@@ -212,8 +240,14 @@ export function scanObject(b: Uint8Array): ScanResult {
         if (members.has(name)) return { ok: false, error: `duplicate member "${name}"`, duplicate: true };
         members.set(name, { kind, start, end: s.pos });
         s.ws();
-        if (b[s.pos] === COMMA && s.pos < s.end) { s.pos++; continue; }
-        if (b[s.pos] === RBRACE && s.pos < s.end) { s.pos++; break; }
+        if (b[s.pos] === COMMA && s.pos < s.end) {
+          s.pos++;
+          continue;
+        }
+        if (b[s.pos] === RBRACE && s.pos < s.end) {
+          s.pos++;
+          break;
+        }
         s.fail('expected , or }');
       }
     }

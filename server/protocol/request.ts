@@ -33,7 +33,8 @@ function keyOf(b: Uint8Array, m: Map<string, JsonMember>): { ok: true; key: stri
   const member = m.get('key');
   if (member === undefined) return { ok: true, key: undefined };
   const key = member.kind === 'string' ? decodeString(b, member) : undefined;
-  if (key === undefined || !isValidKey(key)) return { ok: false, msg: '"key" must be a string of 1..200 bytes of printable ASCII without spaces' };
+  if (key === undefined || !isValidKey(key))
+    return { ok: false, msg: '"key" must be a string of 1..200 bytes of printable ASCII without spaces' };
   return { ok: true, key };
 }
 
@@ -95,7 +96,8 @@ export function parseRequest(b: Uint8Array): Parsed {
         epoch = decodeString(b, epochMember);
       }
       const presenceMember = m.get('presence');
-      if (presenceMember !== undefined && presenceMember.kind !== 'true' && presenceMember.kind !== 'false') return fail('bad_request', '"presence" must be a boolean', id);
+      if (presenceMember !== undefined && presenceMember.kind !== 'true' && presenceMember.kind !== 'false')
+        return fail('bad_request', '"presence" must be a boolean', id);
       return { ok: true, req: { op, id, topic, since, epoch, presence: presenceMember?.kind === 'true' } };
     }
     case 'unsub':
@@ -136,11 +138,14 @@ export function parseRequest(b: Uint8Array): Parsed {
 }
 
 /** Body of HTTP POST /publish: {"topic":T,"data":ANY} (optional "key", as the Idempotency-Key header). */
-export function parsePublishBody(b: Uint8Array): { ok: true; topic: string; data: Uint8Array; key: string | undefined } | { ok: false; code: ErrorCode; msg: string } {
+export function parsePublishBody(
+  b: Uint8Array,
+): { ok: true; topic: string; data: Uint8Array; key: string | undefined } | { ok: false; code: ErrorCode; msg: string } {
   const scan = scanObject(b);
   if (!scan.ok) return { ok: false, code: scan.duplicate ? 'bad_request' : 'bad_json', msg: scan.error };
   const topicMember = scan.members.get('topic');
-  if (topicMember === undefined || topicMember.kind !== 'string') return { ok: false, code: 'bad_request', msg: '"topic" must be a string' };
+  if (topicMember === undefined || topicMember.kind !== 'string')
+    return { ok: false, code: 'bad_request', msg: '"topic" must be a string' };
   const topic = decodeString(b, topicMember);
   if (!isValidTopic(topic)) return { ok: false, code: 'bad_topic', msg: 'topic must be 1..200 bytes of printable ASCII without spaces' };
   const dataMember = scan.members.get('data');

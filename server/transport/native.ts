@@ -181,7 +181,9 @@ export function loadAddon(): { addon?: NativeAddon; reason?: string } {
     cached =
       layout === JSON.stringify(EXPECTED_LAYOUT)
         ? { addon }
-        : { reason: `io_uring engine built from other sources: its batch layout ${layout} is not server/transport/native.ts's; fix: rebuild with npm rebuild` };
+        : {
+            reason: `io_uring engine built from other sources: its batch layout ${layout} is not server/transport/native.ts's; fix: rebuild with npm rebuild`,
+          };
   } catch (err) {
     cached = { reason: `io_uring engine failed to load: ${(err as Error).message}; fix: rebuild with npm rebuild` };
   }

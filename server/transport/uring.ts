@@ -189,7 +189,8 @@ export class UringTransport implements Transport {
         this.metrics.slowConsumerCloses.inc();
         return;
       case EventKind.Refused:
-        if (refusedUpgrade(batch, i)) this.metrics.upgradesRejected.inc({ reason: refusedStatus(batch, i) === 426 ? 'bad_version' : 'bad_handshake' });
+        if (refusedUpgrade(batch, i))
+          this.metrics.upgradesRejected.inc({ reason: refusedStatus(batch, i) === 426 ? 'bad_version' : 'bad_handshake' });
         return;
     }
   }
@@ -287,15 +288,13 @@ export class UringTransport implements Transport {
   private onUpgrade(conn: number, req: NativeRequest): void {
     // The decision may wait for a token check; the engine holds the connection (and any frames
     // pipelined behind the request) until it is accepted or rejected.
-    this.events
-      .upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress })
-      .then(
-        (decision) => this.decided(conn, decision, req.headers),
-        (err: unknown) => {
-          this.events.fault('upgrade', err);
-          this.refuse(conn, { ...httpError('internal'), reason: 'internal' });
-        },
-      );
+    this.events.upgrade({ url: req.url, headers: req.headers, remoteAddress: req.remoteAddress }).then(
+      (decision) => this.decided(conn, decision, req.headers),
+      (err: unknown) => {
+        this.events.fault('upgrade', err);
+        this.refuse(conn, { ...httpError('internal'), reason: 'internal' });
+      },
+    );
   }
 
   private decided(conn: number, decision: UpgradeDecision, headers: Record<string, string>): void {
@@ -330,7 +329,8 @@ export class UringTransport implements Transport {
     this.events
       .http({ method: req.method, url: req.url, headers: req.headers, body: req.body })
       .then(
-        (res) => this.respond(conn, req.method === 'HEAD' ? { ...res, body: '', bodyLength: Buffer.byteLength(res.body) } : res, req.keepAlive),
+        (res) =>
+          this.respond(conn, req.method === 'HEAD' ? { ...res, body: '', bodyLength: Buffer.byteLength(res.body) } : res, req.keepAlive),
         (err: unknown) => {
           this.events.fault('http', err);
           this.respond(conn, httpError('internal'), false);
@@ -376,5 +376,3 @@ function serializeResponse(r: HttpResponse & { bodyLength?: number }, keepAlive:
   lines.push(`Content-Length: ${r.bodyLength ?? body.length}`, `Connection: ${keepAlive ? 'keep-alive' : 'close'}`);
   return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]);
 }
-
-

@@ -236,15 +236,25 @@ export class WsTransport implements Transport {
       return this.reject(socket, httpError('headers_too_large', `more than ${this.config.maxHeaders} header fields`), 'bad_handshake');
     }
     // Node joins repeated fields; a request with two Host fields is a 400 (RFC 7230 5.4)
-    if (countField(req.rawHeaders, 'host') > 1) return this.reject(socket, httpError('bad_handshake', 'more than one Host field'), 'bad_handshake');
+    if (countField(req.rawHeaders, 'host') > 1)
+      return this.reject(socket, httpError('bad_handshake', 'more than one Host field'), 'bad_handshake');
     const bad = checkHandshake(req.method ?? '', req.httpVersion, req.headers);
-    if (bad !== null) return this.reject(socket, httpError(bad.reason === 'bad_version' ? 'bad_version' : 'bad_handshake', bad.body, bad.headers), bad.reason);
+    if (bad !== null)
+      return this.reject(
+        socket,
+        httpError(bad.reason === 'bad_version' ? 'bad_version' : 'bad_handshake', bad.body, bad.headers),
+        bad.reason,
+      );
     // declined offers (other extensions, invalid or unsupported parameters) never fail the upgrade
     const deflate = this.config.permessageDeflate === 'on' && acceptsDeflate(req.headers['sec-websocket-extensions']);
     if (deflate) req.headers['sec-websocket-extensions'] = EXTENSION;
     else delete req.headers['sec-websocket-extensions'];
     this.events
-      .upgrade({ url: req.url ?? '/', headers: req.headers as Record<string, string | undefined>, remoteAddress: socket.remoteAddress ?? '' })
+      .upgrade({
+        url: req.url ?? '/',
+        headers: req.headers as Record<string, string | undefined>,
+        remoteAddress: socket.remoteAddress ?? '',
+      })
       .then((decision) => {
         if (!decision.ok) {
           if (!socket.destroyed) this.reject(socket, decision, decision.reason);
@@ -284,7 +294,9 @@ export class WsTransport implements Transport {
         this.events.fault('message', err, id);
       }
     });
-    ws.on('pong', () => { conn.alive = true; });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
     ws.on('error', () => {
       // a protocol error: ws sent the close code (1002, 1007, 1009) and waits for the answer
       conn.closing = true;

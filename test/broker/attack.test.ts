@@ -41,7 +41,12 @@ describeWithRedis.each(transports)('a hostile client on the redis broker (%s tra
   it('refuses publishes past the in-flight bound with rate_limited instead of holding them all', async () => {
     // the node's link to Redis holds every byte (a slow Redis): everything admitted stays in flight
     const proxy = await CutProxy.start(r.redis.port);
-    const a = await startServer(transport, { broker: `redis://127.0.0.1:${proxy.port}`, brokerPrefix: `a${process.pid}-${transport}-${++n}`, maxPayload: 128 * 1024, brokerProbe: 0 });
+    const a = await startServer(transport, {
+      broker: `redis://127.0.0.1:${proxy.port}`,
+      brokerPrefix: `a${process.pid}-${transport}-${++n}`,
+      maxPayload: 128 * 1024,
+      brokerProbe: 0,
+    });
     nodes.push(a);
     const flood = await open(a);
     const good = await open(a);

@@ -34,8 +34,16 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     return c;
   }
 
-  async function httpPublish(node: TestServer, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-    const res = await fetch(`${node.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  async function httpPublish(
+    node: TestServer,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+    const res = await fetch(`${node.http}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
   }
 
@@ -161,7 +169,9 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     expect(ack).toMatchObject({ seq: 8, recovered: false });
     expect((await msgs(late, 3)).map((m) => m.seq)).toEqual([6, 7, 8]);
     const wrongEpoch = await open(b!);
-    expect(await wrongEpoch.request({ op: 'sub', topic: 'short', since: 7, epoch: 'not-this-one', id: 's' })).toMatchObject({ recovered: false });
+    expect(await wrongEpoch.request({ op: 'sub', topic: 'short', since: 7, epoch: 'not-this-one', id: 's' })).toMatchObject({
+      recovered: false,
+    });
   });
 
   it('serves history from Redis on a node without subscribers, paged like the memory broker', async () => {
@@ -174,7 +184,12 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     expect((h.messages as { seq: number }[]).map((m) => m.seq)).toEqual([2, 3]);
     const all = await reader.request({ op: 'history', topic: 'hist', since: 0, id: 'h2' });
     expect((all.messages as { data: { i: number } }[]).map((m) => m.data.i)).toEqual([1, 2, 3, 4, 5]);
-    expect(await reader.request({ op: 'history', topic: 'nothing-here', since: 0, id: 'h3' })).toMatchObject({ seq: 0, epoch: null, messages: [], more: false });
+    expect(await reader.request({ op: 'history', topic: 'nothing-here', since: 0, id: 'h3' })).toMatchObject({
+      seq: 0,
+      epoch: null,
+      messages: [],
+      more: false,
+    });
     // a read never creates the topic in Redis
     expect(await r.redis.call('EXISTS', `${a!.server.config.brokerPrefix}:{nothing-here}:meta`)).toBe(0);
     void pub;
@@ -191,7 +206,10 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     expect(await pb.request({ op: 'pub', topic: 'idem', data: 'once', key: 'k-1', id: 'p' })).toMatchObject({ seq: 1, duplicate: true });
     const http = await httpPublish(b!, { topic: 'idem', data: 'once' }, { 'Idempotency-Key': 'k-1' });
     expect(http).toMatchObject({ status: 200, body: { seq: 1, duplicate: true } });
-    expect(await httpPublish(a!, { topic: 'idem', data: 'two' }, { 'Idempotency-Key': 'k-2' })).toMatchObject({ status: 200, body: { seq: 2 } });
+    expect(await httpPublish(a!, { topic: 'idem', data: 'two' }, { 'Idempotency-Key': 'k-2' })).toMatchObject({
+      status: 200,
+      body: { seq: 2 },
+    });
     expect((await msgs(sub, 2)).map((m) => m.data)).toEqual(['once', 'two']);
     await sub.silent(150);
   });
@@ -222,7 +240,7 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     for (let i = 0; i < 50; i++) await c.request({ op: 'sub', topic: `many-${i}`, id: `s${i}` });
     expect((await channels()).length).toBe(50);
     const list = (await r.redis.call('CLIENT', 'LIST')) as string;
-    const mine = list.split('\n').filter((l) => l.includes(`name=ringcast-`) && l.includes('cmd=') );
+    const mine = list.split('\n').filter((l) => l.includes(`name=ringcast-`) && l.includes('cmd='));
     // every node has exactly one command and one subscriber connection, whatever the topic count
     const names = new Set(mine.map((l) => /name=(\S+)/.exec(l)![1]));
     expect([...names].filter((n) => n.endsWith('-sub')).length).toBeGreaterThanOrEqual(1);

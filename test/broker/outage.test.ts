@@ -138,7 +138,11 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
         for (let i = 0; i < PER && !stop; i++) {
           for (;;) {
             const t0 = Date.now();
-            const res = await fetch(`${n.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': `${name}-${i}` }, body: JSON.stringify({ topic: 'orders', data: { p: name, i } }) });
+            const res = await fetch(`${n.http}/publish`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'idempotency-key': `${name}-${i}` },
+              body: JSON.stringify({ topic: 'orders', data: { p: name, i } }),
+            });
             await res.text();
             if (res.status === 200) break;
             expect(res.status).toBe(503);
@@ -166,10 +170,17 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       stop = true;
       const total = 3 * PER;
       expect(acked.size).toBe(total);
-      const keysOf = (frames: Msg[]) => frames.filter((f) => f.op === 'msg').map((f) => `${(f.data as { p: string }).p}-${(f.data as { i: number }).i}`);
-      await until('every acked message at both subscribers', () => [seenA, seenB].every((s) => s.frames.filter((f) => f.op === 'msg').length >= total), 10_000).catch((err: unknown) => {
+      const keysOf = (frames: Msg[]) =>
+        frames.filter((f) => f.op === 'msg').map((f) => `${(f.data as { p: string }).p}-${(f.data as { i: number }).i}`);
+      await until(
+        'every acked message at both subscribers',
+        () => [seenA, seenB].every((s) => s.frames.filter((f) => f.op === 'msg').length >= total),
+        10_000,
+      ).catch((err: unknown) => {
         const missing = [seenA, seenB].map((s) => [...acked].filter((k) => !keysOf(s.frames).includes(k)));
-        throw new Error(`${String(err)}; missing at A: ${missing[0]!.join(' ')}; at B: ${missing[1]!.join(' ')}; frames at A: ${JSON.stringify(seenA.frames.filter((f) => f.op !== 'msg'))}`);
+        throw new Error(
+          `${String(err)}; missing at A: ${missing[0]!.join(' ')}; at B: ${missing[1]!.join(' ')}; frames at A: ${JSON.stringify(seenA.frames.filter((f) => f.op !== 'msg'))}`,
+        );
       });
       await sleep(200);
       for (const seen of [seenA, seenB]) {
@@ -185,7 +196,9 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       expect(failures.length).toBeGreaterThan(0);
       expect(Math.max(...failures)).toBeLessThanOrEqual(TIMEOUT + 500);
       expect(to503).toBeLessThan(TIMEOUT + 2 * PROBE + 1000);
-      console.log(`[outage ${transport}] redis SIGKILL: /healthz 503 after ${to503} ms; down ${restartedAt - killedAt} ms; /healthz 200 ${to200} ms after restart; ${failures.length} failed attempts, slowest ${Math.max(...failures)} ms`);
+      console.log(
+        `[outage ${transport}] redis SIGKILL: /healthz 503 after ${to503} ms; down ${restartedAt - killedAt} ms; /healthz 200 ${to200} ms after restart; ${failures.length} failed attempts, slowest ${Math.max(...failures)} ms`,
+      );
       seenA.stop();
       seenB.stop();
       const metrics = await (await fetch(`${a.http}/metrics`)).text();
@@ -245,7 +258,7 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       expect((h.messages as { seq: number }[]).map((m) => m.seq)).toEqual([3]);
     }, 30_000);
 
-    it('one node\'s link cut by a TCP proxy while others publish: /healthz 503 there, then caught up in order, no resync', async () => {
+    it("one node's link cut by a TCP proxy while others publish: /healthz 503 there, then caught up in order, no resync", async () => {
       const { proxy, a, b } = await behindProxy(r.redis.port, r.redis.url);
       const sub = await open(a);
       await sub.request({ op: 'sub', topic: 'feed', id: 's' });
@@ -301,7 +314,10 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       expect((await fetch(`${a.http}/livez`)).status).toBe(200);
       const h = await fetch(`${a.http}/healthz`);
       expect(h.status).toBe(503);
-      expect(await h.json()).toMatchObject({ status: 'unavailable', broker: { broker: 'redis', state: expect.stringMatching(/connecting|down/) } });
+      expect(await h.json()).toMatchObject({
+        status: 'unavailable',
+        broker: { broker: 'redis', state: expect.stringMatching(/connecting|down/) },
+      });
       const watcher = await open(b);
       await watcher.request({ op: 'sub', topic: 'later', id: 's' });
       const c = await open(a);
@@ -315,7 +331,11 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
         expect(await c.request(req)).toMatchObject({ op: 'err', id: req.id, code: 'unavailable' });
         expect(Date.now() - t0).toBeLessThan(TIMEOUT + 500);
       }
-      const res = await fetch(`${a.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'later', data: 2 }) });
+      const res = await fetch(`${a.http}/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: 'later', data: 2 }),
+      });
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
       expect(await res.json()).toMatchObject({ error: 'unavailable' });
@@ -334,7 +354,27 @@ describeWithRedis('a node killed with SIGKILL', () => {
 
   it('its clients leave presence within --presence-ttl', async () => {
     const brokerPrefix = `k${process.pid}`;
-    const child = spawn(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', '--broker', r.redis.url, '--broker-prefix', brokerPrefix, '--presence-ttl', '5', '--transport', 'ws', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--broker',
+        r.redis.url,
+        '--broker-prefix',
+        brokerPrefix,
+        '--presence-ttl',
+        '5',
+        '--transport',
+        'ws',
+        '--log-level',
+        'info',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let exited = false;
     child.on('exit', () => (exited = true));
     let out = '';
@@ -352,7 +392,11 @@ describeWithRedis('a node killed with SIGKILL', () => {
         child.kill('SIGKILL');
         await until('child gone', () => exited);
         const killedAt = Date.now();
-        const gone = await until('presence back to 1', async () => (await here.request({ op: 'presence', topic: 'hall', id: 'p' })).count === 1, 12_000);
+        const gone = await until(
+          'presence back to 1',
+          async () => (await here.request({ op: 'presence', topic: 'hall', id: 'p' })).count === 1,
+          12_000,
+        );
         expect(gone).toBeLessThanOrEqual(5000 + 1500);
         console.log(`[outage] node SIGKILL: its client left presence ${Date.now() - killedAt} ms later (--presence-ttl 5 s)`);
         here.close();

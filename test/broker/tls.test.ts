@@ -24,7 +24,10 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms
 
 /** Starts the CLI; resolves with its port once its listen line is printed. */
 async function node(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', '--transport', 'ws', '--log-level', 'info', ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', '--transport', 'ws', '--log-level', 'info', ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await waitFor('the listen line', () => /"event":"listening"/.test(out));
@@ -40,11 +43,58 @@ describeWithRedis('the redis broker over TLS (rediss://)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ringcast-tls-'));
-    const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+    const cert = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { encoding: 'utf8' },
+    );
     if (cert.status !== 0) throw new Error(`openssl: ${cert.stderr}`);
     tlsPort = await freePort();
-    redis = spawn('redis-server', ['--port', '0', '--tls-port', String(tlsPort), '--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'), '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '--dir', dir, '--bind', '127.0.0.1'], { stdio: 'ignore' });
-    await waitFor('redis-server with TLS', () => spawnSync('redis-cli', ['--tls', '--cacert', join(dir, 'cert.pem'), '-p', String(tlsPort), 'ping'], { encoding: 'utf8' }).stdout.includes('PONG'));
+    redis = spawn(
+      'redis-server',
+      [
+        '--port',
+        '0',
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        join(dir, 'cert.pem'),
+        '--tls-key-file',
+        join(dir, 'key.pem'),
+        '--tls-auth-clients',
+        'no',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--bind',
+        '127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitFor('redis-server with TLS', () =>
+      spawnSync('redis-cli', ['--tls', '--cacert', join(dir, 'cert.pem'), '-p', String(tlsPort), 'ping'], {
+        encoding: 'utf8',
+      }).stdout.includes('PONG'),
+    );
   });
 
   afterAll(() => {
@@ -54,12 +104,18 @@ describeWithRedis('the redis broker over TLS (rediss://)', () => {
   });
 
   it('publishes and delivers through a TLS link when the certificate is trusted', async () => {
-    const n = await node(['--broker', `rediss://localhost:${tlsPort}`, '--broker-prefix', 'tls'], { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
+    const n = await node(['--broker', `rediss://localhost:${tlsPort}`, '--broker-prefix', 'tls'], {
+      NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
+    });
     children.push(n.child);
     await waitFor('/healthz 200', async () => (await fetch(`http://127.0.0.1:${n.port}/healthz`)).status === 200);
     const sub = await Client.open(`ws://127.0.0.1:${n.port}/ws`);
     expect(await sub.request({ op: 'sub', topic: 'secure', id: 's' })).toMatchObject({ op: 'ack', seq: 0 });
-    const res = await fetch(`http://127.0.0.1:${n.port}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'secure', data: 'over tls' }) });
+    const res = await fetch(`http://127.0.0.1:${n.port}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'secure', data: 'over tls' }),
+    });
     expect(await res.json()).toMatchObject({ seq: 1 });
     expect(await sub.next()).toMatchObject({ op: 'msg', seq: 1, data: 'over tls' });
     sub.close();

@@ -21,7 +21,10 @@ describe.skipIf(missing !== undefined).each(transports)('permessage-deflate with
 
   beforeAll(async () => {
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     srv = await startServer(transport);
   });
   afterAll(async () => {
@@ -34,9 +37,14 @@ describe.skipIf(missing !== undefined).each(transports)('permessage-deflate with
     const page = await browser.newPage();
     try {
       const result = await page.evaluate(async (url) => {
-        const text = Array.from({ length: 600 }, (_, i) => `line ${i}: see you at the standup`).join('\n').slice(0, 16_000);
+        const text = Array.from({ length: 600 }, (_, i) => `line ${i}: see you at the standup`)
+          .join('\n')
+          .slice(0, 16_000);
         const ws = new WebSocket(url);
-        await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = reject; });
+        await new Promise((resolve, reject) => {
+          ws.onopen = resolve;
+          ws.onerror = reject;
+        });
         const got = new Promise<{ op: string; data: { text: string } }>((resolve) => {
           ws.onmessage = (e) => {
             const m = JSON.parse(e.data as string) as { op: string; data: { text: string } };

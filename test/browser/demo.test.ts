@@ -23,7 +23,10 @@ describe.skipIf(missing !== undefined).each(transports)('the demo in Chromium on
   beforeAll(async () => {
     expect(built, 'build first: npx tsc -p tsconfig.json').toBe(true);
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     srv = await startServer(transport, { demo: true });
     proxy = await CutProxy.start(srv.port);
   });

@@ -8,7 +8,11 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
   const f = serverFixture(transport);
   const open = (query = '') => f.open(query);
   const post = (body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${f.srv.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    fetch(`${f.srv.http}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
 
   it('answers a ping with an ack carrying only its id; a ping without id gets nothing', async () => {
     await f.start();
@@ -23,14 +27,31 @@ describe.each(transports)('protocol additions on the %s transport', (transport) 
     await f.start();
     const [sub, p] = [await open(), await open()];
     await sub.request({ op: 'sub', topic: 'k', id: 1 });
-    expect(await p.request({ op: 'pub', topic: 'k', data: 'a', key: 'x1', id: 1 })).toEqual({ op: 'ack', id: 1, topic: 'k', seq: 1, subscribers: 1 });
-    expect(await p.request({ op: 'pub', topic: 'k', data: 'a', key: 'x1', id: 2 })).toEqual({ op: 'ack', id: 2, topic: 'k', seq: 1, subscribers: 0, duplicate: true });
+    expect(await p.request({ op: 'pub', topic: 'k', data: 'a', key: 'x1', id: 1 })).toEqual({
+      op: 'ack',
+      id: 1,
+      topic: 'k',
+      seq: 1,
+      subscribers: 1,
+    });
+    expect(await p.request({ op: 'pub', topic: 'k', data: 'a', key: 'x1', id: 2 })).toEqual({
+      op: 'ack',
+      id: 2,
+      topic: 'k',
+      seq: 1,
+      subscribers: 0,
+      duplicate: true,
+    });
     expect(await p.request({ op: 'pub', topic: 'other', data: 'a', key: 'x1', id: 3 })).toMatchObject({ seq: 1, subscribers: 0 });
     expect(await p.request({ op: 'pub', topic: 'k', data: 'b', key: 'x2', id: 4 })).toMatchObject({ seq: 2, subscribers: 1 });
     expect(await sub.next()).toMatchObject({ op: 'msg', seq: 1, data: 'a' });
     expect(await sub.next()).toMatchObject({ op: 'msg', seq: 2, data: 'b' });
     await sub.silent();
-    expect(await p.request({ op: 'pub', topic: 'k', data: 1, key: 'has space', id: 5 })).toMatchObject({ op: 'err', id: 5, code: 'bad_request' });
+    expect(await p.request({ op: 'pub', topic: 'k', data: 1, key: 'has space', id: 5 })).toMatchObject({
+      op: 'err',
+      id: 5,
+      code: 'bad_request',
+    });
     expect(await p.request({ op: 'pub', topic: 'k', data: 1, key: 5, id: 6 })).toMatchObject({ op: 'err', id: 6, code: 'bad_request' });
   });
 

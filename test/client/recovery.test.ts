@@ -55,7 +55,9 @@ describe.each(transports)('ringcast/client on the %s transport', (transport) => 
     const c = client();
     const got: { seq: number; n: number }[] = [];
     const recoveries: { recovered: boolean; count: number }[] = [];
-    const sub = c.subscribe('feed', (data, { seq }) => got.push({ seq, n: (data as { n: number }).n }), { onRecovery: (r) => recoveries.push(r) });
+    const sub = c.subscribe('feed', (data, { seq }) => got.push({ seq, n: (data as { n: number }).n }), {
+      onRecovery: (r) => recoveries.push(r),
+    });
     await sub.subscribed;
     const pub = await direct();
     const TOTAL = 300;
@@ -67,7 +69,10 @@ describe.each(transports)('ringcast/client on the %s transport', (transport) => 
       }
     };
     let duringCuts = 0;
-    for (const [cutAt, backAt] of [[100, 130], [200, 230]] as const) {
+    for (const [cutAt, backAt] of [
+      [100, 130],
+      [200, 230],
+    ] as const) {
       await publish(cutAt - 1);
       const before = recoveries.length;
       proxy.refuse(true);

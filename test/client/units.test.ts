@@ -23,7 +23,12 @@ describe('the close-code actions', () => {
     expect([1001, 1006, 1011, 1013, 4000, 3000].map(closeAction)).toEqual(['retry', 'retry', 'retry', 'retry', 'retry', 'retry']);
     expect(closeAction(4001)).toBe('refresh');
     expect([1002, 1007, 4003].map(closeAction)).toEqual(['stop', 'stop', 'stop']);
-    expect([refusalAction(401, true), refusalAction(401, false), refusalAction(403, true), refusalAction(503, false)]).toEqual(['retry', 'stop', 'stop', 'retry']);
+    expect([refusalAction(401, true), refusalAction(401, false), refusalAction(403, true), refusalAction(503, false)]).toEqual([
+      'retry',
+      'stop',
+      'stop',
+      'retry',
+    ]);
   });
 });
 

@@ -28,12 +28,16 @@ function holdTokenChecks() {
     return verify.call(this, t);
   };
   return {
-    get pending() { return waiting.length; },
+    get pending() {
+      return waiting.length;
+    },
     release() {
       open = true;
       for (const w of waiting.splice(0)) w();
     },
-    restore() { Authenticator.prototype.verify = verify; },
+    restore() {
+      Authenticator.prototype.verify = verify;
+    },
   };
 }
 

@@ -49,9 +49,24 @@ type Rng = ReturnType<typeof prng>;
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const TARGETS = [
-  '/ws', '/ws?topics=storm', 'http://[/ws', '//[/ws', 'http://a:99999/ws', '/ws?topics=%ZZ', '/ws?topics=,,,',
-  '/ws?topics=a%20b', '*', '/%00', '/ws#frag', '/ws?token=x.y.z', '/../../etc/passwd', 'http://user:pw@host/ws',
-  '/publish', '/healthz', '/metrics', '/ws?' + 'topics=t,'.repeat(300),
+  '/ws',
+  '/ws?topics=storm',
+  'http://[/ws',
+  '//[/ws',
+  'http://a:99999/ws',
+  '/ws?topics=%ZZ',
+  '/ws?topics=,,,',
+  '/ws?topics=a%20b',
+  '*',
+  '/%00',
+  '/ws#frag',
+  '/ws?token=x.y.z',
+  '/../../etc/passwd',
+  'http://user:pw@host/ws',
+  '/publish',
+  '/healthz',
+  '/metrics',
+  '/ws?' + 'topics=t,'.repeat(300),
 ];
 const METHODS = ['GET', 'POST', 'PUT', 'HEAD', 'OPTIONS', 'DELETE', 'CONNECT', 'G\u00e9T', ''];
 
@@ -59,7 +74,13 @@ function randomHeaders(rng: Rng): string {
   const lines: string[] = [];
   if (rng.chance(0.9)) lines.push('Host: x');
   if (rng.chance(0.2)) lines.push('Host: y');
-  if (rng.chance(0.7)) lines.push('Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${rng.chance(0.9) ? KEY : rng.printable(10)}`, `Sec-WebSocket-Version: ${rng.pick(['13', '8', '', '13, 13'])}`);
+  if (rng.chance(0.7))
+    lines.push(
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${rng.chance(0.9) ? KEY : rng.printable(10)}`,
+      `Sec-WebSocket-Version: ${rng.pick(['13', '8', '', '13, 13'])}`,
+    );
   if (rng.chance(0.3)) lines.push(`Content-Length: ${rng.pick(['0', '5', '-1', '99999999999', 'abc', '10, 20'])}`);
   if (rng.chance(0.2)) lines.push('Transfer-Encoding: chunked');
   if (rng.chance(0.3)) lines.push('Content-Type: application/json');
@@ -74,7 +95,16 @@ function randomRequest(rng: Rng): Buffer {
   const target = rng.chance(0.8) ? rng.pick(TARGETS) : '/' + rng.printable(rng.int(300));
   const line = `${rng.pick(METHODS)} ${target} ${rng.pick(['HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 x', ''])}\r\n`;
   const body = rng.chance(0.5)
-    ? Buffer.from(rng.pick(['{"topic":"t","data":1}', '{"topic":', '[]', `{"topic":"n${rng.int(1e6)}","data":"${'d'.repeat(rng.int(2000))}"}`, '0\r\n\r\n', '5\r\nab']))
+    ? Buffer.from(
+        rng.pick([
+          '{"topic":"t","data":1}',
+          '{"topic":',
+          '[]',
+          `{"topic":"n${rng.int(1e6)}","data":"${'d'.repeat(rng.int(2000))}"}`,
+          '0\r\n\r\n',
+          '5\r\nab',
+        ]),
+      )
     : rng.bytes(rng.int(500));
   return Buffer.concat([Buffer.from(line + randomHeaders(rng) + '\r\n', 'latin1'), body]);
 }
@@ -84,16 +114,32 @@ function randomOp(rng: Rng): string {
   const topic = rng.chance(0.5) ? rng.pick(['storm', 'big', 't']) : `n${rng.int(100_000)}`;
   const id = rng.int(1000);
   switch (rng.int(10)) {
-    case 0: return JSON.stringify({ op: 'sub', topic, since: rng.pick([0, 1, 2 ** 53 - 1, 99]), epoch: rng.chance(0.5) ? 'x' : undefined, id });
-    case 1: return JSON.stringify({ op: 'history', topic, since: rng.pick([0, 2 ** 53 - 1, 50]), limit: rng.chance(0.3) ? rng.int(2000) : undefined, id });
-    case 2: return JSON.stringify({ op: 'presence', topic, id });
-    case 3: return JSON.stringify({ op: 'pub', topic, data: { pad: 'p'.repeat(rng.int(4000)) }, id });
-    case 4: return JSON.stringify({ op: 'unsub', topic, id });
-    case 5: return '{"op":"sub","topic":"' + 'x'.repeat(rng.int(400)) + '"}';
-    case 6: return '['.repeat(rng.int(1000));
-    case 7: return '{"op":"pub","topic":"t","data":1,"data":2}';
-    case 8: return rng.printable(rng.int(200));
-    default: return JSON.stringify({ op: 'history', topic: 'big', id });
+    case 0:
+      return JSON.stringify({ op: 'sub', topic, since: rng.pick([0, 1, 2 ** 53 - 1, 99]), epoch: rng.chance(0.5) ? 'x' : undefined, id });
+    case 1:
+      return JSON.stringify({
+        op: 'history',
+        topic,
+        since: rng.pick([0, 2 ** 53 - 1, 50]),
+        limit: rng.chance(0.3) ? rng.int(2000) : undefined,
+        id,
+      });
+    case 2:
+      return JSON.stringify({ op: 'presence', topic, id });
+    case 3:
+      return JSON.stringify({ op: 'pub', topic, data: { pad: 'p'.repeat(rng.int(4000)) }, id });
+    case 4:
+      return JSON.stringify({ op: 'unsub', topic, id });
+    case 5:
+      return '{"op":"sub","topic":"' + 'x'.repeat(rng.int(400)) + '"}';
+    case 6:
+      return '['.repeat(rng.int(1000));
+    case 7:
+      return '{"op":"pub","topic":"t","data":1,"data":2}';
+    case 8:
+      return rng.printable(rng.int(200));
+    default:
+      return JSON.stringify({ op: 'history', topic: 'big', id });
   }
 }
 
@@ -135,32 +181,41 @@ function deflated(text: string): Buffer {
 /** 2 MB of JSON string in ~2 KB: inflates past --max-payload (made once, outside the timed run). */
 const BOMB = deflated(`"${'b'.repeat(2_000_000)}"`);
 
-
 /** One attack, chosen by the seed; bounded in time, leaves nothing open. */
 async function attack(rng: Rng, port: number): Promise<void> {
   const s = await dial(port);
   try {
     switch (rng.int(9)) {
-      case 0: { // pipelined random requests, maybe half-closed
+      case 0: {
+        // pipelined random requests, maybe half-closed
         const many = Buffer.concat(Array.from({ length: 1 + rng.int(8) }, () => randomRequest(rng)));
         await writeSplit(rng, s, many);
         if (rng.chance(0.5)) s.end();
         await sleep(rng.int(200));
         break;
       }
-      case 1: { // a reset at a random point of a request
+      case 1: {
+        // a reset at a random point of a request
         const req = randomRequest(rng);
         s.write(req.subarray(0, rng.int(req.length)));
         await sleep(rng.int(50));
         break;
       }
-      case 2: { // random frames after an upgrade, split at random points, then a reset or a close
+      case 2: {
+        // random frames after an upgrade, split at random points, then a reset or a close
         s.write(upgradeHead(rng.pick(['/ws', '/ws?topics=storm,big'])));
         await sleep(5);
         const frames: Buffer[] = [];
         for (let i = 0; i < 1 + rng.int(20); i++) {
           if (rng.chance(0.7)) frames.push(clientFrame(0x1, randomOp(rng)));
-          else frames.push(clientFrame(rng.int(16), rng.bytes(rng.int(300)), { fin: rng.chance(0.8), rsv: rng.chance(0.1) ? 1 : 0, mask: rng.chance(0.95) ? undefined : null }));
+          else
+            frames.push(
+              clientFrame(rng.int(16), rng.bytes(rng.int(300)), {
+                fin: rng.chance(0.8),
+                rsv: rng.chance(0.1) ? 1 : 0,
+                mask: rng.chance(0.95) ? undefined : null,
+              }),
+            );
         }
         const all = Buffer.concat(frames);
         // a reset (or close) anywhere: between frames, inside a header, inside a payload
@@ -168,22 +223,38 @@ async function attack(rng: Rng, port: number): Promise<void> {
         await sleep(rng.int(100));
         break;
       }
-      case 3: { // a history flood in one write
+      case 3: {
+        // a history flood in one write
         s.write(upgradeHead());
         await sleep(5);
         const n = 30 + rng.int(300);
-        s.write(Buffer.concat(Array.from({ length: n }, (_, i) => clientFrame(0x1, `{"op":"history","topic":"${rng.pick(['big', 'storm'])}","since":0,"id":${i}}`))));
+        s.write(
+          Buffer.concat(
+            Array.from({ length: n }, (_, i) =>
+              clientFrame(0x1, `{"op":"history","topic":"${rng.pick(['big', 'storm'])}","since":0,"id":${i}}`),
+            ),
+          ),
+        );
         await sleep(rng.int(300));
         break;
       }
-      case 4: { // thousands of topics: subs, pubs and reads of new names
+      case 4: {
+        // thousands of topics: subs, pubs and reads of new names
         s.write(upgradeHead());
         await sleep(5);
         // as many as fit in one 64 KiB write: the unit of work the server must bound
         const ops: Buffer[] = [];
         for (let size = 0, i = 0; ; i++) {
           const name = `flood.${rng.int(1e9)}.${i}`;
-          const op = clientFrame(0x1, rng.pick([`{"op":"sub","topic":"${name}"}`, `{"op":"pub","topic":"${name}","data":"${'z'.repeat(rng.int(1000))}"}`, `{"op":"history","topic":"${name}","id":1}`, `{"op":"presence","topic":"${name}","id":1}`]));
+          const op = clientFrame(
+            0x1,
+            rng.pick([
+              `{"op":"sub","topic":"${name}"}`,
+              `{"op":"pub","topic":"${name}","data":"${'z'.repeat(rng.int(1000))}"}`,
+              `{"op":"history","topic":"${name}","id":1}`,
+              `{"op":"presence","topic":"${name}","id":1}`,
+            ]),
+          );
           if ((size += op.length) > 64 * 1024) break;
           ops.push(op);
         }
@@ -191,7 +262,8 @@ async function attack(rng: Rng, port: number): Promise<void> {
         await sleep(rng.int(200));
         break;
       }
-      case 5: { // a slow reader on a busy topic, with a huge since
+      case 5: {
+        // a slow reader on a busy topic, with a huge since
         s.write(upgradeHead('/ws?topics=storm'));
         await sleep(5);
         s.write(clientFrame(0x1, `{"op":"sub","topic":"big","since":${rng.pick([0, 2 ** 53 - 1])},"id":1}`));
@@ -199,31 +271,43 @@ async function attack(rng: Rng, port: number): Promise<void> {
         await sleep(200 + rng.int(800));
         break;
       }
-      case 6: { // a frame header announcing more than it sends, then silence
+      case 6: {
+        // a frame header announcing more than it sends, then silence
         s.write(upgradeHead());
         await sleep(5);
         s.write(Buffer.from([0x81, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]));
         await sleep(rng.int(300));
         break;
       }
-      case 7: { // permessage-deflate: bombs, corrupt data, misplaced RSV1, valid floods
-        s.write(upgradeHead(rng.pick(['/ws', '/ws?topics=storm']), 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n'));
+      case 7: {
+        // permessage-deflate: bombs, corrupt data, misplaced RSV1, valid floods
+        s.write(
+          upgradeHead(rng.pick(['/ws', '/ws?topics=storm']), 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n'),
+        );
         await sleep(5);
         const frames: Buffer[] = [];
         for (let i = 0; i < 1 + rng.int(40); i++) {
           const pub = `{"op":"pub","topic":"${rng.pick(['storm', 't', `z${rng.int(100)}`])}","data":"${'x'.repeat(rng.int(60_000))}","id":${i}}`;
           switch (rng.int(5)) {
-            case 0: frames.push(clientFrame(0x1, BOMB, { rsv: 4 })); break; // inflates past --max-payload
-            case 1: frames.push(clientFrame(0x1, rng.bytes(1 + rng.int(500)), { rsv: 4 })); break; // corrupt
-            case 2: frames.push(clientFrame(0x0, deflated(pub), { rsv: 4 })); break; // RSV1 on a continuation
-            default: frames.push(clientFrame(0x1, deflated(pub), { rsv: 4 }));
+            case 0:
+              frames.push(clientFrame(0x1, BOMB, { rsv: 4 }));
+              break; // inflates past --max-payload
+            case 1:
+              frames.push(clientFrame(0x1, rng.bytes(1 + rng.int(500)), { rsv: 4 }));
+              break; // corrupt
+            case 2:
+              frames.push(clientFrame(0x0, deflated(pub), { rsv: 4 }));
+              break; // RSV1 on a continuation
+            default:
+              frames.push(clientFrame(0x1, deflated(pub), { rsv: 4 }));
           }
         }
         await writeSplit(rng, s, Buffer.concat(frames));
         await sleep(rng.int(200));
         break;
       }
-      default: { // garbage
+      default: {
+        // garbage
         await writeSplit(rng, s, rng.bytes(1 + rng.int(5000)));
         await sleep(rng.int(50));
       }
@@ -251,7 +335,11 @@ async function goodClient(srv: TestServer, until: () => boolean, errors: string[
       }
       expected = msg.seq as number;
       if (n % 10 === 0) {
-        const res = await fetch(`${srv.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"good.http","data":1}' });
+        const res = await fetch(`${srv.http}/publish`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"topic":"good.http","data":1}',
+        });
         if (res.status !== 200) errors.push(`POST /publish: ${res.status}`);
         const health = await fetch(`${srv.http}/healthz`);
         if (health.status !== 200) errors.push(`/healthz: ${health.status}`);
@@ -279,72 +367,90 @@ describe.each(transports)(`attack on the %s transport (seed ${SEED}, ${SECONDS} 
     await srv?.close();
   });
 
-  it('stays up, serves a good client throughout, never holds the event loop long, and returns to its baseline', async () => {
-    onTestFailed(() => console.error(`attack on ${transport} failed: replay with RINGCAST_ATTACK_SEED=${SEED} RINGCAST_ATTACK_SECONDS=${SECONDS}`));
-    const unhandled: unknown[] = [];
-    const onUnhandled = (err: unknown) => unhandled.push(err);
-    process.on('unhandledRejection', onUnhandled);
-    process.on('uncaughtException', onUnhandled);
-    srv = await startServer(transport, {
-      maxPayload: 64 * 1024, maxOutbound: 1024 * 1024, maxTopics: 5000, maxHistoryBytes: 16 * 1024 * 1024,
-      handshakeTimeout: 1000, closeTimeout: 500, maxHeadBytes: 8192, maxHeaders: 64,
-    });
-    const hub = srv.server.hub;
-    for (let i = 0; i < 100; i++) hub.publish('big', Buffer.from(`"${'b'.repeat(32 * 1024)}"`));
-    const baselineHeap = heapUsed();
-    const baselineTopics = hub.topicCount;
+  it(
+    'stays up, serves a good client throughout, never holds the event loop long, and returns to its baseline',
+    async () => {
+      onTestFailed(() =>
+        console.error(`attack on ${transport} failed: replay with RINGCAST_ATTACK_SEED=${SEED} RINGCAST_ATTACK_SECONDS=${SECONDS}`),
+      );
+      const unhandled: unknown[] = [];
+      const onUnhandled = (err: unknown) => unhandled.push(err);
+      process.on('unhandledRejection', onUnhandled);
+      process.on('uncaughtException', onUnhandled);
+      srv = await startServer(transport, {
+        maxPayload: 64 * 1024,
+        maxOutbound: 1024 * 1024,
+        maxTopics: 5000,
+        maxHistoryBytes: 16 * 1024 * 1024,
+        handshakeTimeout: 1000,
+        closeTimeout: 500,
+        maxHeadBytes: 8192,
+        maxHeaders: 64,
+      });
+      const hub = srv.server.hub;
+      for (let i = 0; i < 100; i++) hub.publish('big', Buffer.from(`"${'b'.repeat(32 * 1024)}"`));
+      const baselineHeap = heapUsed();
+      const baselineTopics = hub.topicCount;
 
-    let last = performance.now();
-    let held = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      held = Math.max(held, now - last);
-      last = now;
-    }, 10);
-    const storm = setInterval(() => hub.publish('storm', Buffer.from(`{"pad":"${'s'.repeat(2000)}"}`)), 5);
-    const deadline = Date.now() + SECONDS * 1000;
-    const running = () => Date.now() < deadline;
-    const errors: string[] = [];
-    let attacks = 0;
-    try {
-      const rng = prng(SEED);
-      const workers = Array.from({ length: ATTACKERS }, (_, w) => (async () => {
-        const mine = prng(SEED + w + 1);
-        while (running()) {
-          await attack(mine, srv!.port);
-          attacks++;
-        }
-      })());
-      const good = goodClient(srv, running, errors);
-      await Promise.all(workers);
-      const published = await good;
-      expect(rng.int(1)).toBe(0);
-      expect(published).toBeGreaterThan(10);
-    } finally {
-      clearInterval(storm);
-      clearInterval(ticker);
-      process.off('unhandledRejection', onUnhandled);
-      process.off('uncaughtException', onUnhandled);
-    }
+      let last = performance.now();
+      let held = 0;
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        held = Math.max(held, now - last);
+        last = now;
+      }, 10);
+      const storm = setInterval(() => hub.publish('storm', Buffer.from(`{"pad":"${'s'.repeat(2000)}"}`)), 5);
+      const deadline = Date.now() + SECONDS * 1000;
+      const running = () => Date.now() < deadline;
+      const errors: string[] = [];
+      let attacks = 0;
+      try {
+        const rng = prng(SEED);
+        const workers = Array.from({ length: ATTACKERS }, (_, w) =>
+          (async () => {
+            const mine = prng(SEED + w + 1);
+            while (running()) {
+              await attack(mine, srv!.port);
+              attacks++;
+            }
+          })(),
+        );
+        const good = goodClient(srv, running, errors);
+        await Promise.all(workers);
+        const published = await good;
+        expect(rng.int(1)).toBe(0);
+        expect(published).toBeGreaterThan(10);
+      } finally {
+        clearInterval(storm);
+        clearInterval(ticker);
+        process.off('unhandledRejection', onUnhandled);
+        process.off('uncaughtException', onUnhandled);
+      }
 
-    // every attacker is gone: the server returns to what it held before
-    await until(() => hub.connectionCount === 0, 5000);
-    await sleep(200);
-    const heapAfter = heapUsed();
-    const native = transport === 'uring' ? (srv.server.transport as unknown as { native: { stats(): NativeStats } }).native.stats() : undefined;
-    console.log(`[attack ${transport}] seed ${SEED}: ${attacks} attacks in ${SECONDS} s; event loop held at most ${held.toFixed(0)} ms; heap ${(baselineHeap / 2 ** 20).toFixed(1)} -> ${(heapAfter / 2 ** 20).toFixed(1)} MiB; topics ${baselineTopics} -> ${hub.topicCount}; history ${(hub.historyBytes / 2 ** 20).toFixed(1)} MiB${native ? `; engine live slots ${native.liveSlots}, bytes queued ${native.bytesQueued}` : ''}`);
-    if (unhandled.length > 0) console.error(unhandled.slice(0, 3));
-    expect(unhandled).toEqual([]);
-    expect(errors).toEqual([]);
-    expect(held).toBeLessThan(MAX_EVENT_LOOP_HOLD_MS);
-    expect(hub.topicCount).toBeLessThanOrEqual(5000);
-    expect(hub.historyBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
-    // what is left is retained history (bounded above) and V8's own caches, not attacker state
-    expect(heapAfter - baselineHeap).toBeLessThan(64 * 1024 * 1024);
-    if (native !== undefined) await until(() => (srv!.server.transport as unknown as { native: { stats(): NativeStats } }).native.stats().liveSlots === 0, 3000);
-    // and it still serves
-    const c = await Client.open(srv.url + '?topics=after');
-    expect(await c.request({ op: 'pub', topic: 'after', data: 1, id: 1 })).toMatchObject({ op: 'msg', seq: 1 });
-    c.close();
-  }, (SECONDS + 30) * 1000);
+      // every attacker is gone: the server returns to what it held before
+      await until(() => hub.connectionCount === 0, 5000);
+      await sleep(200);
+      const heapAfter = heapUsed();
+      const native =
+        transport === 'uring' ? (srv.server.transport as unknown as { native: { stats(): NativeStats } }).native.stats() : undefined;
+      console.log(
+        `[attack ${transport}] seed ${SEED}: ${attacks} attacks in ${SECONDS} s; event loop held at most ${held.toFixed(0)} ms; heap ${(baselineHeap / 2 ** 20).toFixed(1)} -> ${(heapAfter / 2 ** 20).toFixed(1)} MiB; topics ${baselineTopics} -> ${hub.topicCount}; history ${(hub.historyBytes / 2 ** 20).toFixed(1)} MiB${native ? `; engine live slots ${native.liveSlots}, bytes queued ${native.bytesQueued}` : ''}`,
+      );
+      if (unhandled.length > 0) console.error(unhandled.slice(0, 3));
+      expect(unhandled).toEqual([]);
+      expect(errors).toEqual([]);
+      expect(held).toBeLessThan(MAX_EVENT_LOOP_HOLD_MS);
+      expect(hub.topicCount).toBeLessThanOrEqual(5000);
+      expect(hub.historyBytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+      // what is left is retained history (bounded above) and V8's own caches, not attacker state
+      expect(heapAfter - baselineHeap).toBeLessThan(64 * 1024 * 1024);
+      if (native !== undefined)
+        await until(() => (srv!.server.transport as unknown as { native: { stats(): NativeStats } }).native.stats().liveSlots === 0, 3000);
+      // and it still serves
+      const c = await Client.open(srv.url + '?topics=after');
+      expect(await c.request({ op: 'pub', topic: 'after', data: 1, id: 1 })).toMatchObject({ op: 'msg', seq: 1 });
+      c.close();
+    },
+    (SECONDS + 30) * 1000,
+  );
 });

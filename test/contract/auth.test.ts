@@ -14,14 +14,18 @@ import { serverFixture, transports } from '../helpers/server.js';
 const SECRET = 'a-test-secret-of-32-characters!!';
 const secretKey = new TextEncoder().encode(SECRET);
 
-async function hs256(claims: Record<string, unknown>, opts: { exp?: string | number; key?: Uint8Array; alg?: string } = {}): Promise<string> {
+async function hs256(
+  claims: Record<string, unknown>,
+  opts: { exp?: string | number; key?: Uint8Array; alg?: string } = {},
+): Promise<string> {
   const jwt = new SignJWT(claims).setProtectedHeader({ alg: opts.alg ?? 'HS256' }).setIssuedAt();
   if (opts.exp !== undefined) jwt.setExpirationTime(opts.exp);
   return jwt.sign(opts.key ?? secretKey);
 }
 
 function publicKeyFile(type: 'rsa' | 'ec'): { file: string; privateKey: import('node:crypto').KeyObject } {
-  const pair = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const pair =
+    type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const file = join(mkdtempSync(join(tmpdir(), 'ringcast-key-')), 'public.pem');
   writeFileSync(file, pair.publicKey.export({ type: 'spki', format: 'pem' }));
   return { file, privateKey: pair.privateKey };
@@ -47,7 +51,10 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
     it.each([
       ['no token', async () => ''],
       ['a malformed token', async () => '?token=not.a.jwt'],
-      ['a token signed with another secret', async () => `?token=${await hs256({ sub: 'x' }, { key: new TextEncoder().encode('another-secret-of-32-characters!') })}`],
+      [
+        'a token signed with another secret',
+        async () => `?token=${await hs256({ sub: 'x' }, { key: new TextEncoder().encode('another-secret-of-32-characters!') })}`,
+      ],
       ['an expired token', async () => `?token=${await hs256({ sub: 'x' }, { exp: Math.floor(Date.now() / 1000) - 60 })}`],
       ['a token with another algorithm', async () => `?token=${await hs256({ sub: 'x' }, { alg: 'HS512' })}`],
       ['a token with a malformed topics claim', async () => `?token=${await hs256({ sub: 'x', topics: { sub: 'all' } })}`],
@@ -124,7 +131,11 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
 
   describe('--api-key', () => {
     const publish = (headers: Record<string, string>) =>
-      fetch(`${f.srv.http}/publish`, { method: 'POST', body: '{"topic":"k","data":1}', headers: { 'content-type': 'application/json', ...headers } });
+      fetch(`${f.srv.http}/publish`, {
+        method: 'POST',
+        body: '{"topic":"k","data":1}',
+        headers: { 'content-type': 'application/json', ...headers },
+      });
 
     it('guards POST /publish: 401 without or with a wrong key, 200 with Bearer or X-Api-Key', async () => {
       await start({ apiKey: 'k3y-for-the-tests' });
@@ -138,11 +149,19 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
 
   describe('POST /publish with JWT auth on', () => {
     const publish = (topic: string, headers: Record<string, string>) =>
-      fetch(`${f.srv.http}/publish`, { method: 'POST', body: JSON.stringify({ topic, data: 1 }), headers: { 'content-type': 'application/json', ...headers } });
+      fetch(`${f.srv.http}/publish`, {
+        method: 'POST',
+        body: JSON.stringify({ topic, data: 1 }),
+        headers: { 'content-type': 'application/json', ...headers },
+      });
 
     it('answers 401 with WWW-Authenticate: Bearer without credentials or with a bad token, when no --api-key is set', async () => {
       await start({ jwtSecret: SECRET });
-      for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not.a.token' }, { authorization: `Bearer ${await hs256({ sub: 'u' }, { key: new TextEncoder().encode('another-secret-of-32-characters!') })}` }]) {
+      for (const headers of [
+        {} as Record<string, string>,
+        { authorization: 'Bearer not.a.token' },
+        { authorization: `Bearer ${await hs256({ sub: 'u' }, { key: new TextEncoder().encode('another-secret-of-32-characters!') })}` },
+      ]) {
         const res = await publish('room.1', headers);
         expect(res.status).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer');

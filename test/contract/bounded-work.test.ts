@@ -119,7 +119,9 @@ describe.each(transports)('bounded work on the %s transport', (transport) => {
     const raw = await RawClient.handshake(f.srv.port, '/ws', 'Sec-WebSocket-Extensions: permessage-deflate\r\n');
     const frames: Buffer[] = [];
     for (let i = 0; i < 60; i++) {
-      const body = deflateRawSync(JSON.stringify({ op: 'pub', topic: 'bomb', data: `${i}:${'x'.repeat(1_000_000)}`, id: i }), { finishFlush: constants.Z_SYNC_FLUSH });
+      const body = deflateRawSync(JSON.stringify({ op: 'pub', topic: 'bomb', data: `${i}:${'x'.repeat(1_000_000)}`, id: i }), {
+        finishFlush: constants.Z_SYNC_FLUSH,
+      });
       frames.push(clientFrame(0x1, body.subarray(0, body.length - 4), { rsv: 4 })); // RFC 7692 7.2.1
     }
     const write = Buffer.concat(frames);
@@ -129,7 +131,9 @@ describe.each(transports)('bounded work on the %s transport', (transport) => {
       raw.write(write);
       while (ids.length < 60) ids.push((await raw.nextJson(10_000)).id);
     });
-    console.log(`[bounded-work ${transport}] 60 MB inflated from one ${write.length} B write; event loop held at most ${held.toFixed(0)} ms`);
+    console.log(
+      `[bounded-work ${transport}] 60 MB inflated from one ${write.length} B write; event loop held at most ${held.toFixed(0)} ms`,
+    );
     expect(ids).toEqual(Array.from({ length: 60 }, (_, i) => i));
     for (let i = 0; i < 60; i++) expect(String((await sub.next(5000)).data).startsWith(`${i}:`)).toBe(true);
     expect(held).toBeLessThan(1000);
@@ -143,7 +147,9 @@ describe.each(transports)('bounded work on the %s transport', (transport) => {
     // 4 x --max-payload of compressed bytes waiting closes the connection
     const frames: Buffer[] = [];
     for (let i = 0; i < 200; i++) {
-      const body = deflateRawSync(JSON.stringify({ op: 'pub', topic: 'fast', data: randomBytes(36 * 1024).toString('base64') }), { finishFlush: constants.Z_SYNC_FLUSH });
+      const body = deflateRawSync(JSON.stringify({ op: 'pub', topic: 'fast', data: randomBytes(36 * 1024).toString('base64') }), {
+        finishFlush: constants.Z_SYNC_FLUSH,
+      });
       frames.push(clientFrame(0x1, body.subarray(0, body.length - 4), { rsv: 4 }));
     }
     raw.write(Buffer.concat(frames));

@@ -25,7 +25,8 @@ function inflate(payload: Buffer): string {
 /** Chat-like JSON of about `bytes` bytes. */
 function chat(bytes: number): string {
   const lines: { user: string; text: string; ts: number }[] = [];
-  for (let i = 0; JSON.stringify(lines).length < bytes; i++) lines.push({ user: `user${i % 7}`, text: `message ${i} about the release, see you at the standup`, ts: 1764800000000 + i * 1000 });
+  for (let i = 0; JSON.stringify(lines).length < bytes; i++)
+    lines.push({ user: `user${i % 7}`, text: `message ${i} about the release, see you at the standup`, ts: 1764800000000 + i * 1000 });
   return JSON.stringify(lines);
 }
 
@@ -143,14 +144,16 @@ describe.each(transports)('permessage-deflate on the %s transport', (transport) 
       const big = `{"op":"sub","topic":"a","id":2,"pad":"${'x'.repeat(20_000)}"}`;
       const z = deflate(big);
       const half = Math.floor(z.length / 2);
-      r.write(Buffer.concat([
-        clientFrame(0x1, deflate(SUB), { rsv: 4 }),
-        clientFrame(0x1, '{"op":"sub","topic":"a","id":3}'),
-        clientFrame(0x1, z.subarray(0, half), { rsv: 4, fin: false }),
-        clientFrame(0x9, 'ping between fragments'),
-        clientFrame(0x0, z.subarray(half)),
-        clientFrame(0x1, deflate('{"op":"sub","topic":"a","id":4}'), { rsv: 4 }),
-      ]));
+      r.write(
+        Buffer.concat([
+          clientFrame(0x1, deflate(SUB), { rsv: 4 }),
+          clientFrame(0x1, '{"op":"sub","topic":"a","id":3}'),
+          clientFrame(0x1, z.subarray(0, half), { rsv: 4, fin: false }),
+          clientFrame(0x9, 'ping between fragments'),
+          clientFrame(0x0, z.subarray(half)),
+          clientFrame(0x1, deflate('{"op":"sub","topic":"a","id":4}'), { rsv: 4 }),
+        ]),
+      );
       const ids: unknown[] = [];
       while (ids.length < 4) ids.push(json(await dataFrame(r)).id);
       expect(ids).toEqual([1, 3, 2, 4]);
@@ -207,10 +210,12 @@ describe.each(transports)('permessage-deflate on the %s transport', (transport) 
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
     expect(ws.extensions).toContain('permessage-deflate');
     const data = chat(16 * 1024);
-    const got = new Promise<Record<string, unknown>>((resolve) => ws.on('message', (m: Buffer) => {
-      const j = JSON.parse(m.toString()) as Record<string, unknown>;
-      if (j.op === 'msg') resolve(j);
-    }));
+    const got = new Promise<Record<string, unknown>>((resolve) =>
+      ws.on('message', (m: Buffer) => {
+        const j = JSON.parse(m.toString()) as Record<string, unknown>;
+        if (j.op === 'msg') resolve(j);
+      }),
+    );
     ws.send(`{"op":"pub","topic":"room","data":${data}}`);
     expect((await got).data).toEqual(JSON.parse(data));
     ws.close();

@@ -24,16 +24,45 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'POST /publish without the API key', code: 'unauthorized', config: { apiKey: 'k3y-for-the-tests' }, request: post('{"topic":"a","data":1}') },
-  { name: 'POST /publish without a token under JWT auth', code: 'unauthorized', config: { jwtSecret: SECRET }, request: post('{"topic":"a","data":1}') },
+  {
+    name: 'POST /publish without the API key',
+    code: 'unauthorized',
+    config: { apiKey: 'k3y-for-the-tests' },
+    request: post('{"topic":"a","data":1}'),
+  },
+  {
+    name: 'POST /publish without a token under JWT auth',
+    code: 'unauthorized',
+    config: { jwtSecret: SECRET },
+    request: post('{"topic":"a","data":1}'),
+  },
   { name: 'POST /publish with a bad topic', code: 'bad_topic', request: post('{"topic":"a b","data":1}') },
   { name: 'POST /publish with text/plain', code: 'unsupported_media_type', request: post('{}', 'Content-Type: text/plain\r\n') },
   { name: 'GET /publish', code: 'method_not_allowed', request: 'GET /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' },
   { name: 'an unknown path', code: 'not_found', request: 'GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' },
-  { name: 'a plain GET on the WebSocket path', code: 'upgrade_required', request: 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' },
-  { name: 'a body past --max-payload', code: 'too_large', config: { maxPayload: 64 }, request: post(`{"topic":"a","data":"${'x'.repeat(100)}"}`) },
-  { name: 'more fields than --max-headers', code: 'headers_too_large', config: { maxHeaders: 8 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\n${fields(10)}Connection: close\r\n\r\n` },
-  { name: 'a head past --max-head-bytes', code: 'headers_too_large', config: { maxHeadBytes: 1024 }, request: `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(2000)}\r\n\r\n` },
+  {
+    name: 'a plain GET on the WebSocket path',
+    code: 'upgrade_required',
+    request: 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  },
+  {
+    name: 'a body past --max-payload',
+    code: 'too_large',
+    config: { maxPayload: 64 },
+    request: post(`{"topic":"a","data":"${'x'.repeat(100)}"}`),
+  },
+  {
+    name: 'more fields than --max-headers',
+    code: 'headers_too_large',
+    config: { maxHeaders: 8 },
+    request: `GET /healthz HTTP/1.1\r\nHost: x\r\n${fields(10)}Connection: close\r\n\r\n`,
+  },
+  {
+    name: 'a head past --max-head-bytes',
+    code: 'headers_too_large',
+    config: { maxHeadBytes: 1024 },
+    request: `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(2000)}\r\n\r\n`,
+  },
   { name: 'a request line that is not HTTP', code: 'bad_request', request: 'HELLO\r\n\r\n' },
   { name: 'an upgrade with Sec-WebSocket-Version: 8', code: 'bad_version', request: upgrade('/ws').replace('Version: 13', 'Version: 8') },
   { name: 'an upgrade without a token under JWT auth', code: 'unauthorized', config: { jwtSecret: SECRET }, request: upgrade() },
@@ -43,15 +72,27 @@ const cases: Case[] = [
 ];
 
 /** What must be equal across transports: status line, the headers that carry meaning, the body. */
-async function answer(transport: TransportName, c: Case): Promise<{ statusLine: string; contentType?: string; wwwAuthenticate?: string; body: string }> {
+async function answer(
+  transport: TransportName,
+  c: Case,
+): Promise<{ statusLine: string; contentType?: string; wwwAuthenticate?: string; body: string }> {
   const srv = await startServer(transport, c.config);
   try {
     const raw = await rawHttp(srv.port, c.request, 1000);
     const end = raw.indexOf('\r\n\r\n');
     const lines = raw.slice(0, end).split('\r\n');
-    const header = (name: string) => lines.find((l) => l.toLowerCase().startsWith(name + ':'))?.slice(name.length + 1).trim();
+    const header = (name: string) =>
+      lines
+        .find((l) => l.toLowerCase().startsWith(name + ':'))
+        ?.slice(name.length + 1)
+        .trim();
     const length = Number(header('content-length') ?? 0);
-    return { statusLine: lines[0]!, contentType: header('content-type'), wwwAuthenticate: header('www-authenticate'), body: raw.slice(end + 4, end + 4 + length) };
+    return {
+      statusLine: lines[0]!,
+      contentType: header('content-type'),
+      wwwAuthenticate: header('www-authenticate'),
+      body: raw.slice(end + 4, end + 4 + length),
+    };
   } finally {
     await srv.close();
   }

@@ -18,7 +18,9 @@ function upgradeRequest(overrides: Record<string, string | null> = {}, requestLi
     'Sec-WebSocket-Version': '13',
     ...overrides,
   };
-  const lines = Object.entries(headers).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}`);
+  const lines = Object.entries(headers)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k}: ${v}`);
   return `${requestLine}\r\n${lines.join('\r\n')}\r\n\r\n`;
 }
 
@@ -33,7 +35,7 @@ describe.each(transports)('opening handshake on the %s transport', (transport) =
     await srv.close();
   });
 
-  it('answers 101 with the Sec-WebSocket-Accept of RFC 6455\'s sample key', async () => {
+  it("answers 101 with the Sec-WebSocket-Accept of RFC 6455's sample key", async () => {
     const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
     socket.write(upgradeRequest());
     const head = await readHead(socket);
@@ -97,7 +99,9 @@ describe.each(transports)('opening handshake on the %s transport', (transport) =
     await new Promise((r) => socket.once('connect', r));
     const responses: string[] = [];
     let acc = '';
-    socket.on('data', (d: Buffer) => { acc += d.toString('latin1'); });
+    socket.on('data', (d: Buffer) => {
+      acc += d.toString('latin1');
+    });
     socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
     socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"topic":"k","data":1}');
     await new Promise((r) => setTimeout(r, 200));

@@ -33,25 +33,38 @@ function parse(response: string): { status: number; head: string; body: unknown 
 describe.each(transports)('hostile HTTP on the %s transport', (transport) => {
   const f = serverFixture(transport);
 
-  it.each(['http://[/ws', '//[/ws', 'http://a:99999/ws'])('answers an upgrade to %s with 400 bad_target and keeps serving', async (target) => {
-    await f.start();
-    const answer = parse(await rawHttp(f.srv.port, upgrade(target)));
-    expect(answer.status).toBe(400);
-    expect(answer.body).toMatchObject({ error: 'bad_target' });
-    const c = await f.open('?topics=a');
-    expect(await c.request({ op: 'pub', topic: 'a', data: 1, id: 1 })).toMatchObject({ op: 'msg' });
-  });
+  it.each(['http://[/ws', '//[/ws', 'http://a:99999/ws'])(
+    'answers an upgrade to %s with 400 bad_target and keeps serving',
+    async (target) => {
+      await f.start();
+      const answer = parse(await rawHttp(f.srv.port, upgrade(target)));
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ error: 'bad_target' });
+      const c = await f.open('?topics=a');
+      expect(await c.request({ op: 'pub', topic: 'a', data: 1, id: 1 })).toMatchObject({ op: 'msg' });
+    },
+  );
 
   it('answers 500 when handling an HTTP request throws, counts it, and serves the next request', async () => {
     await f.start();
     const hub = f.srv.server.hub;
     const publish = hub.publish.bind(hub);
-    hub.publish = () => { throw new Error('injected bug'); };
-    const res = await fetch(`${f.srv.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"a","data":1}' });
+    hub.publish = () => {
+      throw new Error('injected bug');
+    };
+    const res = await fetch(`${f.srv.http}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"topic":"a","data":1}',
+    });
     expect(res.status).toBe(500);
     expect(await res.json()).toMatchObject({ error: 'internal' });
     hub.publish = publish;
-    const ok = await fetch(`${f.srv.http}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"a","data":1}' });
+    const ok = await fetch(`${f.srv.http}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"topic":"a","data":1}',
+    });
     expect(ok.status).toBe(200);
     const metrics = await (await fetch(`${f.srv.http}/metrics`)).text();
     expect(metrics).toMatch(/ringcast_internal_errors_total\{where="http"\} 1/);

@@ -13,7 +13,11 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
     await srv.close();
   });
   const post = (body: string | Buffer, contentType: string | null = 'application/json', path = '/publish') =>
-    fetch(`${srv.http}${path}`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: contentType ? { 'content-type': contentType } : {} });
+    fetch(`${srv.http}${path}`, {
+      method: 'POST',
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+      headers: contentType ? { 'content-type': contentType } : {},
+    });
 
   describe('POST /publish', () => {
     it('publishes to subscribers with data verbatim and answers seq and subscribers', async () => {
@@ -55,11 +59,17 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
       srv = await startServer(transport, { maxPayload: 1000 });
       const body = `{"topic":"t","data":"${'x'.repeat(1000)}"}`;
       expect((await post(body)).status).toBe(413);
-      const chunked = await rawHttp(srv.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${(2000).toString(16)}\r\n${'y'.repeat(2000)}\r\n0\r\n\r\n`);
+      const chunked = await rawHttp(
+        srv.port,
+        `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${(2000).toString(16)}\r\n${'y'.repeat(2000)}\r\n0\r\n\r\n`,
+      );
       expect(chunked).toMatch(/^HTTP\/1\.1 413 /);
       // Small chunks that only together pass the limit.
       const many = Array.from({ length: 20 }, () => `64\r\n${'z'.repeat(100)}\r\n`).join('');
-      const summed = await rawHttp(srv.port, `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${many}0\r\n\r\n`);
+      const summed = await rawHttp(
+        srv.port,
+        `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${many}0\r\n\r\n`,
+      );
       expect(summed).toMatch(/^HTTP\/1\.1 413 /);
     });
 
@@ -74,7 +84,9 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
       socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
       await new Promise((resolve) => socket.once('connect', resolve));
       const doc = '{"topic":"news","data":{"text":"in pieces"}}';
-      const wire = chunkedHead + `a;part=1\r\n${doc.slice(0, 10)}\r\n${(doc.length - 10).toString(16)}\r\n${doc.slice(10)}\r\n0\r\nX-Checksum: 1\r\n\r\n`;
+      const wire =
+        chunkedHead +
+        `a;part=1\r\n${doc.slice(0, 10)}\r\n${(doc.length - 10).toString(16)}\r\n${doc.slice(10)}\r\n0\r\nX-Checksum: 1\r\n\r\n`;
       for (let at = 0; at < wire.length; at += 9) {
         socket.write(wire.slice(at, at + 9));
         await sleep(2);
@@ -100,7 +112,10 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
         },
       });
       const res = await fetch(`${srv.http}/publish`, {
-        method: 'POST', body, headers: { 'content-type': 'application/json' }, duplex: 'half',
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+        duplex: 'half',
       } as RequestInit);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ seq: 1, subscribers: 0 });
@@ -109,7 +124,10 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
     it.each([
       ['chunk data longer than its size', `${chunkedHead}3\r\nabcd\r\n0\r\n\r\n`],
       ['a chunk size that is not hex', `${chunkedHead}zz\r\nabc\r\n0\r\n\r\n`],
-      ['Transfer-Encoding beside Content-Length', chunkedHead.replace('\r\n\r\n', '\r\nContent-Length: 5\r\n\r\n') + '5\r\nhello\r\n0\r\n\r\n'],
+      [
+        'Transfer-Encoding beside Content-Length',
+        chunkedHead.replace('\r\n\r\n', '\r\nContent-Length: 5\r\n\r\n') + '5\r\nhello\r\n0\r\n\r\n',
+      ],
       ['a transfer coding other than chunked', chunkedHead.replace('chunked', 'gzip')],
     ])('answers %s with 400', async (_name, request) => {
       srv = await startServer(transport);
@@ -140,7 +158,10 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
 
   it('answers HEAD /healthz with headers and no body, keeping the connection usable', async () => {
     srv = await startServer(transport);
-    const text = await rawHttp(srv.port, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const text = await rawHttp(
+      srv.port,
+      'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     const [head, rest] = [text.slice(0, text.indexOf('\r\n\r\n') + 4), text.slice(text.indexOf('\r\n\r\n') + 4)];
     expect(head).toMatch(/^HTTP\/1\.1 200/);
     expect(head).toMatch(/content-length: 15/i);
@@ -153,8 +174,12 @@ describe.each(transports)('HTTP API on the %s transport', (transport) => {
     const socket = connect(srv.port, '127.0.0.1').on('error', () => undefined);
     await new Promise((r) => socket.once('connect', r));
     let acc = '';
-    socket.on('data', (d: Buffer) => { acc += d.toString('latin1'); });
-    socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\nExpect: 100-continue\r\n\r\n');
+    socket.on('data', (d: Buffer) => {
+      acc += d.toString('latin1');
+    });
+    socket.write(
+      'POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\nExpect: 100-continue\r\n\r\n',
+    );
     await until(() => acc.includes('100 Continue'));
     socket.write('{"topic":"k","data":1}');
     await until(() => acc.includes('{"seq":1'));

@@ -19,7 +19,9 @@ async function sendThenFin(port: number, bytes: Buffer | string, pauseMs = 0): P
   const chunks: Buffer[] = [];
   let error: string | undefined;
   s.on('data', (d: Buffer) => chunks.push(d));
-  s.on('error', (e: NodeJS.ErrnoException) => { error = e.code; });
+  s.on('error', (e: NodeJS.ErrnoException) => {
+    error = e.code;
+  });
   const ended = new Promise<void>((resolve) => s.on('close', () => resolve()));
   s.write(bytes);
   if (pauseMs) await sleep(pauseMs);
@@ -32,7 +34,9 @@ async function sendThenFin(port: number, bytes: Buffer | string, pauseMs = 0): P
 const count = (text: string, what: string) => text.split(what).length - 1;
 
 function publishRequest(body: string): Buffer {
-  return Buffer.from(`POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  return Buffer.from(
+    `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 describe.each(transports)('connection lifecycle on the %s transport', (transport) => {
@@ -77,10 +81,7 @@ describe.each(transports)('connection lifecycle on the %s transport', (transport
       const sub = await f.open('?topics=last');
       const raw = await RawClient.handshake(f.srv.port);
       const close = Buffer.from([0x03, 0xe8]); // 1000
-      raw.write(Buffer.concat([
-        clientFrame(0x1, JSON.stringify({ op: 'pub', topic: 'last', data: i, id: 7 })),
-        clientFrame(0x8, close),
-      ]));
+      raw.write(Buffer.concat([clientFrame(0x1, JSON.stringify({ op: 'pub', topic: 'last', data: i, id: 7 })), clientFrame(0x8, close)]));
       raw.socket.end();
       expect(await sub.next()).toMatchObject({ op: 'msg', topic: 'last', data: i });
       expect(await raw.nextJson()).toMatchObject({ op: 'ack', id: 7 });
@@ -101,11 +102,13 @@ describe.each(transports)('connection lifecycle on the %s transport', (transport
   it.each(failing)('sends the replies to earlier messages before its Close, for %s', async (_name, bad) => {
     await f.start();
     const raw = await RawClient.handshake(f.srv.port);
-    raw.write(Buffer.concat([
-      clientFrame(0x1, JSON.stringify({ op: 'sub', topic: 'a', id: 1 })),
-      clientFrame(0x1, JSON.stringify({ op: 'presence', topic: 'a', id: 2 })),
-      bad,
-    ]));
+    raw.write(
+      Buffer.concat([
+        clientFrame(0x1, JSON.stringify({ op: 'sub', topic: 'a', id: 1 })),
+        clientFrame(0x1, JSON.stringify({ op: 'presence', topic: 'a', id: 2 })),
+        bad,
+      ]),
+    );
     expect(await raw.nextJson()).toMatchObject({ op: 'ack', id: 1 });
     expect(await raw.nextJson()).toMatchObject({ op: 'ack', id: 2 });
     expect((await raw.closeFrame()).code).toBe(1002);
@@ -116,7 +119,9 @@ describe.each(transports)('connection lifecycle on the %s transport', (transport
     await f.start();
     const raw = await RawClient.handshake(f.srv.port);
     let error: string | undefined;
-    raw.socket.on('error', (e: NodeJS.ErrnoException) => { error = e.code; });
+    raw.socket.on('error', (e: NodeJS.ErrnoException) => {
+      error = e.code;
+    });
     raw.write(clientFrame(0x1, JSON.stringify({ op: 'sub', topic: 'a', id: 1 })));
     expect(await raw.nextJson()).toMatchObject({ op: 'ack', id: 1 });
     await raw.writeSlowly(clientFrame(0x1, 'y'.repeat(200), { rsv: 2 }));
@@ -146,10 +151,14 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
     const { addon } = loadAddon();
     const errors: Error[] = [];
     let batches = 0;
-    const native = new addon!.RingServer(nativeOptions(configWith({ maxPayload: 1 << 20, maxOutbound: 1 << 20 })), () => {
-      batches++;
-      throw new Error(`thrown in batch ${batches}`);
-    }, (err: Error) => errors.push(err));
+    const native = new addon!.RingServer(
+      nativeOptions(configWith({ maxPayload: 1 << 20, maxOutbound: 1 << 20 })),
+      () => {
+        batches++;
+        throw new Error(`thrown in batch ${batches}`);
+      },
+      (err: Error) => errors.push(err),
+    );
     try {
       const port = native.listen('127.0.0.1', 0);
       for (let i = 0; i < 2; i++) {
@@ -213,7 +222,10 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
     const secret = 'lifecycle-secret-0123456789abcdef';
     await f.start({ jwtSecret: secret });
     const { SignJWT } = await import('jose');
-    const token = await new SignJWT({ sub: 'u' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+    const token = await new SignJWT({ sub: 'u' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(secret));
     const pending = Array.from({ length: 20 }, () => new Client(`${f.srv.url}?token=${token}`));
     for (const c of pending) c.opened.catch(() => undefined); // refused or cut: either is fine
     await sleep(1);

@@ -57,7 +57,9 @@ describe.each(transports)('limits on the %s transport', (transport) => {
       // 50 batches of 16 x 32 KiB = 25 MiB in all: more than loopback socket buffers and the
       // limit hold for the stuck reader, while the fast one never falls a batch behind.
       let received = 0;
-      fast.ws.on('message', () => { received++; });
+      fast.ws.on('message', () => {
+        received++;
+      });
       for (let batch = 1; batch <= 50; batch++) {
         for (let i = 0; i < 16; i++) pub.send(`{"op":"pub","topic":"big","data":${data}}`);
         await until(() => received === batch * 16, 10_000);

@@ -58,7 +58,13 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
   it('acks a pub with its seq and the number of receivers', async () => {
     const [a, p] = [await open(), await open()];
     await a.request({ op: 'sub', topic: 'x', id: 1 });
-    expect(await p.request({ op: 'pub', topic: 'x', data: 1, id: 'p1' })).toEqual({ op: 'ack', id: 'p1', topic: 'x', seq: 1, subscribers: 1 });
+    expect(await p.request({ op: 'pub', topic: 'x', data: 1, id: 'p1' })).toEqual({
+      op: 'ack',
+      id: 'p1',
+      topic: 'x',
+      seq: 1,
+      subscribers: 1,
+    });
   });
 
   it('echoes the id exactly as sent: integer, string, large number', async () => {
@@ -75,7 +81,12 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
     await p.request({ op: 'sub', topic: 'e', id: 1 });
     p.send({ op: 'pub', topic: 'e', data: 'mine' });
     expect(await p.next()).toMatchObject({ op: 'msg', seq: 1, data: 'mine' });
-    expect(await p.request({ op: 'pub', topic: 'e', data: 'quiet', echo: false, id: 2 })).toMatchObject({ op: 'ack', id: 2, seq: 2, subscribers: 0 });
+    expect(await p.request({ op: 'pub', topic: 'e', data: 'quiet', echo: false, id: 2 })).toMatchObject({
+      op: 'ack',
+      id: 2,
+      seq: 2,
+      subscribers: 0,
+    });
     await p.silent();
   });
 
@@ -89,7 +100,12 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
 
   it('answers unsub of a topic not subscribed with not_subscribed', async () => {
     const c = await open();
-    expect(await c.request({ op: 'unsub', topic: 'never', id: 7 })).toEqual({ op: 'err', id: 7, code: 'not_subscribed', msg: expect.any(String) });
+    expect(await c.request({ op: 'unsub', topic: 'never', id: 7 })).toEqual({
+      op: 'err',
+      id: 7,
+      code: 'not_subscribed',
+      msg: expect.any(String),
+    });
   });
 
   it('subscribes at connect with ?topics=a,b', async () => {
@@ -105,7 +121,17 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
     const p = await open();
     for (let i = 1; i <= 5; i++) p.send(`{"op":"pub","topic":"h","data":{"i": ${i}}}`);
     const ack = await p.request({ op: 'history', topic: 'h', since: 3, id: 9 });
-    expect(ack).toMatchObject({ op: 'ack', id: 9, topic: 'h', seq: 5, recovered: true, messages: [{ seq: 4, data: { i: 4 } }, { seq: 5, data: { i: 5 } }] });
+    expect(ack).toMatchObject({
+      op: 'ack',
+      id: 9,
+      topic: 'h',
+      seq: 5,
+      recovered: true,
+      messages: [
+        { seq: 4, data: { i: 4 } },
+        { seq: 5, data: { i: 5 } },
+      ],
+    });
     expect(p.raw.at(-1)).toContain('{"seq":4,"data":{"i": 4}}');
   });
 
@@ -137,7 +163,9 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
   it('recovers with no gap while another client publishes continuously', async () => {
     const p = await open();
     let n = 0;
-    const timer = setInterval(() => { for (let i = 0; i < 20; i++) p.send({ op: 'pub', topic: 'busy', data: ++n }); }, 1);
+    const timer = setInterval(() => {
+      for (let i = 0; i < 20; i++) p.send({ op: 'pub', topic: 'busy', data: ++n });
+    }, 1);
     await sleep(30);
     const c = await open();
     c.send({ op: 'sub', topic: 'busy', since: 0, id: 1 });
@@ -147,7 +175,11 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
     await p.request({ op: 'history', topic: 'busy', since: 1e9, id: 99 }); // a barrier: everything before it is delivered
     const seqs: number[] = [];
     for (;;) {
-      try { seqs.push((await c.next(300)).seq as number); } catch { break; }
+      try {
+        seqs.push((await c.next(300)).seq as number);
+      } catch {
+        break;
+      }
     }
     const first = Math.max(1, (ack.seq as number) - 99);
     expect(seqs[0]).toBe(first);
@@ -155,7 +187,7 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
     expect(seqs.at(-1)).toBe(n);
   });
 
-  it('says recovered:false for an epoch that is not the topic\'s and replays what is retained', async () => {
+  it("says recovered:false for an epoch that is not the topic's and replays what is retained", async () => {
     const p = await open();
     p.send({ op: 'pub', topic: 'ep', data: 1 });
     const c = await open();
@@ -209,7 +241,9 @@ describe.each(transports)('protocol v1 on the %s transport', (transport) => {
     const pubs = await openClients(srv.url, 4);
     clients.push(...subs, ...pubs);
     const perPub = 50;
-    pubs.forEach((p, k) => { for (let i = 0; i < perPub; i++) p.send({ op: 'pub', topic: 'order', data: { k, i } }); });
+    pubs.forEach((p, k) => {
+      for (let i = 0; i < perPub; i++) p.send({ op: 'pub', topic: 'order', data: { k, i } });
+    });
     for (const s of subs) {
       const lastByPub = [-1, -1, -1, -1];
       for (let n = 1; n <= perPub * 4; n++) {

@@ -206,12 +206,15 @@ describe.each(transports)('RFC 6455 framing on the %s transport', (transport) =>
       await raw.waitEnd();
     });
 
-    it.each([0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535])('closes with 1002 on invalid close code %i', async (code) => {
-      const p = Buffer.alloc(2);
-      p.writeUInt16BE(code);
-      raw.write(clientFrame(0x8, p));
-      await expectClose(1002);
-    });
+    it.each([0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535])(
+      'closes with 1002 on invalid close code %i',
+      async (code) => {
+        const p = Buffer.alloc(2);
+        p.writeUInt16BE(code);
+        raw.write(clientFrame(0x8, p));
+        await expectClose(1002);
+      },
+    );
 
     it('closes with 1002 on a close payload of one byte', async () => {
       raw.write(clientFrame(0x8, hex('03')));

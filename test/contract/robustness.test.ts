@@ -29,46 +29,53 @@ describe.each(transports)('robustness on the %s transport', (transport) => {
     };
     const abusers: Promise<void>[] = [];
     for (let i = 0; i < 60; i++) {
-      abusers.push((async () => {
-        switch (rnd(5)) {
-          case 0: { // garbage instead of HTTP
-            const s = connect(port, '127.0.0.1').on('error', () => undefined);
-            await new Promise((r) => s.once('connect', r));
-            s.write(randomBytes(1 + rnd(3000)));
-            await sleep(rnd(50));
-            s.destroy();
-            return;
+      abusers.push(
+        (async () => {
+          switch (rnd(5)) {
+            case 0: {
+              // garbage instead of HTTP
+              const s = connect(port, '127.0.0.1').on('error', () => undefined);
+              await new Promise((r) => s.once('connect', r));
+              s.write(randomBytes(1 + rnd(3000)));
+              await sleep(rnd(50));
+              s.destroy();
+              return;
+            }
+            case 1: {
+              // half a handshake, then a reset
+              const s = connect(port, '127.0.0.1').on('error', () => undefined);
+              await new Promise((r) => s.once('connect', r));
+              s.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConn');
+              await sleep(rnd(30));
+              s.resetAndDestroy();
+              return;
+            }
+            case 2: {
+              // half a frame, then a reset
+              const raw = await RawClient.handshake(port, '/ws?topics=storm');
+              const frame = clientFrame(0x1, '{"op":"pub","topic":"storm","data":"' + 'x'.repeat(rnd(5000)) + '"}');
+              raw.write(frame.subarray(0, 1 + rnd(frame.length - 1)));
+              await sleep(rnd(30));
+              raw.socket.resetAndDestroy();
+              return;
+            }
+            case 3: {
+              // masked garbage frames after a valid upgrade: the server fails the connection
+              const raw = await RawClient.handshake(port);
+              raw.write(Buffer.concat([Buffer.from([0x80 | rnd(16), 0x80 | rnd(126)]), randomBytes(4 + rnd(200))]));
+              await sleep(rnd(50));
+              raw.destroy();
+              return;
+            }
+            default: {
+              // a subscriber that vanishes without a close frame
+              const c = await Client.open(f.srv.url + '?topics=storm');
+              await sleep(rnd(60));
+              c.ws.terminate();
+            }
           }
-          case 1: { // half a handshake, then a reset
-            const s = connect(port, '127.0.0.1').on('error', () => undefined);
-            await new Promise((r) => s.once('connect', r));
-            s.write('GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConn');
-            await sleep(rnd(30));
-            s.resetAndDestroy();
-            return;
-          }
-          case 2: { // half a frame, then a reset
-            const raw = await RawClient.handshake(port, '/ws?topics=storm');
-            const frame = clientFrame(0x1, '{"op":"pub","topic":"storm","data":"' + 'x'.repeat(rnd(5000)) + '"}');
-            raw.write(frame.subarray(0, 1 + rnd(frame.length - 1)));
-            await sleep(rnd(30));
-            raw.socket.resetAndDestroy();
-            return;
-          }
-          case 3: { // masked garbage frames after a valid upgrade: the server fails the connection
-            const raw = await RawClient.handshake(port);
-            raw.write(Buffer.concat([Buffer.from([0x80 | rnd(16), 0x80 | rnd(126)]), randomBytes(4 + rnd(200))]));
-            await sleep(rnd(50));
-            raw.destroy();
-            return;
-          }
-          default: { // a subscriber that vanishes without a close frame
-            const c = await Client.open(f.srv.url + '?topics=storm');
-            await sleep(rnd(60));
-            c.ws.terminate();
-          }
-        }
-      })());
+        })(),
+      );
     }
     await Promise.all(abusers);
     clearInterval(flood);

@@ -14,7 +14,11 @@ export interface Frame {
 export const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 /** A masked client frame (RFC 6455 5.2/5.3); `mask` defaults to a fixed key for readable hex. */
-export function clientFrame(opcode: number, payload: Buffer | string, opts: { fin?: boolean; rsv?: number; mask?: Buffer | null } = {}): Buffer {
+export function clientFrame(
+  opcode: number,
+  payload: Buffer | string,
+  opts: { fin?: boolean; rsv?: number; mask?: Buffer | null } = {},
+): Buffer {
   const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
   const fin = opts.fin ?? true;
   const mask = opts.mask === undefined ? Buffer.from([0x37, 0xfa, 0x21, 0x3d]) : opts.mask;
@@ -47,11 +51,13 @@ export class RawClient {
       this.parse();
       this.wake();
     });
-    this.endedPromise = new Promise((resolve) => socket.on('close', () => {
-      this.ended = true;
-      this.wake();
-      resolve();
-    }));
+    this.endedPromise = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.ended = true;
+        this.wake();
+        resolve();
+      }),
+    );
     socket.on('error', () => undefined);
   }
 
@@ -67,12 +73,19 @@ export class RawClient {
     const socket = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     socket.setNoDelay(true);
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`);
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`,
+    );
     // generous: a CPU-starved machine (CI building the image beside) can be slow to answer
     const head = await readHead(socket, ms);
     if (!head.startsWith('HTTP/1.1 101')) throw new Error(`handshake failed: ${head.split('\r\n')[0]}`);
-    const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-    if (!head.includes(`\r\nSec-WebSocket-Accept: ${accept}`) && !head.toLowerCase().includes(`sec-websocket-accept: ${accept.toLowerCase()}`)) {
+    const accept = createHash('sha1')
+      .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+      .digest('base64');
+    if (
+      !head.includes(`\r\nSec-WebSocket-Accept: ${accept}`) &&
+      !head.toLowerCase().includes(`sec-websocket-accept: ${accept.toLowerCase()}`)
+    ) {
       throw new Error('bad Sec-WebSocket-Accept');
     }
     const client = new RawClient(socket);
@@ -114,7 +127,12 @@ export class RawClient {
       }
       if (b[1]! & 0x80) throw new Error('server sent a masked frame');
       if (b.length < off + len) return;
-      this.frames.push({ fin: (b[0]! & 0x80) !== 0, rsv1: (b[0]! & 0x40) !== 0, opcode: b[0]! & 0x0f, payload: b.subarray(off, off + len) });
+      this.frames.push({
+        fin: (b[0]! & 0x80) !== 0,
+        rsv1: (b[0]! & 0x40) !== 0,
+        opcode: b[0]! & 0x0f,
+        payload: b.subarray(off, off + len),
+      });
       this.buf = b.subarray(off + len);
     }
   }
@@ -128,7 +146,10 @@ export class RawClient {
       if (left <= 0) throw new Error(`no frame within ${ms} ms`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
     return this.frames.shift()!;
@@ -166,7 +187,10 @@ export class RawClient {
 export function readHead(socket: Socket, ms = 2000): Promise<string> {
   return new Promise((resolve, reject) => {
     let acc = Buffer.alloc(0);
-    const timer = setTimeout(() => { cleanup(); reject(new Error('no response head')); }, ms);
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error('no response head'));
+    }, ms);
     const onData = (d: Buffer) => {
       acc = Buffer.concat([acc, d]);
       const end = acc.indexOf('\r\n\r\n');
@@ -175,7 +199,10 @@ export function readHead(socket: Socket, ms = 2000): Promise<string> {
       (socket as Socket & { leftover?: Buffer }).leftover = acc.subarray(end + 4);
       resolve(acc.subarray(0, end + 4).toString('latin1'));
     };
-    const onClose = () => { cleanup(); resolve(acc.toString('latin1')); };
+    const onClose = () => {
+      cleanup();
+      resolve(acc.toString('latin1'));
+    };
     const cleanup = () => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -193,9 +220,17 @@ export async function rawHttp(port: number, request: string | Buffer, ms = 2000)
   socket.write(request);
   return new Promise((resolve) => {
     let acc = '';
-    const timer = setTimeout(() => { socket.destroy(); resolve(acc); }, ms);
-    socket.on('data', (d: Buffer) => { acc += d.toString('latin1'); });
-    socket.on('close', () => { clearTimeout(timer); resolve(acc); });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(acc);
+    }, ms);
+    socket.on('data', (d: Buffer) => {
+      acc += d.toString('latin1');
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(acc);
+    });
     socket.on('error', () => undefined);
   });
 }

@@ -78,7 +78,9 @@ export function redisFixture(opts: { save?: boolean; aof?: boolean } = {}) {
 
 /** Why the broker tests cannot run here (no redis-server on PATH), or undefined. */
 export const redisMissing: string | undefined =
-  spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0 ? undefined : 'redis-server not found (apt-get install redis-server)';
+  spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0
+    ? undefined
+    : 'redis-server not found (apt-get install redis-server)';
 
 /**
  * describe() for tests that need redis-server: skipped with the reason where it is missing,

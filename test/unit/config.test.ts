@@ -20,7 +20,15 @@ const file = (content: string) => {
 describe('loadConfig', () => {
   it('uses the defaults of config/defaults.ts', () => {
     const c = run([]);
-    expect(c).toMatchObject({ host: '0.0.0.0', port: 8080, path: '/ws', transport: 'auto', maxPayload: 1048576, maxOutbound: 8388608, history: 100 });
+    expect(c).toMatchObject({
+      host: '0.0.0.0',
+      port: 8080,
+      path: '/ws',
+      transport: 'auto',
+      maxPayload: 1048576,
+      maxOutbound: 8388608,
+      history: 100,
+    });
     expect(c).toMatchObject({ maxTopics: 100_000, maxHistoryBytes: 256 * 1024 * 1024, closeTimeout: 5000 });
   });
 
@@ -81,12 +89,15 @@ describe('loadConfig', () => {
   it('refuses both --jwt-secret and --jwt-public-key, and origins that are not origins', () => {
     expect(() => loadConfig(['--jwt-secret', 'x'.repeat(32), '--jwt-public-key', '/k.pem'], {})).toThrow(/not both/);
     expect(() => loadConfig(['--allowed-origins', 'chat.example.com'], {})).toThrow(/--allowed-origins/);
-    expect(run(['--allowed-origins', 'https://a.example, http://localhost:3000'])).toMatchObject({ allowedOrigins: 'https://a.example, http://localhost:3000' });
+    expect(run(['--allowed-origins', 'https://a.example, http://localhost:3000'])).toMatchObject({
+      allowedOrigins: 'https://a.example, http://localhost:3000',
+    });
   });
 
   it('has every flag in the README configuration table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const name of Object.keys(defaults)) expect(readme).toContain('| `--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) + '` |');
+    for (const name of Object.keys(defaults))
+      expect(readme).toContain('| `--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase()) + '` |');
   });
 
   it('lists every flag with its default in --help', () => {

@@ -81,7 +81,8 @@ describe('TopicStore', () => {
     let epoch = 0;
     return { metrics, topics: new TopicStore({ maxTopics, maxHistoryBytes, history: 100, historyTtlMs }, metrics, () => `e${++epoch}`) };
   };
-  const evicted = async (m: Metrics) => (await m.registry.getSingleMetric('ringcast_topics_evicted_total')!.get()).values.map((v) => [v.labels.reason, v.value]);
+  const evicted = async (m: Metrics) =>
+    (await m.registry.getSingleMetric('ringcast_topics_evicted_total')!.get()).values.map((v) => [v.labels.reason, v.value]);
 
   it('evicts the least recently active topic without members past --max-topics', async () => {
     const { metrics, topics } = store(3, 1 << 20);

@@ -23,11 +23,27 @@ describe('scanObject', () => {
   });
 
   it.each([
-    ['', 'empty input'], ['[]', 'an array'], ['"s"', 'a string'], ['{', 'an open object'], ['{"a"}', 'a member without value'],
-    ['{"a":1,}', 'a trailing comma'], ['{"a":01}', 'a leading zero'], ['{"a":1.}', 'a bare fraction point'], ['{"a":.5}', 'a bare fraction'],
-    ['{"a":+1}', 'a plus sign'], ['{"a":1e}', 'an empty exponent'], ['{"a":"\\x"}', 'a bad escape'], ['{"a":"\\u12g4"}', 'a bad unicode escape'],
-    ['{"a":"\t"}', 'a raw tab in a string'], ['{"a":tru}', 'a truncated literal'], ['{"a":NaN}', 'NaN'], ['{"a":[1 2]}', 'missing comma'],
-    ['{"a":1}}', 'an extra brace'], ['{a:1}', 'an unquoted key'], ["{'a':1}", 'single quotes'], ['{"a":1} x', 'trailing text'],
+    ['', 'empty input'],
+    ['[]', 'an array'],
+    ['"s"', 'a string'],
+    ['{', 'an open object'],
+    ['{"a"}', 'a member without value'],
+    ['{"a":1,}', 'a trailing comma'],
+    ['{"a":01}', 'a leading zero'],
+    ['{"a":1.}', 'a bare fraction point'],
+    ['{"a":.5}', 'a bare fraction'],
+    ['{"a":+1}', 'a plus sign'],
+    ['{"a":1e}', 'an empty exponent'],
+    ['{"a":"\\x"}', 'a bad escape'],
+    ['{"a":"\\u12g4"}', 'a bad unicode escape'],
+    ['{"a":"\t"}', 'a raw tab in a string'],
+    ['{"a":tru}', 'a truncated literal'],
+    ['{"a":NaN}', 'NaN'],
+    ['{"a":[1 2]}', 'missing comma'],
+    ['{"a":1}}', 'an extra brace'],
+    ['{a:1}', 'an unquoted key'],
+    ["{'a':1}", 'single quotes'],
+    ['{"a":1} x', 'trailing text'],
   ])('rejects %j (%s)', (text) => {
     expect(scan(text).ok).toBe(false);
   });
@@ -51,13 +67,20 @@ describe('scanObject', () => {
     };
     const value = (depth: number): string => {
       switch (rnd(depth > 3 ? 5 : 7)) {
-        case 0: return String(rnd(2) ? -rnd(1e6) / 7 : rnd(1e9));
-        case 1: return JSON.stringify('s' + rnd(100) + ['é', '\n', '"', '\\', '😀', ''][rnd(6)]);
-        case 2: return ['true', 'false', 'null'][rnd(3)]!;
-        case 3: return `${rnd(2) ? '1e' + rnd(30) : '0.5'}`;
-        case 4: return '""';
-        case 5: return `[${Array.from({ length: rnd(4) }, () => value(depth + 1)).join(',')}]`;
-        default: return `{${Array.from({ length: rnd(4) }, (_, i) => `"k${i}":${value(depth + 1)}`).join(',')}}`;
+        case 0:
+          return String(rnd(2) ? -rnd(1e6) / 7 : rnd(1e9));
+        case 1:
+          return JSON.stringify('s' + rnd(100) + ['é', '\n', '"', '\\', '😀', ''][rnd(6)]);
+        case 2:
+          return ['true', 'false', 'null'][rnd(3)]!;
+        case 3:
+          return `${rnd(2) ? '1e' + rnd(30) : '0.5'}`;
+        case 4:
+          return '""';
+        case 5:
+          return `[${Array.from({ length: rnd(4) }, () => value(depth + 1)).join(',')}]`;
+        default:
+          return `{${Array.from({ length: rnd(4) }, (_, i) => `"k${i}":${value(depth + 1)}`).join(',')}}`;
       }
     };
     const alphabet = '{}[]",:\\ 0123456789.eE+-tfnulrsa';

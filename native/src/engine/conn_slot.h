@@ -27,8 +27,8 @@ enum ConnFlag : uint8_t {
 };
 
 struct alignas(64) ConnSlot {
-  int fd = -1;            // the real fd, kept beside the fixed slot
-  uint16_t gen = 0;       // generation of the current (or, when kClosing, next) id
+  int fd = -1;       // the real fd, kept beside the fixed slot
+  uint16_t gen = 0;  // generation of the current (or, when kClosing, next) id
   ConnState state = ConnState::kFree;
   uint8_t flags = 0;
   uint32_t pending = 0;   // ops whose final CQE has not arrived (recv, send, notif, cancel)

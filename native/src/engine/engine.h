@@ -24,11 +24,11 @@
 
 #include "engine/buffer_ring.h"
 #include "engine/conn_slot.h"
+#include "engine/features.h"
 #include "engine/file_table.h"
 #include "engine/frame.h"
 #include "engine/memlock.h"
 #include "engine/outbound.h"
-#include "engine/features.h"
 #include "engine/ring.h"
 #include "engine/stats.h"
 #include "engine/user_data.h"
@@ -44,8 +44,8 @@ struct EngineConfig {
   // TCP connections held at once (the fixed-file slots); 0 = as many as RLIMIT_NOFILE allows
   // (at most kMaxSlots). Not --max-connections, which counts WebSockets above.
   uint32_t max_slots = 0;
-  uint64_t max_outbound = 8u << 20;       // bytes queued per connection before the policy
-  uint64_t drain_mark = 64u << 10;        // bytes; a queue past it emits kDrain when empty
+  uint64_t max_outbound = 8u << 20;  // bytes queued per connection before the policy
+  uint64_t drain_mark = 64u << 10;   // bytes; a queue past it emits kDrain when empty
   uint32_t sq_entries = 4096;
   uint32_t cq_entries = 16384;
   // Power of two, shared by every connection. Each buffer's first page is touched once used, so
@@ -53,16 +53,16 @@ struct EngineConfig {
   // connection at 19,800). A connection storm then empties the ring now and then (ENOBUFS,
   // one re-arm each); measured: 19,800 connects took the same 1.4-1.5 s either way.
   uint32_t recv_buffers = 256;
-  uint32_t recv_buffer_size = 16384;      // bytes
-  uint32_t zc_threshold = 0;              // bytes per gathered send for SENDMSG_ZC; 0 = off
-  uint32_t accept_backoff_ms = 100;       // after EMFILE/ENFILE
+  uint32_t recv_buffer_size = 16384;  // bytes
+  uint32_t zc_threshold = 0;          // bytes per gathered send for SENDMSG_ZC; 0 = off
+  uint32_t accept_backoff_ms = 100;   // after EMFILE/ENFILE
   // From close() to the connection's end: flushing its queue, then the lingering close. A peer
   // that reads nothing (or never sends its FIN) is aborted with RST when it passes, and its
   // queued frames are released.
   uint32_t close_timeout_ms = 5000;
-  uint32_t workers = 1;                   // processes of this uid sharing RLIMIT_MEMLOCK
+  uint32_t workers = 1;  // processes of this uid sharing RLIMIT_MEMLOCK
   int backlog = 511;
-  bool reuse_port = false;                // SO_REUSEPORT, for one listener per worker
+  bool reuse_port = false;  // SO_REUSEPORT, for one listener per worker
   // DEFER_TASKRUN posts completions only inside io_uring_enter; a registered eventfd is then
   // signalled when the kernel queues the work, from the socket's wake-up (softirq), where 6.18
   // defers the signal to an RCU callback: 12-16 ms later (docs/engine.md, "Waking the event
@@ -71,37 +71,36 @@ struct EngineConfig {
 };
 
 enum class EventType : uint8_t {
-  kOpen = 1,   // conn accepted
-  kData,       // data/len: received bytes
-  kEof,        // the peer's FIN, after every byte before it; still writable: call close()
-  kClosed,     // status: CloseReason or -errno; the id is stale from now on
-  kDrain,      // a queue that passed drain_mark is empty again
-  kOverflow,   // queue would pass max_outbound: unsent frames dropped; call close()
+  kOpen = 1,  // conn accepted
+  kData,      // data/len: received bytes
+  kEof,       // the peer's FIN, after every byte before it; still writable: call close()
+  kClosed,    // status: CloseReason or -errno; the id is stale from now on
+  kDrain,     // a queue that passed drain_mark is empty again
+  kOverflow,  // queue would pass max_outbound: unsent frames dropped; call close()
 };
 
 // kClosed status values >= 0; negative values are the -errno that ended the connection.
 enum CloseReason : int32_t {
-  kClosedLocal = 1,  // close(): the queue was sent, the peer's FIN read (or it had come before)
-  kAborted = 2,      // close(kAbort): RST, queue dropped
-  kShutdown = 3,     // engine teardown
+  kClosedLocal = 1,    // close(): the queue was sent, the peer's FIN read (or it had come before)
+  kAborted = 2,        // close(kAbort): RST, queue dropped
+  kShutdown = 3,       // engine teardown
   kCloseTimedOut = 4,  // close() did not complete within close_timeout_ms: RST, queue dropped
 };
 
 struct Event {
   EventType type;
   uint8_t reserved;
-  uint16_t bid;       // kData: provided buffer id, recycled by release_batch()
+  uint16_t bid;  // kData: provided buffer id, recycled by release_batch()
   ConnId conn;
   int32_t status;
   uint32_t len;
-  uint8_t* data;      // kData: the consumer's until the batch is released (may unmask in place)
+  uint8_t* data;  // kData: the consumer's until the batch is released (may unmask in place)
 };
 
 enum class CloseMode : uint8_t {
   kGraceful,  // send what is queued (plus `last`), SHUT_WR, drain reads until FIN or deadline
   kAbort,     // drop the queue, RST (SO_LINGER 0)
 };
-
 
 class Engine {
  public:
@@ -214,20 +213,20 @@ class Engine {
   NodePool nodes_;
   SendOpPool send_ops_;
   std::vector<ConnSlot> conns_;
-  std::vector<Event> batch_;          // events of the last poll()
-  std::vector<Event> next_;           // events caused by calls since then: the next batch
-  bool reaping_ = false;              // emit() goes to batch_ only inside poll()
-  std::vector<uint16_t> held_bids_;   // buffers lent to the current batch
-  std::vector<uint32_t> dirty_;       // slots with frames to send at flush()
-  std::vector<uint32_t> rearm_;       // slots whose multishot recv must be re-armed
+  std::vector<Event> batch_;         // events of the last poll()
+  std::vector<Event> next_;          // events caused by calls since then: the next batch
+  bool reaping_ = false;             // emit() goes to batch_ only inside poll()
+  std::vector<uint16_t> held_bids_;  // buffers lent to the current batch
+  std::vector<uint32_t> dirty_;      // slots with frames to send at flush()
+  std::vector<uint32_t> rearm_;      // slots whose multishot recv must be re-armed
   struct Closing {
     ConnId conn;
     uint64_t deadline_ms;
   };
-  std::deque<Closing> closing_;       // graceful closes in the order asked: deadlines ascend
+  std::deque<Closing> closing_;  // graceful closes in the order asked: deadlines ascend
   int listen_fd_ = -1;
   bool accepting_ = false;
-  bool accept_wanted_ = false;        // accept could not be armed (no SQE): retried at flush()
+  bool accept_wanted_ = false;         // accept could not be armed (no SQE): retried at flush()
   __kernel_timespec backoff_ts_ = {};  // must outlive the TIMEOUT SQE
   EngineStats stats_;
 };

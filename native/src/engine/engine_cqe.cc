@@ -13,13 +13,13 @@
 namespace ringcast {
 
 const Engine::Handler Engine::kHandlers[static_cast<int>(Op::kCount)] = {
-    &Engine::on_none,   &Engine::on_accept, &Engine::on_accept_wait, &Engine::on_recv,
-    &Engine::on_send,   &Engine::on_send_zc, &Engine::on_cancel,     &Engine::on_shutdown,
+    &Engine::on_none, &Engine::on_accept,  &Engine::on_accept_wait, &Engine::on_recv,
+    &Engine::on_send, &Engine::on_send_zc, &Engine::on_cancel,      &Engine::on_shutdown,
 };
 
 const char* op_name(Op op) {
-  static const char* const kNames[] = {"none",    "accept", "accept_wait", "recv", "send",
-                                       "send_zc", "cancel", "shutdown"};
+  static const char* const kNames[] = {"none", "accept",  "accept_wait", "recv",
+                                       "send", "send_zc", "cancel",      "shutdown"};
   unsigned i = static_cast<unsigned>(op);
   return i < sizeof kNames / sizeof kNames[0] ? kNames[i] : "?";
 }

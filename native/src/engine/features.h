@@ -18,15 +18,15 @@ struct Features {
   uint8_t last_op = 0;
   bool op_supported[64] = {};
 
-  bool defer_taskrun = false;   // 6.1
-  bool single_issuer = false;   // 6.0
-  bool no_sqarray = false;      // 6.6
-  bool ext_arg = false;         // 5.11: wait with a timeout
-  bool pbuf_ring = false;       // 5.19 (IORING_REGISTER_PBUF_RING)
-  bool multishot = false;       // 6.0: multishot recv (multishot accept is 5.19)
-  bool send_zc = false;         // 6.0: SEND_ZC / SENDMSG_ZC
-  bool writev_fixed = false;    // 6.15: opcode 61
-  bool cancel_fd_fixed = false; // 6.0
+  bool defer_taskrun = false;    // 6.1
+  bool single_issuer = false;    // 6.0
+  bool no_sqarray = false;       // 6.6
+  bool ext_arg = false;          // 5.11: wait with a timeout
+  bool pbuf_ring = false;        // 5.19 (IORING_REGISTER_PBUF_RING)
+  bool multishot = false;        // 6.0: multishot recv (multishot accept is 5.19)
+  bool send_zc = false;          // 6.0: SEND_ZC / SENDMSG_ZC
+  bool writev_fixed = false;     // 6.15: opcode 61
+  bool cancel_fd_fixed = false;  // 6.0
 
   bool op(unsigned opcode) const { return opcode < 64 && op_supported[opcode]; }
   // e.g. "defer_taskrun,single_issuer,no_sqarray,pbuf_ring,multishot,send_zc,writev_fixed"

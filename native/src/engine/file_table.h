@@ -4,8 +4,8 @@
 // slot is the last to be reused: late completions meet a generation bump long before a reuse.
 #pragma once
 
-#include <cstdint>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace ringcast {

@@ -66,8 +66,8 @@ std::string Sizing::describe() const {
   char limit[32], pin[32], out[160];
   format_bytes(limit, sizeof limit, unlimited ? UINT64_MAX : memlock_limit);
   format_bytes(pin, sizeof pin, pinned_bytes);
-  std::snprintf(out, sizeof out, "memlock=%s sq=%u cq=%u bufs=%ux%u pinned=%s", limit, sq_entries,
-                cq_entries, recv_buffers, recv_buffer_size, pin);
+  std::snprintf(out, sizeof out, "memlock=%s sq=%u cq=%u bufs=%ux%u pinned=%s", limit, sq_entries, cq_entries,
+                recv_buffers, recv_buffer_size, pin);
   return out;
 }
 

@@ -95,13 +95,13 @@ struct SendOp {
   uint32_t head_off = 0;  // offset of iov[0] in its frame
   uint64_t bytes = 0;     // bytes offered
   bool zero_copy = false;
-  bool copied = false;    // the bytes are in `copy`: no frame references held, iov unused
+  bool copied = false;           // the bytes are in `copy`: no frame references held, iov unused
   bool shutdown_linked = false;  // a SHUT_WR is linked behind this send (the close's last)
   union {
     iovec iov[kMaxIov];
     uint8_t copy[kCopySendBytes];
   };
-  msghdr msg;             // filled by send_op_msg() for a gathered SENDMSG
+  msghdr msg;  // filled by send_op_msg() for a gathered SENDMSG
 };
 
 inline Frame* send_op_frame(const SendOp* op, uint32_t i) {

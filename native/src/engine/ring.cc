@@ -101,20 +101,20 @@ int Ring::map_rings(const io_uring_params& p) {
   if (!sq_array && !single) return -EINVAL;  // NO_SQARRAY [6.6] implies SINGLE_MMAP [5.4]
 
   sq_map_len_ = sq_len ? sq_len : cq_len;
-  sq_map_ = mmap(nullptr, sq_map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
-                 IORING_OFF_SQ_RING);
+  sq_map_ =
+      mmap(nullptr, sq_map_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_SQ_RING);
   if (sq_map_ == MAP_FAILED) return sq_map_ = nullptr, -errno;
   if (single) {
     cq_map_ = sq_map_;
   } else {
     cq_map_len_ = cq_len;
-    cq_map_ = mmap(nullptr, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
-                   IORING_OFF_CQ_RING);
+    cq_map_ =
+        mmap(nullptr, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_CQ_RING);
     if (cq_map_ == MAP_FAILED) return cq_map_ = nullptr, -errno;
   }
   sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
-  void* sqes = mmap(nullptr, sqes_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
-                    IORING_OFF_SQES);
+  void* sqes =
+      mmap(nullptr, sqes_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_SQES);
   if (sqes == MAP_FAILED) return -errno;
   sqes_ = static_cast<io_uring_sqe*>(sqes);
 
@@ -157,8 +157,7 @@ io_uring_sqe* Ring::get_sqe() {
   return sqe;
 }
 
-int Ring::enter(uint32_t to_submit, uint32_t min_complete, uint32_t flags, const void* arg,
-                size_t argsz) {
+int Ring::enter(uint32_t to_submit, uint32_t min_complete, uint32_t flags, const void* arg, size_t argsz) {
   for (;;) {
     long r = syscall(__NR_io_uring_enter, fd_, to_submit, min_complete, flags, arg, argsz);
     if (r >= 0) return static_cast<int>(r);
@@ -197,13 +196,9 @@ io_uring_cqe* Ring::peek_cqe() {
   return &cqes_[head & cq_mask_];
 }
 
-void Ring::cq_advance(uint32_t n) {
-  __atomic_store_n(k_cq_head_, *k_cq_head_ + n, __ATOMIC_RELEASE);
-}
+void Ring::cq_advance(uint32_t n) { __atomic_store_n(k_cq_head_, *k_cq_head_ + n, __ATOMIC_RELEASE); }
 
-uint32_t Ring::cq_ready() const {
-  return __atomic_load_n(k_cq_tail_, __ATOMIC_ACQUIRE) - *k_cq_head_;
-}
+uint32_t Ring::cq_ready() const { return __atomic_load_n(k_cq_tail_, __ATOMIC_ACQUIRE) - *k_cq_head_; }
 
 bool Ring::cq_overflowed() const {
   return __atomic_load_n(k_sq_flags_, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW;

@@ -19,8 +19,8 @@ constexpr int kMinMajor = 6, kMinMinor = 1;  // DEFER_TASKRUN, multishot recv, S
 constexpr int kStepTimeoutMs = 1000;
 
 bool kernel_too_old(const HostFacts& h) {
-  return h.kernel_major && (h.kernel_major < kMinMajor ||
-                            (h.kernel_major == kMinMajor && h.kernel_minor < kMinMinor));
+  return h.kernel_major &&
+         (h.kernel_major < kMinMajor || (h.kernel_major == kMinMajor && h.kernel_minor < kMinMinor));
 }
 
 SelfTestResult fail(int err, const char* step, const char* reason, const char* fix) {
@@ -31,7 +31,6 @@ SelfTestResult fail(int err, const char* step, const char* reason, const char* f
   r.fix = fix;
   return r;
 }
-
 
 // Polls until an event of `type` arrives; fills *out. -ETIMEDOUT after kStepTimeoutMs.
 int wait_event(Engine& e, EventType type, Event* out) {
@@ -114,13 +113,11 @@ SelfTestResult explain_failure(int err, const char* step, const HostFacts& host)
                 "run on Linux 6.1 or newer, or use --transport ws");
   }
   if (err == -EPERM && host.io_uring_disabled == 1) {
-    return fail(err, step,
-                "io_uring is limited to privileged users (kernel.io_uring_disabled=1)",
+    return fail(err, step, "io_uring is limited to privileged users (kernel.io_uring_disabled=1)",
                 "add the user to kernel.io_uring_group or sysctl -w kernel.io_uring_disabled=0");
   }
   if (err == -EPERM) {
-    return fail(err, step,
-                "a seccomp profile blocks io_uring (Docker >= 25 and containerd 2 defaults do)",
+    return fail(err, step, "a seccomp profile blocks io_uring (Docker >= 25 and containerd 2 defaults do)",
                 "docker run --security-opt seccomp=config/seccomp-io_uring.json");
   }
   if (err == -ENOSYS && host.seccomp_filter && std::strcmp(step, "kernel") != 0) {
@@ -129,8 +126,9 @@ SelfTestResult explain_failure(int err, const char* step, const HostFacts& host)
                 "run with --security-opt seccomp=config/seccomp-io_uring.json");
   }
   if (err == -ENOSYS) {
-    return fail(err, step, "io_uring syscalls are missing (kernel without CONFIG_IO_URING, or a "
-                           "sandbox such as gVisor)",
+    return fail(err, step,
+                "io_uring syscalls are missing (kernel without CONFIG_IO_URING, or a "
+                "sandbox such as gVisor)",
                 "run on a kernel with io_uring, or use --transport ws");
   }
   if (err == -ENOMEM) {

@@ -8,11 +8,11 @@
 namespace ringcast {
 
 struct SelfTestResult {
-  int err = 0;               // 0 = usable, else the -errno that stopped it
-  const char* step = "";     // "sysctl", "kernel", "setup", "listen", "accept", "recv", "send"
+  int err = 0;            // 0 = usable, else the -errno that stopped it
+  const char* step = "";  // "sysctl", "kernel", "setup", "listen", "accept", "recv", "send"
   std::string reason;
   std::string fix;
-  std::string features;      // Features::names() when the ring came up
+  std::string features;  // Features::names() when the ring came up
   bool ok() const { return err == 0; }
   std::string line() const;  // "io_uring unavailable: <reason>; fix: <fix>" or "io_uring ok: ..."
 };

@@ -40,9 +40,7 @@ enum class Op : uint8_t {
   kCount,
 };
 
-constexpr uint64_t pack_user_data(Op op, ConnId id) {
-  return (static_cast<uint64_t>(op) << 56) | id;
-}
+constexpr uint64_t pack_user_data(Op op, ConnId id) { return (static_cast<uint64_t>(op) << 56) | id; }
 constexpr Op user_data_op(uint64_t ud) { return static_cast<Op>(ud >> 56); }
 constexpr ConnId user_data_conn(uint64_t ud) { return static_cast<ConnId>(ud & 0xffffffffu); }
 

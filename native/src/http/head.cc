@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kHttpSlash = "HTTP/";
-constexpr size_t kVersionChars = 8;  // "HTTP/" DIGIT "." DIGIT, RFC 7230 section 2.6
+constexpr size_t kVersionChars = 8;                        // "HTTP/" DIGIT "." DIGIT, RFC 7230 section 2.6
 constexpr uint64_t kLargestBodyLimit = uint64_t(1) << 60;  // keeps value * 10 in range
 
 struct MethodName {
@@ -18,11 +18,9 @@ struct MethodName {
   HttpMethod method;
 };
 constexpr MethodName kMethods[] = {
-    {"GET", HttpMethod::kGet},         {"HEAD", HttpMethod::kHead},
-    {"POST", HttpMethod::kPost},       {"PUT", HttpMethod::kPut},
-    {"DELETE", HttpMethod::kDelete},   {"OPTIONS", HttpMethod::kOptions},
-    {"PATCH", HttpMethod::kPatch},     {"CONNECT", HttpMethod::kConnect},
-    {"TRACE", HttpMethod::kTrace},
+    {"GET", HttpMethod::kGet},     {"HEAD", HttpMethod::kHead},       {"POST", HttpMethod::kPost},
+    {"PUT", HttpMethod::kPut},     {"DELETE", HttpMethod::kDelete},   {"OPTIONS", HttpMethod::kOptions},
+    {"PATCH", HttpMethod::kPatch}, {"CONNECT", HttpMethod::kConnect}, {"TRACE", HttpMethod::kTrace},
 };
 
 // Methods are case-sensitive (RFC 7231 section 4.1): "get" is some other method.
@@ -52,8 +50,8 @@ void for_each_element(const HttpRequestHead& h, std::string_view name, Fn&& fn) 
 }
 
 bool all_tchar(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
 }
 
 // request-target: we accept any non-empty run of visible ASCII (origin-form and friends,
@@ -154,8 +152,8 @@ HttpParseResult HttpHeadParser::parse_head(const char* buf) {
     const std::string_view rest(buf + pos, end - pos);
     const size_t eol = rest.find(kCrlf);
     const std::string_view line = rest.substr(0, eol);
-    const HttpParseResult r = first ? parse_request_line(line, uint32_t(pos))
-                                    : parse_field_line(line, uint32_t(pos));
+    const HttpParseResult r =
+        first ? parse_request_line(line, uint32_t(pos)) : parse_field_line(line, uint32_t(pos));
     if (r.state == HttpParseState::kError) return r;
     first = false;
     pos += line.size() + kCrlf.size();

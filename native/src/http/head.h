@@ -19,9 +19,9 @@ namespace ringcast::http {
 
 // Defaults for HttpLimits, for tests and fuzzers: the server passes --max-head-bytes,
 // --max-headers and --max-payload from config/defaults.ts.
-constexpr size_t kDefaultMaxHeadBytes = 8 * 1024;      // request line + fields + blank line
-constexpr size_t kDefaultMaxHeaders = 64;              // header fields
-constexpr uint64_t kDefaultMaxBodyBytes = 1024 * 1024; // Content-Length, bytes
+constexpr size_t kDefaultMaxHeadBytes = 8 * 1024;       // request line + fields + blank line
+constexpr size_t kDefaultMaxHeaders = 64;               // header fields
+constexpr uint64_t kDefaultMaxBodyBytes = 1024 * 1024;  // Content-Length, bytes
 
 struct HttpLimits {
   size_t max_head_bytes = kDefaultMaxHeadBytes;
@@ -40,7 +40,16 @@ constexpr int kStatusVersionNotSupported = 505;
 constexpr std::string_view kReasonTooManyFields = "too many header fields";
 
 enum class HttpMethod : uint8_t {
-  kGet, kHead, kPost, kPut, kDelete, kOptions, kPatch, kConnect, kTrace, kOther
+  kGet,
+  kHead,
+  kPost,
+  kPut,
+  kDelete,
+  kOptions,
+  kPatch,
+  kConnect,
+  kTrace,
+  kOther
 };
 
 // A range of the caller's buffer.
@@ -58,16 +67,16 @@ struct HttpRequestHead {
   const char* base = nullptr;  // buffer of the last parse() call; Slices index into it
   HttpMethod method = HttpMethod::kOther;
   Slice method_text;
-  Slice target;                // request-target as received, e.g. "/ws?topics=a"
+  Slice target;  // request-target as received, e.g. "/ws?topics=a"
   uint8_t version_major = 0;
   uint8_t version_minor = 0;
   std::vector<HttpField> fields;
-  uint64_t content_length = 0; // 0 when absent
-  bool chunked = false;        // Transfer-Encoding: chunked (content_length is 0); decode
-                               // the body with ChunkedDecoder (http_chunked.h)
-  bool keep_alive = false;     // RFC 7230 section 6.3
-  size_t head_bytes = 0;       // bytes of the head including the blank line; the body
-                               // (content_length bytes) or the next request starts here
+  uint64_t content_length = 0;  // 0 when absent
+  bool chunked = false;         // Transfer-Encoding: chunked (content_length is 0); decode
+                                // the body with ChunkedDecoder (http_chunked.h)
+  bool keep_alive = false;      // RFC 7230 section 6.3
+  size_t head_bytes = 0;        // bytes of the head including the blank line; the body
+                                // (content_length bytes) or the next request starts here
 
   std::string_view text(Slice s) const { return {base + s.offset, s.length}; }
   // First field with this name (case-insensitive), or an empty view with found = false.
@@ -85,8 +94,8 @@ enum class HttpParseState : uint8_t { kNeedMore, kDone, kError };
 
 struct HttpParseResult {
   HttpParseState state = HttpParseState::kNeedMore;
-  int status = 0;              // for kError: the response status to send, then close
-  const char* reason = "";     // for kError: a short fixed text for logs and tests
+  int status = 0;           // for kError: the response status to send, then close
+  const char* reason = "";  // for kError: a short fixed text for logs and tests
 };
 
 class HttpHeadParser {
@@ -114,10 +123,10 @@ class HttpHeadParser {
   HttpLimits limits_;
   HttpRequestHead head_;
   HttpParseResult result_;
-  size_t scanned_ = 0;      // bytes already examined by scan()
-  size_t line_start_ = 0;   // offset of the line being scanned
-  size_t head_start_ = 0;   // offset of the request line (after ignored empty lines)
-  size_t lines_ = 0;        // complete non-empty lines so far
+  size_t scanned_ = 0;     // bytes already examined by scan()
+  size_t line_start_ = 0;  // offset of the line being scanned
+  size_t head_start_ = 0;  // offset of the request line (after ignored empty lines)
+  size_t lines_ = 0;       // complete non-empty lines so far
   bool prev_cr_ = false;
 };
 

@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-
 namespace ringcast::http {
 
 namespace {
@@ -14,13 +13,20 @@ struct StatusText {
   std::string_view phrase;
 };
 constexpr StatusText kPhrases[] = {
-    {101, "Switching Protocols"}, {400, "Bad Request"},
-    {401, "Unauthorized"},        {403, "Forbidden"},
-    {404, "Not Found"},           {405, "Method Not Allowed"},
-    {411, "Length Required"},     {413, "Payload Too Large"},
-    {415, "Unsupported Media Type"}, {426, "Upgrade Required"},
-    {429, "Too Many Requests"},   {431, "Request Header Fields Too Large"},
-    {500, "Internal Server Error"}, {503, "Service Unavailable"},
+    {101, "Switching Protocols"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {411, "Length Required"},
+    {413, "Payload Too Large"},
+    {415, "Unsupported Media Type"},
+    {426, "Upgrade Required"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {503, "Service Unavailable"},
     {505, "HTTP Version Not Supported"},
 };
 
@@ -84,8 +90,8 @@ std::string_view reason_phrase(int status) {
   return "Error";
 }
 
-size_t write_error_response(char* out, size_t cap, int status, std::string_view code,
-                            std::string_view msg, std::string_view extra_headers) {
+size_t write_error_response(char* out, size_t cap, int status, std::string_view code, std::string_view msg,
+                            std::string_view extra_headers) {
   // The body first, at the end of the buffer, to know its length; then moved behind the head.
   Writer body(out, cap);
   body.put("{\"error\":").put_json_string(code).put(",\"msg\":").put_json_string(msg).put("}");

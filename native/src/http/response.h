@@ -12,8 +12,8 @@ namespace ringcast::http {
 // Connection: close, extra_headers (complete lines, e.g. kVersionHeader for 426) and the body
 // {"error":code,"msg":msg} that every HTTP error of ringcast carries (docs/protocol.md); msg is
 // JSON-escaped here.
-size_t write_error_response(char* out, size_t cap, int status, std::string_view code,
-                            std::string_view msg, std::string_view extra_headers = {});
+size_t write_error_response(char* out, size_t cap, int status, std::string_view code, std::string_view msg,
+                            std::string_view extra_headers = {});
 
 // Reason phrase for the statuses ringcast sends (RFC 7231 section 6.1), "Error" otherwise.
 std::string_view reason_phrase(int status);

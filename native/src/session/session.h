@@ -29,13 +29,13 @@ struct Session {
   SessionPhase phase = SessionPhase::kHttp;
   uint16_t close_code = 0;  // sent or received close status, for the kClosed event
   bool input_queued = false;
-  bool heard = true;             // bytes arrived since the last run_timers ping
-  bool continue_sent = false;    // "100 Continue" answered this request's Expect
-  bool peer_eof = false;         // the peer's FIN came: answer what was sent, then close
-  uint64_t phase_since_ms = 0;   // monotonic ms when the current HTTP request began
-  std::unique_ptr<http::HttpHeadParser> http;  // dropped after the upgrade
+  bool heard = true;                              // bytes arrived since the last run_timers ping
+  bool continue_sent = false;                     // "100 Continue" answered this request's Expect
+  bool peer_eof = false;                          // the peer's FIN came: answer what was sent, then close
+  uint64_t phase_since_ms = 0;                    // monotonic ms when the current HTTP request began
+  std::unique_ptr<http::HttpHeadParser> http;     // dropped after the upgrade
   std::unique_ptr<http::ChunkedDecoder> chunked;  // while a chunked request body arrives
-  std::vector<uint8_t> inbuf;    // HTTP bytes so far; bytes that arrive while the layer decides
+  std::vector<uint8_t> inbuf;  // HTTP bytes so far; bytes that arrive while the layer decides
   ws::FrameParser frames;
   // A message assembled across frames or receives; moved into the batch when complete, so an
   // idle connection holds no capacity from its largest message.

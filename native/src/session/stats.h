@@ -8,9 +8,9 @@
 
 namespace ringcast {
 
-#define RINGCAST_SESSION_STATS(X)                                                               \
+#define RINGCAST_SESSION_STATS(X)                                                                           \
   X(sessions, sessions, kGauge, "ringcast_ring_sessions", "connections with a session (HTTP or WebSocket)") \
-  X(session_buffer_bytes, sessionBufferBytes, kGauge, "ringcast_ring_session_buffer_bytes",   \
+  X(session_buffer_bytes, sessionBufferBytes, kGauge, "ringcast_ring_session_buffer_bytes",                 \
     "bytes of input and message-assembly buffers held by connections")
 
 #define RINGCAST_STATS(X) RINGCAST_ENGINE_STATS(X) RINGCAST_SESSION_STATS(X)

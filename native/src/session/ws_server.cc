@@ -17,21 +17,26 @@ constexpr size_t kErrorResponseSlack = 256;  // status line and fixed headers of
 // one (a big body) is freed, so an idle keep-alive connection is small again.
 constexpr size_t kIdleInbufBytes = 4096;
 
-bool within(const uint8_t* p, const uint8_t* base, size_t len) {
-  return p >= base && p <= base + len;
-}
+bool within(const uint8_t* p, const uint8_t* base, size_t len) { return p >= base && p <= base + len; }
 
 }  // namespace
 
 const char* event_name(WsEventType type) {
   switch (type) {
-    case WsEventType::kRequest: return "request";
-    case WsEventType::kMessage: return "message";
-    case WsEventType::kClosed: return "closed";
-    case WsEventType::kDrain: return "drain";
-    case WsEventType::kOverflow: return "overflow";
-    case WsEventType::kRefused: return "refused";
-    case WsEventType::kOwnWrite: return "own-write";
+    case WsEventType::kRequest:
+      return "request";
+    case WsEventType::kMessage:
+      return "message";
+    case WsEventType::kClosed:
+      return "closed";
+    case WsEventType::kDrain:
+      return "drain";
+    case WsEventType::kOverflow:
+      return "overflow";
+    case WsEventType::kRefused:
+      return "refused";
+    case WsEventType::kOwnWrite:
+      return "own-write";
   }
   return "?";
 }
@@ -40,7 +45,9 @@ WsServer::WsServer(Engine& engine, const WsConfig& config)
     : engine_(engine), config_(config), sessions_(engine.capacity()) {}
 
 WsServer::WsServer(std::unique_ptr<Engine> engine, const WsConfig& config)
-    : owned_engine_(std::move(engine)), engine_(*owned_engine_), config_(config),
+    : owned_engine_(std::move(engine)),
+      engine_(*owned_engine_),
+      config_(config),
       sessions_(engine_.capacity()) {}
 
 std::unique_ptr<WsServer> WsServer::open(const EngineConfig& engine_config, const WsConfig& config,
@@ -57,9 +64,7 @@ Session* WsServer::session_of(ConnId conn) {
   return sessions_[slot].get();
 }
 
-Session* WsServer::session(ConnId conn) {
-  return engine_.fd_of(conn) < 0 ? nullptr : session_of(conn);
-}
+Session* WsServer::session(ConnId conn) { return engine_.fd_of(conn) < 0 ? nullptr : session_of(conn); }
 
 void WsServer::emit(WsEventType type, ConnId conn) {
   WsEvent e;
@@ -380,8 +385,8 @@ void WsServer::on_frames(ConnId conn, Session& s, uint8_t* data, size_t len) {
   }
 }
 
-void WsServer::on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe,
-                              const uint8_t* chunk, size_t chunk_len) {
+void WsServer::on_frame_event(ConnId conn, Session& s, const ws::FrameEvent& fe, const uint8_t* chunk,
+                              size_t chunk_len) {
   switch (fe.type) {
     case ws::FrameEventType::kText:
     case ws::FrameEventType::kBinary: {
@@ -472,8 +477,8 @@ void WsServer::refuse(ConnId conn, Session& s, int status, std::string_view reas
   }
 }
 
-void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view code,
-                          std::string_view msg, std::string_view extra) {
+void WsServer::http_error(ConnId conn, Session& s, int status, std::string_view code, std::string_view msg,
+                          std::string_view extra) {
   // JSON escaping at most sextuples a byte (\u00XX)
   std::string out(kErrorResponseSlack + code.size() * 6 + msg.size() * 6 + extra.size(), '\0');
   size_t n = http::write_error_response(&out[0], out.size(), status, code, msg, extra);

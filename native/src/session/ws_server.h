@@ -35,7 +35,7 @@
 namespace ringcast {
 
 struct WsConfig {
-  http::HttpLimits http;     // head size, header count, body size
+  http::HttpLimits http;   // head size, header count, body size
   ws::FrameLimits frames;  // max message bytes (1009 past it)
 };
 
@@ -56,17 +56,17 @@ const char* event_name(WsEventType type);
 
 struct WsEvent {
   WsEventType type;
-  bool upgrade;   // kRequest: a valid WebSocket upgrade
-  bool binary;    // kMessage
+  bool upgrade;     // kRequest: a valid WebSocket upgrade
+  bool binary;      // kMessage
   bool compressed;  // kMessage: permessage-deflate, data is the deflated payload (inflate above)
-  uint16_t code;  // kClosed
+  uint16_t code;    // kClosed
   ConnId conn;
-  uint32_t len;                     // kMessage payload, kRequest body
-  const uint8_t* data;              // valid until the next poll()
+  uint32_t len;                       // kMessage payload, kRequest body
+  const uint8_t* data;                // valid until the next poll()
   const http::HttpRequestHead* head;  // kRequest: valid until the next poll()
-  Frame* frame;                     // kOwnWrite: the frame (a reference), or null
-  bool closes;                      // kOwnWrite: close the connection (after `frame`)
-  bool done;                        // kOwnWrite: performed
+  Frame* frame;                       // kOwnWrite: the frame (a reference), or null
+  bool closes;                        // kOwnWrite: close the connection (after `frame`)
+  bool done;                          // kOwnWrite: performed
 };
 
 constexpr int64_t kNoExclude = -1;
@@ -75,8 +75,7 @@ class WsServer {
  public:
   // A server over its own engine, which it initialises (the binding's way in): nullptr and
   // *err = -errno when the engine cannot start.
-  static std::unique_ptr<WsServer> open(const EngineConfig& engine_config, const WsConfig& config,
-                                        int* err);
+  static std::unique_ptr<WsServer> open(const EngineConfig& engine_config, const WsConfig& config, int* err);
   // Over an engine the caller owns and initialised (tests, fuzzers, benchmarks).
   explicit WsServer(Engine& engine, const WsConfig& config = {});
   // Whether an engine can run here: the loopback self-test of engine/self_test.h (one reason
@@ -121,8 +120,8 @@ class WsServer {
   // none), copied into engine memory once and referenced by every queue. With a deflated frame
   // (the same message compressed, RSV1 set), connections accepted with permessage-deflate get
   // that one instead: each frame still copied once. Returns how many queued it.
-  size_t fanout(const ConnId* conns, size_t n, const void* frame, size_t len,
-                int64_t exclude = kNoExclude, const void* deflated = nullptr, size_t deflated_len = 0);
+  size_t fanout(const ConnId* conns, size_t n, const void* frame, size_t len, int64_t exclude = kNoExclude,
+                const void* deflated = nullptr, size_t deflated_len = 0);
   int close(ConnId conn, uint16_t code, std::string_view reason = {});
   // RST now, queue dropped (also on a closing connection).
   int abort(ConnId conn) { return engine_.close(conn, CloseMode::kAbort); }

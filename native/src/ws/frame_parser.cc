@@ -14,8 +14,12 @@ constexpr uint64_t kLength64Msb = uint64_t(1) << 63;
 
 bool is_known_opcode(uint8_t op) {
   switch (Opcode(op)) {
-    case Opcode::kContinuation: case Opcode::kText: case Opcode::kBinary:
-    case Opcode::kClose: case Opcode::kPing: case Opcode::kPong:
+    case Opcode::kContinuation:
+    case Opcode::kText:
+    case Opcode::kBinary:
+    case Opcode::kClose:
+    case Opcode::kPing:
+    case Opcode::kPong:
       return true;
   }
   return false;  // 0x3-0x7 and 0xB-0xF are reserved (section 5.2)
@@ -41,8 +45,7 @@ FrameEvent FrameParser::fail(uint16_t code, const char* reason) {
   return e;
 }
 
-FrameEvent FrameParser::event_of(FrameEventType type, const uint8_t* data, size_t size,
-                                  uint16_t code) {
+FrameEvent FrameParser::event_of(FrameEventType type, const uint8_t* data, size_t size, uint16_t code) {
   FrameEvent e;
   e.type = type;
   e.data = data;
@@ -95,10 +98,14 @@ bool FrameParser::fill_header(const uint8_t* data, size_t len, size_t* used) {
 
 FrameEvent FrameParser::advance_header(std::vector<uint8_t>& message) {
   switch (phase_) {
-    case Phase::kFirstBytes: return on_first_bytes(message);
-    case Phase::kExtendedLength: return on_length();
-    case Phase::kMaskKey: return on_mask_key(message);
-    default: return {};
+    case Phase::kFirstBytes:
+      return on_first_bytes(message);
+    case Phase::kExtendedLength:
+      return on_length();
+    case Phase::kMaskKey:
+      return on_mask_key(message);
+    default:
+      return {};
   }
 }
 
@@ -139,8 +146,7 @@ FrameEvent FrameParser::on_first_bytes(std::vector<uint8_t>& message) {
     utf8_.reset();
     message.clear();
   }
-  const size_t ext = len7 == kLength16Marker ? kLength16Bytes
-                   : len7 == kLength64Marker ? kLength64Bytes : 0;
+  const size_t ext = len7 == kLength16Marker ? kLength16Bytes : len7 == kLength64Marker ? kLength64Bytes : 0;
   phase_ = Phase::kExtendedLength;
   header_need_ = uint8_t(kFirstBytes + ext);
   return ext == 0 ? on_length() : FrameEvent{};
@@ -187,8 +193,7 @@ FrameEvent FrameParser::deliver_in_place(uint8_t* payload) {
   if (checks_utf8() && !(utf8_.feed(payload, n) && utf8_.at_boundary())) {
     return fail(kCloseInvalidPayload, "text message is not UTF-8");
   }
-  const FrameEventType type =
-      opcode_ == Opcode::kText ? FrameEventType::kText : FrameEventType::kBinary;
+  const FrameEventType type = opcode_ == Opcode::kText ? FrameEventType::kText : FrameEventType::kBinary;
   message_open_ = false;
   next_frame();
   FrameEvent e = event_of(type, payload, n, 0);
@@ -196,8 +201,7 @@ FrameEvent FrameParser::deliver_in_place(uint8_t* payload) {
   return e;
 }
 
-FrameEvent FrameParser::consume_payload(const uint8_t* src, size_t n,
-                                        std::vector<uint8_t>& message) {
+FrameEvent FrameParser::consume_payload(const uint8_t* src, size_t n, std::vector<uint8_t>& message) {
   if (is_control(opcode_)) {
     if (!control_) control_.reset(new uint8_t[kMaxControlPayload]);
     apply_mask(control_.get() + payload_done_, src, n, mask_key_, payload_done_);
@@ -235,9 +239,12 @@ FrameEvent FrameParser::finish_frame(std::vector<uint8_t>& message) {
 
 FrameEvent FrameParser::control_event(Opcode op, const uint8_t* payload, size_t len) {
   switch (op) {
-    case Opcode::kPing: return event_of(FrameEventType::kPing, payload, len, 0);
-    case Opcode::kPong: return event_of(FrameEventType::kPong, payload, len, 0);
-    default: return finish_close(payload, len);
+    case Opcode::kPing:
+      return event_of(FrameEventType::kPing, payload, len, 0);
+    case Opcode::kPong:
+      return event_of(FrameEventType::kPong, payload, len, 0);
+    default:
+      return finish_close(payload, len);
   }
 }
 

@@ -29,8 +29,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ws/rfc6455.h"
 #include "ws/mask.h"
+#include "ws/rfc6455.h"
 #include "ws/utf8.h"
 
 namespace ringcast::ws {

@@ -67,8 +67,8 @@ size_t write_close_frame(uint8_t* out, uint16_t code, std::string_view reason) {
   return write_control_frame(out, Opcode::kClose, payload, kCloseCodeBytes + n);
 }
 
-void append_client_frame(std::vector<uint8_t>& out, Opcode op, bool fin, const uint8_t* payload,
-                         size_t len, const uint8_t key[kMaskKeyBytes]) {
+void append_client_frame(std::vector<uint8_t>& out, Opcode op, bool fin, const uint8_t* payload, size_t len,
+                         const uint8_t key[kMaskKeyBytes]) {
   uint8_t header[kMaxFrameHeaderBytes];
   size_t h = write_header(header, op, fin, len, true);
   std::memcpy(header + h, key, kMaskKeyBytes);

@@ -7,14 +7,14 @@
 #include <string_view>
 #include <vector>
 
-#include "ws/rfc6455.h"
 #include "ws/mask.h"
+#include "ws/rfc6455.h"
 
 namespace ringcast::ws {
 
-constexpr size_t kMaxServerHeaderBytes = 10;  // 2 + 8, no mask key
+constexpr size_t kMaxServerHeaderBytes = 10;                                   // 2 + 8, no mask key
 constexpr size_t kMaxCloseReasonBytes = kMaxControlPayload - kCloseCodeBytes;  // 123
-constexpr size_t kMaxControlFrameBytes = 2 + kMaxControlPayload;              // 127
+constexpr size_t kMaxControlFrameBytes = 2 + kMaxControlPayload;               // 127
 
 // Bytes of the header for this payload length: 2, 4 or 10, plus 4 when masked.
 size_t frame_header_size(uint64_t payload_len, bool masked);
@@ -37,7 +37,7 @@ inline size_t write_pong_frame(uint8_t* out, const uint8_t* payload, size_t len)
 size_t write_close_frame(uint8_t* out, uint16_t code, std::string_view reason);
 
 // Client frame (masked with key, section 5.3) appended to out: header then masked payload.
-void append_client_frame(std::vector<uint8_t>& out, Opcode op, bool fin, const uint8_t* payload,
-                         size_t len, const uint8_t key[kMaskKeyBytes]);
+void append_client_frame(std::vector<uint8_t>& out, Opcode op, bool fin, const uint8_t* payload, size_t len,
+                         const uint8_t key[kMaskKeyBytes]);
 
 }  // namespace ringcast::ws

@@ -10,8 +10,8 @@
 namespace ringcast::ws {
 
 constexpr int kStatusUpgradeRequired = 426;
-constexpr size_t kAcceptKeyChars = 28;     // base64 of a 20-byte SHA-1 digest
-constexpr size_t kClientNonceBytes = 16;   // Sec-WebSocket-Key decodes to 16 bytes (4.1)
+constexpr size_t kAcceptKeyChars = 28;    // base64 of a 20-byte SHA-1 digest
+constexpr size_t kClientNonceBytes = 16;  // Sec-WebSocket-Key decodes to 16 bytes (4.1)
 constexpr std::string_view kWebSocketVersion = "13";
 // Sent with 426 so the client can retry with a version we speak (RFC 6455 section 4.4).
 constexpr std::string_view kVersionHeader = "Sec-WebSocket-Version: 13\r\n";
@@ -24,10 +24,10 @@ enum class UpgradeKind : uint8_t {
 
 struct UpgradeCheck {
   UpgradeKind kind = UpgradeKind::kNotUpgrade;
-  int status = 0;                   // kRejected: 400 or 426
-  std::string_view extra_headers;   // kRejected: complete header lines to add (may be empty)
-  const char* reason = "";          // kRejected: short fixed text for logs and tests
-  std::string_view key;             // kOk: Sec-WebSocket-Key, view into the head's buffer
+  int status = 0;                  // kRejected: 400 or 426
+  std::string_view extra_headers;  // kRejected: complete header lines to add (may be empty)
+  const char* reason = "";         // kRejected: short fixed text for logs and tests
+  std::string_view key;            // kOk: Sec-WebSocket-Key, view into the head's buffer
 };
 
 // Applies the checks of RFC 6455 section 4.2.1 to a head that HttpHeadParser completed.

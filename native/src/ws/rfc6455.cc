@@ -4,7 +4,7 @@ namespace ringcast::ws {
 
 namespace {
 constexpr uint16_t kFirstDefined = 1000;
-constexpr uint16_t kLastDefined = 1014;    // 1012-1014 registered with IANA after RFC 6455
+constexpr uint16_t kLastDefined = 1014;  // 1012-1014 registered with IANA after RFC 6455
 constexpr uint16_t kFirstPrivate = 3000;
 constexpr uint16_t kLastPrivate = 4999;
 constexpr uint16_t kReserved1004 = 1004;

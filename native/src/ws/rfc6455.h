@@ -29,22 +29,22 @@ constexpr uint8_t kLength16Marker = 126;  // next 2 bytes carry the length
 constexpr uint8_t kLength64Marker = 127;  // next 8 bytes carry the length
 constexpr uint64_t kMaxLength7 = 125;
 constexpr uint64_t kMaxLength16 = 0xFFFF;
-constexpr size_t kMaxControlPayload = 125;    // section 5.5
-constexpr size_t kMaxFrameHeaderBytes = 14;   // 2 + 8 (length) + 4 (mask key)
-constexpr size_t kCloseCodeBytes = 2;         // a close payload starts with the code (5.5.1)
+constexpr size_t kMaxControlPayload = 125;   // section 5.5
+constexpr size_t kMaxFrameHeaderBytes = 14;  // 2 + 8 (length) + 4 (mask key)
+constexpr size_t kCloseCodeBytes = 2;        // a close payload starts with the code (5.5.1)
 
 // Close status codes, section 7.4.1, and the ones we send.
 constexpr uint16_t kCloseNormal = 1000;
 constexpr uint16_t kCloseGoingAway = 1001;
 constexpr uint16_t kCloseProtocolError = 1002;
 constexpr uint16_t kCloseUnsupportedData = 1003;
-constexpr uint16_t kCloseNoStatus = 1005;         // never on the wire: "no code received"
-constexpr uint16_t kCloseAbnormal = 1006;         // never on the wire: "connection dropped"
-constexpr uint16_t kCloseInvalidPayload = 1007;   // e.g. text that is not UTF-8
+constexpr uint16_t kCloseNoStatus = 1005;        // never on the wire: "no code received"
+constexpr uint16_t kCloseAbnormal = 1006;        // never on the wire: "connection dropped"
+constexpr uint16_t kCloseInvalidPayload = 1007;  // e.g. text that is not UTF-8
 constexpr uint16_t kClosePolicyViolation = 1008;
 constexpr uint16_t kCloseMessageTooBig = 1009;
 constexpr uint16_t kCloseInternalError = 1011;
-constexpr uint16_t kCloseTryAgainLater = 1013;    // our outbound-limit policy (DESIGN.md)
+constexpr uint16_t kCloseTryAgainLater = 1013;  // our outbound-limit policy (DESIGN.md)
 
 inline bool is_control(Opcode op) { return (uint8_t(op) & kControlBit) != 0; }
 

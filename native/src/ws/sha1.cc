@@ -7,8 +7,7 @@ namespace ringcast::ws {
 namespace {
 
 // Initial hash value H0..H4, RFC 3174 section 6.1.
-constexpr uint32_t kInit[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
-                               0xC3D2E1F0u};
+constexpr uint32_t kInit[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
 // Round constants K(t) for t in 0-19, 20-39, 40-59, 60-79 (RFC 3174 section 5).
 constexpr uint32_t kRound[4] = {0x5A827999u, 0x6ED9EBA1u, 0x8F1BBCDCu, 0xCA62C1D6u};
 
@@ -28,9 +27,12 @@ inline void store_be32(uint8_t* p, uint32_t v) {
 // The logical function f(t; B, C, D) of RFC 3174 section 5, by round group.
 inline uint32_t round_fn(int group, uint32_t b, uint32_t c, uint32_t d) {
   switch (group) {
-    case 0: return (b & c) | (~b & d);
-    case 2: return (b & c) | (b & d) | (c & d);
-    default: return b ^ c ^ d;
+    case 0:
+      return (b & c) | (~b & d);
+    case 2:
+      return (b & c) | (b & d) | (c & d);
+    default:
+      return b ^ c ^ d;
   }
 }
 
