@@ -2,7 +2,8 @@
 // hash) versus one acceptor that hands each fd to the least-loaded worker; then what a
 // correlated disconnect (half of worker 0's clients leave) and the reconnects do to the spread.
 //
-//   node loadtest/workers/spread.mjs [--n 2,4,8] [--runs 3] [--conns 10000] [--modes reuseport,acceptor]
+//   node loadtest/workers/spread.mjs [--n 2,4,8] [--runs 3] [--conns 10000] [--modes reuseport,acceptor] [--drop 50]
+//   (--drop 100: worker 0 dies, its clients reconnect: what a replaced worker gets)
 //
 // The server is spread.c (built here with cc into build/), the clients clients.mjs: two
 // processes, each started with `ulimit -n 20000` and `nice -n 10`. 127.0.0.1 only.
@@ -21,6 +22,7 @@ const Ns = (args.n ?? '2,4,8').split(',').map(Number);
 const runs = Number(args.runs ?? 3);
 const conns = Number(args.conns ?? 10000);
 const modes = (args.modes ?? 'reuseport,acceptor').split(',');
+const dropPct = Number(args.drop ?? 50); // percent of worker 0's connections that leave and come back
 
 const bin = join(here, 'build/spread');
 if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(join(here, 'spread.c')).mtimeMs) {
@@ -66,8 +68,8 @@ for (const mode of modes) {
       const opened = await cli.ask(`open ${conns}`);
       const connectMs = performance.now() - t0;
       const initial = nums(await srv.ask('count'));
-      // correlated disconnect: half of worker 0's clients leave (a worker restart, a noisy tenant)
-      const dropped = nums(await srv.ask('drop 0 50'))[0];
+      // correlated disconnect: --drop percent of worker 0's clients leave (a worker restart, a noisy tenant)
+      const dropped = nums(await srv.ask(`drop 0 ${dropPct}`))[0];
       await cli.ask('live');
       const afterDrop = nums(await srv.ask('count'));
       // ... and come back
