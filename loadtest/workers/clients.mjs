@@ -10,7 +10,10 @@ const live = new Set();
 
 function open(k) {
   return new Promise((resolve) => {
-    let started = 0, done = 0, failed = 0, inflight = 0;
+    let started = 0,
+      done = 0,
+      failed = 0,
+      inflight = 0;
     const next = () => {
       while (inflight < 512 && started < k) {
         started++;
@@ -26,9 +29,15 @@ function open(k) {
           if (done === k) resolve({ failed });
           else next();
         };
-        s.on('connect', () => { live.add(s); settle(true); });
+        s.on('connect', () => {
+          live.add(s);
+          settle(true);
+        });
         s.on('error', () => settle(false));
-        s.on('close', () => { live.delete(s); settle(false); });
+        s.on('close', () => {
+          live.delete(s);
+          settle(false);
+        });
       }
     };
     if (k === 0) resolve({ failed: 0 });

@@ -56,7 +56,12 @@ function parseArgs(argv) {
 // Counts messages, touches each (first byte), acknowledges every `ackEvery`, and reports its
 // thread CPU, process CPU and event-loop utilisation from the first message to the last.
 function receiver(total, ackEvery, ack, report) {
-  let got = 0, sum = 0, t0 = 0, p0 = 0, e0 = null, w0 = 0;
+  let got = 0,
+    sum = 0,
+    t0 = 0,
+    p0 = 0,
+    e0 = null,
+    w0 = 0;
   return (msg) => {
     if (got === 0) {
       t0 = threadNs();
@@ -78,7 +83,11 @@ function receiver(total, ackEvery, ack, report) {
 // then CAP bytes.
 // Positions count bytes modulo 2^31; a record is [u32 len][payload] padded to 4; a len of
 // 0xffffffff means "wrapped: continue at offset 0".
-const TAIL = 0, HEAD = 1, RXW = 2, TXW = 3, CONSUMED = 4;
+const TAIL = 0,
+  HEAD = 1,
+  RXW = 2,
+  TXW = 3,
+  CONSUMED = 4;
 const CAP = 8 << 20;
 const MASK = 0x7fffffff;
 const WRAP = 0xffffffff;
@@ -88,7 +97,8 @@ async function sabConsumer(sab, total, report, copyOut) {
   const data = new Uint8Array(sab, 32, CAP);
   const dv = new DataView(sab, 32, CAP);
   const rx = receiver(total, Infinity, () => {}, report);
-  let head = 0, got = 0;
+  let head = 0,
+    got = 0;
   while (got < total) {
     let tail = Atomics.load(hdr, TAIL);
     if (tail === head) {
@@ -136,7 +146,8 @@ async function sendAll({ mech, size, count, window }) {
   const pooled = () => Buffer.from(payload.subarray(0, Math.min(size, 64))); // a slice of the pool
   const ackEvery = Math.max(1, Math.floor(window / 4));
   const batched = mech.endsWith('-batch');
-  let acked = 0, wake = null;
+  let acked = 0,
+    wake = null;
   const onAck = (n) => {
     acked = n;
     if (wake) wake();
@@ -213,7 +224,9 @@ async function sendAll({ mech, size, count, window }) {
     throw new Error(`unknown mech ${mech}`);
   }
 
-  const t0 = threadNs(), p0 = procUs(), w0 = performance.now();
+  const t0 = threadNs(),
+    p0 = procUs(),
+    w0 = performance.now();
   let sent = 0;
   const make = mech === 'pm-pooled' ? pooled : () => frames[turn++ & 127];
   if (mech.startsWith('sab')) {
@@ -237,7 +250,9 @@ async function sendAll({ mech, size, count, window }) {
     }
   }
   const rx = await done;
-  const txThreadNs = threadNs() - t0, txProcUs = procUs() - p0, wallMs = performance.now() - w0;
+  const txThreadNs = threadNs() - t0,
+    txProcUs = procUs() - p0,
+    wallMs = performance.now() - w0;
   close();
   return { mech, size, count, window, txThreadNs, txProcUs, wallMs, ...rx };
 }
@@ -309,7 +324,12 @@ async function main() {
   }
   const a = parseArgs(process.argv.slice(2));
   if (a.role === 'fork-rx') {
-    const rx = receiver(Number(a.count), Number(a.ackEvery), (n) => process.send({ ack: n }), (r) => process.send(r));
+    const rx = receiver(
+      Number(a.count),
+      Number(a.ackEvery),
+      (n) => process.send({ ack: n }),
+      (r) => process.send(r),
+    );
     process.on('message', (m) => {
       if (Array.isArray(m)) for (const x of m) rx(x);
       else rx(m);
@@ -386,7 +406,9 @@ async function main() {
 }
 
 if (isMainThread && !process.argv.includes('--role') && !process.argv.includes('--mech')) {
-  console.log('| mech | bytes | messages | window | tx thread µs/msg | rx thread µs/msg | both processes µs/msg | rx ELU | msgs/s | wall s |');
+  console.log(
+    '| mech | bytes | messages | window | tx thread µs/msg | rx thread µs/msg | both processes µs/msg | rx ELU | msgs/s | wall s |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|');
 }
 main();

@@ -80,7 +80,8 @@ for (const mode of modes) {
       await Promise.all([new Promise((r) => srv.p.on('exit', r)), new Promise((r) => cli.p.on('exit', r))]);
       const r = { mode, n, run, opened, connectMs: Math.round(connectMs), initial, dropped, afterDrop, afterReconnect };
       results.push(r);
-      const s = stats(initial), s2 = stats(afterReconnect);
+      const s = stats(initial),
+        s2 = stats(afterReconnect);
       console.log(
         `${mode} N=${n} run ${run}: ${opened}; ${Math.round(connectMs)} ms; initial [${initial}] min ${s.min} max ${s.max} sd ${s.sd.toFixed(1)}` +
           ` | drop ${dropped} of w0 -> [${afterDrop}] | reconnect -> [${afterReconnect}] max/min ${(s2.max / s2.min).toFixed(2)}`,
