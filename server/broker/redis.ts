@@ -27,6 +27,8 @@ import type { RedisTarget } from './url.js';
 
 /** Channels per SUBSCRIBE when resubscribing after an outage. */
 const RESUBSCRIBE_BATCH = 500;
+/** Topics whose last seq one probe checks (round robin). */
+const CHECK_BATCH = 1000;
 /** Longest pause between reconnect attempts (ms). */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
@@ -74,6 +76,8 @@ export class RedisBroker implements SharedBroker {
   private probeSent = 0;
   private probeSeen = 0;
   private probeSentAt = 0;
+  /** where the next periodic check of topics' last seq starts */
+  private checkCursor = 0;
   private readonly nodeChannel: string;
   private stopped = false;
 
@@ -238,9 +242,16 @@ export class RedisBroker implements SharedBroker {
     (link === 'command' ? this.cmd : this.sub).disconnect(true);
   }
 
+  /**
+   * At most CHECK_BATCH topics per probe, round robin: with many topics each is checked every
+   * few minutes instead of flooding Redis with one HMGET per topic every probe.
+   */
   private async checkTops(): Promise<void> {
-    const topics = [...this.events.held()];
-    if (topics.length === 0) return;
+    const all = [...this.events.held()];
+    if (all.length === 0) return;
+    if (this.checkCursor >= all.length) this.checkCursor = 0;
+    const topics = all.slice(this.checkCursor, this.checkCursor + CHECK_BATCH);
+    this.checkCursor += topics.length;
     const pipeline = this.cmd.pipeline();
     for (const t of topics) pipeline.hmget(this.key(t, 'meta'), 's', 'e');
     try {
