@@ -304,6 +304,22 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       console.log(`[outage ${transport}] silent link: messages delivered ${took} ms after they were published`);
     }, 30_000);
 
+    it('a message whose PUBLISH never arrived (lost tail) is found by the periodic check and delivered', async () => {
+      const p = prefix();
+      const a = await node(r.redis.url, p);
+      const sub = await open(a);
+      const ack = await sub.request({ op: 'sub', topic: 'tail', id: 's' });
+      // what a publish whose channel message was lost leaves in Redis: the seq and the stream entry
+      await r.redis.call('HINCRBY', `${p}:{tail}:meta`, 's', 1);
+      await r.redis.call('XADD', `${p}:{tail}:stream`, '1-0', 'd', '"lost"');
+      const t0 = Date.now();
+      expect(await sub.next(PROBE * 6 + 2000)).toMatchObject({ op: 'msg', topic: 'tail', seq: 1, data: 'lost' });
+      const took = Date.now() - t0;
+      expect(ack.epoch).toBeTruthy();
+      await sub.silent(100);
+      console.log(`[outage ${transport}] lost tail message delivered ${took} ms later (probe ${PROBE} ms, seen ahead twice)`);
+    }, 30_000);
+
     it('a node started while Redis is unreachable: /livez 200, /healthz 503, requests fail within the timeout and nothing is queued; healthy once Redis is reachable', async () => {
       const p = prefix();
       const proxy = await CutProxy.start(r.redis.port);
