@@ -49,6 +49,8 @@ const MAX_HELD_ARRIVALS = 10_000;
 const CATCH_UP_CONCURRENCY = 32;
 /** Shared broker: presence entries per refresh command. */
 const PRESENCE_BATCH = 500;
+/** Shared broker: publish bytes the whole node may have waiting for the broker, in --max-outbound units. */
+const NODE_IN_FLIGHT_OUTBOUNDS = 16;
 /** Shared broker: requests one connection may have waiting for the broker. */
 const MAX_IN_FLIGHT = 256;
 /** Shared broker: what a presence reply may hold (1000 clients with their user ids), for the in-flight bound. */
@@ -84,6 +86,8 @@ export class Hub {
   /** presence feeds with a presence_sync timer armed, so stop() can disarm them */
   private readonly armedFeeds = new Set<PresenceFeed>();
   private presenceTimer: NodeJS.Timeout | undefined;
+  /** shared broker: bytes of publishes sent and not yet answered, over all connections and HTTP */
+  private publishBytesInFlight = 0;
   transport!: Transport;
 
   constructor(
@@ -307,13 +311,27 @@ export class Hub {
     key: string | undefined,
   ): PublishResult | Promise<PublishResult> {
     if (!shared.ready) return { ok: false, code: 'unavailable', msg: `cannot publish: ${this.brokerDown()}` };
+    // the node's whole backlog toward the broker is bounded too (many connections, HTTP included)
+    const backlog = NODE_IN_FLIGHT_OUTBOUNDS * this.config.maxOutbound;
+    if (this.publishBytesInFlight > 0 && this.publishBytesInFlight + data.length > backlog) {
+      return {
+        ok: false,
+        code: 'unavailable',
+        msg: `cannot publish: ${backlog} bytes of publishes are waiting for the broker; retry later`,
+      };
+    }
+    this.publishBytesInFlight += data.length;
     return shared.publish(topic, data, exclude, key).then(
       (r): PublishResult => {
+        this.publishBytesInFlight -= data.length;
         if (r.duplicate) this.metrics.duplicatePublishes.inc();
         else this.metrics.publishes.inc({ source });
         return { ok: true, seq: r.seq, subscribers: r.nodes, duplicate: r.duplicate };
       },
-      (err: unknown): PublishResult => ({ ok: false, code: 'unavailable', msg: `cannot publish: ${messageOf(err)}` }),
+      (err: unknown): PublishResult => {
+        this.publishBytesInFlight -= data.length;
+        return { ok: false, code: 'unavailable', msg: `cannot publish: ${messageOf(err)}` };
+      },
     );
   }
 

@@ -69,6 +69,61 @@ describeWithRedis.each(transports)('a hostile client on the redis broker (%s tra
     await proxy.close();
   }, 30_000);
 
+  it("bounds the whole node's publish backlog toward a stalled Redis, over many connections and HTTP", async () => {
+    const proxy = await CutProxy.start(r.redis.port);
+    // --max-outbound 64 KiB: 64 KiB per connection, 16 x 64 KiB = 1 MiB for the node
+    const a = await startServer(transport, {
+      broker: `redis://127.0.0.1:${proxy.port}`,
+      brokerPrefix: `b${process.pid}-${transport}-${++n}`,
+      maxOutbound: 64 * 1024,
+      brokerProbe: 0,
+    });
+    nodes.push(a);
+    const conns = await Promise.all(Array.from({ length: 20 }, () => open(a)));
+    const data = { blob: 'z'.repeat(32 * 1024 - 12) }; // 32 KiB as JSON: two fit a connection's bound
+    proxy.pause();
+    conns.forEach((c, i) => {
+      c.send({ op: 'pub', topic: 'backlog', data, id: `${i}-a` });
+      c.send({ op: 'pub', topic: 'backlog', data, id: `${i}-b` });
+    });
+    const refused: Msg[] = [];
+    const deadline = Date.now() + 3000;
+    while (refused.length < 8 && Date.now() < deadline) {
+      for (const c of conns) {
+        const m = await c.next(50).catch(() => undefined);
+        if (m !== undefined) refused.push(m);
+      }
+    }
+    expect(refused.length).toBe(8); // 40 x 32 KiB wanted, 32 x 32 KiB = 1 MiB taken
+    for (const m of refused)
+      expect(m).toMatchObject({ op: 'err', code: 'unavailable', msg: expect.stringContaining('waiting for the broker') });
+    const http = await fetch(`${a.http}/publish`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ topic: 'backlog', data }),
+    });
+    expect(http.status).toBe(503);
+    expect(http.headers.get('retry-after')).toBe('1');
+    await http.text();
+    proxy.resume();
+    let acks = 0;
+    for (const c of conns) {
+      for (;;) {
+        const m = await c.next(50).catch(() => undefined);
+        if (m === undefined) break;
+        if (m.op === 'ack') acks++;
+      }
+    }
+    for (let i = 0; acks < 32 && i < 100; i++) {
+      for (const c of conns) {
+        const m = await c.next(20).catch(() => undefined);
+        if (m?.op === 'ack') acks++;
+      }
+    }
+    expect(acks).toBe(32);
+    await proxy.close();
+  }, 30_000);
+
   it('bounds history reads in flight per connection, and each reply by bytes', async () => {
     const p = `h${process.pid}-${transport}-${++n}`;
     const a = await node(p);
