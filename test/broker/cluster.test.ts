@@ -92,6 +92,39 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     expect(got.map((m) => m.seq)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
   });
 
+  it('subscribes race-free on a node that did not follow the topic while publishes stream in: no gap, no duplicate', async () => {
+    const [a, b] = await cluster(2, { history: 1000 });
+    const pub = await open(a);
+    const N = 400;
+    let sent = 0;
+    const streaming = (async () => {
+      while (sent < N) {
+        pub.send({ op: 'pub', topic: 'stream', data: ++sent });
+        if (sent % 10 === 0) await new Promise((res) => setTimeout(res, 1));
+      }
+    })();
+    while (sent < 100) await new Promise((res) => setTimeout(res, 1));
+    // two first subscribers on node b while messages arrive: one live only, one recovering from 50
+    const live = await open(b);
+    const recovering = await open(b);
+    live.send({ op: 'sub', topic: 'stream', id: 'l' });
+    recovering.send({ op: 'sub', topic: 'stream', since: 50, id: 'r' });
+    await streaming;
+    const liveAck = await live.next(5000);
+    expect(liveAck).toMatchObject({ op: 'ack', id: 'l' });
+    console.log(`[race] live sub acked at seq ${liveAck.seq as number} of ${N}`);
+    const liveMsgs = await msgs(live, N - (liveAck.seq as number));
+    expect(liveMsgs.map((m) => m.seq)).toEqual(
+      Array.from({ length: N - (liveAck.seq as number) }, (_, i) => (liveAck.seq as number) + i + 1),
+    );
+    const recAck = await recovering.next(5000);
+    expect(recAck).toMatchObject({ op: 'ack', id: 'r', recovered: true });
+    const recMsgs = await msgs(recovering, N - 50);
+    expect(recMsgs.map((m) => m.data)).toEqual(Array.from({ length: N - 50 }, (_, i) => 51 + i));
+    await live.silent(100);
+    await recovering.silent(100);
+  });
+
   it('answers a publish with the broker seq, and echo:false skips only the publisher', async () => {
     const [a, b] = await cluster(2);
     const pub = await open(a!);
