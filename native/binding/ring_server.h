@@ -1,13 +1,16 @@
 // The only class that joins the engine to Node. The ring lives on the JS thread: a uv_poll on
-// an eventfd registered with the ring wakes the loop (docs/engine.md: with DEFER_TASKRUN the
-// eventfd wakes reliably, the ring fd does not); each wake reaps every completion, makes ONE
-// call into JavaScript with the whole batch as plain data, then submits what JavaScript queued
-// in ONE io_uring_enter.
+// an eventfd registered with the ring wakes the loop (docs/engine.md, "Waking the event loop":
+// the eventfd wakes a sleeping loop, the ring fd does not); each wake reaps every completion,
+// makes ONE call into JavaScript with the whole batch as plain data, then submits what
+// JavaScript queued in ONE io_uring_enter.
 //
 // The batch is cut where the server writes a frame of its own (a pong, a Close): JavaScript
 // gets the events before it, then the frame is queued, then the events after it, so the
 // frame keeps its place among JavaScript's replies. What the callback throws is taken here
-// and handed to onError (never left pending); every method after destroy() throws.
+// and handed to onError (never left pending); every method after destroy() throws. When the
+// Node environment ends first (a worker thread that exits or is terminated), Node-API runs the
+// object's finalizer at teardown, and the destructor shuts the server down: the ring, its
+// connections and its listener do not outlive the thread (test/contract/worker-thread.test.ts).
 #pragma once
 
 #include <napi.h>
