@@ -188,6 +188,8 @@ void Epoch::start() {
   cfg.max_slots = r_.pct(15) ? r_.range(4, 32) : 256;
   cfg.sq_entries = r_.pct(20) ? 64 : 1024;
   cfg.cq_entries = cfg.sq_entries * 4;
+  // half the epochs as the Node binding runs the ring (COOP_TASKRUN, docs/engine.md)
+  cfg.defer_taskrun = r_.pct(50);
   close_timeout_ms_ = cfg.close_timeout_ms;
   int rc = engine_.init(cfg);
   if (rc < 0) fail("engine init: %s", std::strerror(-rc));
