@@ -710,7 +710,16 @@ export class Hub {
         feed.dropped = 0;
         this.metrics.presenceEventsDropped.inc(dropped);
         if (topic.feed !== feed || feed.watchers.count === 0) return;
-        this.transport.fanout(feed.watchers.view(), encodePresenceSync(topic.json, topic.members.count, dropped), -1);
+        const send = (count: number) => {
+          if (topic.feed === feed && feed.watchers.count > 0)
+            this.transport.fanout(feed.watchers.view(), encodePresenceSync(topic.json, count, dropped), -1);
+        };
+        // with a shared broker the count is every node's (the local one when Redis cannot say)
+        if (this.shared === undefined || !this.shared.ready) return send(topic.members.count);
+        this.shared.presenceList(topic.name, 0).then(
+          (list) => send(list.count),
+          () => send(topic.members.count),
+        );
       },
       feed.windowLeft(now) + 1,
     );

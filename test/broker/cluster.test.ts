@@ -265,6 +265,21 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     expect(await watcher.request({ op: 'presence', topic: 'lobby', id: 'p2' })).toMatchObject({ count: 1 });
   });
 
+  it('counts every node in presence_sync when join events are dropped past --presence-events', async () => {
+    const [a, b] = await cluster(2, { presenceEvents: 2 });
+    const watcher = await open(a);
+    await watcher.request({ op: 'sub', topic: 'crowd', presence: true, id: 's' });
+    for (let i = 0; i < 6; i++) await (await open(b)).request({ op: 'sub', topic: 'crowd', id: `j${i}` });
+    const frames: Msg[] = [];
+    for (;;) {
+      const f = await watcher.next(3000);
+      frames.push(f);
+      if (f.op === 'presence_sync') break;
+    }
+    expect(frames.filter((f) => f.op === 'join').length).toBe(2);
+    expect(frames.at(-1)).toMatchObject({ op: 'presence_sync', topic: 'crowd', count: 7, dropped: 4 });
+  });
+
   it('subscribes a topic channel only while the node has subscribers, on two Redis connections per node', async () => {
     const [a] = await cluster(1);
     const prefix = a!.server.config.brokerPrefix;
