@@ -303,6 +303,44 @@ describeWithRedis.each(transports)('redis broker, nodes on the %s transport', (t
     expect(await channels()).toEqual([]);
   }, 20_000);
 
+  it('with --history 0 retains nothing: delivery goes on, recovery says recovered:false', async () => {
+    const [a, b] = await cluster(2, { history: 0 });
+    const sub = await open(b);
+    const ack = await sub.request({ op: 'sub', topic: 'nohist', id: 's' });
+    const pub = await open(a);
+    for (let i = 1; i <= 3; i++) expect(await pub.request({ op: 'pub', topic: 'nohist', data: i, id: `${i}` })).toMatchObject({ seq: i });
+    expect((await msgs(sub, 3)).map((m) => m.seq)).toEqual([1, 2, 3]);
+    const late = await open(a);
+    expect(await late.request({ op: 'sub', topic: 'nohist', since: 1, epoch: ack.epoch, id: 'r' })).toMatchObject({
+      seq: 3,
+      recovered: false,
+    });
+    await late.silent(100);
+    expect(await r.redis.call('EXISTS', `${a!.server.config.brokerPrefix}:{nohist}:stream`)).toBe(0);
+  });
+
+  it('answers unavailable, loudly, when Redis refuses writes (maxmemory reached)', async () => {
+    const [a] = await cluster(1);
+    const pub = await open(a);
+    expect(await pub.request({ op: 'pub', topic: 'full', data: 1, id: '1' })).toMatchObject({ op: 'ack', seq: 1 });
+    await r.redis.call('CONFIG', 'SET', 'maxmemory', '1');
+    try {
+      const err = await pub.request({ op: 'pub', topic: 'full', data: 2, id: '2' });
+      expect(err).toMatchObject({ op: 'err', id: '2', code: 'unavailable' });
+      expect(String(err.msg)).toMatch(/OOM/);
+      const res = await fetch(`${a!.http}/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ topic: 'full', data: 3 }),
+      });
+      expect(res.status).toBe(503);
+      await res.text();
+    } finally {
+      await r.redis.call('CONFIG', 'SET', 'maxmemory', '0');
+    }
+    expect(await pub.request({ op: 'pub', topic: 'full', data: 4, id: '4' })).toMatchObject({ op: 'ack', seq: 2 });
+  });
+
   it('answers /healthz 200 with the broker state and /livez 200', async () => {
     const [a] = await cluster(1);
     const h = await fetch(`${a!.http}/healthz`);
