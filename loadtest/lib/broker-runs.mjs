@@ -6,14 +6,10 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { INSTRUMENT_LIMIT_PCT, LOADGEN_CPU, SERVER_CPU } from './config.mjs';
 import { runLoadgen } from './loadgen.mjs';
+import { loadgenTimeoutMs, timedOptions } from './runs.mjs';
 import { coreMeter, cpuMeter } from './proc.mjs';
 import { RedisServer } from './redis.mjs';
 import { startServer } from './server.mjs';
-
-// Phase bounds handed to the generator, seconds.
-const CONNECT_TIMEOUT = 30;
-const SUBSCRIBE_TIMEOUT = 15;
-const DRAIN_TIMEOUT = 5;
 
 /** Commands that run a script: the calls a publish costs in round trips, when it uses one. */
 const SCRIPT_CALLS = new Set(['evalsha', 'eval', 'evalsha_ro', 'eval_ro', 'fcall', 'fcall_ro']);
@@ -62,12 +58,7 @@ export async function runBroker(setup, scenario, timing, ctx, label) {
     const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
     let redisBefore, redisAfter, nodeCpu, coreUse;
     const options = {
-      ...scenario.loadgen,
-      warmup: timing.warmup,
-      duration: timing.duration,
-      connectTimeout: CONNECT_TIMEOUT,
-      subscribeTimeout: SUBSCRIBE_TIMEOUT,
-      drainTimeout: DRAIN_TIMEOUT,
+      ...timedOptions(scenario, timing),
       ...(publishOn !== subscribeOn ? { publishUrl: `ws://127.0.0.1:${publishOn.port}/ws` } : {}),
     };
     const s = await runLoadgen(`ws://127.0.0.1:${subscribeOn.port}/ws`, options, {
@@ -84,7 +75,7 @@ export async function runBroker(setup, scenario, timing, ctx, label) {
         },
       },
       logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
-      timeoutMs: (CONNECT_TIMEOUT + SUBSCRIBE_TIMEOUT + DRAIN_TIMEOUT + timing.warmup + timing.duration + 30) * 1000,
+      timeoutMs: loadgenTimeoutMs(timing.warmup + timing.duration),
     });
     if (!s.ok) return { ok: false, error: s.error, summary: s };
     return summarizeRun(scenario, s, nodes, nodeCpu, coreUse, redis && (await redisBefore), redis && (await redisAfter));

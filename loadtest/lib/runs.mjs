@@ -14,7 +14,19 @@ const CONNECT_TIMEOUT = 30;
 const SUBSCRIBE_TIMEOUT = 15;
 const DRAIN_TIMEOUT = 5;
 
-function loadgenTimeoutMs(seconds) {
+/** The generator's options for a timed scenario run: its own, the window, the phase bounds. */
+export function timedOptions(scenario, timing) {
+  return {
+    ...scenario.loadgen,
+    warmup: timing.warmup,
+    duration: timing.duration,
+    connectTimeout: CONNECT_TIMEOUT,
+    subscribeTimeout: SUBSCRIBE_TIMEOUT,
+    drainTimeout: DRAIN_TIMEOUT,
+  };
+}
+
+export function loadgenTimeoutMs(seconds) {
   return (CONNECT_TIMEOUT + SUBSCRIBE_TIMEOUT + DRAIN_TIMEOUT + seconds + 30) * 1000;
 }
 
@@ -41,14 +53,7 @@ export function runFanout(server, scenario, timing, ctx, label) {
       const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
       let serverCpu = null;
       let coreUse = null;
-      const options = {
-        ...scenario.loadgen,
-        warmup: timing.warmup,
-        duration: timing.duration,
-        connectTimeout: CONNECT_TIMEOUT,
-        subscribeTimeout: SUBSCRIBE_TIMEOUT,
-        drainTimeout: DRAIN_TIMEOUT,
-      };
+      const options = timedOptions(scenario, timing);
       const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`, options, {
         hooks: {
           measure: () => {
