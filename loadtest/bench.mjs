@@ -10,42 +10,17 @@
 //   --report-from FILE   only render the report again from a results/*/bench.json
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { SERVERS, scenarios, timing } from './lib/config.mjs';
 import { writeReport } from './lib/report.mjs';
 import { idleCount, runFanout, runHttp, runIdle } from './lib/runs.mjs';
-import { buildLoadgen, findBun, findRingcast, installPeers, LOADTEST, machineInfo, usage } from './lib/setup.mjs';
+import { buildLoadgen, findBun, findRingcast, installPeers, LOADTEST, machineInfo, pick, usage, benchArgs } from './lib/setup.mjs';
 
-const { values: args } = parseOrExit({
-  options: {
-    quick: { type: 'boolean', default: false },
-    servers: { type: 'string' },
-    scenarios: { type: 'string' },
-    repeats: { type: 'string' },
-    'no-report': { type: 'boolean', default: false },
-    'report-from': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
+const args = benchArgs('bench', {
+  quick: { type: 'boolean', default: false },
+  servers: { type: 'string' },
 });
 
-function parseOrExit(config) {
-  try {
-    return parseArgs(config);
-  } catch (err) {
-    console.error(`bench: ${err.message} (see --help)`);
-    process.exit(2);
-  }
-}
-
 const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
-
-function pick(all, list, key) {
-  if (!list) return all;
-  const wanted = list.split(',');
-  const unknown = wanted.filter((w) => !all.some((x) => x[key] === w));
-  if (unknown.length) throw new Error(`unknown ${key}: ${unknown.join(', ')}`);
-  return all.filter((x) => wanted.includes(x[key]));
-}
 
 function headline(kind, r) {
   if (!r.ok) return r.unavailable ? `unavailable: ${r.error}` : r.skipped ? r.error : `FAILED: ${r.error}`;

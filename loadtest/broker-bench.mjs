@@ -14,32 +14,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { BROKER_SETUPS, BROKER_TIMING, brokerScenarios } from './lib/config.mjs';
 import { aggregate, goals, writeReport } from './lib/broker-report.mjs';
 import { runBroker } from './lib/broker-runs.mjs';
-import { buildLoadgen, findRingcast, installPeers, LOADTEST, machineInfo, PEERS, REPO, usage } from './lib/setup.mjs';
+import { buildLoadgen, findRingcast, installPeers, LOADTEST, machineInfo, PEERS, REPO, pick, usage, benchArgs } from './lib/setup.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    setups: { type: 'string' },
-    scenarios: { type: 'string' },
-    repeats: { type: 'string' },
-    'no-report': { type: 'boolean', default: false },
-    'report-from': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
+const args = benchArgs('bench:broker', { setups: { type: 'string' } });
 
 const log = (...m) => console.error(`[bench:broker ${new Date().toISOString().slice(11, 19)}]`, ...m);
-
-function pick(all, list, key) {
-  if (!list) return all;
-  const wanted = list.split(',');
-  const unknown = wanted.filter((w) => !all.some((x) => x[key] === w));
-  if (unknown.length) throw new Error(`unknown ${key}: ${unknown.join(', ')}`);
-  return all.filter((x) => wanted.includes(x[key]));
-}
 
 function version(cmd, argv, pattern) {
   try {

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 export const LOADTEST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +30,37 @@ export function usage(scriptUrl) {
     .slice(1)
     .filter((l) => l.startsWith('//'));
   return header.map((l) => l.replace(/^\/\/ ?/, '')).join('\n');
+}
+
+/**
+ * A bench script's flags: the options every bench takes (--scenarios, --repeats, --no-report,
+ * --report-from, --help) plus its own; a bad flag prints one line and exits 2.
+ */
+export function benchArgs(name, own) {
+  try {
+    return parseArgs({
+      options: {
+        ...own,
+        scenarios: { type: 'string' },
+        repeats: { type: 'string' },
+        'no-report': { type: 'boolean', default: false },
+        'report-from': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`${name}: ${err.message} (see --help)`);
+    process.exit(2);
+  }
+}
+
+/** The entries of `all` whose `key` is in the comma-separated `list` (all when none is given). */
+export function pick(all, list, key) {
+  if (!list) return all;
+  const wanted = list.split(',');
+  const unknown = wanted.filter((w) => !all.some((x) => x[key] === w));
+  if (unknown.length) throw new Error(`unknown ${key}: ${unknown.join(', ')}`);
+  return all.filter((x) => wanted.includes(x[key]));
 }
 
 export function buildLoadgen(log = console.error) {
