@@ -79,6 +79,8 @@ export class RedisBroker implements SharedBroker {
   /** where the next periodic check of topics' last seq starts */
   private checkCursor = 0;
   private readonly nodeChannel: string;
+  /** epochs this node proposes are its id and a counter: unique, and no random bytes per call */
+  private epochCount = 0;
   private stopped = false;
 
   constructor(
@@ -315,7 +317,7 @@ export class RedisBroker implements SharedBroker {
         keyed ? this.key(topic, `key:${key}`) : this.key(topic, 'key'),
         Buffer.from(data.buffer, data.byteOffset, data.byteLength),
         this.runId,
-        freshEpoch(),
+        this.freshEpoch(),
         o.history,
         Math.max(o.historyTtlMs, 1000),
         this.metaTtlMs(),
@@ -352,7 +354,7 @@ export class RedisBroker implements SharedBroker {
         this.key(topic, 'meta'),
         this.key(topic, 'stream'),
         this.runId,
-        freshEpoch(),
+        this.freshEpoch(),
         this.metaTtlMs(),
         create ? '1' : '0',
         after === 'newest' ? '-1' : after,
@@ -428,6 +430,14 @@ export class RedisBroker implements SharedBroker {
     );
   }
 
+  /**
+   * An epoch the script takes only when it renews one. Unique per call (node id + counter), so
+   * the same topic can never be renewed twice to the same epoch.
+   */
+  private freshEpoch(): string {
+    return `${this.nodeId}${(++this.epochCount).toString(36)}`;
+  }
+
   private metaTtlMs(): number {
     // the seq must outlive the history by far, so a quiet topic keeps counting where it was
     return Math.max(this.options.historyTtlMs * 10, 86_400_000);
@@ -463,10 +473,6 @@ function fields(message: Buffer): [string, string, string, Buffer] | undefined {
     message.toString('latin1', b + 1, c),
     message.subarray(c + 1),
   ];
-}
-
-function freshEpoch(): string {
-  return randomBytes(6).toString('hex');
 }
 
 function sleep(ms: number): Promise<void> {
