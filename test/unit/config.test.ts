@@ -94,6 +94,37 @@ describe('loadConfig', () => {
     });
   });
 
+  it('takes --broker memory, redis:// and rediss:// URLs, and refuses anything else without showing a password', () => {
+    const broker = (v: string) => (loadConfig(['--broker', v], {}) as { kind: 'run'; config: { broker: string } }).config.broker;
+    expect(broker('memory')).toBe('memory');
+    expect(broker('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(broker('rediss://:pw@redis.internal:6380/2')).toBe('rediss://:pw@redis.internal:6380/2');
+    expect((loadConfig([], { RINGCAST_BROKER: 'redis://r:6379' }) as { kind: 'run'; config: { broker: string } }).config.broker).toBe(
+      'redis://r:6379',
+    );
+    const cases: [string, RegExp][] = [
+      ['redis', /not a URL/],
+      ['http://host:6379', /scheme http: is not supported/],
+      ['redis://host:6379/db1', /database must be a number/],
+      ['redis://host:6379/0?timeout=1', /no query/],
+      ['redis://:s3cret-password@host:6379/x', /database must be a number/],
+    ];
+    for (const [value, message] of cases) {
+      let err: unknown;
+      try {
+        loadConfig(['--broker', value], {});
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/--broker/);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toMatch(/s3cret/);
+    }
+    expect(() => loadConfig(['--broker-prefix', 'has space'], {})).toThrow(/--broker-prefix/);
+    expect(() => loadConfig(['--broker-timeout', '10'], {})).toThrow(/--broker-timeout/);
+  });
+
   it('has every flag in the README configuration table', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const name of Object.keys(defaults))
