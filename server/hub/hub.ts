@@ -47,6 +47,8 @@ const FOLLOW_LINGER_MS = 5000;
 const MAX_HELD_ARRIVALS = 10_000;
 /** Shared broker: topics checked against the broker at once after an outage. */
 const CATCH_UP_CONCURRENCY = 32;
+/** Shared broker: reads of topic copies (each up to 4 x a reply budget) running at once on a node. */
+const COPY_READS = 16;
 /** Shared broker: presence entries per refresh command. */
 const PRESENCE_BATCH = 500;
 /** Shared broker: publish bytes the whole node may have waiting for the broker, in --max-outbound units. */
@@ -86,6 +88,9 @@ export class Hub {
   /** presence feeds with a presence_sync timer armed, so stop() can disarm them */
   private readonly armedFeeds = new Set<PresenceFeed>();
   private presenceTimer: NodeJS.Timeout | undefined;
+  /** shared broker: topic-copy reads running, and the ones waiting for a slot (readCopy) */
+  private copyReads = 0;
+  private readonly copyQueue: (() => void)[] = [];
   /** shared broker: bytes of publishes sent and not yet answered, over all connections and HTTP */
   private publishBytesInFlight = 0;
   transport!: Transport;
@@ -738,7 +743,7 @@ export class Hub {
     let state: TopicState;
     try {
       await shared.follow(topic.name);
-      state = await shared.read(topic.name, 'newest', this.config.history, true, this.copyBudget);
+      state = await this.readCopy(shared, topic.name, 'newest');
     } catch (err) {
       if (topic.dropped) return;
       return this.syncFailed(topic, messageOf(err));
@@ -750,6 +755,24 @@ export class Hub {
     const dropped = topic.repairAgain; // arrivals overflowed while syncing: read them back
     this.release(topic);
     if (dropped && topic.phase === 'live') void this.repair(topic);
+  }
+
+  /**
+   * A read of a topic's copy (sync, catch-up, resync): at most COPY_READS at once over the node,
+   * so many first subscriptions at once (or a catch-up of every topic) hold at most
+   * COPY_READS x copyBudget bytes of replies, not one budget per topic.
+   */
+  private async readCopy(shared: SharedBroker, name: string, after: number | 'newest'): Promise<TopicState> {
+    if (this.copyReads >= COPY_READS) await new Promise<void>((resolve) => this.copyQueue.push(resolve));
+    else this.copyReads++;
+    try {
+      return await shared.read(name, after, this.config.history, true, this.copyBudget);
+    } finally {
+      const next = this.copyQueue.shift();
+      if (next !== undefined)
+        next(); // the slot passes on
+      else this.copyReads--;
+    }
   }
 
   /** A topic that could not be synced: its waiting subscribers are told and it is dropped. */
@@ -840,7 +863,7 @@ export class Hub {
       let more = false;
       do {
         topic.repairAgain = false;
-        const state = await shared.read(topic.name, topic.seq, this.config.history, true, this.copyBudget);
+        const state = await this.readCopy(shared, topic.name, topic.seq);
         if (topic.dropped) return;
         const first = state.messages[0];
         if (state.epoch === topic.epoch && (state.seq === topic.seq || first?.seq === topic.seq + 1)) {
@@ -887,7 +910,7 @@ export class Hub {
    * is retained) is delivered, not skipped.
    */
   private async resync(shared: SharedBroker, topic: Topic): Promise<void> {
-    const state = await shared.read(topic.name, 'newest', this.config.history, true, this.copyBudget);
+    const state = await this.readCopy(shared, topic.name, 'newest');
     if (topic.dropped) return;
     const current = state.messages.filter((m) => m.seq > state.base);
     const from = current.length > 0 ? current[0]!.seq - 1 : state.seq;

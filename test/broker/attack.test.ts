@@ -145,6 +145,39 @@ describeWithRedis.each(transports)('a hostile client on the redis broker (%s tra
     }
   }, 30_000);
 
+  it('reads at most 16 topic copies from Redis at once, however many first subscriptions arrive together', async () => {
+    const p = `c${process.pid}-${transport}-${++n}`;
+    const a = await node(p);
+    const b = await node(p);
+    const pub = await open(a);
+    const TOPICS = 200;
+    for (let t = 0; t < TOPICS; t++) await pub.request({ op: 'pub', topic: `copy-${t}`, data: t, id: String(t) });
+    // count the reads node b has running at once
+    const broker = b.server.broker!;
+    const read = broker.read.bind(broker);
+    let running = 0;
+    let most = 0;
+    broker.read = async (...args: Parameters<typeof read>) => {
+      most = Math.max(most, ++running);
+      try {
+        return await read(...args);
+      } finally {
+        running--;
+      }
+    };
+    const c = await open(b);
+    for (let t = 0; t < TOPICS; t++) c.send({ op: 'sub', topic: `copy-${t}`, since: 0, id: String(t) });
+    const acks = new Map<string, Msg>();
+    while (acks.size < TOPICS) {
+      const m = await c.next(10_000);
+      if (m.op === 'ack') acks.set(m.id as string, m);
+      else expect(m).toMatchObject({ op: 'msg', seq: 1 });
+    }
+    for (const [id, ack] of acks) expect(ack).toMatchObject({ topic: `copy-${id}`, seq: 1, recovered: true });
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(16);
+  }, 30_000);
+
   it('keeps topic names with Redis key syntax apart across nodes', async () => {
     const p = `k${process.pid}-${transport}-${++n}`;
     const a = await node(p);

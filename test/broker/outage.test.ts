@@ -286,6 +286,27 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       console.log(`[outage ${transport}] proxy cut: /healthz 503 after ${to503} ms, 200 ${back} ms after the link came back`);
     }, 30_000);
 
+    it('resubscribes hundreds of channels in batches after a cut, and catches every topic up', async () => {
+      const { proxy, a, b } = await behindProxy(r.redis.port, r.redis.url);
+      const prefix = a.server.config.brokerPrefix;
+      const sub = await open(a);
+      const TOPICS = 600; // more than one SUBSCRIBE batch (500)
+      for (let t = 0; t < TOPICS; t++) sub.send({ op: 'sub', topic: `many-${t}`, id: String(t) });
+      for (let t = 0; t < TOPICS; t++) expect(await sub.next()).toMatchObject({ op: 'ack' });
+      proxy.refuse(true);
+      proxy.cut();
+      await until('/healthz 503', async () => (await health(a)) === 503);
+      const pub = await open(b);
+      for (const t of [0, 499, 500, 599]) await pub.request({ op: 'pub', topic: `many-${t}`, data: t, id: String(t) });
+      proxy.refuse(false);
+      await until('/healthz 200', async () => (await health(a)) === 200);
+      const got = new Set<string>();
+      while (got.size < 4) got.add((await sub.next(5000)).topic as string);
+      expect([...got].sort()).toEqual(['many-0', 'many-499', 'many-500', 'many-599']);
+      const channels = (await r.redis.call('PUBSUB', 'CHANNELS', `${prefix}:{many-*`)) as string[];
+      expect(channels.length).toBe(TOPICS);
+    }, 30_000);
+
     it('a link that stays connected but delivers nothing is found by the probe and reconnected; the missed messages follow', async () => {
       const { proxy, a, b } = await behindProxy(r.redis.port, r.redis.url);
       const sub = await open(a);
