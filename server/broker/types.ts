@@ -2,7 +2,8 @@
 // `memory` is this process (the hub numbers publishes itself, synchronously); a shared broker
 // (`redis`) is the only sequencer of a cluster of nodes: a publish goes to it, and every node,
 // the publishing one included, delivers what comes back on the topic's channel, in its order.
-// The hub talks to a shared broker through this interface only.
+// MemoryBroker (memory.ts) is the same contract in one process, for the worker threads of
+// --workers N. The hub talks to a shared broker through this interface only.
 
 /** One retained message of a topic. */
 export interface StoredMessage {
@@ -67,6 +68,13 @@ export interface BrokerHealth {
 
 /** Thrown (rejected) by a shared broker that cannot serve: answered `unavailable`. */
 export class BrokerUnavailableError extends Error {}
+
+/**
+ * Rejected by a broker that holds --max-topics topics, every one followed, when asked to create
+ * another (a publish, or a read with `create`): none can be evicted to make room. The in-process
+ * broker (memory.ts) bounds its topics this way; Redis bounds its keys by TTL and maxmemory.
+ */
+export class BrokerTopicLimitError extends BrokerUnavailableError {}
 
 export interface SharedBroker {
   readonly name: string;
