@@ -1,0 +1,418 @@
+// The in-process shared broker (server/broker/memory.ts) on its own: numbering, delivery, reads,
+// idempotency, presence, and every bound it keeps. The same contract against Redis is in
+// test/broker/shared-contract.test.ts.
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBroker, type MemoryBrokerOptions } from '../../server/broker/memory.js';
+import { PresenceTable } from '../../server/broker/memory-presence.js';
+import { BrokerTopicLimitError, BrokerUnavailableError, type BrokerEvents } from '../../server/broker/types.js';
+import { configWith } from '../../server/config.js';
+import { sleep, until } from '../helpers/client.js';
+
+interface Delivered {
+  topic: string;
+  seq: number;
+  epoch: string;
+  data: Buffer;
+  origin: number;
+}
+
+const OPTIONS: MemoryBrokerOptions = {
+  history: 100,
+  historyTtlMs: 60_000,
+  maxTopics: 1000,
+  maxHistoryBytes: 1024 * 1024,
+  idempotencyTtlMs: 60_000,
+  maxIdempotencyKeys: 1000,
+  presenceTtlMs: 60_000,
+};
+
+const started: MemoryBroker[] = [];
+/** events the broker must never send: it only calls message */
+let unexpected: string[] = [];
+
+afterEach(async () => {
+  for (const b of started.splice(0)) await b.stop();
+  expect(unexpected).toEqual([]);
+  unexpected = [];
+});
+
+async function start(options: Partial<MemoryBrokerOptions> = {}): Promise<{ broker: MemoryBroker; got: Delivered[] }> {
+  const broker = new MemoryBroker({ ...OPTIONS, ...options });
+  const got: Delivered[] = [];
+  const events: BrokerEvents = {
+    message: (topic, seq, epoch, data, origin) => void got.push({ topic, seq, epoch, data, origin }),
+    presence: () => void unexpected.push('presence'),
+    restored: async () => void unexpected.push('restored'),
+    top: () => void unexpected.push('top'),
+    held: () => {
+      unexpected.push('held');
+      return [];
+    },
+  };
+  await broker.start(events);
+  started.push(broker);
+  return { broker, got };
+}
+
+const bytes = (n: number, fill = 0x61) => Buffer.alloc(n, fill);
+const seqs = (messages: readonly { seq: number }[]) => messages.map((m) => m.seq);
+
+describe('MemoryBroker: lifecycle', () => {
+  it('is up between start() and stop(), and refuses requests after stop()', async () => {
+    const broker = new MemoryBroker(OPTIONS);
+    expect(broker.name).toBe('memory');
+    expect(broker.ready).toBe(false);
+    await expect(broker.publish('t', bytes(1), -1, undefined)).rejects.toThrow(BrokerUnavailableError);
+    const { broker: up } = await start();
+    expect(up.ready).toBe(true);
+    expect(up.health()).toEqual({ broker: 'memory', state: 'up' });
+    await up.stop();
+    expect(up.ready).toBe(false);
+    expect(up.health()).toEqual({ broker: 'memory', state: 'stopped' });
+    await expect(up.publish('t', bytes(1), -1, undefined)).rejects.toThrow(/the broker is stopped/);
+    await expect(up.read('t', 'newest', 10, true, 1000)).rejects.toThrow(BrokerUnavailableError);
+    await expect(up.presenceList('t', 10)).rejects.toThrow(BrokerUnavailableError);
+    up.presence('t', 'join', [{ client: 'c', user: 'u' }]); // ignored, not thrown
+  });
+
+  it('takes its bounds from the config, TTLs in seconds', async () => {
+    const broker = MemoryBroker.fromConfig(configWith({ history: 2, maxTopics: 1 }));
+    await broker.start({
+      message: () => undefined,
+      presence: () => undefined,
+      restored: async () => undefined,
+      top: () => undefined,
+      held: () => [],
+    });
+    started.push(broker);
+    for (let i = 0; i < 3; i++) await broker.publish('a', bytes(1), -1, undefined);
+    expect(seqs((await broker.read('a', 0, 10, false, 1000)).messages)).toEqual([2, 3]);
+    await broker.publish('b', bytes(1), -1, undefined);
+    expect(broker.topicCount).toBe(1);
+  });
+});
+
+describe('MemoryBroker: publish', () => {
+  it('numbers a topic 1..N under one epoch, each topic its own epoch', async () => {
+    const { broker } = await start();
+    const a = [];
+    for (let i = 0; i < 5; i++) a.push(await broker.publish('a', bytes(1), -1, undefined));
+    expect(a.map((p) => p.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(a.map((p) => p.epoch)).size).toBe(1);
+    const b = await broker.publish('b', bytes(1), -1, undefined);
+    expect(b.seq).toBe(1);
+    expect(b.epoch).not.toBe(a[0]!.epoch);
+    const other = await start();
+    expect((await other.broker.publish('a', bytes(1), -1, undefined)).epoch).not.toBe(a[0]!.epoch);
+  });
+
+  it('delivers to followed topics only, before publish() returns, with the origin', async () => {
+    const { broker, got } = await start();
+    await broker.follow('f');
+    const followed = broker.publish('f', bytes(3), 7, undefined);
+    expect(got.map((d) => [d.topic, d.seq, d.origin])).toEqual([['f', 1, 7]]); // already, synchronously
+    expect(await followed).toMatchObject({ seq: 1, duplicate: false, nodes: 1 });
+    expect(await broker.publish('u', bytes(3), 7, undefined)).toMatchObject({ seq: 1, nodes: 0 });
+    broker.unfollow('f');
+    expect(await broker.publish('f', bytes(3), 7, undefined)).toMatchObject({ seq: 2, nodes: 0 });
+    expect(got.map((d) => d.topic)).toEqual(['f']);
+    expect(got[0]!.epoch).toBe((await broker.read('f', 'newest', 1, false, 1000)).epoch);
+  });
+
+  it('keeps per-topic order under 1000 publishes interleaved over 10 topics', async () => {
+    const { broker, got } = await start();
+    const topics = Array.from({ length: 10 }, (_, i) => `t${i}`);
+    for (const t of topics) await broker.follow(t);
+    const calls: string[] = [];
+    const pending = [];
+    for (let i = 0; i < 1000; i++) {
+      const t = topics[(i * 7 + (i >> 3)) % 10]!;
+      calls.push(t);
+      pending.push(broker.publish(t, Buffer.from(String(i)), -1, undefined));
+    }
+    await Promise.all(pending);
+    expect(got.map((d) => d.topic)).toEqual(calls);
+    expect(got.map((d) => Number(d.data.toString()))).toEqual(calls.map((_, i) => i));
+    for (const t of topics) {
+      const mine = got.filter((d) => d.topic === t).map((d) => d.seq);
+      expect(mine).toEqual(Array.from({ length: mine.length }, (_, i) => i + 1));
+    }
+  });
+
+  it('copies the data: changing the caller buffer afterwards changes nothing stored or delivered', async () => {
+    const { broker, got } = await start();
+    await broker.follow('t');
+    const backing = Buffer.alloc(100, 0x41);
+    const view = backing.subarray(10, 20);
+    await broker.publish('t', view, -1, undefined);
+    backing.fill(0x5a);
+    expect(got[0]!.data.toString()).toBe('A'.repeat(10));
+    expect((await broker.read('t', 'newest', 1, false, 1000)).messages[0]!.data.toString()).toBe('A'.repeat(10));
+  });
+
+  it('keeps a 64-byte message in 64 bytes, not in the 8 KiB pool it came from', async () => {
+    const { broker, got } = await start();
+    await broker.follow('t');
+    const pooled = Buffer.from('x'.repeat(64));
+    expect(pooled.buffer.byteLength).toBeGreaterThan(64); // a slice of Node's pool
+    await broker.publish('t', pooled, -1, undefined);
+    expect(got[0]!.data.buffer.byteLength).toBe(64);
+    const stored = (await broker.read('t', 'newest', 1, false, 1000)).messages[0]!.data;
+    expect(stored.buffer.byteLength).toBe(64);
+    expect(stored.toString()).toBe('x'.repeat(64));
+    expect(broker.historyBytes).toBe(64);
+  });
+});
+
+describe('MemoryBroker: read', () => {
+  async function fiveOf10Bytes(options: Partial<MemoryBrokerOptions> = {}) {
+    const { broker } = await start(options);
+    for (let i = 1; i <= 5; i++) await broker.publish('t', bytes(10, 0x30 + i), -1, undefined);
+    return broker;
+  }
+
+  it('gives the newest `count`, cutting the oldest end to the byte budget, at least one', async () => {
+    const broker = await fiveOf10Bytes();
+    expect(seqs((await broker.read('t', 'newest', 3, false, 1000)).messages)).toEqual([3, 4, 5]);
+    expect(seqs((await broker.read('t', 'newest', 10, false, 25)).messages)).toEqual([4, 5]);
+    expect(seqs((await broker.read('t', 'newest', 10, false, 30)).messages)).toEqual([3, 4, 5]);
+    expect(seqs((await broker.read('t', 'newest', 10, false, 5)).messages)).toEqual([5]);
+    expect((await broker.read('t', 'newest', 0, false, 1000)).messages).toEqual([]);
+  });
+
+  it('gives up to `count` after a seq, cutting the newest end to the byte budget, at least one', async () => {
+    const broker = await fiveOf10Bytes();
+    const state = await broker.read('t', 1, 3, false, 1000);
+    expect(state).toMatchObject({ seq: 5, oldest: 1, base: 0, previous: null });
+    expect(seqs(state.messages)).toEqual([2, 3, 4]);
+    expect(state.messages[0]!.data.toString()).toBe('2'.repeat(10));
+    expect(seqs((await broker.read('t', 1, 10, false, 25)).messages)).toEqual([2, 3]);
+    expect(seqs((await broker.read('t', 0, 10, false, 1)).messages)).toEqual([1]);
+    expect((await broker.read('t', 5, 10, false, 1000)).messages).toEqual([]);
+    expect((await broker.read('t', 9, 10, false, 1000)).messages).toEqual([]);
+  });
+
+  it('keeps the last --history messages; a read from before them starts at the oldest', async () => {
+    const broker = await fiveOf10Bytes({ history: 3 });
+    const state = await broker.read('t', 0, 10, false, 1000);
+    expect(state.oldest).toBe(3);
+    expect(seqs(state.messages)).toEqual([3, 4, 5]);
+    expect(broker.historyBytes).toBe(30);
+  });
+
+  it('with --history 0 retains nothing but still numbers and delivers', async () => {
+    const { broker, got } = await start({ history: 0 });
+    await broker.follow('t');
+    await broker.publish('t', bytes(10), -1, undefined);
+    expect((await broker.publish('t', bytes(10), -1, undefined)).seq).toBe(2);
+    expect(seqs(got)).toEqual([1, 2]);
+    expect(await broker.read('t', 'newest', 10, false, 1000)).toMatchObject({ seq: 2, oldest: 0, messages: [] });
+    expect(broker.historyBytes).toBe(0);
+  });
+
+  it('never creates a topic unless asked; following does not create one either', async () => {
+    const { broker } = await start();
+    await broker.follow('t');
+    expect(await broker.read('t', 'newest', 10, false, 1000)).toEqual({
+      seq: 0,
+      epoch: null,
+      oldest: 0,
+      base: 0,
+      previous: null,
+      messages: [],
+    });
+    expect(broker.topicCount).toBe(0);
+    const made = await broker.read('t', 'newest', 10, true, 1000);
+    expect(made).toMatchObject({ seq: 0, oldest: 0, messages: [] });
+    expect(made.epoch).toEqual(expect.any(String));
+    expect(broker.topicCount).toBe(1);
+    expect(await broker.publish('t', bytes(1), -1, undefined)).toMatchObject({ seq: 1, epoch: made.epoch });
+  });
+});
+
+describe('MemoryBroker: idempotency keys', () => {
+  it('answers a repeated key with the first seq and delivers nothing, per topic', async () => {
+    const { broker, got } = await start();
+    await broker.follow('t');
+    const first = await broker.publish('t', bytes(1), -1, 'k');
+    expect(await broker.publish('t', bytes(1), -1, 'k')).toEqual({ seq: 1, epoch: first.epoch, duplicate: true, nodes: 0 });
+    expect((await broker.publish('t', bytes(1), -1, 'other')).seq).toBe(2);
+    expect((await broker.publish('u', bytes(1), -1, 'k')).duplicate).toBe(false);
+    expect(seqs(got)).toEqual([1, 2]);
+  });
+
+  it('forgets a key after --idempotency-ttl, and ignores keys when it is 0', async () => {
+    const { broker } = await start({ idempotencyTtlMs: 50 });
+    await broker.publish('t', bytes(1), -1, 'k');
+    expect((await broker.publish('t', bytes(1), -1, 'k')).duplicate).toBe(true);
+    await sleep(80);
+    expect(await broker.publish('t', bytes(1), -1, 'k')).toMatchObject({ seq: 2, duplicate: false });
+    const off = await start({ idempotencyTtlMs: 0 });
+    await off.broker.publish('t', bytes(1), -1, 'k');
+    expect(await off.broker.publish('t', bytes(1), -1, 'k')).toMatchObject({ seq: 2, duplicate: false });
+  });
+});
+
+describe('MemoryBroker: --max-topics', () => {
+  it('makes room by dropping the least recently active topic nobody follows', async () => {
+    const { broker } = await start({ maxTopics: 3 });
+    for (const t of ['a', 'b', 'c']) await broker.publish(t, bytes(1), -1, undefined);
+    await broker.publish('a', bytes(1), -1, undefined); // a is now the most recent: b goes first
+    await broker.publish('d', bytes(1), -1, undefined);
+    expect(broker.topicCount).toBe(3);
+    expect((await broker.read('b', 'newest', 1, false, 1000)).epoch).toBeNull();
+    expect((await broker.read('a', 'newest', 1, false, 1000)).seq).toBe(2);
+  });
+
+  it('refuses a new topic when every topic is followed, and takes it once one is not', async () => {
+    const { broker } = await start({ maxTopics: 2 });
+    for (const t of ['a', 'b']) {
+      await broker.follow(t);
+      await broker.publish(t, bytes(1), -1, undefined);
+    }
+    const refused = broker.publish('c', bytes(1), -1, undefined);
+    await expect(refused).rejects.toThrow(BrokerTopicLimitError);
+    await expect(refused).rejects.toThrow(BrokerUnavailableError);
+    await expect(refused).rejects.toThrow('cannot publish to c: 2 topics exist, all with subscribers');
+    await expect(broker.read('c', 'newest', 1, true, 1000)).rejects.toThrow(BrokerTopicLimitError);
+    expect((await broker.read('c', 'newest', 1, false, 1000)).epoch).toBeNull(); // a plain read still answers
+    broker.unfollow('a');
+    expect((await broker.publish('c', bytes(1), -1, undefined)).seq).toBe(1);
+    expect((await broker.read('a', 'newest', 1, false, 1000)).epoch).toBeNull();
+    expect((await broker.read('b', 'newest', 1, false, 1000)).seq).toBe(1);
+  });
+
+  it('stays at the bound under 100,000 topics published once each', async () => {
+    const { broker } = await start({ maxTopics: 1000, history: 10 });
+    const payload = bytes(64);
+    for (let i = 0; i < 100_000; i++) await broker.publish(`t${i}`, payload, -1, undefined);
+    expect(broker.topicCount).toBe(1000);
+    expect(broker.historyBytes).toBe(1000 * 64);
+    expect((await broker.read('t99999', 'newest', 1, false, 1000)).seq).toBe(1);
+    expect((await broker.read('t0', 'newest', 1, false, 1000)).epoch).toBeNull();
+  });
+});
+
+describe('MemoryBroker: --max-history-bytes', () => {
+  it('drops topics nobody follows first, least recently active first', async () => {
+    const { broker } = await start({ maxHistoryBytes: 100 });
+    await broker.follow('f');
+    for (let i = 0; i < 4; i++) await broker.publish('f', bytes(10), -1, undefined);
+    for (let i = 0; i < 3; i++) await broker.publish('u1', bytes(10), -1, undefined);
+    for (let i = 0; i < 3; i++) await broker.publish('u2', bytes(10), -1, undefined);
+    expect(broker.historyBytes).toBe(100);
+    await broker.publish('f', bytes(10), -1, undefined);
+    expect(broker.historyBytes).toBe(80);
+    expect((await broker.read('u1', 'newest', 10, false, 1000)).epoch).toBeNull();
+    expect(seqs((await broker.read('u2', 'newest', 10, false, 1000)).messages)).toEqual([1, 2, 3]);
+    expect(seqs((await broker.read('f', 'newest', 10, false, 1000)).messages)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('then drops the oldest retained messages of the followed topics, oldest first over all', async () => {
+    const { broker } = await start({ maxHistoryBytes: 50 });
+    await broker.follow('a');
+    await broker.follow('b');
+    for (const t of ['a', 'b', 'a', 'b', 'a']) await broker.publish(t, bytes(10), -1, undefined);
+    await broker.publish('b', bytes(10), -1, undefined); // 60 bytes: a's first message goes
+    expect(broker.historyBytes).toBe(50);
+    await broker.publish('b', bytes(25), -1, undefined); // 75 bytes: b1, a2 and b2 go, in publish order
+    expect(broker.historyBytes).toBe(45);
+    const a = await broker.read('a', 0, 10, false, 1000);
+    expect(a).toMatchObject({ seq: 3, oldest: 3 });
+    expect(seqs((await broker.read('b', 0, 10, false, 1000)).messages)).toEqual([3, 4]);
+    expect(broker.topicCount).toBe(2); // their seqs and epochs stay
+  });
+
+  it('stays bounded under 100,000 topics with a byte bound below what they would retain', async () => {
+    const { broker } = await start({ maxTopics: 100_000, maxHistoryBytes: 10_000, history: 10 });
+    for (let i = 0; i < 100_000; i++) await broker.publish(`t${i}`, bytes(64), -1, undefined);
+    expect(broker.historyBytes).toBeLessThanOrEqual(10_000);
+    expect(broker.topicCount).toBeLessThanOrEqual(Math.ceil(10_000 / 64) + 1);
+  });
+});
+
+describe('MemoryBroker: --history-ttl', () => {
+  it('drops a topic nobody follows after it was idle that long, never a followed one', async () => {
+    const { broker } = await start({ historyTtlMs: 100 });
+    await broker.follow('f');
+    await broker.publish('f', bytes(10), -1, undefined);
+    await broker.publish('u', bytes(10), -1, undefined);
+    await broker.read('made', 'newest', 1, true, 1000);
+    await until(() => broker.topicCount === 1, 2000);
+    expect((await broker.read('u', 'newest', 1, false, 1000)).epoch).toBeNull();
+    expect((await broker.read('f', 'newest', 1, false, 1000)).seq).toBe(1);
+    expect(broker.historyBytes).toBe(10);
+  });
+
+  it('counts a topic idle from when it was last unfollowed', async () => {
+    const { broker } = await start({ historyTtlMs: 300 });
+    await broker.follow('f');
+    await broker.publish('f', bytes(10), -1, undefined);
+    await sleep(350);
+    broker.unfollow('f');
+    await sleep(100);
+    expect((await broker.read('f', 'newest', 1, false, 1000)).seq).toBe(1); // kept: idle 100 ms
+    await until(() => broker.topicCount === 0, 2000);
+  });
+});
+
+describe('MemoryBroker: presence', () => {
+  const alice = { client: 'c1', user: 'alice' };
+  const bob = { client: 'c2', user: 'bob' };
+
+  it('joins, lists (the full count, at most `limit` clients) and leaves, sending no events', async () => {
+    const { broker } = await start();
+    broker.presence('t', 'join', [alice, bob]);
+    expect(await broker.presenceList('t', 10)).toEqual({ count: 2, clients: [alice, bob] });
+    expect(await broker.presenceList('t', 1)).toEqual({ count: 2, clients: [alice] });
+    expect(await broker.presenceList('t', 0)).toEqual({ count: 2, clients: [] });
+    broker.presence('t', 'leave', [alice]);
+    expect(await broker.presenceList('t', 10)).toEqual({ count: 1, clients: [bob] });
+    expect(await broker.presenceList('other', 10)).toEqual({ count: 0, clients: [] });
+  });
+
+  it('expires entries that are not refreshed within --presence-ttl', async () => {
+    const { broker } = await start({ presenceTtlMs: 300 });
+    broker.presence('t', 'join', [alice, bob]);
+    await sleep(200);
+    broker.presence('t', 'refresh', [bob]);
+    await sleep(200);
+    expect(await broker.presenceList('t', 10)).toEqual({ count: 1, clients: [bob] });
+    await sleep(200);
+    expect(await broker.presenceList('t', 10)).toEqual({ count: 0, clients: [] });
+  });
+});
+
+describe('PresenceTable (the memory broker presence)', () => {
+  const c = (i: number) => ({ client: `c${i}`, user: `u${i}` });
+
+  it('forgets a topic when its last entry leaves or expires', () => {
+    const table = new PresenceTable(1000);
+    table.write('a', 'join', [c(1)], 0);
+    table.write('b', 'join', [c(2)], 0);
+    table.write('a', 'leave', [c(1)], 10);
+    expect(table.size).toBe(1);
+    expect(table.list('b', 10, 1000)).toEqual({ count: 0, clients: [] });
+    expect(table.size).toBe(0);
+  });
+
+  it('drops the expired entries of a topic whenever it is written, so a live topic stays bounded', () => {
+    const table = new PresenceTable(1000);
+    for (let t = 0; t < 100; t++) table.write('a', 'join', [c(t)], t * 100); // each client lives 1 s
+    expect(table.list('a', 1000, 9900)).toMatchObject({ count: 10 });
+    table.write('a', 'join', [c(999)], 20_000);
+    expect(table.list('a', 1000, 20_000)).toEqual({ count: 1, clients: [c(999)] });
+  });
+
+  it('sweeps topics whose every entry expired, oldest first, at most `most` per sweep', () => {
+    const table = new PresenceTable(1000);
+    for (let t = 0; t < 10; t++) table.write(`t${t}`, 'join', [c(t)], t);
+    table.write('t0', 'refresh', [c(0)], 500); // t0 now lives until 1500
+    table.sweep(1005, 3);
+    expect(table.size).toBe(7);
+    table.sweep(1005, 100);
+    expect(table.size).toBe(5); // t6..t9 (expiring at 1006..1009) and t0
+    table.sweep(1600, 100);
+    expect(table.size).toBe(0);
+  });
+});
