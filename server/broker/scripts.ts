@@ -81,7 +81,9 @@ if not epoch then return out end
 local first = redis.call('XRANGE', KEYS[2], '(' .. base .. '-0', '+', 'COUNT', 1)
 if #first > 0 then out[3] = tonumber(string.match(first[1][1], '^(%d+)')) end
 local count, budget, bytes = tonumber(ARGV[6]), tonumber(ARGV[7]), 0
-if ARGV[5] == '-1' then
+if count <= 0 then
+  -- no messages asked for (--history 0); XRANGE with COUNT 0 answers nil on Redis 7.0
+elseif ARGV[5] == '-1' then
   local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count)
   local last = 0
   for i = 1, #entries do

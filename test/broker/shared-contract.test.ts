@@ -124,6 +124,15 @@ function contract(make: Make): void {
     expect((await broker.read(t, 5, 10, false, 1000)).messages).toEqual([]);
   });
 
+  it('reads no messages when asked for none, from a topic that retains some', async () => {
+    // the hub asks for --history messages: 0 after a restart with --history 0 over an old stream
+    const { broker } = await start();
+    const t = topic('count0');
+    for (let i = 1; i <= 3; i++) await broker.publish(t, bytes(`m${i}`), -1, undefined);
+    expect(await broker.read(t, 'newest', 0, false, 1000)).toMatchObject({ seq: 3, oldest: 1, messages: [] });
+    expect(await broker.read(t, 1, 0, true, 1000)).toMatchObject({ seq: 3, oldest: 1, messages: [] });
+  });
+
   it('keeps the last --history messages', async () => {
     const { broker } = await start({ history: 3 });
     const t = topic('history');
