@@ -81,6 +81,7 @@ int Engine::init(const EngineConfig& config) {
   sizing_.pinned_bytes = ring_pinned_bytes(sizing_.sq_entries, sizing_.cq_entries) +
                          uint64_t{sizing_.recv_buffers} * sizeof(io_uring_buf);
   conns_.assign(slots, ConnSlot{});
+  admitting_ = true;
   return 0;
 }
 
@@ -106,6 +107,7 @@ static bool parse_host(const char* host, uint16_t port, sockaddr_storage* ss, so
 
 int Engine::listen(const char* host, uint16_t port) {
   if (listen_fd_ >= 0) return -EBUSY;  // one listener per engine (one engine per worker)
+  if (!admitting_) return -ESHUTDOWN;
   sockaddr_storage addr;
   socklen_t len;
   if (!parse_host(host, port, &addr, &len)) return -EINVAL;
@@ -131,6 +133,7 @@ int Engine::listen(const char* host, uint16_t port) {
 }
 
 void Engine::stop_accepting() {
+  admitting_ = false;
   if (!accepting_) return;
   accepting_ = false;
   // Shutting the listener down ends the multishot accept (its final CQE arrives at a later poll).
@@ -413,7 +416,7 @@ void Engine::shutdown_all() {
     abort(slot, kShutdown);
   }
   // Reap at least once: without DEFER_TASKRUN the kernel may already have completed accepts
-  // (real fds in CQEs nobody reaped). on_accepted() closes them now that accepting_ is false.
+  // (real fds in CQEs nobody reaped). on_accepted() closes them now that admitting_ is false.
   poll(0);
   for (int i = 0; i < kShutdownPolls && (stats_.live_slots || send_ops_.live()); i++) poll(10);
   release_batch();
