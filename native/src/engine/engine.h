@@ -214,6 +214,7 @@ class Engine {
   void emit(EventType type, ConnId conn, int32_t status);
   void reap();
   void shutdown_all();
+  void abandon_pending();
 
   EngineConfig config_;
   Ring ring_;
