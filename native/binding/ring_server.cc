@@ -121,6 +121,18 @@ bool ReadOptions(Napi::Env env, const Napi::Object& o, EngineConfig* engine, WsC
 
 Napi::Value Status(Napi::Env env, int r) { return Napi::Number::New(env, r); }
 
+// strerror() may return a buffer shared by every thread, and each worker thread (issue 14) runs
+// its own RingServer. strerror_r is the GNU one (char*, maybe not buf) under g++'s _GNU_SOURCE,
+// the POSIX one (int) elsewhere: the overloads take either.
+[[maybe_unused]] const char* ErrorText(int result, const char* buf) {
+  return result == 0 ? buf : "unknown error";
+}
+[[maybe_unused]] const char* ErrorText(const char* result, const char*) { return result; }
+std::string Strerror(int err) {
+  char buf[128] = "";
+  return ErrorText(strerror_r(err, buf, sizeof buf), buf);
+}
+
 Napi::Object RequestToJs(Napi::Env env, const http::HttpRequestHead& head, const WsEvent& ev,
                          const std::string& remote) {
   Napi::Object req = Napi::Object::New(env);
@@ -189,7 +201,7 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   ws_ = WsServer::open(ec, wc, &r);
   if (ws_ == nullptr) {
     destroyed_ = true;
-    Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + strerror(-r));
+    Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + Strerror(-r));
     e.Set("errno", Napi::Number::New(env, -r));
     e.ThrowAsJavaScriptException();
     return;
@@ -202,7 +214,7 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   if (efd_ < 0 || (r = ws_->register_eventfd(efd_)) < 0) {
     int err = efd_ < 0 ? errno : -r;
     Shutdown();
-    Napi::Error::New(env, std::string("io_uring eventfd: ") + strerror(err)).ThrowAsJavaScriptException();
+    Napi::Error::New(env, std::string("io_uring eventfd: ") + Strerror(err)).ThrowAsJavaScriptException();
     return;
   }
   uv_loop_t* loop = nullptr;
