@@ -121,6 +121,19 @@ bool ReadOptions(Napi::Env env, const Napi::Object& o, EngineConfig* engine, WsC
 
 Napi::Value Status(Napi::Env env, int r) { return Napi::Number::New(env, r); }
 
+// Whether JavaScript may run in env. A terminated worker's environment runs its loop once more
+// to close handles (node::Environment::CleanupHandles) before any finalizer: the eventfd can
+// fire there, where every call into JS fails, and node-addon-api makes the first failure a fatal
+// error. Node-API has no question for it before version 10 (napi_cannot_run_js), but every call
+// with Node's NAPI_PREAMBLE answers napi_pending_exception then: napi_strict_equals is the
+// cheapest (needs an open handle scope).
+bool JsCanRun(napi_env env) {
+  napi_value undefined;
+  bool same = false;
+  return napi_get_undefined(env, &undefined) == napi_ok &&
+         napi_strict_equals(env, undefined, undefined, &same) == napi_ok;
+}
+
 // strerror() may return a buffer shared by every thread, and each worker thread (issue 14) runs
 // its own RingServer. strerror_r is the GNU one (char*, maybe not buf) under g++'s _GNU_SOURCE,
 // the POSIX one (int) elsewhere: the overloads take either.
@@ -282,8 +295,14 @@ void RingServer::WakeIfPending() {
   }
 }
 
+// When JavaScript can no longer run (the environment is being torn down), the server shuts
+// down here, as the finalizer would a moment later: the caller sees destroyed_.
 void RingServer::CallJs(Napi::Env env, size_t begin, size_t end) {
   if (begin >= end) return;
+  if (!JsCanRun(env)) {
+    Shutdown();
+    return;
+  }
   Napi::Array batch = BatchToJs(env, begin, end);
   if (batch.Length() == 0) return;
   in_turn_ = true;

@@ -12,6 +12,11 @@
 // Node environment ends first (a worker thread that exits or is terminated), Node-API runs the
 // object's finalizer at teardown, and the destructor shuts the server down: the ring, its
 // connections and its listener do not outlive the thread (test/contract/worker-thread.test.ts).
+// A wake-up that comes while the environment is torn down (JavaScript can no longer run) shuts
+// the server down at once instead of calling JS (CallJs); one that comes while JS runs, when
+// the termination interrupts the callback, finds the exception unthrowable: the build defines
+// NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, so node-addon-api drops it instead of a fatal error
+// (test/contract/adopt.test.ts terminates a worker under traffic).
 #pragma once
 
 #include <napi.h>
