@@ -63,10 +63,12 @@ Napi::Array StatsTableToJs(Napi::Env env) {
 
 // The options of new RingServer(options), every one required: config/defaults.ts holds every
 // default (the C++ defaults are for tests, fuzzers and benchmarks), and a key this list reads
-// but the caller forgot is a TypeError naming it, never a silent fallback.
+// but the caller forgot is a TypeError naming it, never a silent fallback. `min` is 0 but for
+// workers: the rings of the process (server/transport/native.ts nativeOptions() adds it).
 struct Option {
   const char* key;
   void (*set)(EngineConfig& engine, WsConfig& ws, double value);
+  double min = 0;
 };
 constexpr Option kOptions[] = {
     {"maxPayload",
@@ -92,17 +94,22 @@ constexpr Option kOptions[] = {
      [](EngineConfig& e, WsConfig&, double v) { e.accept_backoff_ms = static_cast<uint32_t>(v); }},
     {"listenBacklog", [](EngineConfig& e, WsConfig&, double v) { e.backlog = static_cast<int>(v); }},
     {"drainMark", [](EngineConfig& e, WsConfig&, double v) { e.drain_mark = static_cast<uint64_t>(v); }},
+    // each ring sizes itself to 1/workers of RLIMIT_MEMLOCK (native/src/engine/memlock.cc)
+    {"workers", [](EngineConfig& e, WsConfig&, double v) { e.workers = static_cast<uint32_t>(v); }, 1},
 };
 
 // Fills both configs from options; false with a TypeError pending when a key is missing or
-// not a non-negative number.
+// not a number of at least its minimum.
 bool ReadOptions(Napi::Env env, const Napi::Object& o, EngineConfig* engine, WsConfig* ws) {
   for (const Option& opt : kOptions) {
     Napi::Value v = o.Get(opt.key);
     const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0)) {
+    if (!(d >= opt.min)) {
+      const std::string want = opt.min > 0
+                                   ? " must be a number >= " + std::to_string(static_cast<int>(opt.min))
+                                   : std::string(" must be a non-negative number");
       Napi::TypeError::New(env, std::string("RingServer options: ") + opt.key +
-                                    (v.IsUndefined() ? " is missing" : " must be a non-negative number") +
+                                    (v.IsUndefined() ? " is missing" : want) +
                                     " (config/defaults.ts has every key)")
           .ThrowAsJavaScriptException();
       return false;
@@ -113,6 +120,31 @@ bool ReadOptions(Napi::Env env, const Napi::Object& o, EngineConfig* engine, WsC
 }
 
 Napi::Value Status(Napi::Env env, int r) { return Napi::Number::New(env, r); }
+
+// Whether JavaScript may run in env. A terminated worker's environment runs its loop once more
+// to close handles (node::Environment::CleanupHandles) before any finalizer: the eventfd can
+// fire there, where every call into JS fails, and node-addon-api makes the first failure a fatal
+// error. Node-API has no question for it before version 10 (napi_cannot_run_js), but every call
+// with Node's NAPI_PREAMBLE answers napi_pending_exception then: napi_strict_equals is the
+// cheapest (needs an open handle scope).
+bool JsCanRun(napi_env env) {
+  napi_value undefined;
+  bool same = false;
+  return napi_get_undefined(env, &undefined) == napi_ok &&
+         napi_strict_equals(env, undefined, undefined, &same) == napi_ok;
+}
+
+// strerror() may return a buffer shared by every thread, and each worker thread (issue 14) runs
+// its own RingServer. strerror_r is the GNU one (char*, maybe not buf) under g++'s _GNU_SOURCE,
+// the POSIX one (int) elsewhere: the overloads take either.
+[[maybe_unused]] const char* ErrorText(int result, const char* buf) {
+  return result == 0 ? buf : "unknown error";
+}
+[[maybe_unused]] const char* ErrorText(const char* result, const char*) { return result; }
+std::string Strerror(int err) {
+  char buf[128] = "";
+  return ErrorText(strerror_r(err, buf, sizeof buf), buf);
+}
 
 Napi::Object RequestToJs(Napi::Env env, const http::HttpRequestHead& head, const WsEvent& ev,
                          const std::string& remote) {
@@ -143,6 +175,7 @@ void RingServer::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = DefineClass(env, "RingServer",
                                    {
                                        InstanceMethod("listen", &RingServer::Listen),
+                                       InstanceMethod("adopt", &RingServer::Adopt),
                                        InstanceMethod("acceptUpgrade", &RingServer::AcceptUpgrade),
                                        InstanceMethod("respond", &RingServer::Respond),
                                        InstanceMethod("send", &RingServer::Send),
@@ -181,7 +214,7 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   ws_ = WsServer::open(ec, wc, &r);
   if (ws_ == nullptr) {
     destroyed_ = true;
-    Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + strerror(-r));
+    Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + Strerror(-r));
     e.Set("errno", Napi::Number::New(env, -r));
     e.ThrowAsJavaScriptException();
     return;
@@ -194,7 +227,7 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   if (efd_ < 0 || (r = ws_->register_eventfd(efd_)) < 0) {
     int err = efd_ < 0 ? errno : -r;
     Shutdown();
-    Napi::Error::New(env, std::string("io_uring eventfd: ") + strerror(err)).ThrowAsJavaScriptException();
+    Napi::Error::New(env, std::string("io_uring eventfd: ") + Strerror(err)).ThrowAsJavaScriptException();
     return;
   }
   uv_loop_t* loop = nullptr;
@@ -262,8 +295,14 @@ void RingServer::WakeIfPending() {
   }
 }
 
+// When JavaScript can no longer run (the environment is being torn down), the server shuts
+// down here, as the finalizer would a moment later: the caller sees destroyed_.
 void RingServer::CallJs(Napi::Env env, size_t begin, size_t end) {
   if (begin >= end) return;
+  if (!JsCanRun(env)) {
+    Shutdown();
+    return;
+  }
   Napi::Array batch = BatchToJs(env, begin, end);
   if (batch.Length() == 0) return;
   in_turn_ = true;
@@ -357,6 +396,29 @@ Napi::Value RingServer::Listen(const Napi::CallbackInfo& info) {
   std::string host = info[0].As<Napi::String>().Utf8Value();
   int port = ws_->listen(host.c_str(), static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
   return Status(info.Env(), port);
+}
+
+// adopt(fd) -> ConnId or -errno (Engine::adopt lists them). The fd is ours from the call on,
+// whatever the answer: after destroy() it is closed and -ESHUTDOWN returned instead of the throw
+// of every other method, so an acceptor racing a worker's teardown leaks nothing and needs no
+// try. The receive is submitted now (outside a turn), so the first bytes wake the loop.
+Napi::Value RingServer::Adopt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "RingServer.adopt(): argument 1 must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  if (destroyed_) {
+    if (fd >= 0) close(fd);
+    return Status(env, -ESHUTDOWN);
+  }
+  const int64_t id = ws_->adopt(fd);
+  if (id >= 0 && !in_turn_) {
+    ws_->flush();
+    WakeIfPending();
+  }
+  return Napi::Number::New(env, static_cast<double>(id));
 }
 
 // acceptUpgrade(conn, extensions?: string): a non-empty `extensions` is the negotiated

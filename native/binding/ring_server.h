@@ -7,10 +7,16 @@
 // The batch is cut where the server writes a frame of its own (a pong, a Close): JavaScript
 // gets the events before it, then the frame is queued, then the events after it, so the
 // frame keeps its place among JavaScript's replies. What the callback throws is taken here
-// and handed to onError (never left pending); every method after destroy() throws. When the
+// and handed to onError (never left pending); every method after destroy() throws, but adopt(),
+// which closes the fd it was given and returns -ESHUTDOWN. When the
 // Node environment ends first (a worker thread that exits or is terminated), Node-API runs the
 // object's finalizer at teardown, and the destructor shuts the server down: the ring, its
 // connections and its listener do not outlive the thread (test/contract/worker-thread.test.ts).
+// A wake-up that comes while the environment is torn down (JavaScript can no longer run) shuts
+// the server down at once instead of calling JS (CallJs); one that comes while JS runs, when
+// the termination interrupts the callback, finds the exception unthrowable: the build defines
+// NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, so node-addon-api drops it instead of a fatal error
+// (test/contract/adopt.test.ts terminates a worker under traffic).
 #pragma once
 
 #include <napi.h>
@@ -33,6 +39,7 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
  private:
   // JS methods. Ids are ConnIds (uint32: generation | slot).
   Napi::Value Listen(const Napi::CallbackInfo& info);         // (host, port) -> port
+  Napi::Value Adopt(const Napi::CallbackInfo& info);          // (fd) -> conn or -errno
   Napi::Value AcceptUpgrade(const Napi::CallbackInfo& info);  // (conn, extensions?) -> status
   // (conn, Buffer, keepAlive) -> status: an answer to a request, or (keepAlive false) the
   // refusal of a pending upgrade

@@ -63,11 +63,15 @@ export const NATIVE_OPTION_KEYS = [
   'listenBacklog',
   'drainMark',
 ] as const;
-export type NativeOptions = Record<(typeof NATIVE_OPTION_KEYS)[number], number>;
+/**
+ * The config keys, plus `workers`: the rings in this process (one per worker thread, at least
+ * 1), by which each ring divides the RLIMIT_MEMLOCK budget (native/src/engine/memlock.cc).
+ */
+export type NativeOptions = Record<(typeof NATIVE_OPTION_KEYS)[number], number> & { workers: number };
 
-/** The engine's options from the server's config. */
-export function nativeOptions(config: Config): NativeOptions {
-  const options = {} as NativeOptions;
+/** The engine's options from the server's config, for one of `workers` rings in the process. */
+export function nativeOptions(config: Config, workers = 1): NativeOptions {
+  const options = { workers } as NativeOptions;
   for (const key of NATIVE_OPTION_KEYS) options[key] = config[key];
   return options;
 }
@@ -127,6 +131,15 @@ const EXPECTED_LAYOUT: NativeBatchLayout = {
 
 export interface NativeRingServer {
   listen(host: string, port: number): number;
+  /**
+   * Takes a connected TCP socket accepted elsewhere (a dupFd() copy from the main thread's
+   * acceptor) as a new connection, as if this server had accepted it; works without listen().
+   * The fd is the server's from the call on: closed on any failure, also after stopAccepting()
+   * or destroy(), where it returns -ESHUTDOWN (no throw). Returns the connection id, or
+   * -errno: EBADF, ENOTSOCK, EPROTOTYPE (UDP), EAFNOSUPPORT (not IPv4/IPv6), EINVAL (a listening
+   * socket), ENOTCONN (not connected, or reset already), ESHUTDOWN, ENFILE (ringSlots taken).
+   */
+  adopt(fd: number): number;
   /** `extensions`: the Sec-WebSocket-Extensions answer when permessage-deflate was negotiated */
   acceptUpgrade(conn: number, extensions?: string): number;
   /** An answer to a request; with keepAlive false also the refusal of a pending upgrade. */
@@ -148,9 +161,17 @@ export interface NativeRingServer {
 export interface NativeAddon {
   probe(): NativeProbe;
   /**
+   * dup(2) with close-on-exec: the new fd, or -errno. The acceptor copies a paused socket's
+   * `_handle.fd`, destroys the Node socket (closing the original) and posts the copy to a
+   * worker's adopt().
+   */
+  dupFd(fd: number): number;
+  /** close(2), for a dupFd() copy that could not be handed over: 0 or -errno. */
+  closeFd(fd: number): number;
+  /**
    * `onEvents` gets each batch (cut where the server writes a frame of its own). What it throws
    * is handed to `onError` (without one: an uncaught exception); every method throws after
-   * destroy(), and a TypeError for arguments of the wrong kind.
+   * destroy() but adopt(), and a TypeError for arguments of the wrong kind.
    */
   RingServer: {
     new (options: NativeOptions, onEvents: (batch: Batch) => void, onError?: (err: Error) => void): NativeRingServer;

@@ -27,6 +27,12 @@ void BufferRing::destroy() {
   base_ = nullptr;
 }
 
+void BufferRing::abandon() {
+  registered_ = false;  // the ring is gone, and its registration with it
+  br_ = nullptr;
+  base_ = nullptr;
+}
+
 int BufferRing::init(Ring& ring, uint16_t group, uint32_t count, uint32_t size) {
   if (count == 0 || count > 32768 || (count & (count - 1))) return -EINVAL;
   ring_ = &ring;

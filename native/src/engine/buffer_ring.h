@@ -23,6 +23,9 @@ class BufferRing {
   // count: a power of two up to 32768 (bids are 16 bits). size: bytes per buffer.
   int init(Ring& ring, uint16_t group, uint32_t count, uint32_t size);
   void destroy();
+  // Forgets the buffers without unmapping them: for a ring closed with receives still in the
+  // kernel, which may write into them until its asynchronous teardown ends (Engine::shutdown_all).
+  void abandon();
 
   uint16_t group() const { return group_; }
   uint32_t count() const { return count_; }

@@ -25,8 +25,13 @@ namespace {
 constexpr uint16_t kBufferGroup = 0;
 // After ENOMEM on the buffer ring: one wait for memory freed asynchronously, then halve.
 constexpr useconds_t kEnomemRetryWaitUs = 50 * 1000;
-// Bound on the teardown wait in ~Engine: the kernel answers cancels within microseconds.
-constexpr int kShutdownPolls = 200;
+// Bound on the teardown wait in ~Engine. Every connection is aborted (RST, queue dropped) before
+// it, so what is waited for is only the kernel's answers to the cancels: microseconds each. The
+// bound matters because ~Engine also runs from the Node-API finalizer when a worker thread is
+// terminated (issue 14): that thread, and Worker.terminate() in the thread waiting for it, stall
+// for as long as this takes. Past it, abandon_pending() lets go without waiting.
+constexpr uint64_t kShutdownWaitMs = 100;
+constexpr int kShutdownPollMs = 10;
 
 // Slot tables cost 64 B (ConnSlot) + 8 B (session pointer) + a fixed-file entry per slot, so
 // 20,000 fds cost ~1.5 MiB up front and the 262,144-slot ceiling ~19 MiB.
@@ -81,6 +86,7 @@ int Engine::init(const EngineConfig& config) {
   sizing_.pinned_bytes = ring_pinned_bytes(sizing_.sq_entries, sizing_.cq_entries) +
                          uint64_t{sizing_.recv_buffers} * sizeof(io_uring_buf);
   conns_.assign(slots, ConnSlot{});
+  admitting_ = true;
   return 0;
 }
 
@@ -106,6 +112,7 @@ static bool parse_host(const char* host, uint16_t port, sockaddr_storage* ss, so
 
 int Engine::listen(const char* host, uint16_t port) {
   if (listen_fd_ >= 0) return -EBUSY;  // one listener per engine (one engine per worker)
+  if (!admitting_) return -ESHUTDOWN;
   sockaddr_storage addr;
   socklen_t len;
   if (!parse_host(host, port, &addr, &len)) return -EINVAL;
@@ -131,6 +138,7 @@ int Engine::listen(const char* host, uint16_t port) {
 }
 
 void Engine::stop_accepting() {
+  admitting_ = false;
   if (!accepting_) return;
   accepting_ = false;
   // Shutting the listener down ends the multishot accept (its final CQE arrives at a later poll).
@@ -413,12 +421,37 @@ void Engine::shutdown_all() {
     abort(slot, kShutdown);
   }
   // Reap at least once: without DEFER_TASKRUN the kernel may already have completed accepts
-  // (real fds in CQEs nobody reaped). on_accepted() closes them now that accepting_ is false.
+  // (real fds in CQEs nobody reaped). on_accepted() closes them now that admitting_ is false.
   poll(0);
-  for (int i = 0; i < kShutdownPolls && (stats_.live_slots || send_ops_.live()); i++) poll(10);
+  const uint64_t deadline = monotonic_ms() + kShutdownWaitMs;
+  for (uint64_t now = monotonic_ms(); (stats_.live_slots || send_ops_.live()) && now < deadline;
+       now = monotonic_ms()) {
+    poll(static_cast<int>(std::min<uint64_t>(kShutdownPollMs, deadline - now)));
+  }
   release_batch();
+  if (stats_.live_slots || send_ops_.live()) {
+    abandon_pending();
+    return;
+  }
   buffers_.destroy();
   ring_.destroy();
+}
+
+// The kernel has not answered some op within kShutdownWaitMs. Its fd is closed here (the ring
+// holds its own reference, dropped when the ring goes: the socket is freed then, with an RST,
+// SO_LINGER 0 having been set by abort()), so no fd outlives the engine. But until the ring's
+// teardown, which the kernel finishes asynchronously after close(), an op may still write into
+// a receive buffer or read a frame or a SendOp: that memory is left allocated (a bounded leak,
+// in a case the tests never reach) rather than freed under the kernel's feet.
+void Engine::abandon_pending() {
+  for (ConnSlot& c : conns_) {
+    if (c.state == ConnState::kFree || c.fd < 0) continue;
+    ::close(c.fd);
+    c.fd = -1;
+  }
+  ring_.destroy();
+  buffers_.abandon();
+  send_ops_.abandon_live();
 }
 
 }  // namespace ringcast

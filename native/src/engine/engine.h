@@ -60,7 +60,9 @@ struct EngineConfig {
   // that reads nothing (or never sends its FIN) is aborted with RST when it passes, and its
   // queued frames are released.
   uint32_t close_timeout_ms = 5000;
-  uint32_t workers = 1;  // processes of this uid sharing RLIMIT_MEMLOCK
+  // Rings of this uid sharing RLIMIT_MEMLOCK (worker threads of one process, or processes): the
+  // kernel charges every ring's pinned pages to the user, so each sizes itself to a 1/workers share.
+  uint32_t workers = 1;
   int backlog = 511;
   bool reuse_port = false;  // SO_REUSEPORT, for one listener per worker
   // DEFER_TASKRUN posts completions only inside io_uring_enter; a registered eventfd is then
@@ -118,7 +120,16 @@ class Engine {
   // Binds an IPv4 or IPv6 literal, listens and arms multishot accept. Returns the bound port
   // (port 0 picks one) or -errno (-EINVAL for a host that is not a literal: resolve above).
   int listen(const char* host, uint16_t port);
+  // Stops taking connections, from the listener and through adopt(). Idempotent.
   void stop_accepting();
+  // Installs a connected TCP socket accepted elsewhere (the main thread's acceptor, issue 14) as
+  // a new connection, as if the ring's own accept had produced it: kOpen at the next poll(), the
+  // receive armed at the next flush() or poll(). Works without listen(). Ownership of fd always
+  // passes: on any failure it is closed. Returns the ConnId or -errno: -EBADF (not an open fd),
+  // -ENOTSOCK, -EPROTOTYPE (not a stream socket: UDP), -EAFNOSUPPORT (not IPv4/IPv6),
+  // -EINVAL (a listening socket), -ENOTCONN (never connected, or reset already), -ESHUTDOWN
+  // (after stop_accepting() or teardown), -ENFILE (every slot taken: counted in `rejected`).
+  int64_t adopt(int fd);
 
   // Enters once (waiting up to timeout_ms, 0 = not at all, -1 = until a completion) and reaps
   // every CQE into events(). Releases the previous batch first. Returns events or -errno.
@@ -176,6 +187,7 @@ class Engine {
   void on_cancel(const io_uring_cqe& cqe);
   void on_shutdown(const io_uring_cqe& cqe);
   void on_accepted(int fd);
+  int64_t open_conn(int fd);  // the path accept and adopt share (engine_adopt.cc)
   void on_recv_end(uint32_t slot, ConnSlot& c, int res);
   void on_send_result(SendOp* op, int res);
 
@@ -202,6 +214,7 @@ class Engine {
   void emit(EventType type, ConnId conn, int32_t status);
   void reap();
   void shutdown_all();
+  void abandon_pending();
 
   EngineConfig config_;
   Ring ring_;
@@ -225,8 +238,9 @@ class Engine {
   };
   std::deque<Closing> closing_;  // graceful closes in the order asked: deadlines ascend
   int listen_fd_ = -1;
-  bool accepting_ = false;
-  bool accept_wanted_ = false;         // accept could not be armed (no SQE): retried at flush()
+  bool admitting_ = false;      // new connections are taken (accepted or adopted): init to stop_accepting
+  bool accepting_ = false;      // the multishot accept on listen_fd_ is wanted
+  bool accept_wanted_ = false;  // accept could not be armed (no SQE): retried at flush()
   __kernel_timespec backoff_ts_ = {};  // must outlive the TIMEOUT SQE
   EngineStats stats_;
 };

@@ -1,8 +1,6 @@
 // What the kernel answers, one handler per Op. Every handler first decides whether the
 // completion is stale (its connection was closed since submission); a stale completion still
 // gives back its buffer and its frame references, and lets the slot free once nothing is pending.
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -41,23 +39,12 @@ void Engine::on_accept(const io_uring_cqe& cqe) {
 void Engine::on_accept_wait(const io_uring_cqe&) { arm_accept(); }
 
 void Engine::on_accepted(int fd) {
-  int slot = accepting_ ? files_.install(fd) : -ECANCELED;
-  if (slot < 0) {
+  if (!admitting_) {
     ::close(fd);
     stats_.rejected++;
     return;
   }
-  int one = 1;  // frames are whole messages: no Nagle delay behind a small one
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  ConnSlot& c = conns_[slot];
-  c.fd = fd;
-  c.state = ConnState::kOpen;
-  c.flags = 0;
-  c.pending = 0;
-  stats_.live_slots++;
-  stats_.accepted++;
-  emit(EventType::kOpen, make_conn_id(static_cast<uint32_t>(slot), c.gen), 0);
-  arm_recv(static_cast<uint32_t>(slot));
+  open_conn(fd);
 }
 
 void Engine::on_recv(const io_uring_cqe& cqe) {

@@ -186,6 +186,11 @@ SendOpPool::~SendOpPool() {
   for (SendOp* op : ops_) delete op;
 }
 
+void SendOpPool::abandon_live() {
+  ops_ = free_;  // the destructor frees only these
+  live_ = 0;
+}
+
 SendOp* SendOpPool::get() {
   SendOp* op;
   if (!free_.empty()) {

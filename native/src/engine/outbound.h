@@ -133,6 +133,9 @@ class SendOpPool {
   void put(SendOp* op);
   SendOp* at(uint32_t index) { return index < ops_.size() ? ops_[index] : nullptr; }
   uint32_t live() const { return live_; }
+  // Forgets the ops in flight (and the frame references they hold) without freeing them: for a
+  // ring closed before the kernel answered them (Engine::shutdown_all).
+  void abandon_live();
 
  private:
   std::vector<SendOp*> ops_;

@@ -82,8 +82,9 @@ class WsServer {
   // and one fix when it cannot). The binding's probe(), before any server is made.
   static SelfTestResult self_test() { return uring_self_test(); }
 
-  // The engine's listener and wake-up, passed through (engine/engine.h says how they work).
+  // The engine's listener, adoption and wake-up, passed through (engine/engine.h says how they work).
   int listen(const char* host, uint16_t port) { return engine_.listen(host, port); }
+  int64_t adopt(int fd) { return engine_.adopt(fd); }
   void stop_accepting() { engine_.stop_accepting(); }
   int register_eventfd(int efd) { return engine_.register_eventfd(efd); }
 
