@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine_test.h"
@@ -35,6 +36,9 @@ int child_engines_fit(rlim_t memlock, uint32_t workers) {
     if (r < 0) return 12;
     if (e.sizing().unlimited) return 13;
     if (e.sizing().pinned_bytes > memlock / workers) return 14;
+    // the listen line names the share: "memlock=1.0MiB/4 ..."
+    if (workers > 1 && e.sizing().describe().find("/" + std::to_string(workers) + " ") == std::string::npos)
+      return 16;
     int port = e.listen("127.0.0.1", 0);
     if (port <= 0) return 15;
   }

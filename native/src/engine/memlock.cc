@@ -47,11 +47,12 @@ Sizing plan_sizing(const SizingRequest& req) {
   s.sq_entries = req.sq_entries;
   s.cq_entries = req.cq_entries;
   s.recv_buffers = req.recv_buffers;
+  s.workers = req.workers ? req.workers : 1;
   auto pinned = [&] {
     return ring_pinned_bytes(s.sq_entries, s.cq_entries) + page_round(uint64_t{s.recv_buffers} * 16);
   };
   if (!s.unlimited) {
-    uint64_t budget = s.memlock_limit / (req.workers ? req.workers : 1) / 2;
+    uint64_t budget = s.memlock_limit / s.workers / 2;
     while (pinned() > budget && s.sq_entries > kMinEntries) {
       s.sq_entries /= 2;
       s.cq_entries /= 2;
@@ -63,11 +64,12 @@ Sizing plan_sizing(const SizingRequest& req) {
 }
 
 std::string Sizing::describe() const {
-  char limit[32], pin[32], out[160];
+  char limit[32], share[16] = "", pin[32], out[176];
   format_bytes(limit, sizeof limit, unlimited ? UINT64_MAX : memlock_limit);
+  if (workers > 1 && !unlimited) std::snprintf(share, sizeof share, "/%u", workers);
   format_bytes(pin, sizeof pin, pinned_bytes);
-  std::snprintf(out, sizeof out, "memlock=%s sq=%u cq=%u bufs=%ux%u pinned=%s", limit, sq_entries, cq_entries,
-                recv_buffers, recv_buffer_size, pin);
+  std::snprintf(out, sizeof out, "memlock=%s%s sq=%u cq=%u bufs=%ux%u pinned=%s", limit, share, sq_entries,
+                cq_entries, recv_buffers, recv_buffer_size, pin);
   return out;
 }
 

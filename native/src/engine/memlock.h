@@ -13,7 +13,7 @@ struct SizingRequest {
   uint32_t sq_entries;
   uint32_t cq_entries;
   uint32_t recv_buffers;
-  uint32_t workers;  // processes of this uid sharing the budget
+  uint32_t workers;  // rings of this uid sharing the budget (worker threads of one process)
 };
 
 struct Sizing {
@@ -24,7 +24,9 @@ struct Sizing {
   uint32_t recv_buffers = 0;
   uint32_t recv_buffer_size = 0;  // filled in by the engine
   uint64_t pinned_bytes = 0;      // our estimate of what counts against the limit
-  std::string describe() const;   // "memlock=8MiB sq=4096 cq=16384 bufs=1024x16384 pinned=1.3MiB"
+  uint32_t workers = 1;           // rings sharing the budget: each is sized for its share
+  // "memlock=8MiB sq=4096 cq=16384 bufs=1024x16384 pinned=1.3MiB"; with workers: "memlock=8MiB/4 ..."
+  std::string describe() const;
 };
 
 // Estimated pinned bytes of a ring: 64-byte SQEs, 16-byte CQEs, 4-byte SQ index, page-rounded.
