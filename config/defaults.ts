@@ -14,6 +14,11 @@ export interface OptionSpec {
 export const defaults = {
   host: { default: '0.0.0.0', unit: 'address', help: 'interface to listen on' },
   port: { default: 8080, unit: 'port', help: 'TCP port for WebSocket and HTTP (0 = any free port)' },
+  workers: {
+    default: 1,
+    unit: 'N|auto',
+    help: 'worker threads, each with its own io_uring ring and connections, behind one acceptor on one port (auto: the CPUs this process may use, capped by a cgroup CPU limit); 1 runs everything on the main thread',
+  },
   path: { default: '/ws', unit: 'path', help: 'URL path of the WebSocket endpoint' },
   transport: {
     default: 'auto',

@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
+import { Primary } from './cluster/primary.js';
+import { resolveWorkers } from './cluster/cpus.js';
 import { RingcastServer, TransportUnavailableError } from './server.js';
 
 async function main(): Promise<number | undefined> {
@@ -34,9 +36,15 @@ async function main(): Promise<number | undefined> {
   process.on('unhandledRejection', (err: unknown) => {
     log.error({ event: 'unhandled_rejection', err: err instanceof Error ? err.stack : String(err) }, 'unhandled rejection');
   });
-  let server: RingcastServer;
+  const { workers, why } = resolveWorkers(config.workers);
+  let server: RingcastServer | Primary;
   try {
-    server = new RingcastServer(config, log);
+    if (workers > 1) {
+      log.info({ event: 'workers', workers, why }, `${workers} workers (${why})`);
+      server = new Primary(config, workers, log.child({ worker: 'main' }));
+    } else {
+      server = new RingcastServer(config, log);
+    }
     await server.listen();
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -63,6 +71,11 @@ async function main(): Promise<number | undefined> {
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  if (server instanceof Primary && process.env.RINGCAST_FAULT_INJECTION === '1') {
+    // tests: SIGUSR2 makes worker 0 die of a JavaScript error
+    const primary = server;
+    process.on('SIGUSR2', () => primary.injectFault(0));
+  }
   return undefined;
 }
 

@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { defaults, type OptionName, type OptionSpec } from '../config/defaults.js';
 import { brokerUrlProblem } from './broker/url.js';
 
+/** --workers ceiling: each worker is a thread with its own ring and event loop. */
+export const MAX_WORKERS = 256;
+
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const nonNegativeInt = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -21,6 +24,7 @@ const schema = z
   .strictObject({
     host: z.string().min(1),
     port,
+    workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(MAX_WORKERS)]),
     path: z.string().regex(/^\/[\x21-\x7e]*$/, 'must start with / and hold printable ASCII without spaces'),
     transport: z.enum(['auto', 'uring', 'ws']),
     maxPayload: z.coerce

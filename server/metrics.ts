@@ -38,7 +38,11 @@ export class Metrics {
   private closeTimeoutsCounted = 0;
   private engineCloseTimeouts: () => number = () => 0;
 
-  constructor(transport: string) {
+  /**
+   * `processMetrics` false: no process-wide series (CPU, RSS, GC, event-loop lag): a worker
+   * thread leaves them to the main thread, which adds every worker's registry to its own.
+   */
+  constructor(transport: string, processMetrics = true) {
     const registers = [this.registry];
     this.connections = new Gauge({
       name: 'ringcast_connections',
@@ -183,7 +187,7 @@ export class Metrics {
       },
     });
     // process CPU, RSS, GC and event-loop lag (nodejs_eventloop_lag_*)
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
   }
 
   /** A connection was aborted at --close-timeout (ws transport; the engine counts its own). */

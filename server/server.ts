@@ -8,13 +8,22 @@ import { ConfigError, type Config } from './config.js';
 import { Hub } from './hub/hub.js';
 import { Authenticator } from './auth/tokens.js';
 import { handleHttp, type ApiContext } from './http/api.js';
-import { decideUpgrade, parseOrigins, type UpgradeContext } from './http/upgrade.js';
+import { decideUpgrade, LocalAdmission, parseOrigins, type Admission, type UpgradeContext } from './http/upgrade.js';
+import type { WorkerBroker } from './cluster/worker-broker.js';
 import { Metrics } from './metrics.js';
 import { closeCodes } from './protocol/errors.js';
 import { probeUring } from './transport/select.js';
 import type { Transport, TransportEvents, TransportName } from './transport/types.js';
 import { UringTransport } from './transport/uring.js';
 import { WsTransport } from './transport/ws.js';
+
+/** A worker thread of --workers: the main thread's broker and the limits shared by every worker. */
+export interface WorkerRole {
+  index: number;
+  workers: number;
+  broker: WorkerBroker;
+  admission: Admission;
+}
 
 /** Thrown when --transport uring is demanded and the engine is unavailable (exit 1). */
 export class TransportUnavailableError extends Error {}
@@ -32,11 +41,14 @@ export class RingcastServer {
   constructor(
     readonly config: Config,
     private readonly log: Logger,
+    /** set in a worker thread of --workers */
+    private readonly role?: WorkerRole,
   ) {
     const { name, reason } = chooseTransport(config);
-    if (reason !== undefined) log.warn({ event: 'transport_fallback', transport: name, reason }, reason);
-    this.metrics = new Metrics(name);
-    this.broker = makeBroker(config, this.metrics, log);
+    // with --workers the main thread says it, once
+    if (reason !== undefined && role === undefined) log.warn({ event: 'transport_fallback', transport: name, reason }, reason);
+    this.metrics = new Metrics(name, role === undefined);
+    this.broker = role?.broker ?? makeBroker(config, this.metrics, log);
     this.hub = new Hub(config, this.metrics, this.broker);
     this.hub.onLog = (fields) => log.warn(fields, 'broker topic error');
     const auth = Authenticator.fromConfig(config);
@@ -46,8 +58,7 @@ export class RingcastServer {
       origins: parseOrigins(config.allowedOrigins),
       metrics: this.metrics,
       draining: () => this.draining,
-      connections: () => this.transport.connectionCount(),
-      admission: { reserved: 0 },
+      admission: role?.admission ?? new LocalAdmission(() => this.transport.connectionCount()),
     };
     const api: ApiContext = {
       hub: this.hub,
@@ -58,13 +69,18 @@ export class RingcastServer {
       draining: () => this.draining,
       broker: () => this.brokerHealth(),
       demo: config.demo,
+      cluster: role === undefined ? undefined : () => role.broker.cluster,
+      metricsText: role === undefined ? undefined : () => role.broker.metrics(),
     };
     const events: TransportEvents = {
       http: (req) => handleHttp(api, req),
       upgrade: (req) => decideUpgrade(upgradeCtx, req),
       open: (id, info, deflate) => this.hub.open(id, info, deflate),
       message: (id, data, isBinary) => this.hub.message(id, data, isBinary),
-      close: (id) => this.hub.close(id),
+      close: (id) => {
+        upgradeCtx.admission.closed();
+        this.hub.close(id);
+      },
       flushed: () => this.hub.flushed(),
       fault: (where, err, id) => {
         this.metrics.internalErrors.inc({ where });
@@ -72,7 +88,10 @@ export class RingcastServer {
         if (id !== undefined) this.hub.fail(id);
       },
     };
-    this.transport = name === 'uring' ? new UringTransport(config, events, this.metrics) : new WsTransport(config, events, this.metrics);
+    this.transport =
+      name === 'uring'
+        ? new UringTransport(config, events, this.metrics, role?.workers ?? 1)
+        : new WsTransport(config, events, this.metrics);
     this.hub.transport = this.transport;
   }
 
@@ -89,15 +108,7 @@ export class RingcastServer {
   }
 
   async listen(): Promise<{ host: string; port: number }> {
-    if (this.broker !== undefined) {
-      try {
-        await this.broker.start(this.hub.brokerEvents());
-      } catch (err) {
-        // served anyway: /livez 200, /healthz 503 and requests answer unavailable until Redis is reachable
-        this.log.error({ event: 'broker_unreachable', err: (err as Error).message }, (err as Error).message);
-      }
-      this.hub.startPresenceRefresh();
-    }
+    await this.startBroker();
     this.address = await this.transport.listen(this.config.host, this.config.port);
     this.log.info(
       {
@@ -111,6 +122,28 @@ export class RingcastServer {
       `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name}, ${this.brokerHealth().broker} broker)`,
     );
     return this.address;
+  }
+
+  /** A worker thread's start: its connections come from the main thread's acceptor (adopt). */
+  async startWorker(): Promise<void> {
+    await this.startBroker();
+  }
+
+  /** Takes over a connection the main thread accepted (see Transport.adopt). */
+  adopt(fd: number): boolean {
+    return this.transport.adopt(fd);
+  }
+
+  private async startBroker(): Promise<void> {
+    if (this.broker !== undefined) {
+      try {
+        await this.broker.start(this.hub.brokerEvents());
+      } catch (err) {
+        // served anyway: /livez 200, /healthz 503 and requests answer unavailable until Redis is reachable
+        this.log.error({ event: 'broker_unreachable', err: (err as Error).message }, (err as Error).message);
+      }
+      this.hub.startPresenceRefresh();
+    }
   }
 
   /**
@@ -137,7 +170,8 @@ export class RingcastServer {
   }
 }
 
-function makeBroker(config: Config, metrics: Metrics, log: Logger): SharedBroker | undefined {
+/** The shared broker --broker names; undefined for `memory` (the hub numbers publishes itself). */
+export function makeBroker(config: Config, metrics: Metrics, log: Logger): SharedBroker | undefined {
   if (config.broker === 'memory') return undefined;
   const target = parseRedisUrl(config.broker);
   if (typeof target === 'string') throw new ConfigError(`invalid --broker: ${target}`);

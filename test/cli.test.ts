@@ -1,16 +1,16 @@
 // The CLI contract of DESIGN.md "Running it", on the built package (dist/), as a user runs it.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { probeUring } from '../server/transport/select.js';
 import { Client } from './helpers/client.js';
 import { rawHttp } from './helpers/raw.js';
 import { transports } from './helpers/server.js';
+import { runSync, startCli as start } from './helpers/cli.js';
 
-const CLI = fileURLToPath(new URL('../dist/server/cli.js', import.meta.url));
 const uringHere = probeUring().ok;
 
 let denyBinary: string | undefined;
@@ -23,48 +23,6 @@ function denyIoUring(): string {
   if (cc.status !== 0) throw new Error(`cannot build deny_io_uring: ${cc.stderr}`);
   return (denyBinary = out);
 }
-const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RINGCAST_')));
-
-function runSync(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], { env: { ...cleanEnv(), ...env }, encoding: 'utf8', timeout: 10_000 });
-}
-
-interface Running {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  listening: Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-/** Starts the CLI, optionally through a launcher (e.g. the seccomp filter), and follows its log lines. */
-function start(args: string[], env: Record<string, string> = {}, launcher: string[] = []): Running {
-  const argv = [...launcher, process.execPath, CLI, '--host', '127.0.0.1', ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (line.event === 'listening') resolve(line);
-      }
-    });
-    child.once('exit', () => reject(new Error('exited before listening')));
-  });
-  listening.catch(() => undefined);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, lines, listening, exited };
-}
-
-const running: Running[] = [];
-afterEach(() => {
-  for (const r of running.splice(0)) r.child.kill('SIGKILL');
-});
-
 describe('ringcast CLI', () => {
   it('prints every flag with its default for --help and exits 0', () => {
     const r = runSync(['--help']);
@@ -108,7 +66,6 @@ describe('ringcast CLI', () => {
 
   it('logs one JSON listening line with host, port, path and transport, and serves clients', async () => {
     const r = start(['--port', '0', '--transport', 'ws', '--path', '/live']);
-    running.push(r);
     const line = await r.listening;
     expect(line).toMatchObject({ host: '127.0.0.1', path: '/live', transport: 'ws', level: 30 });
     const c = await Client.open(`ws://127.0.0.1:${line.port as number}/live`);
@@ -120,7 +77,6 @@ describe('ringcast CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ringcast-cli-'));
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ path: '/from-file', port: 0, transport: 'ws' }));
     const r = start(['--config', join(dir, 'c.json')], { RINGCAST_PATH: '/from-env' });
-    running.push(r);
     expect(await r.listening).toMatchObject({ path: '/from-env' });
   });
 
@@ -131,7 +87,6 @@ describe('ringcast CLI', () => {
       [38, /seccomp profile blocks io_uring \(podman/],
     ])('with errno %i, auto runs on ws and logs one line with the reason and the fix', async (errno, why) => {
       const r = start(['--port', '0'], {}, [denyIoUring(), String(errno)]);
-      running.push(r);
       expect(await r.listening).toMatchObject({ transport: 'ws' });
       const fallback = r.lines.filter((l) => l.event === 'transport_fallback');
       expect(fallback).toHaveLength(1);
@@ -141,7 +96,6 @@ describe('ringcast CLI', () => {
 
     it('with --transport uring, exits 1 with that line instead', async () => {
       const r = start(['--port', '0', '--transport', 'uring'], {}, [denyIoUring(), '1']);
-      running.push(r);
       expect(await r.exited).toBe(1);
       expect(String(r.lines.find((l) => l.event === 'transport_unavailable')?.reason)).toMatch(/seccomp/);
     });
@@ -149,7 +103,6 @@ describe('ringcast CLI', () => {
 
   it.runIf(uringHere)('runs on uring by default on this machine and names the ring features', async () => {
     const r = start(['--port', '0']);
-    running.push(r);
     const line = await r.listening;
     expect(line).toMatchObject({ transport: 'uring' });
     expect(JSON.stringify(line.features)).toMatch(/defer_taskrun|single_issuer|pbuf_ring/);
@@ -160,7 +113,6 @@ describe('ringcast CLI', () => {
     'drains on %s (%s transport): clients get 1001 and the process exits 0',
     async (signal, transport) => {
       const r = start(['--port', '0', '--transport', transport]);
-      running.push(r);
       const { port } = (await r.listening) as { port: number };
       const clients = await Promise.all([1, 2, 3].map(() => Client.open(`ws://127.0.0.1:${port}/ws`)));
       r.child.kill(signal);
@@ -172,7 +124,6 @@ describe('ringcast CLI', () => {
 
   it.each(transports)('completes a SIGTERM drain when stdout is a closed pipe (%s transport)', async (transport) => {
     const r = start(['--port', '0', '--transport', transport]);
-    running.push(r);
     await r.listening;
     r.child.stdout!.destroy(); // the log reader is gone: every later write gets EPIPE
     await new Promise((resolve) => setTimeout(resolve, 200)); // the pipe's read end is closed by now
@@ -182,7 +133,6 @@ describe('ringcast CLI', () => {
 
   it.each(transports)('stays up and serves after upgrades to targets WHATWG URL refuses (%s transport)', async (transport) => {
     const r = start(['--port', '0', '--transport', transport]);
-    running.push(r);
     const { port } = (await r.listening) as { port: number };
     for (const target of ['http://[/ws', '//[/ws', 'http://a:99999/ws']) {
       const answer = await rawHttp(
@@ -201,7 +151,6 @@ describe('ringcast CLI', () => {
     const hook = join(mkdtempSync(join(tmpdir(), 'ringcast-reject-')), 'reject.mjs');
     writeFileSync(hook, "setTimeout(() => Promise.reject(new Error('escaped on purpose')), 300);\n");
     const r = start(['--port', '0', '--transport', 'ws'], { NODE_OPTIONS: `--import ${hook}` });
-    running.push(r);
     const { port } = (await r.listening) as { port: number };
     await new Promise((resolve) => setTimeout(resolve, 600));
     expect(r.child.exitCode).toBeNull();
@@ -214,7 +163,6 @@ describe('ringcast CLI', () => {
     const secret = 'never-log-this-secret-0123456789';
     const key = 'never-log-this-api-key';
     const r = start(['--port', '0', '--log-level', 'trace', '--jwt-secret', secret, '--api-key', key]);
-    running.push(r);
     const { port } = (await r.listening) as { port: number };
     await fetch(`http://127.0.0.1:${port}/publish`, {
       method: 'POST',
@@ -236,10 +184,8 @@ describe('ringcast CLI', () => {
 
   it('exits 1 with a clear line when the port is taken', async () => {
     const first = start(['--port', '0', '--transport', 'ws']);
-    running.push(first);
     const { port } = (await first.listening) as { port: number };
     const second = start(['--port', String(port), '--transport', 'ws']);
-    running.push(second);
     expect(await second.exited).toBe(1);
     expect(second.lines.find((l) => l.event === 'listen_failed')).toMatchObject({ code: 'EADDRINUSE' });
   });

@@ -40,10 +40,24 @@ export interface PresenceList {
   clients: { client: string; user: string }[];
 }
 
+/**
+ * A message's frames, made once by whoever hands it to several hubs (the main thread of
+ * --workers): the hub sends and retains them as they are instead of encoding its own.
+ */
+export interface SharedFrames {
+  frame: Buffer;
+  compressed: Buffer | undefined;
+  /** where the data sits in `frame` */
+  dataStart: number;
+  dataEnd: number;
+  /** made with permessage-deflate on: a missing `compressed` means too small or incompressible */
+  deflated: boolean;
+}
+
 /** What a shared broker tells the hub. */
 export interface BrokerEvents {
   /** a message on a followed topic's channel, in the broker's order; `exclude` is a local connection id or -1 */
-  message(topic: string, seq: number, epoch: string, data: Buffer, exclude: number): void;
+  message(topic: string, seq: number, epoch: string, data: Buffer, exclude: number, frames?: SharedFrames): void;
   /** a join or leave on a followed topic made on another node (outside the seq space) */
   presence(topic: string, op: 'join' | 'leave', client: string, user: string): void;
   /**
@@ -72,7 +86,7 @@ export class BrokerUnavailableError extends Error {}
 /**
  * Rejected by a broker that holds --max-topics topics, every one followed, when asked to create
  * another (a publish, or a read with `create`): none can be evicted to make room. The in-process
- * broker (memory.ts) bounds its topics this way; Redis bounds its keys by TTL and maxmemory.
+ * broker (memory.ts) bounds its topics this way; Redis bounds its keys by TTL and maxmemory. The hub answers it `topic_limit`.
  */
 export class BrokerTopicLimitError extends BrokerUnavailableError {}
 
@@ -97,4 +111,8 @@ export interface SharedBroker {
   /** This node's clients joined, are still present on, or left a topic. Failures are counted, not thrown. */
   presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void;
   presenceList(topic: string, limit: number): Promise<PresenceList>;
+  /** This node's subscribers of a topic are now `count` (a broker that counts receivers listens). */
+  members?(topic: string, count: number): void;
+  /** This node has (true) or no longer has (false) connections that negotiated permessage-deflate. */
+  deflating?(on: boolean): void;
 }

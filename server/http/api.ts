@@ -4,6 +4,7 @@
 import { allowed, type Permissions } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/tokens.js';
 import type { BrokerHealth } from '../broker/types.js';
+import type { ClusterView } from '../cluster/messages.js';
 import type { Hub } from '../hub/hub.js';
 import type { Metrics } from '../metrics.js';
 import { httpError, type ErrorCode } from '../protocol/errors.js';
@@ -26,6 +27,10 @@ export interface ApiContext {
   broker: () => BrokerHealth;
   /** --demo: serve the chat page and the client module */
   demo: boolean;
+  /** in a worker thread of --workers: what the main thread knows of every worker */
+  cluster?: (() => ClusterView) | undefined;
+  /** in a worker thread: every worker's metrics added up by the main thread */
+  metricsText?: (() => Promise<{ contentType: string; text: string }>) | undefined;
 }
 
 function bearer(req: HttpRequest): string | undefined {
@@ -85,14 +90,21 @@ export async function handleHttp(ctx: ApiContext, req: HttpRequest): Promise<Htt
       if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
       if (ctx.draining()) return json(503, { status: 'draining' });
       const broker = ctx.broker();
-      if (broker.broker === 'memory') return json(200, { status: 'ok' });
-      return broker.state === 'up' ? json(200, { status: 'ok', broker }) : json(503, { status: 'unavailable', broker });
+      const workers = ctx.cluster === undefined ? {} : { workers: ctx.cluster().workers };
+      if (broker.broker === 'memory') return json(200, { status: 'ok', ...workers });
+      return broker.state === 'up'
+        ? json(200, { status: 'ok', broker, ...workers })
+        : json(503, { status: 'unavailable', broker, ...workers });
     }
     case '/livez':
       if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
       return json(200, { status: 'alive' });
     case '/metrics':
       if (req.method !== 'GET' && req.method !== 'HEAD') return error('method_not_allowed', 'use GET', { Allow: 'GET, HEAD' });
+      if (ctx.metricsText !== undefined) {
+        const all = await ctx.metricsText();
+        return { status: 200, headers: { 'Content-Type': all.contentType }, body: all.text };
+      }
       return { status: 200, headers: { 'Content-Type': ctx.metrics.registry.contentType }, body: await ctx.metrics.registry.metrics() };
     default: {
       const demo = ctx.demo ? demoRoute(path, req.method, ctx.wsPath) : undefined;

@@ -9,7 +9,14 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { allowed } from '../auth/permissions.js';
-import { BrokerUnavailableError, type BrokerEvents, type SharedBroker, type TopicState } from '../broker/types.js';
+import {
+  BrokerTopicLimitError,
+  BrokerUnavailableError,
+  type BrokerEvents,
+  type SharedBroker,
+  type SharedFrames,
+  type TopicState,
+} from '../broker/types.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import {
@@ -22,7 +29,7 @@ import {
   encodeResync,
   jsonAscii,
 } from '../protocol/encode.js';
-import type { DeflateOptions } from '../protocol/deflate.js';
+import { deflateOptions, type DeflateOptions } from '../protocol/deflate.js';
 import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
 import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transport/types.js';
@@ -113,7 +120,7 @@ export class Hub {
     metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
     this.copyBudget = 4 * this.budget;
-    this.deflate = config.permessageDeflate === 'on' ? { threshold: config.deflateThreshold, level: config.deflateLevel } : undefined;
+    this.deflate = deflateOptions(config);
     this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
     if (historyTtlMs > 0) {
       const every = shared === undefined ? Math.min(historyTtlMs, 10_000) : 1000;
@@ -125,7 +132,7 @@ export class Hub {
   /** The shared broker's view of this hub: what it delivers and asks. */
   brokerEvents(): BrokerEvents {
     return {
-      message: (topic, seq, epoch, data, exclude) => this.arrive(topic, { seq, epoch, data, exclude }),
+      message: (topic, seq, epoch, data, exclude, frames) => this.arrive(topic, { seq, epoch, data, exclude, frames }),
       presence: (name, op, client, user) => {
         const topic = this.topics.get(name);
         if (topic !== undefined) this.announce(op, topic, client, user, -1);
@@ -172,7 +179,7 @@ export class Hub {
 
   open(id: number, info: ConnectionInfo, deflate = false): void {
     const conn = new Conn(id, ++this.clientCounter, info.user, info.perms, deflate);
-    if (deflate) this.deflateConns++;
+    if (deflate && this.deflateConns++ === 0) this.shared?.deflating?.(true);
     const slot = id & CONN_SLOT_MASK;
     while (this.conns.length <= slot) this.conns.push(undefined); // append keeps the array dense
     this.conns[slot] = conn;
@@ -214,7 +221,7 @@ export class Hub {
     this.conns[id & CONN_SLOT_MASK] = undefined;
     conn.closing = true; // an answer still on its way from the broker is not sent
     this.liveConns--;
-    if (conn.deflate) this.deflateConns--;
+    if (conn.deflate && --this.deflateConns === 0) this.shared?.deflating?.(false);
   }
 
   message(id: number, data: Buffer, isBinary: boolean): void {
@@ -326,6 +333,9 @@ export class Hub {
       };
     }
     this.publishBytesInFlight += data.length;
+    // a publisher that is not subscribed excludes nobody (the broker may count receivers)
+    const held = exclude === -1 ? undefined : this.topics.get(topic);
+    if (held === undefined || this.conn(exclude)?.indexIn(held) === undefined) exclude = -1;
     return shared.publish(topic, data, exclude, key).then(
       (r): PublishResult => {
         this.publishBytesInFlight -= data.length;
@@ -335,6 +345,10 @@ export class Hub {
       },
       (err: unknown): PublishResult => {
         this.publishBytesInFlight -= data.length;
+        if (err instanceof BrokerTopicLimitError) {
+          this.metrics.topicLimitRefusals.inc();
+          return { ok: false, code: 'topic_limit', msg: err.message };
+        }
         return { ok: false, code: 'unavailable', msg: `cannot publish: ${messageOf(err)}` };
       },
     );
@@ -344,9 +358,11 @@ export class Hub {
    * Message `seq` of `topic` to its local subscribers but `exclude`: encoded (and compressed, for
    * the subscribers that negotiated permessage-deflate) once, retained, fanned out.
    */
-  private deliver(topic: Topic, seq: number, data: Uint8Array, exclude: number, start = performance.now()): number {
+  private deliver(topic: Topic, seq: number, data: Uint8Array, exclude: number, start = performance.now(), frames?: SharedFrames): number {
     topic.seq = seq;
-    const msg = encodeMsg(topic.json, seq, data, this.deflateConns > 0 ? this.deflate : undefined);
+    const deflate = this.deflateConns > 0 ? this.deflate : undefined;
+    // frames made once for every worker serve as they are, unless they lack a compressed twin this hub needs
+    const msg = frames !== undefined && (deflate === undefined || frames.deflated) ? frames : encodeMsg(topic.json, seq, data, deflate);
     this.topics.retain(topic, { seq, frame: msg.frame, compressed: msg.compressed, dataStart: msg.dataStart, dataEnd: msg.dataEnd });
     this.topics.touch(topic, start);
     const receivers = topic.members.count === 0 ? 0 : this.transport.fanout(topic.members.view(), msg.frame, exclude, msg.compressed);
@@ -643,6 +659,7 @@ export class Hub {
     if (conn.indexIn(topic) !== undefined) return;
     conn.setIndex(topic, topic.members.add(conn.id));
     this.topics.occupied(topic);
+    this.shared?.members?.(topic.name, topic.members.count);
     this.present('join', conn, topic);
   }
 
@@ -653,6 +670,7 @@ export class Hub {
     const moved = topic.members.removeAt(index);
     if (moved !== -1) this.conn(moved)!.setIndex(topic, index);
     conn.deleteIndex(topic);
+    this.shared?.members?.(topic.name, topic.members.count);
     this.present('leave', conn, topic);
     if (topic.members.count === 0) {
       topic.members.compact();
@@ -812,7 +830,7 @@ export class Hub {
     if (topic === undefined || topic.dropped) return; // not followed any more
     if (topic.phase !== 'live') return this.hold(topic, a);
     if (a.epoch === topic.epoch) {
-      if (a.seq === topic.seq + 1) return void this.deliver(topic, a.seq, a.data, a.exclude);
+      if (a.seq === topic.seq + 1) return void this.deliver(topic, a.seq, a.data, a.exclude, performance.now(), a.frames);
       if (a.seq <= topic.seq) return; // a catch-up delivered it already
     }
     // a seq gap (messages missed while a link was down) or a new epoch (Redis lost the topic)

@@ -4,6 +4,7 @@
 import { History } from './history.js';
 import { Membership } from './membership.js';
 import type { PresenceFeed } from './presence-feed.js';
+import type { SharedFrames } from '../broker/types.js';
 import { jsonAscii } from '../protocol/encode.js';
 
 /**
@@ -19,6 +20,8 @@ export interface Arrival {
   epoch: string;
   data: Buffer;
   exclude: number;
+  /** the frames made once for every worker (--workers), when the broker sent them */
+  frames?: SharedFrames | undefined;
 }
 
 export class Topic {

@@ -5,7 +5,7 @@
 // negotiated, and one inflation per message needs nothing from the connection's past.
 import { isUtf8 } from 'node:buffer';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { headerLength, writeHeader } from './frame-writer.js';
+import { headerLength, writeHeader, type FrameAlloc } from './frame-writer.js';
 
 export const EXTENSION = 'permessage-deflate';
 /** The one answer the server gives to an offer it accepts (Sec-WebSocket-Extensions). */
@@ -71,18 +71,32 @@ export interface DeflateOptions {
   level: number;
 }
 
+/** The server's compression settings: undefined when --permessage-deflate is off. */
+export function deflateOptions(config: {
+  permessageDeflate: 'on' | 'off';
+  deflateThreshold: number;
+  deflateLevel: number;
+}): DeflateOptions | undefined {
+  return config.permessageDeflate === 'on' ? { threshold: config.deflateThreshold, level: config.deflateLevel } : undefined;
+}
+
 /**
  * The compressed twin of a complete unfragmented frame (as textFrame makes): the same opcode
  * with RSV1, its payload deflated with a sync flush and the trailing 00 00 ff ff removed
  * (section 7.2.1). Undefined when the payload is below the threshold or would not shrink.
  */
-export function compressFrame(frame: Buffer, payloadOffset: number, opts: DeflateOptions): Buffer | undefined {
+export function compressFrame(
+  frame: Buffer,
+  payloadOffset: number,
+  opts: DeflateOptions,
+  alloc: FrameAlloc = Buffer.allocUnsafeSlow,
+): Buffer | undefined {
   const payloadLength = frame.length - payloadOffset;
   if (payloadLength < opts.threshold) return undefined;
   const deflated = deflateRawSync(frame.subarray(payloadOffset), { level: opts.level, finishFlush: constants.Z_SYNC_FLUSH });
   const len = endsWithTail(deflated) ? deflated.length - TAIL.length : deflated.length;
   if (headerLength(len) + len >= frame.length) return undefined;
-  const out = Buffer.allocUnsafeSlow(headerLength(len) + len); // retained in history: memory of its own
+  const out = alloc(headerLength(len) + len); // retained in history: memory of its own
   const at = writeHeader(out, frame[0]! & 0x0f, len);
   out[0]! |= RSV1;
   deflated.copy(out, at, 0, len);

@@ -2,7 +2,7 @@
 // A `msg` is encoded ONCE per publish; its frame is what every subscriber receives and
 // what history keeps, so replays are byte-identical to live deliveries.
 import { compressFrame, type DeflateOptions } from './deflate.js';
-import { textFrame } from './frame-writer.js';
+import { textFrame, type FrameAlloc } from './frame-writer.js';
 import type { ErrorCode } from './errors.js';
 import type { Id } from './request.js';
 
@@ -20,12 +20,15 @@ export interface EncodedMsg {
   dataEnd: number;
 }
 
-/** With `deflate`, the compressed twin is made too (once, whatever the number of subscribers). */
-export function encodeMsg(topicJson: string, seq: number, data: Uint8Array, deflate?: DeflateOptions): EncodedMsg {
+/**
+ * With `deflate`, the compressed twin is made too (once, whatever the number of subscribers).
+ * `alloc` places both (the main thread of --workers puts them in shared memory for every worker).
+ */
+export function encodeMsg(topicJson: string, seq: number, data: Uint8Array, deflate?: DeflateOptions, alloc?: FrameAlloc): EncodedMsg {
   const prefix = `{"op":"msg","topic":${topicJson},"seq":${seq},"data":`;
-  const { frame, payloadOffset } = textFrame([prefix, data, '}']);
+  const { frame, payloadOffset } = textFrame([prefix, data, '}'], alloc);
   const dataStart = payloadOffset + prefix.length;
-  const compressed = deflate === undefined ? undefined : compressFrame(frame, payloadOffset, deflate);
+  const compressed = deflate === undefined ? undefined : compressFrame(frame, payloadOffset, deflate, alloc);
   return { frame, compressed, dataStart, dataEnd: dataStart + data.length };
 }
 

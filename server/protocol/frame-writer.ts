@@ -34,10 +34,16 @@ export function writeHeader(buf: Buffer, opcode: number, len: number): number {
  * are copied. Frames may be retained in history, so they get memory of their own rather
  * than a slice of Node's shared pool (a retained slice would pin the whole 8 KiB pool).
  */
-export function textFrame(parts: ReadonlyArray<string | Uint8Array>): { frame: Buffer; payloadOffset: number } {
+/** Where a frame's memory comes from: its own by default (it may be retained in history). */
+export type FrameAlloc = (size: number) => Buffer;
+
+export function textFrame(
+  parts: ReadonlyArray<string | Uint8Array>,
+  alloc: FrameAlloc = Buffer.allocUnsafeSlow,
+): { frame: Buffer; payloadOffset: number } {
   let len = 0;
   for (const p of parts) len += p.length;
-  const frame = Buffer.allocUnsafeSlow(headerLength(len) + len);
+  const frame = alloc(headerLength(len) + len);
   const payloadOffset = writeHeader(frame, OPCODE_TEXT, len);
   let off = payloadOffset;
   for (const p of parts) {

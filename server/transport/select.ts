@@ -17,3 +17,8 @@ export function probeUring(): UringProbe {
   const p = addon.probe();
   return (cached = { ok: p.ok, reason: p.ok ? '' : p.line, features: p.features });
 }
+
+/** Takes a verdict made elsewhere (the main thread, for its worker threads): no self-test here. */
+export function primeProbe(probe: UringProbe): void {
+  cached = probe;
+}

@@ -47,8 +47,11 @@ export interface ConnectionInfo {
 }
 
 export type UpgradeDecision =
-  /** `release()` gives back the --max-connections slot held since before the token check: call it once the connection is open or gone */
-  | { ok: true; info: ConnectionInfo; release: () => void }
+  /**
+   * `release(opened)` ends the hold on the --max-connections slot taken before the token check:
+   * call it once, when the connection is open (the slot stays its own) or gone (given back)
+   */
+  | { ok: true; info: ConnectionInfo; release: (opened: boolean) => void }
   /** an HTTP error answer (server/protocol/errors.ts); `reason` labels ringcast_upgrades_rejected_total */
   | { ok: false; status: number; headers: Record<string, string>; body: string; reason: string };
 
@@ -77,6 +80,13 @@ export interface Transport {
   /** Features in use, for the listen log line. */
   readonly features: Record<string, unknown>;
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /**
+   * Takes over a TCP connection accepted elsewhere (the main thread of --workers): the fd is the
+   * transport's from now on, closed by it even when it cannot be taken (false).
+   */
+  adopt(fd: number): boolean;
+  /** Called once per TCP connection that ended (adopted or accepted), for the acceptor's balance. */
+  onSocketClosed: (() => void) | undefined;
   /**
    * Queue one frame (a complete encoded WebSocket frame) to one connection; false when it was not
    * queued (the connection is closing, gone, or this frame took it past --max-outbound).

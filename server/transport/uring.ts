@@ -18,6 +18,7 @@ import {
   messageBits,
   messageData,
   nativeOptions,
+  type NativeAddon,
   type NativeRequest,
   type NativeRingServer,
   RECORD_SLOTS,
@@ -37,6 +38,8 @@ export class UringTransport implements Transport {
   readonly name = 'uring' as const;
   readonly features: Record<string, unknown>;
   private readonly native: NativeRingServer;
+  private readonly addon: NativeAddon;
+  onSocketClosed: (() => void) | undefined;
   /** upgraded connections the core knows about, by slot (an array: a Set costs more per entry) */
   private readonly openIds: number[] = [];
   private openCount = 0;
@@ -60,11 +63,14 @@ export class UringTransport implements Transport {
     private readonly config: Config,
     private readonly events: TransportEvents,
     private readonly metrics: Metrics,
+    /** rings in this process (--workers): they share RLIMIT_MEMLOCK */
+    workers = 1,
   ) {
     const { addon, reason } = loadAddon();
     if (!addon) throw new Error(reason);
+    this.addon = addon;
     this.native = new addon.RingServer(
-      nativeOptions(config),
+      nativeOptions(config, workers),
       (batch) => this.onBatch(batch),
       (err) => this.events.fault('batch', err),
     );
@@ -90,6 +96,16 @@ export class UringTransport implements Transport {
       return Promise.reject(err);
     }
     return Promise.resolve({ host, port: bound });
+  }
+
+  adopt(fd: number): boolean {
+    if (this.destroyed) {
+      this.addon.closeFd(fd);
+      return false;
+    }
+    const r = this.native.adopt(fd); // closes the fd itself when it cannot take it
+    this.scheduleFlush();
+    return r >= 0;
   }
 
   connectionCount(): number {
@@ -179,6 +195,7 @@ export class UringTransport implements Transport {
         else this.onRequest(conn, requestOf(batch, i));
         return;
       case EventKind.Closed: {
+        this.onSocketClosed?.();
         const waiting = this.deferred.get(conn);
         if (waiting !== undefined) return void waiting.push(null); // after what it sent
         return this.closed(conn);
@@ -299,11 +316,13 @@ export class UringTransport implements Transport {
 
   private decided(conn: number, decision: UpgradeDecision, headers: Record<string, string>): void {
     if (!decision.ok) return this.refuse(conn, decision);
+    let opened = false;
     try {
       if (this.destroyed) return; // the addon is gone: every method would throw
       // declined offers (other extensions, invalid or unsupported parameters) never fail the upgrade
       const deflate = this.config.permessageDeflate === 'on' && acceptsDeflate(headers['sec-websocket-extensions']);
       if (this.native.acceptUpgrade(conn, deflate ? DEFLATE_RESPONSE : '') === 0) {
+        opened = true;
         this.markOpen(conn);
         this.metrics.connections.inc({ transport: this.name });
         this.events.open(conn, decision.info, deflate);
@@ -313,7 +332,7 @@ export class UringTransport implements Transport {
       this.events.fault('upgrade', err);
       if (!this.destroyed) this.native.abort(conn);
     } finally {
-      decision.release();
+      decision.release(opened);
     }
   }
 

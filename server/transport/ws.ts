@@ -2,8 +2,9 @@
 // frames; outbound frames are the core's pre-encoded buffers written straight to each
 // socket. Sockets written in a turn are corked once and uncorked together in setImmediate,
 // so several publishes in one event-loop turn become one write per socket.
+import { closeSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket as NetSocket, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
@@ -39,6 +40,7 @@ export class WsTransport implements Transport {
   private flushScheduled = false;
   private readonly pingTimer: NodeJS.Timeout;
   private readonly sockets = new Set<Socket>();
+  onSocketClosed: (() => void) | undefined;
 
   constructor(
     private readonly config: Config,
@@ -99,6 +101,22 @@ export class WsTransport implements Transport {
         resolve(typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port });
       });
     });
+  }
+
+  adopt(fd: number): boolean {
+    let socket: Socket;
+    try {
+      socket = new NetSocket({ fd, readable: true, writable: true });
+    } catch {
+      try {
+        closeSync(fd); // not a socket Node can take: closed all the same
+      } catch {
+        // already closed
+      }
+      return false;
+    }
+    this.http.emit('connection', socket);
+    return true;
   }
 
   connectionCount(): number {
@@ -221,6 +239,7 @@ export class WsTransport implements Transport {
     socket.once('close', () => {
       clearTimeout(timer);
       this.sockets.delete(socket);
+      this.onSocketClosed?.();
     });
   }
 
@@ -260,11 +279,15 @@ export class WsTransport implements Transport {
           if (!socket.destroyed) this.reject(socket, decision, decision.reason);
           return;
         }
+        let opened = false;
         try {
           if (socket.destroyed) return; // gone while a token was checked
-          this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, decision.info, deflate));
+          this.wss.handleUpgrade(req, socket, head, (ws) => {
+            opened = true;
+            this.attach(ws, socket, decision.info, deflate);
+          });
         } finally {
-          decision.release();
+          decision.release(opened);
         }
       })
       .catch((err: unknown) => {

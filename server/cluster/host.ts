@@ -1,0 +1,326 @@
+// The main thread's side of the workers' broker: ONE broker for the process (memory: this
+// thread numbers every topic; redis: one pair of Redis connections, each channel subscribed
+// once), shared by every worker. A topic is followed once, for every worker that follows it; a
+// message is copied once into shared memory and queued to each following worker, and each
+// worker's queue leaves in one postMessage per turn.
+import type { Logger } from 'pino';
+import { BrokerTopicLimitError, BrokerUnavailableError, type BrokerEvents, type Published, type SharedBroker } from '../broker/types.js';
+import type { DeflateOptions } from '../protocol/deflate.js';
+import { encodeMsg, jsonAscii } from '../protocol/encode.js';
+import type { Call, CallError, CallResult, MainItem, MsgItem, PresenceOp, ToWorker, WorkerItem } from './messages.js';
+
+/** What the host needs of a worker thread. */
+export interface WorkerPort {
+  postMessage(message: ToWorker): void;
+}
+
+/** Frames in shared memory, each with exactly its bytes (a worker may retain one in its history). */
+const sharedAlloc = (size: number) => Buffer.from(new SharedArrayBuffer(size));
+/** Origins (connection ids) carry the worker index in their low bits: ids stay below 2^53. */
+const ORIGIN_SPAN = 512;
+
+/** One worker as the host sees it. */
+class Link {
+  outbox: MainItem[] = [];
+  /** topics this worker follows */
+  readonly follows = new Set<string>();
+  /** subscribers per topic on this worker, as it reported them */
+  readonly members = new Map<string, number>();
+  /** presence entries this worker holds: topic -> client -> user (left for it when it dies) */
+  readonly present = new Map<string, Map<string, string>>();
+  dead = false;
+  /** it has connections that negotiated permessage-deflate */
+  deflating = false;
+
+  constructor(
+    readonly index: number,
+    readonly port: WorkerPort,
+  ) {}
+
+  push(item: MainItem, host: BrokerHost): void {
+    if (this.dead) return;
+    this.outbox.push(item);
+    host.scheduleFlush();
+  }
+}
+
+/** A topic followed by some workers: its channel is followed once. */
+interface Followed {
+  links: Set<Link>;
+  /** the broker's follow, while it is being made */
+  pending: Promise<void> | undefined;
+  /** follows waiting for `pending` */
+  waiting: number;
+}
+
+export class BrokerHost {
+  private readonly links: (Link | undefined)[] = [];
+  private readonly followed = new Map<string, Followed>();
+  private flushScheduled = false;
+  /** restore requests in flight: id -> workers still to answer */
+  private readonly restores = new Map<number, { left: Set<number>; done: () => void }>();
+  private nextRestore = 1;
+  /** answers the `metrics` call (every worker's registry and the main thread's, added up) */
+  metricsText: () => Promise<{ contentType: string; text: string }> = () => Promise.resolve({ contentType: 'text/plain', text: '' });
+
+  constructor(
+    readonly broker: SharedBroker,
+    private readonly log: Logger,
+    /** permessage-deflate, when on: a message is compressed once if any worker that gets it needs it */
+    private readonly deflate: DeflateOptions | undefined,
+  ) {}
+
+  start(): Promise<void> {
+    return this.broker.start(this.events());
+  }
+
+  attach(index: number, port: WorkerPort): void {
+    this.links[index] = new Link(index, port);
+  }
+
+  /** The worker is gone: its follows are dropped, and its clients leave presence on every other worker and node. */
+  detach(index: number): void {
+    const link = this.links[index];
+    if (link === undefined) return;
+    link.dead = true;
+    this.links[index] = undefined;
+    for (const topic of link.follows) this.unfollow(link, topic);
+    for (const [topic, clients] of link.present) {
+      const list = [...clients].map(([client, user]) => ({ client, user }));
+      this.broker.presence(topic, 'leave', list);
+      for (const { client, user } of list) this.announce(link, topic, 'leave', client, user);
+    }
+    link.present.clear();
+    for (const [id, r] of this.restores) this.restoredBy(id, index, r);
+  }
+
+  /** A batch from worker `index`. */
+  receive(index: number, items: readonly WorkerItem[]): void {
+    const link = this.links[index];
+    if (link === undefined) return;
+    for (const item of items) {
+      switch (item.k) {
+        case 'call':
+          this.call(link, item.id, item.call);
+          break;
+        case 'unfollow':
+          if (link.follows.delete(item.topic)) this.unfollow(link, item.topic);
+          break;
+        case 'presence':
+          this.presence(link, item.topic, item.op, item.clients);
+          break;
+        case 'deflating':
+          link.deflating = item.on;
+          break;
+        case 'members':
+          if (item.count === 0) link.members.delete(item.topic);
+          else link.members.set(item.topic, item.count);
+          break;
+      }
+    }
+  }
+
+  /** Hands an accepted connection (its fd in `slot` of the worker's hand-off array) to worker `index`. */
+  handOver(index: number, slot: number): boolean {
+    const link = this.links[index];
+    if (link === undefined) return false;
+    link.push({ k: 'fd', slot }, this);
+    return true;
+  }
+
+  /** Asks every worker to repair its held topics (the broker's links are back); settles when all did. */
+  private restoreAll(): Promise<void> {
+    const live = this.links.filter((l): l is Link => l !== undefined);
+    if (live.length === 0) return Promise.resolve();
+    const id = this.nextRestore++;
+    return new Promise<void>((resolve) => {
+      this.restores.set(id, { left: new Set(live.map((l) => l.index)), done: resolve });
+      for (const l of live) l.port.postMessage({ t: 'restore', id });
+    });
+  }
+
+  /** Worker `index` answered restore `id` (or died). */
+  restored(id: number, index: number, error: string | undefined): void {
+    const r = this.restores.get(id);
+    if (error !== undefined) this.log.warn({ event: 'worker_restore_failed', worker: index, err: error }, error);
+    if (r !== undefined) this.restoredBy(id, index, r);
+  }
+
+  private restoredBy(id: number, index: number, r: { left: Set<number>; done: () => void }): void {
+    r.left.delete(index);
+    if (r.left.size > 0) return;
+    this.restores.delete(id);
+    r.done();
+  }
+
+  // ---- the broker's events, routed to the workers that follow ----
+
+  private events(): BrokerEvents {
+    return {
+      message: (topic, seq, epoch, data, exclude) => {
+        const f = this.followed.get(topic);
+        if (f === undefined || f.links.size === 0) return;
+        let deflate: DeflateOptions | undefined;
+        if (this.deflate !== undefined) for (const link of f.links) if (link.deflating) deflate = this.deflate;
+        // encoded (and compressed) once, in shared memory: each worker gets the same bytes by reference
+        const msg = encodeMsg(jsonAscii(topic), seq, data, deflate, sharedAlloc);
+        const from = exclude < 0 ? -1 : exclude % ORIGIN_SPAN;
+        const conn = exclude < 0 ? -1 : Math.floor(exclude / ORIGIN_SPAN);
+        for (const link of f.links) {
+          const item: MsgItem = {
+            k: 'msg',
+            topic,
+            seq,
+            epoch,
+            exclude: link.index === from ? conn : -1,
+            frame: msg.frame,
+            compressed: msg.compressed,
+            dataStart: msg.dataStart,
+            dataEnd: msg.dataEnd,
+            deflated: deflate !== undefined,
+          };
+          link.push(item, this);
+        }
+      },
+      presence: (topic, op, client, user) => this.announce(undefined, topic, op, client, user),
+      restored: () => this.restoreAll(),
+      top: (topic, seq, epoch) => {
+        for (const link of this.followed.get(topic)?.links ?? []) link.push({ k: 'top', topic, seq, epoch }, this);
+      },
+      held: () => this.followed.keys(),
+    };
+  }
+
+  /** A join or leave to every other worker that follows the topic. */
+  private announce(from: Link | undefined, topic: string, op: 'join' | 'leave', client: string, user: string): void {
+    for (const link of this.followed.get(topic)?.links ?? []) {
+      if (link !== from) link.push({ k: 'presence', topic, op, client, user }, this);
+    }
+  }
+
+  // ---- calls ----
+
+  private call(link: Link, id: number, call: Call): void {
+    this.serve(link, call).then(
+      (value) => link.push({ k: 're', id, ok: true, value }, this),
+      (err: unknown) => link.push({ k: 're', id, ok: false, error: callError(err) }, this),
+    );
+  }
+
+  private async serve(link: Link, call: Call): Promise<CallResult> {
+    switch (call.m) {
+      case 'publish': {
+        const origin = call.conn < 0 ? -1 : call.conn * ORIGIN_SPAN + link.index;
+        const r = await this.broker.publish(call.topic, call.data, origin, call.key);
+        return this.broker.name === 'memory' && !r.duplicate ? this.receivers(call.topic, r, call.conn >= 0) : r;
+      }
+      case 'follow':
+        await this.follow(link, call.topic);
+        return undefined;
+      case 'read':
+        return this.broker.read(call.topic, call.after, call.count, call.create, call.bytes);
+      case 'presenceList':
+        return this.broker.presenceList(call.topic, call.limit);
+      case 'metrics':
+        return this.metricsText();
+    }
+  }
+
+  /**
+   * In one process the answer to a publish counts its receivers: the subscribers every worker
+   * reported (the publisher itself not, when it excluded itself).
+   */
+  private receivers(topic: string, r: Published, excluded: boolean): Published {
+    let n = 0;
+    for (const link of this.followed.get(topic)?.links ?? []) n += link.members.get(topic) ?? 0;
+    return { ...r, nodes: Math.max(0, n - (excluded ? 1 : 0)) };
+  }
+
+  private async follow(link: Link, topic: string): Promise<void> {
+    let f = this.followed.get(topic);
+    if (f === undefined) {
+      f = { links: new Set(), pending: undefined, waiting: 0 };
+      this.followed.set(topic, f);
+    }
+    if (f.links.size === 0 && f.pending === undefined) f.pending = this.broker.follow(topic);
+    const pending = f.pending;
+    if (pending !== undefined) {
+      f.waiting++;
+      try {
+        await pending;
+      } catch (err) {
+        f.waiting--;
+        if (f.pending === pending) f.pending = undefined;
+        if (f.links.size === 0 && f.waiting === 0 && this.followed.get(topic) === f) this.followed.delete(topic);
+        throw err;
+      }
+      f.waiting--;
+      if (f.pending === pending) f.pending = undefined;
+    }
+    if (link.dead) {
+      if (f.links.size === 0 && f.waiting === 0) this.drop(topic, f);
+      return;
+    }
+    f.links.add(link);
+    link.follows.add(topic);
+  }
+
+  private unfollow(link: Link, topic: string): void {
+    const f = this.followed.get(topic);
+    if (f === undefined) return;
+    f.links.delete(link);
+    link.members.delete(topic);
+    if (f.links.size === 0 && f.waiting === 0 && f.pending === undefined) this.drop(topic, f);
+  }
+
+  private drop(topic: string, f: Followed): void {
+    if (this.followed.get(topic) !== f) return;
+    this.followed.delete(topic);
+    this.broker.unfollow(topic);
+  }
+
+  private presence(link: Link, topic: string, op: PresenceOp, clients: { client: string; user: string }[]): void {
+    this.broker.presence(topic, op, clients);
+    if (op === 'refresh') return;
+    let entries = link.present.get(topic);
+    for (const { client, user } of clients) {
+      if (op === 'join') {
+        if (entries === undefined) link.present.set(topic, (entries = new Map()));
+        entries.set(client, user);
+      } else if (entries !== undefined) {
+        entries.delete(client);
+        if (entries.size === 0) {
+          link.present.delete(topic);
+          entries = undefined;
+        }
+      }
+      this.announce(link, topic, op, client, user);
+    }
+  }
+
+  // ---- sending ----
+
+  scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** One postMessage per worker with something queued. */
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const link of this.links) {
+      if (link === undefined || link.outbox.length === 0) continue;
+      const items = link.outbox;
+      link.outbox = [];
+      link.port.postMessage({ t: 'batch', items });
+    }
+  }
+}
+
+function callError(err: unknown): CallError {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (err instanceof BrokerTopicLimitError) return { kind: 'topic_limit', msg };
+  if (err instanceof BrokerUnavailableError) return { kind: 'unavailable', msg };
+  return { kind: 'internal', msg };
+}

@@ -1,0 +1,76 @@
+// A worker thread of `--workers N`: one RingcastServer with its own transport (its own io_uring
+// ring), its own connections and its own hub, fed by the main thread's acceptor and numbered by
+// the main thread's broker. Signals belong to the main thread: it tells a worker to drain.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config.js';
+import { SharedAdmission } from '../http/upgrade.js';
+import { createLogger } from '../log.js';
+import { RingcastServer } from '../server.js';
+import { primeProbe } from '../transport/select.js';
+import { CELL_LOAD, cellAdmission, type ToMain, type ToWorker, type WorkerData } from './messages.js';
+import { WorkerBroker } from './worker-broker.js';
+
+const data = workerData as WorkerData;
+const port = parentPort!;
+const config = data.config as Config;
+const log = createLogger(config.logLevel).child({ worker: data.index });
+const post = (m: ToMain) => port.postMessage(m);
+
+process.on('unhandledRejection', (err: unknown) => {
+  log.error({ event: 'unhandled_rejection', err: err instanceof Error ? err.stack : String(err) }, 'unhandled rejection');
+});
+
+primeProbe(data.probe);
+const cells = new Int32Array(data.cells);
+const handoff = new Int32Array(data.handoff);
+const broker = new WorkerBroker(port, data.view);
+const server = new RingcastServer(config, log, {
+  index: data.index,
+  workers: data.workers,
+  broker,
+  admission: new SharedAdmission(cells, cellAdmission(data.workers, 0), data.workers, cellAdmission(data.workers, data.index)),
+});
+server.transport.onSocketClosed = () => Atomics.sub(cells, CELL_LOAD + data.index, 1);
+broker.onConnection = (slot) => {
+  // the main thread may have taken the fd back (it does when this worker dies): whoever
+  // swaps the slot to -1 owns the fd
+  const fd = Atomics.exchange(handoff, slot, -1);
+  if (fd < 0) return;
+  if (!server.adopt(fd)) Atomics.sub(cells, CELL_LOAD + data.index, 1);
+};
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'batch':
+      return broker.receive(m.items);
+    case 'view':
+      return broker.setView(m.view);
+    case 'collect':
+      void server.metrics.registry.getMetricsAsJSON().then((metrics) => post({ t: 'collected', id: m.id, metrics }));
+      return;
+    case 'restore':
+      broker.restored().then(
+        () => post({ t: 'restored', id: m.id }),
+        (err: unknown) => post({ t: 'restored', id: m.id, error: err instanceof Error ? err.message : String(err) }),
+      );
+      return;
+    case 'drain':
+      server.drain().then(
+        () => post({ t: 'drained' }),
+        (err: unknown) => {
+          log.error({ event: 'drain_failed', err: String(err) }, 'drain failed');
+          post({ t: 'drained' });
+        },
+      );
+      return;
+    case 'crash':
+      if (data.faultInjection)
+        setImmediate(() => {
+          throw new Error(`fault injected into worker ${data.index}`);
+        });
+      return;
+  }
+});
+
+await server.startWorker();
+post({ t: 'ready', features: server.transport.features });
