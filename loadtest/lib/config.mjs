@@ -13,6 +13,14 @@ export const SERVERS = [
 export const SERVER_CPU = 0;
 export const LOADGEN_CPU = 1;
 
+/**
+ * Where a run's processes go: a server entry may carry `cpus` (the server's taskset list) and
+ * `loadgenCpus` (the generator's); without them, SERVER_CPU and LOADGEN_CPU.
+ */
+export function placement(server) {
+  return { server: server.cpus ?? [SERVER_CPU], loadgen: server.loadgenCpus ?? [LOADGEN_CPU] };
+}
+
 /** RLIMIT_NOFILE here is 20,000 for the client and the server alike; keep this many spare. */
 export const FD_MARGIN = 200;
 
@@ -151,3 +159,4 @@ export function brokerScenarios() {
 
 /** Windows in seconds; a run takes about 6 s, the whole bench about a minute per repeat. */
 export const BROKER_TIMING = { repeats: 1, warmup: 1, duration: 4 };
+
