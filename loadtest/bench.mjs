@@ -6,19 +6,50 @@
 //   --servers a,b        subset of ringcast-uring,ringcast-ws,ws,bun
 //   --scenarios a,b      subset by id (see lib/config.mjs)
 //   --repeats N          measured runs per scenario and server
+//   --workers N|auto     ringcast servers run with --workers, pinned to every CPU but the
+//                        generator's (auto: as many workers as those CPUs); the peers stay on
+//                        CPU 0. For a machine with more than 2 cores (npm run bench:workers
+//                        measures the 2-core case)
+//   --ringcast-cli PATH  the ringcast CLI to run (default: this checkout's dist/server/cli.js);
+//                        RINGCAST_ADDON in the environment picks its addon
 //   --no-report          results JSON only
 //   --report-from FILE   only render the report again from a results/*/bench.json
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { SERVERS, scenarios, timing } from './lib/config.mjs';
+import { LOADGEN_CPU, SERVERS, scenarios, timing } from './lib/config.mjs';
 import { writeReport } from './lib/report.mjs';
 import { idleCount, runFanout, runHttp, runIdle } from './lib/runs.mjs';
-import { buildLoadgen, findBun, findRingcast, installPeers, LOADTEST, machineInfo, pick, usage, benchArgs } from './lib/setup.mjs';
+import {
+  buildLoadgen,
+  findBun,
+  findRingcast,
+  installPeers,
+  LOADTEST,
+  machineInfo,
+  pick,
+  ringcastSource,
+  usage,
+  benchArgs,
+} from './lib/setup.mjs';
 
 const args = benchArgs('bench', {
   quick: { type: 'boolean', default: false },
   servers: { type: 'string' },
+  workers: { type: 'string' },
+  'ringcast-cli': { type: 'string' },
 });
+
+/** --workers N|auto: the value ringcast gets and the CPUs it is pinned to (all but the generator's). */
+function workersPlan(value) {
+  if (!/^(auto|[1-9]\d*)$/.test(value)) throw new Error(`--workers: expected a number or auto, got ${value}`);
+  const cpus = os
+    .cpus()
+    .map((_, i) => i)
+    .filter((c) => c !== LOADGEN_CPU);
+  if (cpus.length === 0) throw new Error('--workers: no CPU left for the server beside the generator');
+  return { value: value === 'auto' ? 'auto' : Number(value), cpus };
+}
 
 const log = (...m) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...m);
 
@@ -45,13 +76,16 @@ async function main() {
   const profile = args.quick ? 'quick' : 'full';
   const t = timing(profile);
   if (args.repeats) t.repeats = Number(args.repeats);
-  const servers = pick(SERVERS, args.servers, 'name');
+  const workers = args.workers ? workersPlan(args.workers) : null;
+  const servers = pick(SERVERS, args.servers, 'name').map((s) =>
+    workers && s.kind === 'ringcast' ? { ...s, workers: workers.value, cpus: workers.cpus } : s,
+  );
   const plan = pick(scenarios(profile), args.scenarios, 'id');
 
   installPeers(log);
   buildLoadgen(log);
   const bun = findBun();
-  const ringcast = findRingcast(log);
+  const ringcast = findRingcast(log, args['ringcast-cli']);
   const tools = {
     bunBin: bun.bin,
     bunReason: bun.reason,
@@ -61,12 +95,14 @@ async function main() {
   };
   const machine = machineInfo(bun.version);
   const stamp = machine.date.slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-  const name = `${stamp}-${machine.commit}-${profile}`;
+  const source = ringcast.cli && args['ringcast-cli'] ? ringcastSource(ringcast.cli) : null;
+  const name = `${stamp}-${source?.commit ?? machine.commit}-${profile}${workers ? `-workers-${workers.value}` : ''}`;
   const outDir = path.join(LOADTEST, 'results', name);
   const logDir = path.join(outDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const ctx = { tools, machine, logDir };
   log(`${profile} run ${name}: ${plan.length} scenarios x ${servers.length} servers x ${t.repeats}`);
+  if (workers) log(`ringcast: --workers ${workers.value} on CPUs ${workers.cpus.join(',')}; generator on CPU ${LOADGEN_CPU}`);
 
   const runs = [];
   const unavailable = new Map(); // a server that cannot start is tried once, not per scenario
@@ -101,6 +137,8 @@ async function main() {
     profile,
     timing: t,
     machine,
+    ...(workers ? { workers } : {}),
+    ...(source ? { ringcast: source } : {}),
     servers: servers.map((s) => s.name),
     scenarios: plan.map((s) => ({ ...s, connections: s.kind === 'idle' ? idleCount(s, machine.nofile) : s.connections })),
     runs,

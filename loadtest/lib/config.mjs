@@ -13,6 +13,14 @@ export const SERVERS = [
 export const SERVER_CPU = 0;
 export const LOADGEN_CPU = 1;
 
+/**
+ * Where a run's processes go: a server entry may carry `cpus` (the server's taskset list) and
+ * `loadgenCpus` (the generator's); without them, SERVER_CPU and LOADGEN_CPU.
+ */
+export function placement(server) {
+  return { server: server.cpus ?? [SERVER_CPU], loadgen: server.loadgenCpus ?? [LOADGEN_CPU] };
+}
+
 /** RLIMIT_NOFILE here is 20,000 for the client and the server alike; keep this many spare. */
 export const FD_MARGIN = 200;
 
@@ -151,3 +159,44 @@ export function brokerScenarios() {
 
 /** Windows in seconds; a run takes about 6 s, the whole bench about a minute per repeat. */
 export const BROKER_TIMING = { repeats: 1, warmup: 1, duration: 4 };
+
+/**
+ * The --workers benchmark (npm run bench:workers, issue 14 item 7), on a 2-core machine whose
+ * second core the generator needs. Placement 'one-core': the whole server on CPU 0, the
+ * generator alone on CPU 1, so --workers 2 against --workers 1 is the cost of the cross-worker
+ * hop (and of three threads taking turns on one core), nothing else. Placement 'shared': the
+ * server on CPUs 0,1 and the generator on the same two, competing with it; reported apart.
+ * `extra` setups run only when named with --setups.
+ */
+export const WORKERS_SETUPS = [
+  ['uring', 1, 'one-core'],
+  ['uring', 2, 'one-core'],
+  ['ws', 1, 'one-core'],
+  ['ws', 2, 'one-core'],
+  ['uring', 1, 'shared'],
+  ['uring', 2, 'shared'],
+  ['ws', 1, 'shared', true],
+  ['ws', 2, 'shared', true],
+].map(([transport, workers, pin, extra = false]) => ({
+  name: `${transport}-w${workers}-${pin}`,
+  kind: 'ringcast',
+  transport,
+  workers,
+  pin,
+  extra,
+  cpus: pin === 'one-core' ? [SERVER_CPU] : [SERVER_CPU, LOADGEN_CPU],
+  loadgenCpus: pin === 'one-core' ? [LOADGEN_CPU] : [SERVER_CPU, LOADGEN_CPU],
+  // info: the listen line says how many workers started (checked after each run).
+  logLevel: 'info',
+}));
+
+/** The scenarios of the --workers benchmark: issue 14 item 7's three, as bench.mjs runs them. */
+export const WORKERS_SCENARIOS = ['fixed-400k-10k', 'fanout-1k-64B', 'large-1k-16KiB'];
+
+/** The hop-overhead goal of issue 14 item 7: CPU per delivery, --workers 2 / --workers 1, one core. */
+export const WORKERS_HOP_GOAL = 1.15;
+
+/** Windows in seconds: full about 15 min (3 scenarios x 6 setups x 3), quick about 3 min. */
+export function workersTiming(quick) {
+  return quick ? { repeats: 1, warmup: 1, duration: 2 } : { repeats: 3, warmup: 2, duration: 5 };
+}

@@ -12,11 +12,11 @@ export function toFlags(options) {
 
 /**
  * Resolves with the summary object. hooks: { measure(), drain(), hold() } called as the
- * generator enters each phase. timeoutMs bounds the whole run.
+ * generator enters each phase. timeoutMs bounds the whole run; cpus is its taskset list.
  */
-export function runLoadgen(url, options, { hooks = {}, logFile, timeoutMs }) {
+export function runLoadgen(url, options, { hooks = {}, logFile, timeoutMs, cpus = [LOADGEN_CPU] }) {
   return new Promise((resolve) => {
-    const argv = ['-c', String(LOADGEN_CPU), LOADGEN, '--url', url, ...toFlags(options)];
+    const argv = ['-c', cpus.join(','), LOADGEN, '--url', url, ...toFlags(options)];
     const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     const log = createWriteStream(logFile);
     let stdout = '';

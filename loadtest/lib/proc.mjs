@@ -8,9 +8,14 @@ function clockTicks() {
   return ticksPerSecond;
 }
 
-/** CPU seconds the process has used so far. /proc/PID/stat counts all of its threads. */
-export function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU seconds the process has used so far. /proc/PID/stat counts all of its threads, those
+ * that have exited included (checked with a busy worker thread: the process's figure is the sum
+ * of its threads' /proc/PID/task/TID/stat, and keeps the worker's time after it exits). With `tid`, one
+ * thread's: /proc/PID/task/TID/stat (tid = pid is the main thread).
+ */
+export function cpuSeconds(pid, tid) {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
@@ -25,17 +30,17 @@ export function rssBytes(pid) {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-/** A CPU meter over a window: start() then stop() gives seconds and % of one core. */
-export function cpuMeter(pid) {
+/** A CPU meter over a window: start() then stop() gives seconds and % of one core (of one thread with tid). */
+export function cpuMeter(pid, tid) {
   let t0, c0;
   return {
     start() {
       t0 = process.hrtime.bigint();
-      c0 = cpuSeconds(pid);
+      c0 = cpuSeconds(pid, tid);
     },
     stop() {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-      const cpu = cpuSeconds(pid) - c0;
+      const cpu = cpuSeconds(pid, tid) - c0;
       return { cpuSeconds: cpu, wallSeconds: wall, busyPct: (100 * cpu) / wall };
     },
   };

@@ -67,15 +67,21 @@ function flags(c) {
   return f.join('; ');
 }
 
-/** What set the pace of a run: the server, the generator, or the rate we asked for. */
-function boundBy(c, scenario) {
+/**
+ * What set the pace of a run: the server, the generator, or the rate we asked for. `cores`: the
+ * CPUs the server was pinned to (ringcast with --workers), whose busy % adds up to 100 each.
+ */
+function boundBy(c, scenario, cores = 1) {
   if (c.limited) return 'generator';
   if (scenario.loadgen.mode === 'open') return c.behind ? 'server (fell behind)' : 'rate (as set)';
-  if (c.serverBusy.median >= 90) return 'server';
+  if (c.serverBusy.median >= 90 * cores) return 'server';
   return c.otherLoad.median > 10 ? 'neither: other load on the cores' : 'neither: window too small';
 }
 
-function fanoutTable(scenario, servers, cells) {
+/** CPUs a server ran on: those of --workers for ringcast when the run set it, else one. */
+const serverCores = (all, server) => (all.workers && server.startsWith('ringcast') ? all.workers.cpus.length : 1);
+
+function fanoutTable(scenario, servers, cells, coresOf = () => 1) {
   const ref = (name, k) => cells.get(`${scenario.id}|${name}`)?.[k]?.median;
   const rows = [
     '| server | deliveries/s | vs ws | vs Bun | CPU us/delivery | vs ws | vs Bun | p50 ms | p99 ms | p99.9 ms | lost/dup/reord | server CPU % | loadgen CPU % | other load % | bound by | flags |',
@@ -104,7 +110,7 @@ function fanoutTable(scenario, servers, cells) {
         c.serverBusy.median.toFixed(0),
         c.loadgenBusy.median.toFixed(0),
         Number.isFinite(c.otherLoad.median) ? c.otherLoad.median.toFixed(0) : 'n/a',
-        boundBy(c, scenario),
+        boundBy(c, scenario, coresOf(server)),
         flags(c),
       ]
         .join(' | ')
@@ -237,11 +243,15 @@ function header(all) {
     `| Bun | ${m.bun} |`,
     `| ws | ${m.ws} |`,
     `| autocannon | ${m.autocannon} |`,
-    `| ringcast | ${m.ringcast} at ${m.commit}${m.ringcastNodeFlags ? `, run as node ${m.ringcastNodeFlags.join(' ')} dist/server/cli.js` : ''} |`,
+    all.ringcast
+      ? `| ringcast | ${all.ringcast.cli} (--ringcast-cli: checkout ${all.ringcast.checkout} at ${all.ringcast.commit}${all.ringcast.dirty ? ', server/ or native/ modified' : ''}; addon ${all.ringcast.addon}), run as node ${m.ringcastNodeFlags.join(' ')} |`
+      : `| ringcast | ${m.ringcast} at ${m.commit}${m.ringcastNodeFlags ? `, run as node ${m.ringcastNodeFlags.join(' ')} dist/server/cli.js` : ''} |`,
     `| RLIMIT_NOFILE | ${m.nofile} |`,
     `| runs | ${all.timing.repeats} per scenario and server; warmup ${all.timing.warmup} s, measured ${all.timing.duration} s |`,
     '',
-    'Server pinned to CPU 0, generator (or autocannon) to CPU 1, each server started fresh per run. ',
+    all.workers
+      ? `ringcast servers run with --workers ${all.workers.value}, pinned to CPUs ${all.workers.cpus.join(',')} (their server CPU % is of one core, up to ${100 * all.workers.cpus.length}); the peers on CPU 0; generator (or autocannon) on CPU 1; each server started fresh per run. `
+      : 'Server pinned to CPU 0, generator (or autocannon) to CPU 1, each server started fresh per run. ',
     'Figures are medians over the runs; ±% is the spread (max − min) / median. Ratios divide by the ws and Bun medians ',
     '(deliveries/s: higher is better; CPU per delivery and RSS: lower is better). A run whose generator used more than ',
     `${INSTRUMENT_LIMIT_PCT}% of its core is flagged **limited by the instrument**: it measured the generator, not the server. `,
@@ -339,7 +349,7 @@ export function outcome(ok) {
 
 export function writeReport(all) {
   const cells = aggregate(all);
-  const base = `${all.machine.date.slice(0, 10)}-${all.machine.commit}-${all.profile}`;
+  const base = `${all.machine.date.slice(0, 10)}-${all.ringcast?.commit ?? all.machine.commit}-${all.profile}${all.workers ? `-workers-${all.workers.value}` : ''}`;
   const reportsDir = path.join(LOADTEST, 'reports');
   const svgDir = path.join(reportsDir, base);
   const svgs = plots(all, cells, svgDir);
@@ -359,7 +369,7 @@ export function writeReport(all) {
         ? idleTable(s, all.servers, cells)
         : s.kind === 'http'
           ? httpTable(s, all.servers, cells)
-          : fanoutTable(s, all.servers, cells);
+          : fanoutTable(s, all.servers, cells, (server) => serverCores(all, server));
     sections.push(`## ${s.title}${loadgen}\n\n${body}`);
   }
   if (all.scenarios.some((s) => s.id === 'chat-1k-16KiB-deflate') && all.scenarios.some((s) => s.id === 'chat-1k-16KiB-plain')) {

@@ -1,7 +1,7 @@
 // One measured run of each scenario kind against one freshly started server.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { FD_MARGIN, INSTRUMENT_LIMIT_PCT, LOADGEN_CPU, SERVER_CPU } from './config.mjs';
+import { FD_MARGIN, INSTRUMENT_LIMIT_PCT, placement } from './config.mjs';
 import { runLoadgen } from './loadgen.mjs';
 import { coreMeter, cpuMeter, cpuSeconds, rssBytes } from './proc.mjs';
 import { startServer } from './server.mjs';
@@ -41,7 +41,42 @@ async function withServer(server, ctx, label, body, deflate = false) {
   }
 }
 
-const other = (core, ownPct) => Math.max(0, core.taskPct + core.irqPct - ownPct);
+/**
+ * The cores of a run and who is charged on them: the server's cores, then the generator's that
+ * are not the server's. A generator that shares the server's cores is charged on those.
+ */
+function coreGroups(server) {
+  const pin = placement(server);
+  const own = pin.loadgen.filter((c) => !pin.server.includes(c));
+  const shared = own.length < pin.loadgen.length;
+  return [
+    { cpus: pin.server, server: true, loadgen: shared },
+    { cpus: own, server: false, loadgen: !shared },
+  ].filter((g) => g.cpus.length > 0);
+}
+
+/** Meters every core of the groups; stop() gives per group the summed % (of one core) of each. */
+function groupMeter(groups) {
+  const meters = groups.map((g) => g.cpus.map((c) => coreMeter(c)));
+  return {
+    start: () => meters.flat().forEach((m) => m.start()),
+    stop: () =>
+      meters.map((ms, i) => {
+        const use = ms.map((m) => m.stop());
+        const sum = (k) => use.reduce((n, u) => n + u[k], 0);
+        return { ...groups[i], taskPct: sum('taskPct'), irqPct: sum('irqPct'), stealPct: sum('stealPct') };
+      }),
+  };
+}
+
+/**
+ * Other processes on the run's cores in the window, in % of a core: busy time on each group of
+ * cores beyond what the server and the generator charged there. Ticks spent in softirq count as
+ * softirq in /proc/stat but also in the interrupted task's stime.
+ */
+function otherLoad(use, serverPct, loadgenPct) {
+  return use.reduce((n, g) => n + Math.max(0, g.taskPct + g.irqPct - (g.server ? serverPct : 0) - (g.loadgen ? loadgenPct : 0)), 0);
+}
 
 export function runFanout(server, scenario, timing, ctx, label) {
   return withServer(
@@ -50,23 +85,29 @@ export function runFanout(server, scenario, timing, ctx, label) {
     label,
     async (srv) => {
       const meter = cpuMeter(srv.pid);
-      const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
+      // The main thread alone: with --workers it is the acceptor and the sequencer.
+      const mainMeter = cpuMeter(srv.pid, srv.pid);
+      const cores = groupMeter(coreGroups(server));
       let serverCpu = null;
+      let mainCpu = null;
       let coreUse = null;
       const options = timedOptions(scenario, timing);
       const s = await runLoadgen(`ws://127.0.0.1:${srv.port}/ws`, options, {
         hooks: {
           measure: () => {
             meter.start();
-            cores.forEach((c) => c.start());
+            mainMeter.start();
+            cores.start();
           },
           drain: () => {
             serverCpu = meter.stop();
-            coreUse = cores.map((c) => c.stop());
+            mainCpu = mainMeter.stop();
+            coreUse = cores.stop();
           },
         },
         logFile: path.join(ctx.logDir, `${label}.loadgen.log`),
         timeoutMs: loadgenTimeoutMs(timing.warmup + timing.duration),
+        cpus: placement(server).loadgen,
       });
       if (!s.ok) return { ok: false, error: s.error, summary: s };
       const keptUp = scenario.targetDeliveries ? s.deliveries_per_s >= 0.95 * scenario.targetDeliveries : null;
@@ -75,13 +116,12 @@ export function runFanout(server, scenario, timing, ctx, label) {
         deliveriesPerS: s.deliveries_per_s,
         cpuUsPerDelivery: serverCpu && s.deliveries ? (serverCpu.cpuSeconds * 1e6) / s.deliveries : NaN,
         serverBusyPct: serverCpu?.busyPct ?? NaN,
+        mainThreadBusyPct: mainCpu?.busyPct ?? NaN,
+        mainThreadCpuUsPerPublish: mainCpu && s.publishes ? (mainCpu.cpuSeconds * 1e6) / s.publishes : NaN,
         loadgenBusyPct: s.loadgen_busy_pct,
-        // Other processes on our two cores in the window, in % of a core: busy time on each core
-        // beyond what the server (core 0) and the generator (core 1) were charged. Ticks spent
-        // in softirq count as softirq in /proc/stat but also in the interrupted task's stime.
-        otherLoadPct: coreUse ? other(coreUse[0], serverCpu.busyPct) + other(coreUse[1], s.loadgen_busy_pct) : NaN,
-        irqPct: coreUse ? coreUse[0].irqPct + coreUse[1].irqPct : NaN,
-        stealPct: coreUse ? coreUse[0].stealPct + coreUse[1].stealPct : NaN,
+        otherLoadPct: coreUse ? otherLoad(coreUse, serverCpu.busyPct, s.loadgen_busy_pct) : NaN,
+        irqPct: coreUse ? coreUse.reduce((n, g) => n + g.irqPct, 0) : NaN,
+        stealPct: coreUse ? coreUse.reduce((n, g) => n + g.stealPct, 0) : NaN,
         limitedByInstrument: s.loadgen_busy_pct > INSTRUMENT_LIMIT_PCT,
         keptUp,
         latencyUs: s.latency_us,
@@ -138,11 +178,11 @@ export function runIdle(server, scenario, ctx, label) {
   });
 }
 
-function runAutocannon(port, scenario, duration, logDir, label) {
+function runAutocannon(port, scenario, duration, logDir, label, cpus) {
   const body = JSON.stringify({ topic: 'http-bench', data: { p: 'x'.repeat(Math.max(0, scenario.size - 8)) } });
   const argv = [
     '-c',
-    String(LOADGEN_CPU),
+    cpus.join(','),
     'node',
     path.join(PEERS, 'node_modules', 'autocannon', 'autocannon.js'),
     '-c',
@@ -189,12 +229,12 @@ function runAutocannon(port, scenario, duration, logDir, label) {
 export function runHttp(server, scenario, timing, ctx, label) {
   return withServer(server, ctx, label, async (srv) => {
     const meter = cpuMeter(srv.pid);
-    const cores = [coreMeter(SERVER_CPU), coreMeter(LOADGEN_CPU)];
+    const cores = groupMeter(coreGroups(server));
     meter.start();
-    cores.forEach((c) => c.start());
-    const r = await runAutocannon(srv.port, scenario, timing.httpDuration, ctx.logDir, label);
+    cores.start();
+    const r = await runAutocannon(srv.port, scenario, timing.httpDuration, ctx.logDir, label, placement(server).loadgen);
     const cpu = meter.stop();
-    const coreUse = cores.map((c) => c.stop());
+    const coreUse = cores.stop();
     if (r.error) return { ok: false, error: r.error };
     const a = r.result;
     const ok2xx = a['2xx'] ?? a.requests.total - (a.non2xx ?? 0);
@@ -206,7 +246,7 @@ export function runHttp(server, scenario, timing, ctx, label) {
       cpuUsPerRequest: ok2xx ? (cpu.cpuSeconds * 1e6) / ok2xx : NaN,
       serverBusyPct: cpu.busyPct,
       loadgenBusyPct: r.busyPct,
-      otherLoadPct: other(coreUse[0], cpu.busyPct) + other(coreUse[1], r.busyPct),
+      otherLoadPct: otherLoad(coreUse, cpu.busyPct, r.busyPct),
       limitedByInstrument: r.busyPct > INSTRUMENT_LIMIT_PCT,
     };
   });

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { SERVER_CPU } from './config.mjs';
+import { placement } from './config.mjs';
 import { PEERS } from './setup.mjs';
 
 const START_TIMEOUT_MS = 15000;
@@ -12,7 +12,9 @@ const STOP_TIMEOUT_MS = 5000;
 /**
  * The command line for a server entry of config.mjs SERVERS or BROKER_SETUPS; `deflate` (a
  * scenario's) turns permessage-deflate on: ringcast --permessage-deflate on, the peers' --deflate
- * on. `server.broker` (a redis:// URL) is ringcast's --broker and ws-redis's --redis.
+ * on. `server.broker` (a redis:// URL) is ringcast's --broker and ws-redis's --redis;
+ * `server.workers` (a number or 'auto') is ringcast's --workers, left out when unset, and
+ * `server.logLevel` its --log-level (warn).
  */
 function command(server, port, tools, deflate) {
   const onOff = deflate ? 'on' : 'off';
@@ -28,8 +30,9 @@ function command(server, port, tools, deflate) {
         String(port),
         '--transport',
         server.transport,
+        ...(server.workers !== undefined ? ['--workers', String(server.workers)] : []),
         '--log-level',
-        'warn',
+        server.logLevel ?? 'warn',
         '--permessage-deflate',
         onOff,
         ...(server.broker ? ['--broker', server.broker, '--broker-prefix', 'bench'] : []),
@@ -87,9 +90,10 @@ export async function startServer(server, tools, logFile, deflate = false) {
   if (server.kind === 'ringcast' && !tools.ringcastCli) return { unavailable: tools.ringcastReason };
   if (server.kind === 'bun-peer' && !tools.bunBin) return { unavailable: tools.bunReason };
   const port = await freePort();
-  const argv = ['-c', String(SERVER_CPU), ...command(server, port, tools, deflate)];
+  const argv = ['-c', placement(server).server.join(','), ...command(server, port, tools, deflate)];
   const out = createWriteStream(logFile);
-  // taskset execs the server, so the child's pid is the server's pid for /proc.
+  // taskset execs the server, so the child's pid is the server's pid for /proc; threads the
+  // server starts later (--workers) inherit the CPU list.
   const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(out);
   child.stderr.pipe(out);

@@ -109,7 +109,6 @@ export function findBun() {
   return { bin: null, reason: `no runnable bun binary in ${candidates.join(', ')}` };
 }
 
-/** ringcast's CLI, building it with tsc when dist/ is missing. */
 /** Node flags of the repo's `npm start` (node FLAGS dist/server/cli.js): ringcast runs as users start it. */
 export function nodeFlags() {
   const start = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8'))
@@ -121,9 +120,16 @@ export function nodeFlags() {
   return start.slice(1, -1);
 }
 
-export function findRingcast(log = console.error) {
-  const cli = path.join(REPO, 'dist', 'server', 'cli.js');
-  if (!existsSync(cli)) {
+/**
+ * ringcast's CLI: this checkout's dist/server/cli.js, building it with tsc when missing, or
+ * `override` (a bench's --ringcast-cli: another checkout's build, run with this one's node flags;
+ * RINGCAST_ADDON in the environment reaches it, as it reaches every server started).
+ */
+export function findRingcast(log = console.error, override = undefined) {
+  const cli = override ? path.resolve(override) : path.join(REPO, 'dist', 'server', 'cli.js');
+  if (override)
+    log(`ringcast: ${cli} (--ringcast-cli)${process.env.RINGCAST_ADDON ? `, RINGCAST_ADDON=${process.env.RINGCAST_ADDON}` : ''}`);
+  if (!override && !existsSync(cli)) {
     log('ringcast: dist/ missing, running tsc -p tsconfig.json');
     const r = run('npx', ['--no-install', 'tsc', '-p', 'tsconfig.json'], { cwd: REPO });
     if (!r.ok || !existsSync(cli)) {
@@ -132,6 +138,23 @@ export function findRingcast(log = console.error) {
   }
   const r = run('node', [cli, '--help']);
   return r.ok ? { cli, nodeFlags: nodeFlags() } : { cli: null, reason: `node ${cli} --help failed: ${r.out.split('\n')[0]}` };
+}
+
+/**
+ * What ringcast build a run measured: the checkout the CLI is in (dist/server/cli.js, three levels
+ * down), its commit and whether server/ or native/ have uncommitted changes, and the addon.
+ */
+export function ringcastSource(cli) {
+  const root = path.resolve(path.dirname(cli), '..', '..');
+  const git = (args) => run('git', ['-C', root, ...args]);
+  const head = git(['rev-parse', '--short', 'HEAD']);
+  return {
+    cli,
+    checkout: root,
+    commit: head.ok ? head.out : 'unknown',
+    dirty: head.ok ? git(['status', '--porcelain', '--', 'server', 'native']).out !== '' : null,
+    addon: process.env.RINGCAST_ADDON || path.join(root, 'native', 'build', 'Release', 'ringcast.node'),
+  };
 }
 
 function packageVersion(dir) {
