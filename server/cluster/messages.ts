@@ -98,5 +98,9 @@ export interface WorkerData {
   /** HANDOFF_SLOTS Int32 slots: an fd, or -1 once taken */
   handoff: SharedArrayBuffer;
   view: ClusterView;
-  faultInjection: boolean;
+  /**
+   * Test-only fault injection (RINGCAST_FAULT_INJECTION): '1' lets a `crash` message make this
+   * worker throw; 'start' makes the last worker throw while it starts.
+   */
+  faultInjection: string;
 }

@@ -61,7 +61,10 @@ export class Primary {
   private viewTimer: NodeJS.Timeout | undefined;
   private collectId = 0;
   private readonly collecting = new Map<number, { left: Set<number>; got: object[]; done: () => void }>();
-  private onAllReady: (() => void) | undefined;
+  /** settles the start: every worker ready, or one died before it was */
+  private starting: { ready: () => void; failed: (err: Error) => void } | undefined;
+  /** the last error a worker died of, for the start's failure */
+  private lastError = '';
   private acceptErrors = 0;
   address: { host: string; port: number } | undefined;
 
@@ -123,9 +126,18 @@ export class Primary {
       // served anyway: /livez 200, /healthz 503 and requests answer unavailable until Redis is reachable
       this.log.error({ event: 'broker_unreachable', err: (err as Error).message }, (err as Error).message);
     }
-    const ready = new Promise<void>((resolve) => (this.onAllReady = resolve));
+    const ready = new Promise<void>((resolve, reject) => (this.starting = { ready: resolve, failed: reject }));
     for (let i = 0; i < this.workers; i++) this.spawn(i);
-    await ready;
+    try {
+      await ready;
+    } catch (err) {
+      // a worker that cannot start (its ring does not fit memlock, ...) fails the whole start
+      this.draining = true;
+      await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+      await this.broker.stop();
+      throw err;
+    }
+    this.starting = undefined;
     this.viewTimer = setInterval(() => this.pushView(), VIEW_MS);
     this.viewTimer.unref();
     const address = await new Promise<{ host: string; port: number }>((resolve, reject) => {
@@ -211,13 +223,14 @@ export class Primary {
       cells: this.cellBuffer,
       handoff,
       view: this.view,
-      faultInjection: process.env.RINGCAST_FAULT_INJECTION === '1',
+      faultInjection: process.env.RINGCAST_FAULT_INJECTION ?? '',
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     slot.worker = worker;
     this.host.attach(index, worker);
     worker.on('message', (m: ToMain) => this.fromWorker(slot, m));
     worker.on('error', (err) => {
+      this.lastError = err.message;
       this.log.error(
         { event: 'worker_error', worker: index, err: err instanceof Error ? err.stack : String(err) },
         `worker ${index} died: ${err.message}`,
@@ -234,7 +247,7 @@ export class Primary {
         slot.ready = true;
         slot.features = m.features;
         this.pushView(true);
-        if (this.slots.length === this.workers && this.slots.every((s) => s.ready)) this.onAllReady?.();
+        if (this.slots.length === this.workers && this.slots.every((s) => s.ready)) this.starting?.ready();
         return;
       }
       case 'collected': {
@@ -271,6 +284,9 @@ export class Primary {
       if (c.left.size === 0) c.done();
     }
     if (this.draining) return;
+    if (this.starting !== undefined) {
+      return this.starting.failed(new Error(`worker ${slot.index} exited while starting (code ${code}): ${this.lastError || 'no error'}`));
+    }
     this.restartCount++;
     this.restarts.inc();
     const quick = Date.now() - slot.startedAt < STABLE_MS;

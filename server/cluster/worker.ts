@@ -64,7 +64,7 @@ port.on('message', (m: ToWorker) => {
       );
       return;
     case 'crash':
-      if (data.faultInjection)
+      if (data.faultInjection === '1')
         setImmediate(() => {
           throw new Error(`fault injected into worker ${data.index}`);
         });
@@ -72,5 +72,7 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
+if (data.faultInjection === 'start' && data.index === data.workers - 1)
+  throw new Error(`fault injected into worker ${data.index} at start`);
 await server.startWorker();
 post({ t: 'ready', features: server.transport.features });

@@ -310,3 +310,16 @@ describe.each(transports)('--workers 2 with permessage-deflate on the %s transpo
     expect(inflated.toString()).toBe(fp.payload.toString());
   });
 });
+
+describe('--workers 2 that cannot start', () => {
+  it('exits 1 naming the worker and its error when a worker dies while starting', async () => {
+    const r = startCli(['--port', '0', '--workers', '2', '--transport', 'ws'], { RINGCAST_FAULT_INJECTION: 'start' });
+    const start = Date.now();
+    expect(await r.exited).toBe(1);
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect(r.lines.some((l) => l.event === 'listening')).toBe(false);
+    const fatal = r.lines.find((l) => l.event === 'listen_failed');
+    expect(String(fatal?.err)).toContain('worker 1 exited while starting');
+    expect(String(fatal?.err)).toContain('fault injected into worker 1 at start');
+  });
+});
