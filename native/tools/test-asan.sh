@@ -1,15 +1,15 @@
 #!/bin/sh
-# The end-to-end suites (test/contract, test/client, test/broker: both transports) against the addon built with
+# The end-to-end suites (test/contract, test/client, test/broker, test/workers: both transports) against the addon built with
 # AddressSanitizer + UBSan (make -C native asan-addon). Node itself is not instrumented, so the
 # sanitizer runtime is preloaded; leak checking is off for Node (it never frees its heap at
 # exit) and stays on in the engine's own tests (make -C native test).
 #
-#   native/tools/test-asan.sh [files]    default test/contract test/client test/broker; e.g. test/contract/rfc6455.test.ts
+#   native/tools/test-asan.sh [files]    default test/contract test/client test/broker test/workers; e.g. test/contract/rfc6455.test.ts
 #
 # Fails if the build fails, a test fails, the uring transport did not run (the addon did not
 # load under the sanitizer), or a sanitizer wrote a report.
 set -eu
-[ $# -eq 0 ] && set -- test/contract test/client test/broker
+[ $# -eq 0 ] && set -- test/contract test/client test/broker test/workers
 
 here=$(cd "$(dirname "$0")" && pwd)
 native=$(dirname "$here")
