@@ -62,7 +62,7 @@ function parseEngineBytes(s: string): number {
 }
 
 /** The cases every container passes, whatever its transport. */
-function servesThroughTheContainer(container: () => Container, drainDelayMs: number): void {
+function servesThroughTheContainer(container: () => Container, drainDelayMs: number, health: unknown = { status: 'ok' }): void {
   it(
     'delivers a publish to a subscribed ws client, from a ws client and from POST /publish',
     async () => {
@@ -92,9 +92,9 @@ function servesThroughTheContainer(container: () => Container, drainDelayMs: num
     'answers GET /healthz and GET /metrics',
     async () => {
       const c = container();
-      const health = await fetch(`${c.http}/healthz`);
-      expect(health.status).toBe(200);
-      expect(await health.json()).toEqual({ status: 'ok' });
+      const answer = await fetch(`${c.http}/healthz`);
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual(health);
       const metrics = await fetch(`${c.http}/metrics`);
       expect(metrics.status).toBe(200);
       const text = await metrics.text();
@@ -291,5 +291,36 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
     );
 
     servesThroughTheContainer(() => c, drainDelayMs);
+  });
+
+  describe.skipIf(noUring !== undefined)('with RINGCAST_WORKERS=2, under config/seccomp-io_uring.json', () => {
+    const drainDelayMs = 1000;
+    let c: Container;
+    beforeAll(async () => {
+      c = await Container.start(engine, IMAGE, {
+        seccomp: PROFILE,
+        env: { RINGCAST_DRAIN_DELAY: String(drainDelayMs), RINGCAST_WORKERS: '2' },
+        args: HARDENED,
+      });
+      await c.waitForEvent('listening');
+    }, START_MS);
+
+    it(
+      "sizes both workers' rings together inside the RLIMIT_MEMLOCK of uid 1000, and says so in the listen line",
+      async () => {
+        const logs = await c.logs();
+        expect(logs.filter((l) => l.event === 'transport_fallback')).toEqual([]);
+        const listening = logs.find((l) => l.event === 'listening')!;
+        expect(listening).toMatchObject({ transport: 'uring', port: 8080, workers: 2 });
+        const memlock = await memlockOf(c);
+        const { sizing } = listening.features as { ring: string; sizing: string };
+        expect(sizing).toContain(`memlock=${engineBytes(memlock)}/2 `);
+        expect(2 * parseEngineBytes(/pinned=(\S+)/.exec(sizing)![1]!)).toBeLessThanOrEqual(memlock);
+        expect(String(listening.msg)).toContain('2 workers');
+      },
+      CASE_MS,
+    );
+
+    servesThroughTheContainer(() => c, drainDelayMs, { status: 'ok', workers: { configured: 2, running: 2, restarts: 0 } });
   });
 });

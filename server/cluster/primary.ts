@@ -24,7 +24,7 @@ const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5_000;
 /** How long /metrics waits for a worker's registry. */
 const COLLECT_TIMEOUT_MS = 1_000;
-/** How often the broker's state is checked for the workers' /healthz. */
+/** How often a shared broker's state is checked for the workers' /healthz. */
 const VIEW_MS = 25;
 
 interface Slot {
@@ -138,8 +138,11 @@ export class Primary {
       throw err;
     }
     this.starting = undefined;
-    this.viewTimer = setInterval(() => this.pushView(), VIEW_MS);
-    this.viewTimer.unref();
+    if (this.broker.name !== 'memory') {
+      // the memory broker is always up; a shared broker's state is polled (workers' changes push at once)
+      this.viewTimer = setInterval(() => this.pushView(), VIEW_MS);
+      this.viewTimer.unref();
+    }
     const address = await new Promise<{ host: string; port: number }>((resolve, reject) => {
       this.acceptor.once('error', reject);
       this.acceptor.listen({ host: this.config.host, port: this.config.port, backlog: this.config.listenBacklog }, () => {

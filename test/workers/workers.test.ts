@@ -312,6 +312,14 @@ describe.each(transports)('--workers 2 with permessage-deflate on the %s transpo
 });
 
 describe('--workers 2 that cannot start', () => {
+  it('exits 1 with one line saying why when the native addon (which hands sockets over) is missing', async () => {
+    const r = startCli(['--port', '0', '--workers', '2', '--transport', 'ws'], { RINGCAST_ADDON: '/nonexistent/ringcast.node' });
+    expect(await r.exited).toBe(1);
+    const fatal = r.lines.find((l) => l.event === 'transport_unavailable');
+    expect(String(fatal?.reason)).toContain('--workers 2 needs the native addon');
+    expect(r.lines.some((l) => l.event === 'listening')).toBe(false);
+  });
+
   it('exits 1 naming the worker and its error when a worker dies while starting', async () => {
     const r = startCli(['--port', '0', '--workers', '2', '--transport', 'ws'], { RINGCAST_FAULT_INJECTION: 'start' });
     const start = Date.now();
