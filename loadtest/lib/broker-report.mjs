@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTRUMENT_LIMIT_PCT } from './config.mjs';
-import { outcome } from './report.mjs';
+import { outcome, runsByCell } from './report.mjs';
 import { LOADTEST } from './setup.mjs';
 import { median, summarize } from './stats.mjs';
 import { fmt } from './svg.mjs';
@@ -16,12 +16,7 @@ const pct = (v) => (Number.isFinite(v) ? v.toFixed(0) : 'n/a');
 
 /** Per scenario and setup: the runs and their medians. */
 export function aggregate(all) {
-  const cells = new Map();
-  for (const run of all.runs) {
-    const key = `${run.scenario}|${run.setup}`;
-    if (!cells.has(key)) cells.set(key, []);
-    cells.get(key).push(run);
-  }
+  const cells = runsByCell(all.runs, 'setup');
   const out = new Map();
   for (const [key, runs] of cells) {
     const ok = runs.filter((r) => r.ok);

@@ -16,13 +16,19 @@ const PERCENTILES = [
 ];
 
 /** Per scenario and server: the runs and the summarized metrics. */
-function aggregate(all) {
+/** The runs of each cell: scenario and the run's `column` (server or setup), keyed `scenario|column`. */
+export function runsByCell(runs, column) {
   const table = new Map();
-  for (const run of all.runs) {
-    const key = `${run.scenario}|${run.server}`;
+  for (const run of runs) {
+    const key = `${run.scenario}|${run[column]}`;
     if (!table.has(key)) table.set(key, []);
     table.get(key).push(run);
   }
+  return table;
+}
+
+function aggregate(all) {
+  const table = runsByCell(all.runs, 'server');
   const metric = (runs, f) => summarize(runs.filter((r) => r.ok).map(f));
   const cells = new Map();
   for (const [key, runs] of table) {

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTRUMENT_LIMIT_PCT, WORKERS_HOP_GOAL } from './config.mjs';
-import { outcome } from './report.mjs';
+import { outcome, runsByCell } from './report.mjs';
 import { LOADTEST } from './setup.mjs';
 import { summarize } from './stats.mjs';
 import { fmt } from './svg.mjs';
@@ -22,12 +22,7 @@ const PIN_TITLES = {
 
 /** Per scenario and setup: the runs and the summarized metrics. */
 export function aggregate(all) {
-  const cells = new Map();
-  for (const run of all.runs) {
-    const key = `${run.scenario}|${run.setup}`;
-    if (!cells.has(key)) cells.set(key, []);
-    cells.get(key).push(run);
-  }
+  const cells = runsByCell(all.runs, 'setup');
   const out = new Map();
   for (const [key, runs] of cells) {
     const ok = runs.filter((r) => r.ok);
