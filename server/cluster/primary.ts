@@ -324,23 +324,16 @@ export class Primary {
     const dup = this.addon.dupFd(fd);
     socket.destroy(); // closes Node's fd; the duplicate goes to a worker
     if (dup < 0) return this.acceptError(Object.assign(new Error(`dup failed: errno ${-dup}`), { code: `E${-dup}` }));
-    const slot = this.leastLoaded();
-    if (slot === undefined || !this.place(slot, dup)) closeQuietly(dup);
+    // the worker with the fewest connections; one whose hand-off slots are all waiting (it is not
+    // keeping up) is passed over for the next
+    for (const slot of this.byLoad()) if (this.place(slot, dup)) return;
+    closeQuietly(dup);
   }
 
-  /** The ready worker with the fewest connections. */
-  private leastLoaded(): Slot | undefined {
-    let best: Slot | undefined;
-    let load = Infinity;
-    for (const s of this.slots) {
-      if (!s.ready) continue;
-      const l = Atomics.load(this.cells, CELL_LOAD + s.index);
-      if (l < load) {
-        best = s;
-        load = l;
-      }
-    }
-    return best;
+  /** The ready workers, fewest connections first. */
+  private byLoad(): Slot[] {
+    const load = (s: Slot) => Atomics.load(this.cells, CELL_LOAD + s.index);
+    return this.slots.filter((s) => s.ready).sort((a, b) => load(a) - load(b) || a.index - b.index);
   }
 
   /** Puts the fd in a free slot of the worker's hand-off array and tells the worker. */
