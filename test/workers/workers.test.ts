@@ -3,6 +3,7 @@
 // different workers (each test checks it through presence ids, which name the worker's hub).
 import { constants, inflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RingcastClient } from '../../server/client/index.js';
 import { Client, sleep, until, type Msg } from '../helpers/client.js';
 import { startCli, type Running } from '../helpers/cli.js';
 import { clientFrame, RawClient, type Frame } from '../helpers/raw.js';
@@ -272,6 +273,40 @@ describe.each(transports)('--workers 2 on the %s transport', (transport) => {
     expect(String(err?.err)).toContain('fault injected into worker 0');
     void publisher;
   });
+});
+
+describe.each(transports)('the client SDK on --workers 2 on the %s transport', (transport) => {
+  it('loses nothing when its worker dies under traffic: every message once, in order, recovered', async () => {
+    const c = await cluster(transport, [], { RINGCAST_FAULT_INJECTION: '1' });
+    // worker 0 gets the SDK client, worker 1 the publisher (the acceptor alternates)
+    const client = new RingcastClient(c.url, { minDelay: 20, maxDelay: 200, pingInterval: 0 });
+    const got: number[] = [];
+    const recoveries: { recovered: boolean }[] = [];
+    try {
+      const sub = client.subscribe('ticker', (data) => got.push(data as number), { onRecovery: (x) => recoveries.push(x) });
+      await sub.subscribed;
+      const pub = await open(c);
+      let sent = 0;
+      const publish = async (upTo: number, pauseMs = 0) => {
+        while (sent < upTo) {
+          expect(await pub.request({ op: 'pub', topic: 'ticker', data: ++sent, id: String(sent) })).toMatchObject({ op: 'ack' });
+          if (pauseMs > 0) await sleep(pauseMs);
+        }
+      };
+      await publish(50);
+      await until(() => got.length === 50, 5000);
+      const publishing = publish(150, 2); // still publishing while worker 0 dies and is replaced
+      c.r.child.kill('SIGUSR2');
+      await publishing;
+      await until(() => recoveries.length > 0 && got.length >= 150, 8000);
+      await sleep(100);
+      expect(got).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+      expect(recoveries[0]).toMatchObject({ recovered: true });
+      expect(c.r.lines.some((l) => l.event === 'worker_exit' && l.worker === 0)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  }, 20_000);
 });
 
 describe.each(transports)('--workers 2 with permessage-deflate on the %s transport', (transport) => {
