@@ -71,10 +71,10 @@ async function main(): Promise<number | undefined> {
   };
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
-  if (server instanceof Primary && process.env.RINGCAST_FAULT_INJECTION === '1') {
-    // tests: SIGUSR2 makes worker 0 die of a JavaScript error
+  if (server instanceof Primary && process.env.RINGCAST_FAULT_INJECTION !== undefined) {
+    // tests only: SIGUSR2 injects the fault RINGCAST_FAULT_INJECTION names (docs/workers.md)
     const primary = server;
-    process.on('SIGUSR2', () => primary.injectFault(0));
+    process.on('SIGUSR2', () => primary.injectFault());
   }
   return undefined;
 }

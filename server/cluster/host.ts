@@ -16,12 +16,24 @@ export interface WorkerPort {
 
 /** Frames in shared memory, each with exactly its bytes (a worker may retain one in its history). */
 const sharedAlloc = (size: number) => Buffer.from(new SharedArrayBuffer(size));
+/** How often a lagging worker is checked for having caught up (ms). */
+const LAG_CHECK_MS = 50;
 /** Origins (connection ids) carry the worker index in their low bits: ids stay below 2^53. */
 const ORIGIN_SPAN = 512;
 
 /** One worker as the host sees it. */
 class Link {
   outbox: MainItem[] = [];
+  /** message bytes in `outbox` */
+  outboxBytes = 0;
+  /** batches posted: their number (1, 2, ...) and message bytes, until the worker has taken them in */
+  private readonly posted: { n: number; bytes: number }[] = [];
+  private batches = 0;
+  /** message bytes posted or queued and not yet taken in */
+  queuedBytes = 0;
+  /** too far behind: messages are not queued until it catches up; then it reads these topics back */
+  lagging = false;
+  readonly skipped = new Set<string>();
   /** topics this worker follows */
   readonly follows = new Set<string>();
   /** subscribers per topic on this worker, as it reported them */
@@ -35,12 +47,32 @@ class Link {
   constructor(
     readonly index: number,
     readonly port: WorkerPort,
+    /** batches the worker has taken in (a counter it keeps in shared memory) */
+    private readonly consumed: () => number,
   ) {}
 
-  push(item: MainItem, host: BrokerHost): void {
+  push(item: MainItem, host: BrokerHost, bytes = 0): void {
     if (this.dead) return;
     this.outbox.push(item);
+    this.outboxBytes += bytes;
+    this.queuedBytes += bytes;
     host.scheduleFlush();
+  }
+
+  /** Posts the outbox as one batch. */
+  post(): void {
+    const items = this.outbox;
+    this.outbox = [];
+    this.port.postMessage({ t: 'batch', items });
+    this.posted.push({ n: ++this.batches, bytes: this.outboxBytes });
+    this.outboxBytes = 0;
+  }
+
+  /** Forgets the batches the worker has taken in; returns the bytes still waiting. */
+  settle(): number {
+    const done = this.consumed();
+    while (this.posted.length > 0 && this.posted[0]!.n <= done) this.queuedBytes -= this.posted.shift()!.bytes;
+    return this.queuedBytes;
   }
 }
 
@@ -60,6 +92,11 @@ export class BrokerHost {
   /** restore requests in flight: id -> workers still to answer */
   private readonly restores = new Map<number, { left: Set<number>; done: () => void }>();
   private nextRestore = 1;
+  /** the last seq and epoch of each followed topic, for a worker that catches up after lagging */
+  private readonly last = new Map<string, { seq: number; epoch: string }>();
+  private lagTimer: NodeJS.Timeout | undefined;
+  /** messages not queued to a lagging worker */
+  overflows = 0;
   /** answers the `metrics` call (every worker's registry and the main thread's, added up) */
   metricsText: () => Promise<{ contentType: string; text: string }> = () => Promise.resolve({ contentType: 'text/plain', text: '' });
 
@@ -68,14 +105,26 @@ export class BrokerHost {
     private readonly log: Logger,
     /** permessage-deflate, when on: a message is compressed once if any worker that gets it needs it */
     private readonly deflate: DeflateOptions | undefined,
+    /**
+     * Message bytes a worker may have waiting (posted, not taken in). A worker whose event loop
+     * stalls would otherwise make the main thread hold every message for it: past this, its
+     * messages are skipped, and once it has caught up it reads them back from the broker like a
+     * node that missed messages on a Redis channel.
+     */
+    private readonly queueLimit: number,
   ) {}
 
   start(): Promise<void> {
     return this.broker.start(this.events());
   }
 
-  attach(index: number, port: WorkerPort): void {
-    this.links[index] = new Link(index, port);
+  attach(index: number, port: WorkerPort, consumed: () => number): void {
+    this.links[index] = new Link(index, port, consumed);
+  }
+
+  /** Message bytes worker `index` has not taken in yet. */
+  queuedBytes(index: number): number {
+    return this.links[index]?.settle() ?? 0;
   }
 
   /** The worker is gone: its follows are dropped, and its clients leave presence on every other worker and node. */
@@ -166,7 +215,13 @@ export class BrokerHost {
         const msg = encodeMsg(jsonAscii(topic), seq, data, deflate, sharedAlloc);
         const from = exclude < 0 ? -1 : exclude % ORIGIN_SPAN;
         const conn = exclude < 0 ? -1 : Math.floor(exclude / ORIGIN_SPAN);
+        this.last.set(topic, { seq, epoch });
+        const bytes = msg.frame.length + (msg.compressed?.length ?? 0);
         for (const link of f.links) {
+          if (link.lagging || link.settle() + bytes > this.queueLimit) {
+            this.skip(link, topic);
+            continue;
+          }
           const item: MsgItem = {
             k: 'msg',
             topic,
@@ -179,7 +234,7 @@ export class BrokerHost {
             dataEnd: msg.dataEnd,
             deflated: deflate !== undefined,
           };
-          link.push(item, this);
+          link.push(item, this, bytes);
         }
       },
       presence: (topic, op, client, user) => this.announce(undefined, topic, op, client, user),
@@ -189,6 +244,51 @@ export class BrokerHost {
       },
       held: () => this.followed.keys(),
     };
+  }
+
+  /** A message is not queued to a worker that is too far behind; it will read the topic back. */
+  private skip(link: Link, topic: string): void {
+    this.overflows++;
+    link.skipped.add(topic);
+    if (!link.lagging) {
+      link.lagging = true;
+      this.log.warn(
+        { event: 'worker_lagging', worker: link.index, queuedBytes: link.queuedBytes },
+        `worker ${link.index} is behind: skipping its messages`,
+      );
+    }
+    if (this.lagTimer === undefined) {
+      this.lagTimer = setInterval(() => this.checkLagging(), LAG_CHECK_MS);
+      this.lagTimer.unref();
+    }
+  }
+
+  /**
+   * A lagging worker that has taken in half of what waited gets messages again, and for each topic
+   * it missed the topic's last seq twice: its hub's check of the broker's seq sees it ahead and
+   * reads the missed messages back (new messages of the topic would show the gap too).
+   */
+  private checkLagging(): void {
+    let lagging = 0;
+    for (const link of this.links) {
+      if (link === undefined || !link.lagging) continue;
+      if (link.settle() > this.queueLimit / 2) {
+        lagging++;
+        continue;
+      }
+      link.lagging = false;
+      for (const topic of link.skipped) {
+        const last = this.last.get(topic);
+        if (last === undefined || !link.follows.has(topic)) continue;
+        for (let i = 0; i < 2; i++) link.push({ k: 'top', topic, seq: last.seq, epoch: last.epoch }, this);
+      }
+      link.skipped.clear();
+      this.log.info({ event: 'worker_caught_up', worker: link.index }, `worker ${link.index} caught up: reading back what it missed`);
+    }
+    if (lagging === 0) {
+      clearInterval(this.lagTimer);
+      this.lagTimer = undefined;
+    }
   }
 
   /** A join or leave to every other worker that follows the topic. */
@@ -276,6 +376,7 @@ export class BrokerHost {
   private drop(topic: string, f: Followed): void {
     if (this.followed.get(topic) !== f) return;
     this.followed.delete(topic);
+    this.last.delete(topic);
     this.broker.unfollow(topic);
   }
 
@@ -309,12 +410,7 @@ export class BrokerHost {
   /** One postMessage per worker with something queued. */
   private flush(): void {
     this.flushScheduled = false;
-    for (const link of this.links) {
-      if (link === undefined || link.outbox.length === 0) continue;
-      const items = link.outbox;
-      link.outbox = [];
-      link.port.postMessage({ t: 'batch', items });
-    }
+    for (const link of this.links) if (link !== undefined && link.outbox.length > 0) link.post();
   }
 }
 

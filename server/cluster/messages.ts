@@ -69,8 +69,9 @@ export type ToWorker =
   /** the broker's links are back: repair every held topic, answer `restored` */
   | { t: 'restore'; id: number }
   | { t: 'drain' }
-  /** fault injection for tests (RINGCAST_FAULT_INJECTION=1): throw from the event loop */
-  | { t: 'crash' };
+  /** fault injection for tests (RINGCAST_FAULT_INJECTION): throw from the event loop, or block it for `ms` */
+  | { t: 'crash' }
+  | { t: 'stall'; ms: number };
 
 export type ToMain =
   | { t: 'batch'; items: WorkerItem[] }
@@ -82,6 +83,8 @@ export type ToMain =
 /** Layout of the counters every worker and the main thread share (one Int32Array). */
 export const CELL_LOAD = 0; // + worker index: that worker's TCP connections (handed over, not yet closed)
 export const cellAdmission = (workers: number, index: number) => workers + index; // that worker's --max-connections slots
+export const cellConsumed = (workers: number, index: number) => 2 * workers + index; // batches that worker has taken in
+export const CELLS_PER_WORKER = 3;
 
 /** Slots of a worker's fd hand-off array: accepted fds not yet taken by the worker. */
 export const HANDOFF_SLOTS = 4096;
@@ -100,7 +103,8 @@ export interface WorkerData {
   view: ClusterView;
   /**
    * Test-only fault injection (RINGCAST_FAULT_INJECTION): '1' lets a `crash` message make this
-   * worker throw; 'start' makes the last worker throw while it starts.
+   * worker throw, 'stall' lets a `stall` message block its event loop; 'start' makes the last
+   * worker throw while it starts.
    */
   faultInjection: string;
 }

@@ -16,7 +16,17 @@ import { makeBroker, TransportUnavailableError } from '../server.js';
 import { loadAddon, type NativeAddon } from '../transport/native.js';
 import { probeUring, type UringProbe } from '../transport/select.js';
 import { BrokerHost } from './host.js';
-import { CELL_LOAD, cellAdmission, HANDOFF_SLOTS, type ClusterView, type ToMain, type ToWorker, type WorkerData } from './messages.js';
+import {
+  CELL_LOAD,
+  cellAdmission,
+  cellConsumed,
+  CELLS_PER_WORKER,
+  HANDOFF_SLOTS,
+  type ClusterView,
+  type ToMain,
+  type ToWorker,
+  type WorkerData,
+} from './messages.js';
 
 /** A worker that dies sooner than this after starting is restarted after a growing pause. */
 const STABLE_MS = 10_000;
@@ -24,6 +34,8 @@ const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5_000;
 /** How long /metrics waits for a worker's registry. */
 const COLLECT_TIMEOUT_MS = 1_000;
+/** Message bytes a worker may have waiting from the main thread, in --max-outbound units. */
+const QUEUE_OUTBOUNDS = 16;
 /** How often a shared broker's state is checked for the workers' /healthz. */
 const VIEW_MS = 25;
 
@@ -109,9 +121,27 @@ export class Primary {
       },
     });
     this.broker = makeBroker(config, this.metrics, log) ?? MemoryBroker.fromConfig(config);
-    this.host = new BrokerHost(this.broker, log, deflateOptions(config));
+    this.host = new BrokerHost(this.broker, log, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
+    new Gauge({
+      name: 'ringcast_worker_queue_bytes',
+      help: 'Message bytes the main thread has posted to each worker and it has not taken in yet',
+      labelNames: ['worker'],
+      registers: [this.processRegistry],
+      collect() {
+        for (const s of self.slots) this.set({ worker: String(s.index) }, self.host.queuedBytes(s.index));
+      },
+    });
+    new Counter({
+      name: 'ringcast_worker_queue_overflows_total',
+      help: 'Messages not posted to a worker that was too far behind (it reads them back from the broker)',
+      registers: [this.processRegistry],
+      collect() {
+        this.reset();
+        this.inc(self.host.overflows);
+      },
+    });
     this.host.metricsText = () => this.collect();
-    this.cellBuffer = new SharedArrayBuffer(4 * 2 * workers);
+    this.cellBuffer = new SharedArrayBuffer(4 * CELLS_PER_WORKER * workers);
     this.cells = new Int32Array(this.cellBuffer);
     this.view = this.currentView();
     this.acceptor = createServer({ pauseOnConnect: true }, (socket) => this.accepted(socket));
@@ -193,9 +223,14 @@ export class Primary {
     return this.drainPromise;
   }
 
-  /** Fault injection for tests (RINGCAST_FAULT_INJECTION=1): worker `index` throws. */
-  injectFault(index: number): void {
-    this.slots[index]?.worker?.postMessage({ t: 'crash' } satisfies ToWorker);
+  /**
+   * Fault injection for tests: with RINGCAST_FAULT_INJECTION=1 worker 0 throws; with =stall
+   * worker 1 blocks its event loop for 2 s.
+   */
+  injectFault(): void {
+    const mode = process.env.RINGCAST_FAULT_INJECTION;
+    if (mode === '1') this.slots[0]?.worker?.postMessage({ t: 'crash' } satisfies ToWorker);
+    if (mode === 'stall') this.slots[1]?.worker?.postMessage({ t: 'stall', ms: 2000 } satisfies ToWorker);
   }
 
   // ---- workers ----
@@ -218,6 +253,7 @@ export class Primary {
     this.slots[index] = slot;
     Atomics.store(this.cells, CELL_LOAD + index, 0);
     Atomics.store(this.cells, cellAdmission(this.workers, index), 0);
+    Atomics.store(this.cells, cellConsumed(this.workers, index), 0);
     const data: WorkerData = {
       index,
       workers: this.workers,
@@ -230,7 +266,7 @@ export class Primary {
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     slot.worker = worker;
-    this.host.attach(index, worker);
+    this.host.attach(index, worker, () => Atomics.load(this.cells, cellConsumed(this.workers, index)));
     worker.on('message', (m: ToMain) => this.fromWorker(slot, m));
     worker.on('error', (err) => {
       this.lastError = err.message;

@@ -7,7 +7,7 @@ import { SharedAdmission } from '../http/upgrade.js';
 import { createLogger } from '../log.js';
 import { RingcastServer } from '../server.js';
 import { primeProbe } from '../transport/select.js';
-import { CELL_LOAD, cellAdmission, type ToMain, type ToWorker, type WorkerData } from './messages.js';
+import { CELL_LOAD, cellAdmission, cellConsumed, type ToMain, type ToWorker, type WorkerData } from './messages.js';
 import { WorkerBroker } from './worker-broker.js';
 
 const data = workerData as WorkerData;
@@ -42,7 +42,9 @@ broker.onConnection = (slot) => {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'batch':
-      return broker.receive(m.items);
+      broker.receive(m.items);
+      Atomics.add(cells, cellConsumed(data.workers, data.index), 1); // the main thread counts what this worker still has to take in
+      return;
     case 'view':
       return broker.setView(m.view);
     case 'collect':
@@ -62,6 +64,10 @@ port.on('message', (m: ToWorker) => {
           post({ t: 'drained' });
         },
       );
+      return;
+    case 'stall':
+      // blocks this thread's event loop, as a long synchronous job or GC pause would
+      if (data.faultInjection === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
       return;
     case 'crash':
       if (data.faultInjection === '1')
