@@ -191,6 +191,12 @@ export const defaults = {
   },
   acceptBackoff: { default: 100, unit: 'ms', help: 'pause before accepting again after EMFILE/ENFILE', advanced: true },
   listenBacklog: { default: 511, unit: 'connections', help: 'listen(2) backlog', advanced: true },
+  sqpoll: {
+    default: 0,
+    unit: 'ms',
+    help: 'SQPOLL: a kernel thread takes the ring\'s submissions (shared by every worker\'s ring) and spins this long after the last one before it sleeps; worth it only with a core to spare for that thread (docs/engine.md, "SQPOLL"); 0 = off',
+    advanced: true,
+  },
   drainMark: {
     default: 65536,
     unit: 'bytes',

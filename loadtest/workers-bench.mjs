@@ -8,7 +8,8 @@
 //   --quick              1 repeat, short windows (about 3 minutes)
 //   --setups a,b         subset of lib/config.mjs WORKERS_SETUPS: uring-w1-one-core,
 //                        uring-w2-one-core, ws-w1-one-core, ws-w2-one-core, uring-w1-shared,
-//                        uring-w2-shared (default) and ws-w1-shared, ws-w2-shared (only when named)
+//                        uring-w2-shared (default) and ws-w1-shared, ws-w2-shared,
+//                       uring-w1-sqpoll-one-core, uring-w1-sqpoll-shared (only when named)
 //   --scenarios a,b      subset of fixed-400k-10k,fanout-1k-64B,large-1k-16KiB
 //   --repeats N          measured runs per scenario and setup (3; quick 1)
 //   --ringcast-cli PATH  the ringcast CLI to run (default: this checkout's dist/server/cli.js);

@@ -95,6 +95,8 @@ const schema = z
     acceptBackoff: positiveInt.max(60_000),
     listenBacklog: z.coerce.number().int().min(1).max(65535),
     drainMark: nonNegativeInt,
+    // the kernel keeps sq_thread_idle in jiffies; a minute of spinning is already absurd
+    sqpoll: nonNegativeInt.max(60_000),
   })
   .refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, {
     message: 'set --jwt-secret or --jwt-public-key, not both',

@@ -23,6 +23,8 @@ export interface WorkerRole {
   workers: number;
   broker: WorkerBroker;
   admission: Admission;
+  /** with --sqpoll: the first worker's ring fd (UringTransport.ringFd()), to share its SQ thread */
+  sqpollAttach?: number;
 }
 
 /** Thrown when --transport uring is demanded and the engine is unavailable (exit 1). */
@@ -90,9 +92,11 @@ export class RingcastServer {
     };
     this.transport =
       name === 'uring'
-        ? new UringTransport(config, events, this.metrics, role?.workers ?? 1)
+        ? new UringTransport(config, events, this.metrics, role?.workers ?? 1, role?.sqpollAttach ?? -1)
         : new WsTransport(config, events, this.metrics);
     this.hub.transport = this.transport;
+    const refused = this.transport.features.sqpollRefused;
+    if (typeof refused === 'string' && role === undefined) log.warn({ event: 'sqpoll_refused', reason: refused }, refused);
   }
 
   get transportName(): TransportName {

@@ -184,11 +184,23 @@ export const WORKERS_SETUPS = [
   workers,
   pin,
   extra,
+  args: [],
   cpus: pin === 'one-core' ? [SERVER_CPU] : [SERVER_CPU, LOADGEN_CPU],
   loadgenCpus: pin === 'one-core' ? [LOADGEN_CPU] : [SERVER_CPU, LOADGEN_CPU],
   // info: the listen line says how many workers started (checked after each run).
   logLevel: 'info',
 }));
+
+/**
+ * --sqpoll (docs/engine.md, "SQPOLL"), only when named: the SQ thread inherits the server's CPU
+ * list, so on 'one-core' it shares CPU 0 with the event loop (no core to spare on this machine)
+ * and on 'shared' it may run beside the generator. 10 ms idle: under load it never sleeps.
+ */
+export const SQPOLL_IDLE_MS = 10;
+for (const pin of ['one-core', 'shared']) {
+  const base = WORKERS_SETUPS.find((s) => s.name === `uring-w1-${pin}`);
+  WORKERS_SETUPS.push({ ...base, name: `uring-w1-sqpoll-${pin}`, extra: true, args: ['--sqpoll', String(SQPOLL_IDLE_MS)] });
+}
 
 /** The scenarios of the --workers benchmark: issue 14 item 7's three, as bench.mjs runs them. */
 export const WORKERS_SCENARIOS = ['fixed-400k-10k', 'fanout-1k-64B', 'large-1k-16KiB'];

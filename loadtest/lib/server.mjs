@@ -14,7 +14,7 @@ const STOP_TIMEOUT_MS = 5000;
  * scenario's) turns permessage-deflate on: ringcast --permessage-deflate on, the peers' --deflate
  * on. `server.broker` (a redis:// URL) is ringcast's --broker and ws-redis's --redis;
  * `server.workers` (a number or 'auto') is ringcast's --workers, left out when unset, and
- * `server.logLevel` its --log-level (warn).
+ * `server.logLevel` its --log-level (warn); `server.args` more ringcast flags (--sqpoll 10).
  */
 function command(server, port, tools, deflate) {
   const onOff = deflate ? 'on' : 'off';
@@ -36,6 +36,7 @@ function command(server, port, tools, deflate) {
         '--permessage-deflate',
         onOff,
         ...(server.broker ? ['--broker', server.broker, '--broker-prefix', 'bench'] : []),
+        ...(server.args ?? []),
       ];
     case 'ws-peer':
       return ['node', path.join(PEERS, 'ws-server.mjs'), '--port', String(port), '--deflate', onOff];

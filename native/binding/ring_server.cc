@@ -64,7 +64,8 @@ Napi::Array StatsTableToJs(Napi::Env env) {
 // The options of new RingServer(options), every one required: config/defaults.ts holds every
 // default (the C++ defaults are for tests, fuzzers and benchmarks), and a key this list reads
 // but the caller forgot is a TypeError naming it, never a silent fallback. `min` is 0 but for
-// workers: the rings of the process (server/transport/native.ts nativeOptions() adds it).
+// workers and sqpollAttach, which are not config keys (server/transport/native.ts
+// nativeOptions() adds them): the rings of the process, and the ring fd whose SQ thread to share.
 struct Option {
   const char* key;
   void (*set)(EngineConfig& engine, WsConfig& ws, double value);
@@ -96,6 +97,11 @@ constexpr Option kOptions[] = {
     {"drainMark", [](EngineConfig& e, WsConfig&, double v) { e.drain_mark = static_cast<uint64_t>(v); }},
     // each ring sizes itself to 1/workers of RLIMIT_MEMLOCK (native/src/engine/memlock.cc)
     {"workers", [](EngineConfig& e, WsConfig&, double v) { e.workers = static_cast<uint32_t>(v); }, 1},
+    // SQPOLL idle time in ms (0 = off); with it, another ring's fd (ringFd()) to share its SQ
+    // thread, or -1 (docs/engine.md, "SQPOLL")
+    {"sqpoll", [](EngineConfig& e, WsConfig&, double v) { e.sqpoll_idle_ms = static_cast<uint32_t>(v); }},
+    {"sqpollAttach", [](EngineConfig& e, WsConfig&, double v) { e.sqpoll_attach_fd = static_cast<int>(v); },
+     -1},
 };
 
 // Fills both configs from options; false with a TypeError pending when a key is missing or
@@ -105,7 +111,7 @@ bool ReadOptions(Napi::Env env, const Napi::Object& o, EngineConfig* engine, WsC
     Napi::Value v = o.Get(opt.key);
     const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
     if (!(d >= opt.min)) {
-      const std::string want = opt.min > 0
+      const std::string want = opt.min != 0
                                    ? " must be a number >= " + std::to_string(static_cast<int>(opt.min))
                                    : std::string(" must be a non-negative number");
       Napi::TypeError::New(env, std::string("RingServer options: ") + opt.key +
@@ -187,6 +193,7 @@ void RingServer::Init(Napi::Env env, Napi::Object exports) {
                                        InstanceMethod("stopAccepting", &RingServer::StopAccepting),
                                        InstanceMethod("stats", &RingServer::Stats),
                                        InstanceMethod("ringInfo", &RingServer::RingInfo),
+                                       InstanceMethod("ringFd", &RingServer::RingFd),
                                        InstanceMethod("destroy", &RingServer::Destroy),
                                    });
   cls.Set("batchLayout", BatchLayoutToJs(env));
@@ -214,7 +221,12 @@ RingServer::RingServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RingSe
   ws_ = WsServer::open(ec, wc, &r);
   if (ws_ == nullptr) {
     destroyed_ = true;
-    Napi::Error e = Napi::Error::New(env, std::string("io_uring engine init failed: ") + Strerror(-r));
+    // With SQPOLL the kernel's refusal is most likely about it: say so (the caller falls back).
+    const std::string what = ec.sqpoll_idle_ms == 0    ? std::string()
+                             : ec.sqpoll_attach_fd < 0 ? std::string(" (with SQPOLL)")
+                                                       : " (with SQPOLL attached to ring fd " +
+                                                             std::to_string(ec.sqpoll_attach_fd) + ")";
+    Napi::Error e = Napi::Error::New(env, "io_uring engine init failed" + what + ": " + Strerror(-r));
     e.Set("errno", Napi::Number::New(env, -r));
     e.ThrowAsJavaScriptException();
     return;
@@ -526,6 +538,12 @@ Napi::Value RingServer::RingInfo(const Napi::CallbackInfo& info) {
   o.Set("features", ws_->features());
   o.Set("sizing", ws_->sizing());
   return o;
+}
+
+// The ring's fd, for the next worker's sqpollAttach: its ring then shares this ring's SQ thread.
+Napi::Value RingServer::RingFd(const Napi::CallbackInfo& info) {
+  if (!Usable(info, "ringFd", {})) return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), ws_->ring_fd());
 }
 
 // Idempotent; called from the batch callback it takes effect when the callback returns.

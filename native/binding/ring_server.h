@@ -53,6 +53,7 @@ class RingServer : public Napi::ObjectWrap<RingServer> {
   Napi::Value StopAccepting(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);     // () -> {key: number} (session/stats.h)
   Napi::Value RingInfo(const Napi::CallbackInfo& info);  // () -> {features, sizing}
+  Napi::Value RingFd(const Napi::CallbackInfo& info);    // () -> the ring's fd
   Napi::Value Destroy(const Napi::CallbackInfo& info);
 
   // What a method's arguments must be; Usable() checks them and that the server is alive.

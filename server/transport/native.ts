@@ -62,16 +62,26 @@ export const NATIVE_OPTION_KEYS = [
   'acceptBackoff',
   'listenBacklog',
   'drainMark',
+  'sqpoll',
 ] as const;
-/**
- * The config keys, plus `workers`: the rings in this process (one per worker thread, at least
- * 1), by which each ring divides the RLIMIT_MEMLOCK budget (native/src/engine/memlock.cc).
- */
-export type NativeOptions = Record<(typeof NATIVE_OPTION_KEYS)[number], number> & { workers: number };
+/** What a ring takes beside the config keys: the setup of --workers, not the user's. */
+export interface NativeRingOptions {
+  /**
+   * The rings in this process (one per worker thread, at least 1), by which each ring divides
+   * the RLIMIT_MEMLOCK budget (native/src/engine/memlock.cc).
+   */
+  workers: number;
+  /**
+   * With sqpoll: the ringFd() of another ring of this process whose SQ thread this one shares
+   * (IORING_SETUP_ATTACH_WQ: one kernel poller for every worker), or -1 for a thread of its own.
+   */
+  sqpollAttach: number;
+}
+export type NativeOptions = Record<(typeof NATIVE_OPTION_KEYS)[number], number> & NativeRingOptions;
 
 /** The engine's options from the server's config, for one of `workers` rings in the process. */
-export function nativeOptions(config: Config, workers = 1): NativeOptions {
-  const options = { workers } as NativeOptions;
+export function nativeOptions(config: Config, workers = 1, extra: Partial<NativeRingOptions> = {}): NativeOptions {
+  const options = { workers, sqpollAttach: -1, ...extra } as NativeOptions;
   for (const key of NATIVE_OPTION_KEYS) options[key] = config[key];
   return options;
 }
@@ -155,6 +165,8 @@ export interface NativeRingServer {
   stats(): NativeStats;
   /** what the ring runs with: features in use and the sizes chosen, for the listen line */
   ringInfo(): { features: string; sizing: string };
+  /** the ring's fd: another worker's sqpollAttach, to share this ring's SQ thread */
+  ringFd(): number;
   destroy(): void;
 }
 

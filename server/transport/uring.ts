@@ -19,6 +19,7 @@ import {
   messageData,
   nativeOptions,
   type NativeAddon,
+  type NativeOptions,
   type NativeRequest,
   type NativeRingServer,
   RECORD_SLOTS,
@@ -65,17 +66,22 @@ export class UringTransport implements Transport {
     private readonly metrics: Metrics,
     /** rings in this process (--workers): they share RLIMIT_MEMLOCK */
     workers = 1,
+    /** with --sqpoll: another worker's ringFd(), whose SQ thread this ring shares; -1 for none */
+    sqpollAttach = -1,
   ) {
     const { addon, reason } = loadAddon();
     if (!addon) throw new Error(reason);
     this.addon = addon;
-    this.native = new addon.RingServer(
-      nativeOptions(config, workers),
+    const opened = openRing(
+      addon,
+      nativeOptions(config, workers, { sqpollAttach }),
       (batch) => this.onBatch(batch),
       (err) => this.events.fault('batch', err),
     );
+    this.native = opened.native;
     const ring = this.native.ringInfo();
     this.features = { ring: ring.features, sizing: ring.sizing };
+    if (opened.sqpollRefused !== undefined) this.features.sqpollRefused = opened.sqpollRefused;
     let last = this.native.stats();
     metrics.attachRing(addon.RingServer.statsTable, () => (this.destroyed ? last : (last = this.native.stats())));
     // The engine keeps no timers: handshake deadlines are checked often enough to honour
@@ -86,6 +92,11 @@ export class UringTransport implements Transport {
       setInterval(() => this.native.runTimers(config.handshakeTimeout, true), config.pingInterval),
     ];
     for (const t of this.timers) t.unref();
+  }
+
+  /** The ring's fd: the next worker's sqpollAttach (one SQ thread for every ring). */
+  ringFd(): number {
+    return this.native.ringFd();
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -394,4 +405,38 @@ function serializeResponse(r: HttpResponse & { bodyLength?: number }, keepAlive:
   for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
   lines.push(`Content-Length: ${r.bodyLength ?? body.length}`, `Connection: ${keepAlive ? 'keep-alive' : 'close'}`);
   return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]);
+}
+
+/**
+ * new RingServer(options), stepping down when the kernel refuses SQPOLL: without the attach
+ * (the other ring is not an SQPOLL ring of this process), then without SQPOLL. SQPOLL trades a
+ * core for fewer syscalls; a server that cannot have it still serves, and `sqpollRefused` says
+ * why, once, in the listen line (docs/engine.md, "SQPOLL"). Other errors are thrown as they are.
+ */
+export function openRing(
+  addon: NativeAddon,
+  options: NativeOptions,
+  onEvents: (batch: Batch) => void,
+  onError: (err: Error) => void,
+): { native: NativeRingServer; sqpollRefused?: string } {
+  const steps: NativeOptions[] = [options];
+  if (options.sqpoll > 0 && options.sqpollAttach >= 0) steps.push({ ...options, sqpollAttach: -1 });
+  if (options.sqpoll > 0) steps.push({ ...options, sqpoll: 0, sqpollAttach: -1 });
+  const refused: string[] = [];
+  for (const [i, step] of steps.entries()) {
+    try {
+      const native = new addon.RingServer(step, onEvents, onError);
+      if (refused.length === 0) return { native };
+      const fix =
+        step.sqpoll > 0
+          ? 'this ring has an SQ thread of its own'
+          : 'running without SQPOLL; fix: a kernel >= 5.11 (5.12 to share the thread), or --sqpoll 0';
+      return { native, sqpollRefused: `${refused.join('; ')}; ${fix}` };
+    } catch (err) {
+      const errno = (err as { errno?: unknown }).errno;
+      if (typeof errno !== 'number' || i === steps.length - 1) throw err;
+      refused.push((err as Error).message);
+    }
+  }
+  throw new Error('unreachable');
 }

@@ -193,6 +193,7 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
       ['stopAccepting', () => native.stopAccepting()],
       ['stats', () => native.stats()],
       ['ringInfo', () => native.ringInfo()],
+      ['ringFd', () => native.ringFd()],
     ];
     for (const [name, call] of calls) expect(call, name).toThrow(`RingServer.${name}(): the server was destroyed`);
   });

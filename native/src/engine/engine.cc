@@ -71,7 +71,8 @@ Engine::~Engine() {
 int Engine::init(const EngineConfig& config) {
   config_ = config;
   sizing_ = plan_sizing({config.sq_entries, config.cq_entries, config.recv_buffers, config.workers});
-  int r = ring_.init({sizing_.sq_entries, sizing_.cq_entries, config.defer_taskrun});
+  int r = ring_.init({sizing_.sq_entries, sizing_.cq_entries, config.defer_taskrun, config.sqpoll_idle_ms,
+                      config.sqpoll_attach_fd});
   if (r < 0) return r;
   sizing_.sq_entries = ring_.sq_entries();
   sizing_.cq_entries = ring_.cq_entries();
@@ -158,7 +159,6 @@ int Engine::poll(int timeout_ms) {
   } else {
     r = ring_.submit_and_wait_timeout(uint64_t(timeout_ms) * 1000000u);
   }
-  stats_.enters++;
   if (r > 0) stats_.sqes_submitted += static_cast<uint64_t>(r);
   if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
   reaping_ = true;
@@ -166,7 +166,6 @@ int Engine::poll(int timeout_ms) {
   // A full CQ parks completions in the kernel's overflow list; one more enter flushes them.
   while (ring_.cq_overflowed()) {
     ring_.submit(0);
-    stats_.enters++;
     reap();
   }
   // A kernel may run only a bounded batch of deferred completions per enter, and signals the
@@ -174,7 +173,6 @@ int Engine::poll(int timeout_ms) {
   // (IORING_SQ_TASKRUN, with TASKRUN_FLAG) would wait for an unrelated wake-up. Run it now.
   for (int round = 0; round < kTaskRunRounds && ring_.task_work_pending(); round++) {
     ring_.submit(0);
-    stats_.enters++;
     stats_.taskrun_rounds++;
     reap();
   }
@@ -396,7 +394,6 @@ int Engine::flush() {
   }
   dirty_.clear();
   if (ring_.sq_pending() == 0) return 0;
-  stats_.enters++;
   int r = ring_.submit(0);
   if (r > 0) stats_.sqes_submitted += static_cast<uint64_t>(r);
   return r;
@@ -409,6 +406,8 @@ EngineStats Engine::stats() const {
   s.queue_nodes = nodes_.live();
   s.buffers_out = buffers_.out();
   s.sends_in_flight = send_ops_.live();
+  s.enters = ring_.enters();
+  s.sq_wakeups = ring_.sq_wakeups();
   return s;
 }
 

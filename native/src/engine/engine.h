@@ -70,6 +70,13 @@ struct EngineConfig {
   // defers the signal to an RCU callback: 12-16 ms later (docs/engine.md, "Waking the event
   // loop"). Callers that sleep in io_uring_enter keep it; the binding turns it off.
   bool defer_taskrun = true;
+  // > 0: SQPOLL (docs/engine.md, "SQPOLL"): a kernel thread takes the SQEs and sleeps this many
+  // ms after the last one; a flush() then costs no syscall while it is awake. Overrides
+  // defer_taskrun (the kernel refuses both). A refusal fails init() with the kernel's errno.
+  uint32_t sqpoll_idle_ms = 0;
+  // With sqpoll_idle_ms: the fd of another SQPOLL ring of this process whose SQ thread this
+  // ring shares (IORING_SETUP_ATTACH_WQ; one thread for every worker's ring). -1: its own.
+  int sqpoll_attach_fd = -1;
 };
 
 enum class EventType : uint8_t {

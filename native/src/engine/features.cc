@@ -38,6 +38,8 @@ int detect_features(Ring& ring, Features* f) {
   f->single_issuer = f->setup_flags & IORING_SETUP_SINGLE_ISSUER;
   f->no_sqarray = f->setup_flags & IORING_SETUP_NO_SQARRAY;
   f->ext_arg = f->feature_bits & IORING_FEAT_EXT_ARG;
+  f->sqpoll = f->setup_flags & IORING_SETUP_SQPOLL;
+  f->attached = f->sqpoll && (f->setup_flags & IORING_SETUP_ATTACH_WQ);
 
   size_t len = sizeof(io_uring_probe) + RC_IORING_OP_COUNT * sizeof(io_uring_probe_op);
   auto* probe = static_cast<io_uring_probe*>(std::calloc(1, len));
@@ -73,6 +75,8 @@ std::string Features::names() const {
   add_name(&s, send_zc, "send_zc");
   add_name(&s, writev_fixed, "writev_fixed");
   add_name(&s, cancel_fd_fixed, "cancel_fd_fixed");
+  add_name(&s, sqpoll, "sqpoll");
+  add_name(&s, attached, "attached");
   return s;
 }
 

@@ -27,9 +27,12 @@ struct Features {
   bool send_zc = false;          // 6.0: SEND_ZC / SENDMSG_ZC
   bool writev_fixed = false;     // 6.15: opcode 61
   bool cancel_fd_fixed = false;  // 6.0
+  bool sqpoll = false;           // the ring was made with SQPOLL (EngineConfig::sqpoll_idle_ms)
+  bool attached = false;         // ... sharing another ring's SQ thread (ATTACH_WQ)
 
   bool op(unsigned opcode) const { return opcode < 64 && op_supported[opcode]; }
-  // e.g. "defer_taskrun,single_issuer,no_sqarray,pbuf_ring,multishot,send_zc,writev_fixed"
+  // e.g. "defer_taskrun,single_issuer,no_sqarray,pbuf_ring,multishot,send_zc,writev_fixed";
+  // "sqpoll" and "attached" last, when on
   std::string names() const;
 };
 

@@ -25,6 +25,14 @@ constexpr uint32_t kFlagSteps[] = {
     kBase | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
     kBase,
 };
+// With SQPOLL [5.11 unprivileged; ATTACH_WQ shares the SQ thread since 5.12] the *_TASKRUN
+// flags are refused (EINVAL, 6.18: completions run as the SQ thread's task work, not ours).
+// SINGLE_ISSUER is kept: the SQ thread is then the only submitter, and we the only registrar.
+constexpr uint32_t kSqpollSteps[] = {
+    kBase | IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_NO_SQARRAY,
+    kBase | IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER,
+    kBase | IORING_SETUP_SQPOLL,
+};
 constexpr uint32_t kMinEntries = 64;
 // A ring freed by a process that just exited is unaccounted asynchronously (measured on 6.18),
 // so one ENOMEM is worth one short wait before we shrink.
@@ -55,10 +63,18 @@ int Ring::init(const RingConfig& config) {
   bool waited = false;
   for (;;) {
     int err = -EINVAL;
-    for (uint32_t flags : kFlagSteps) {
-      if (!config.defer_taskrun && (flags & IORING_SETUP_DEFER_TASKRUN)) continue;
-      err = try_setup(sq, cq, flags);
-      if (err != -EINVAL) break;
+    if (config.sqpoll_idle_ms > 0) {
+      // No step without SQPOLL: a refusal is the caller's to report (the server falls back).
+      for (uint32_t flags : kSqpollSteps) {
+        err = try_setup(sq, cq, flags, config);
+        if (err != -EINVAL) break;
+      }
+    } else {
+      for (uint32_t flags : kFlagSteps) {
+        if (!config.defer_taskrun && (flags & IORING_SETUP_DEFER_TASKRUN)) continue;
+        err = try_setup(sq, cq, flags, config);
+        if (err != -EINVAL) break;
+      }
     }
     if (err != -ENOMEM) return err;
     if (!waited) {
@@ -72,11 +88,18 @@ int Ring::init(const RingConfig& config) {
   }
 }
 
-int Ring::try_setup(uint32_t sq, uint32_t cq, uint32_t flags) {
+int Ring::try_setup(uint32_t sq, uint32_t cq, uint32_t flags, const RingConfig& config) {
   io_uring_params p;
   std::memset(&p, 0, sizeof p);
   p.flags = flags;
   p.cq_entries = cq;
+  if (flags & IORING_SETUP_SQPOLL) {
+    p.sq_thread_idle = config.sqpoll_idle_ms;
+    if (config.sqpoll_attach_fd >= 0) {
+      p.flags |= IORING_SETUP_ATTACH_WQ;
+      p.wq_fd = static_cast<uint32_t>(config.sqpoll_attach_fd);
+    }
+  }
   int fd = static_cast<int>(syscall(__NR_io_uring_setup, sq, &p));
   if (fd < 0) return -errno;
   fd_ = fd;
@@ -149,6 +172,10 @@ io_uring_sqe* Ring::get_sqe() {
   if (sq_tail_ - head >= sq_entries_) {
     if (submit(0) < 0) return nullptr;
     head = __atomic_load_n(k_sq_head_, __ATOMIC_ACQUIRE);
+    // With SQPOLL the thread takes the entries in its own time: wait until it has made room.
+    if (sq_tail_ - head >= sq_entries_ && sqpoll() && enter(0, 0, IORING_ENTER_SQ_WAIT, nullptr, 0) >= 0) {
+      head = __atomic_load_n(k_sq_head_, __ATOMIC_ACQUIRE);
+    }
     if (sq_tail_ - head >= sq_entries_) return nullptr;
   }
   io_uring_sqe* sqe = &sqes_[sq_tail_ & sq_mask_];
@@ -158,6 +185,7 @@ io_uring_sqe* Ring::get_sqe() {
 }
 
 int Ring::enter(uint32_t to_submit, uint32_t min_complete, uint32_t flags, const void* arg, size_t argsz) {
+  enters_++;
   for (;;) {
     long r = syscall(__NR_io_uring_enter, fd_, to_submit, min_complete, flags, arg, argsz);
     if (r >= 0) return static_cast<int>(r);
@@ -165,9 +193,31 @@ int Ring::enter(uint32_t to_submit, uint32_t min_complete, uint32_t flags, const
   }
 }
 
+uint32_t Ring::publish_tail() {
+  __atomic_store_n(k_sq_tail_, sq_tail_, __ATOMIC_RELEASE);
+  if (!sqpoll()) return 0;
+  // The SQ thread sets NEED_WAKEUP, then looks at the tail once more before it sleeps; we store
+  // the tail, then look at the flag. Without a full barrier between our store and our load both
+  // could miss the other (store-load reordering), and the SQEs would sit until the next wake-up
+  // (liburing's sq_ring_needs_enter does the same).
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (!(__atomic_load_n(k_sq_flags_, __ATOMIC_RELAXED) & IORING_SQ_NEED_WAKEUP)) return 0;
+  sq_wakeups_++;
+  return IORING_ENTER_SQ_WAKEUP;
+}
+
 int Ring::submit(uint32_t wait_nr) {
   uint32_t n = sq_tail_ - sq_submitted_;
-  __atomic_store_n(k_sq_tail_, sq_tail_, __ATOMIC_RELEASE);
+  uint32_t flags = publish_tail();
+  if (sqpoll()) {
+    // The kernel runs no task work for us (the SQ thread does), but a CQ overflow is flushed
+    // only inside an enter with GETEVENTS.
+    const bool cq_flush = __atomic_load_n(k_sq_flags_, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW;
+    if (wait_nr > 0 || cq_flush) flags |= IORING_ENTER_GETEVENTS;
+    sq_submitted_ = sq_tail_;  // published is submitted: the thread takes them in any case
+    if (flags == 0) return static_cast<int>(n);
+    return enter(n, wait_nr, flags, nullptr, 0);  // n, or an error of the wait
+  }
   int r = enter(n, wait_nr, IORING_ENTER_GETEVENTS, nullptr, 0);
   if (r < 0) return r;
   sq_submitted_ += static_cast<uint32_t>(r);
@@ -176,15 +226,16 @@ int Ring::submit(uint32_t wait_nr) {
 
 int Ring::submit_and_wait_timeout(uint64_t timeout_ns) {
   uint32_t n = sq_tail_ - sq_submitted_;
-  __atomic_store_n(k_sq_tail_, sq_tail_, __ATOMIC_RELEASE);
+  uint32_t flags = publish_tail();
   __kernel_timespec ts;
   ts.tv_sec = static_cast<int64_t>(timeout_ns / 1000000000u);
   ts.tv_nsec = static_cast<long long>(timeout_ns % 1000000000u);
   io_uring_getevents_arg arg;
   std::memset(&arg, 0, sizeof arg);
   arg.ts = reinterpret_cast<uint64_t>(&ts);
-  int r = enter(n, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
-  if (r < 0) return r;
+  if (sqpoll()) sq_submitted_ = sq_tail_;
+  int r = enter(n, 1, flags | IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
+  if (r < 0 || sqpoll()) return r;
   sq_submitted_ += static_cast<uint32_t>(r);
   return r;
 }

@@ -3,7 +3,9 @@
 // io_uring paper): we load the CQ tail with acquire (the kernel wrote the CQE before publishing
 // the tail), store the CQ head with release (the kernel may reuse the slot after it sees the
 // head), load the SQ head with acquire and store the SQ tail with release (the SQE must be fully
-// written before the kernel can see the tail move).
+// written before the kernel can see the tail move). With SQPOLL a kernel thread takes the SQEs:
+// after the release store of the tail, a full barrier, then the SQ flags are read, and only
+// IORING_SQ_NEED_WAKEUP (the thread went to sleep) costs an io_uring_enter.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +21,13 @@ struct RingConfig {
   // false: skip the DEFER_TASKRUN steps (COOP_TASKRUN instead). A caller woken by a registered
   // eventfd needs that: see EngineConfig::defer_taskrun.
   bool defer_taskrun = true;
+  // > 0: IORING_SETUP_SQPOLL, a kernel thread polls the SQ and goes to sleep this many ms after
+  // its last SQE (then one enter wakes it). The kernel refuses it with the *_TASKRUN flags, so
+  // defer_taskrun is ignored. 0: off.
+  uint32_t sqpoll_idle_ms = 0;
+  // >= 0 with SQPOLL: IORING_SETUP_ATTACH_WQ, share the SQ thread of this ring fd (an SQPOLL
+  // ring of the same process; EINVAL otherwise). -1: a thread of our own.
+  int sqpoll_attach_fd = -1;
 };
 
 class Ring {
@@ -38,6 +47,10 @@ class Ring {
   uint32_t features() const { return features_; }
   uint32_t sq_entries() const { return sq_entries_; }
   uint32_t cq_entries() const { return cq_entries_; }
+  bool sqpoll() const { return flags_ & IORING_SETUP_SQPOLL; }
+  // io_uring_enter calls made, and those made only to wake the SQ thread (SQPOLL).
+  uint64_t enters() const { return enters_; }
+  uint64_t sq_wakeups() const { return sq_wakeups_; }
 
   // A zeroed SQE, or nullptr only if the SQ is full and submitting to make room failed.
   io_uring_sqe* get_sqe();
@@ -49,7 +62,9 @@ class Ring {
   void inject_sqe_failures(uint32_t n) { sqe_failures_ = n; }
 
   // Hands every prepared SQE to the kernel and, with wait_nr > 0, waits for that many CQEs.
-  // Always passes GETEVENTS so DEFER_TASKRUN work runs. Returns SQEs submitted or -errno.
+  // Always passes GETEVENTS so DEFER_TASKRUN work runs. With SQPOLL it publishes the tail and
+  // enters only to wait, to wake the SQ thread, or to flush a CQ overflow. Returns SQEs
+  // submitted (published, with SQPOLL) or -errno.
   int submit(uint32_t wait_nr = 0);
   // As submit(1), with a timeout in nanoseconds (EXT_ARG, 5.11). -ETIME when nothing came.
   int submit_and_wait_timeout(uint64_t timeout_ns);
@@ -65,7 +80,9 @@ class Ring {
   int register_op(unsigned opcode, const void* arg, unsigned nr_args);
 
  private:
-  int try_setup(uint32_t sq, uint32_t cq, uint32_t flags);
+  int try_setup(uint32_t sq, uint32_t cq, uint32_t flags, const RingConfig& config);
+  // Publishes the SQ tail; with SQPOLL returns the enter flags the submission needs (SQ_WAKEUP).
+  uint32_t publish_tail();
   int map_rings(const io_uring_params& p);
   int enter(uint32_t to_submit, uint32_t min_complete, uint32_t flags, const void* arg, size_t argsz);
 
@@ -97,6 +114,8 @@ class Ring {
   uint32_t sq_tail_ = 0;
   uint32_t sq_submitted_ = 0;
   uint32_t sqe_failures_ = 0;
+  uint64_t enters_ = 0;
+  uint64_t sq_wakeups_ = 0;
 };
 
 }  // namespace ringcast

@@ -48,6 +48,8 @@ enum class StatKind : uint8_t { kCounter, kGauge };
   X(short_sends, shortSends, kCounter, "ringcast_ring_short_sends_total",                                \
     "sends the kernel took only part of (the rest went first in the next send)")                         \
   X(enters, enters, kCounter, "ringcast_ring_enters_total", "io_uring_enter calls")                      \
+  X(sq_wakeups, sqWakeups, kCounter, "ringcast_ring_sq_wakeups_total",                                   \
+    "io_uring_enter calls that woke the idle SQPOLL thread (--sqpoll)")                                  \
   X(sqes_submitted, sqesSubmitted, kCounter, "ringcast_ring_sqes_submitted_total",                       \
     "SQEs taken by the kernel")                                                                          \
   X(cqes_reaped, cqesReaped, kCounter, "ringcast_ring_cqes_reaped_total", "CQEs reaped")                 \

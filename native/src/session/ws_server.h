@@ -140,6 +140,7 @@ class WsServer {
   Stats stats() const;
   std::string features() const { return engine_.features().names(); }
   std::string sizing() const { return engine_.sizing().describe(); }
+  int ring_fd() const { return engine_.ring_fd(); }
   // Capacity of every session's input and message-assembly buffers (a walk over the sessions:
   // for stats, not per event).
   size_t buffered_bytes() const;
