@@ -75,7 +75,8 @@ export type ToWorker =
 
 export type ToMain =
   | { t: 'batch'; items: WorkerItem[] }
-  | { t: 'ready'; features: Record<string, unknown> }
+  /** `ringFd`: the worker's ring (uring), for the next worker's --sqpoll attach; -1 on ws */
+  | { t: 'ready'; features: Record<string, unknown>; ringFd: number }
   | { t: 'collected'; id: number; metrics: object[] }
   | { t: 'restored'; id: number; error?: string }
   | { t: 'drained' };
@@ -107,4 +108,6 @@ export interface WorkerData {
    * worker throw while it starts.
    */
   faultInjection: string;
+  /** with --sqpoll: a running worker's ring fd, whose kernel SQ thread this worker's ring shares (-1: none) */
+  sqpollAttach: number;
 }

@@ -49,6 +49,8 @@ interface Slot {
   /** consecutive quick deaths, for the restart pause */
   quickDeaths: number;
   features: Record<string, unknown>;
+  /** its ring's fd once ready (uring), -1 otherwise */
+  ringFd: number;
   drained: boolean;
 }
 
@@ -157,7 +159,8 @@ export class Primary {
       this.log.error({ event: 'broker_unreachable', err: (err as Error).message }, (err as Error).message);
     }
     const ready = new Promise<void>((resolve, reject) => (this.starting = { ready: resolve, failed: reject }));
-    for (let i = 0; i < this.workers; i++) this.spawn(i);
+    if (this.config.sqpoll > 0 && this.transportName === 'uring') this.spawn(0);
+    else for (let i = 0; i < this.workers; i++) this.spawn(i);
     try {
       await ready;
     } catch (err) {
@@ -248,6 +251,7 @@ export class Primary {
       startedAt: Date.now(),
       quickDeaths: previous?.quickDeaths ?? 0,
       features: {},
+      ringFd: -1,
       drained: false,
     };
     this.slots[index] = slot;
@@ -263,6 +267,8 @@ export class Primary {
       handoff,
       view: this.view,
       faultInjection: process.env.RINGCAST_FAULT_INJECTION ?? '',
+      // one kernel SQ thread for every ring: attach to a ring that is running (its fd is valid in this process)
+      sqpollAttach: this.config.sqpoll > 0 ? (this.slots.find((s) => s.ready && s.ringFd >= 0)?.ringFd ?? -1) : -1,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     slot.worker = worker;
@@ -285,7 +291,10 @@ export class Primary {
       case 'ready': {
         slot.ready = true;
         slot.features = m.features;
+        slot.ringFd = m.ringFd;
         this.pushView(true);
+        // with --sqpoll the first worker's ring comes first: the others attach to its SQ thread
+        if (this.starting !== undefined && this.slots.length < this.workers) this.spawn(this.slots.length);
         if (this.slots.length === this.workers && this.slots.every((s) => s.ready)) this.starting?.ready();
         return;
       }

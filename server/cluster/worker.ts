@@ -7,6 +7,7 @@ import { SharedAdmission } from '../http/upgrade.js';
 import { createLogger } from '../log.js';
 import { RingcastServer } from '../server.js';
 import { primeProbe } from '../transport/select.js';
+import { UringTransport } from '../transport/uring.js';
 import { CELL_LOAD, cellAdmission, cellConsumed, type ToMain, type ToWorker, type WorkerData } from './messages.js';
 import { WorkerBroker } from './worker-broker.js';
 
@@ -28,6 +29,7 @@ const server = new RingcastServer(config, log, {
   index: data.index,
   workers: data.workers,
   broker,
+  sqpollAttach: data.sqpollAttach,
   admission: new SharedAdmission(cells, cellAdmission(data.workers, 0), data.workers, cellAdmission(data.workers, data.index)),
 });
 server.transport.onSocketClosed = () => Atomics.sub(cells, CELL_LOAD + data.index, 1);
@@ -81,4 +83,5 @@ port.on('message', (m: ToWorker) => {
 if (data.faultInjection === 'start' && data.index === data.workers - 1)
   throw new Error(`fault injected into worker ${data.index} at start`);
 await server.startWorker();
-post({ t: 'ready', features: server.transport.features });
+const ringFd = server.transport instanceof UringTransport ? server.transport.ringFd() : -1;
+post({ t: 'ready', features: server.transport.features, ringFd });

@@ -1,6 +1,7 @@
 // --workers 2, on the built CLI, on both transports: one server from outside. The acceptor hands
 // connections to the worker with the fewest, so two clients opened one after the other are on
 // different workers (each test checks it through presence ids, which name the worker's hub).
+import { readdirSync, readFileSync } from 'node:fs';
 import { constants, inflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RingcastClient } from '../../server/client/index.js';
@@ -370,6 +371,33 @@ describe.each(transports)('--workers 2 with permessage-deflate on the %s transpo
     expect(fa.payload.length).toBeLessThan(0.3 * fp.payload.length);
     const inflated = inflateRawSync(Buffer.concat([fa.payload, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: constants.Z_SYNC_FLUSH });
     expect(inflated.toString()).toBe(fp.payload.toString());
+  });
+});
+
+describe.runIf(transports.includes('uring'))('--workers 2 with --sqpoll', () => {
+  it('runs both rings on one kernel SQ thread and delivers across workers', async () => {
+    const c = await cluster('uring', ['--sqpoll', '20']);
+    const pid = c.r.child.pid!;
+    const sqThreads = () =>
+      readdirSync(`/proc/${pid}/task`).filter((t) => {
+        try {
+          return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').startsWith('iou-sqp');
+        } catch {
+          return false;
+        }
+      }).length;
+    expect(sqThreads()).toBe(1);
+    const listening = c.r.lines.find((l) => l.event === 'listening') as { features: { ring: string } };
+    expect(listening.features.ring).toContain('sqpoll');
+    expect(c.r.lines.some((l) => l.event === 'sqpoll_refused')).toBe(false);
+    const a = await open(c);
+    const b = await open(c);
+    const [x, y] = await ids('s', a, b);
+    expect(hubOf(x)).not.toBe(hubOf(y));
+    await sleep(100); // past the SQ thread's idle time: the next submission must wake it
+    a.send({ op: 'pub', topic: 's', data: 'woken' });
+    expect((await collect(b, 1))[0]).toMatchObject({ data: 'woken' });
+    expect((await collect(a, 1))[0]).toMatchObject({ data: 'woken' });
   });
 });
 
