@@ -165,9 +165,7 @@ export class Primary {
       await ready;
     } catch (err) {
       // a worker that cannot start (its ring does not fit memlock, ...) fails the whole start
-      this.draining = true;
-      await Promise.all(this.slots.map((s) => s.worker?.terminate()));
-      await this.broker.stop();
+      await this.abandon();
       throw err;
     }
     this.starting = undefined;
@@ -176,14 +174,20 @@ export class Primary {
       this.viewTimer = setInterval(() => this.pushView(), VIEW_MS);
       this.viewTimer.unref();
     }
-    const address = await new Promise<{ host: string; port: number }>((resolve, reject) => {
-      this.acceptor.once('error', reject);
-      this.acceptor.listen({ host: this.config.host, port: this.config.port, backlog: this.config.listenBacklog }, () => {
-        this.acceptor.off('error', reject);
-        const addr = this.acceptor.address();
-        resolve(typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: this.config.host, port: 0 });
+    let address: { host: string; port: number };
+    try {
+      address = await new Promise((resolve, reject) => {
+        this.acceptor.once('error', reject);
+        this.acceptor.listen({ host: this.config.host, port: this.config.port, backlog: this.config.listenBacklog }, () => {
+          this.acceptor.off('error', reject);
+          const addr = this.acceptor.address();
+          resolve(typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: this.config.host, port: 0 });
+        });
       });
-    });
+    } catch (err) {
+      await this.abandon(); // the port is taken: the workers must not keep the process alive
+      throw err;
+    }
     this.address = address;
     const { host, port } = address;
     const features = this.slots[0]!.features;
@@ -193,6 +197,14 @@ export class Primary {
       `ringcast listening on ${host}:${port}${this.config.path} (${this.transportName}, ${this.broker.name} broker, ${this.workers} workers${sizing})`,
     );
     return address;
+  }
+
+  /** A start that failed: every worker and the broker stopped, so the process can exit. */
+  private async abandon(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.viewTimer);
+    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
+    await this.broker.stop();
   }
 
   /**

@@ -402,6 +402,16 @@ describe.runIf(transports.includes('uring'))('--workers 2 with --sqpoll', () => 
 });
 
 describe('--workers 2 that cannot start', () => {
+  it('exits 1 with a clear line when the port is taken (its workers do not keep it alive)', async () => {
+    const first = startCli(['--port', '0', '--transport', 'ws']);
+    const { port } = (await first.listening) as { port: number };
+    const second = startCli(['--port', String(port), '--workers', '2', '--transport', 'ws']);
+    const start = Date.now();
+    expect(await second.exited).toBe(1);
+    expect(Date.now() - start).toBeLessThan(5000);
+    expect(second.lines.find((l) => l.event === 'listen_failed')).toMatchObject({ code: 'EADDRINUSE' });
+  });
+
   it('exits 1 with one line saying why when the native addon (which hands sockets over) is missing', async () => {
     const r = startCli(['--port', '0', '--workers', '2', '--transport', 'ws'], { RINGCAST_ADDON: '/nonexistent/ringcast.node' });
     expect(await r.exited).toBe(1);
