@@ -41,7 +41,7 @@ async function main(): Promise<number | undefined> {
   try {
     if (workers > 1) {
       log.info({ event: 'workers', workers, why }, `${workers} workers (${why})`);
-      server = new Primary(config, workers, log.child({ worker: 'main' }));
+      server = new Primary(config, workers, log);
     } else {
       server = new RingcastServer(config, log);
     }

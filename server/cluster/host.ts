@@ -102,6 +102,7 @@ export class BrokerHost {
 
   constructor(
     readonly broker: SharedBroker,
+    /** the process's logger (its lines name the worker they are about) */
     private readonly log: Logger,
     /** permessage-deflate, when on: a message is compressed once if any worker that gets it needs it */
     private readonly deflate: DeflateOptions | undefined,

@@ -66,6 +66,7 @@ export class Primary {
   private readonly acceptor: Server;
   private readonly addon: NativeAddon;
   private readonly probe: UringProbe;
+  private readonly log: Logger;
   private readonly transportName: 'uring' | 'ws';
   private draining = false;
   private drainPromise: Promise<void> | undefined;
@@ -85,8 +86,10 @@ export class Primary {
   constructor(
     private readonly config: Config,
     readonly workers: number,
-    private readonly log: Logger,
+    /** the process's logger: lines about one worker name it (`"worker":N`), the main thread's own say `"worker":"main"` */
+    private readonly root: Logger,
   ) {
+    const log = (this.log = root.child({ worker: 'main' }));
     const { addon, reason } = loadAddon();
     // the acceptor hands sockets over with the addon's dup(2), whatever the transport
     if (addon === undefined) throw new TransportUnavailableError(`--workers ${workers} needs the native addon: ${reason}`);
@@ -123,7 +126,7 @@ export class Primary {
       },
     });
     this.broker = makeBroker(config, this.metrics, log) ?? MemoryBroker.fromConfig(config);
-    this.host = new BrokerHost(this.broker, log, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
+    this.host = new BrokerHost(this.broker, root, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
     new Gauge({
       name: 'ringcast_worker_queue_bytes',
       help: 'Message bytes the main thread has posted to each worker and it has not taken in yet',
@@ -288,7 +291,7 @@ export class Primary {
     worker.on('message', (m: ToMain) => this.fromWorker(slot, m));
     worker.on('error', (err) => {
       this.lastError = err.message;
-      this.log.error(
+      this.root.error(
         { event: 'worker_error', worker: index, err: err instanceof Error ? err.stack : String(err) },
         `worker ${index} died: ${err.message}`,
       );
@@ -352,7 +355,7 @@ export class Primary {
     const quick = Date.now() - slot.startedAt < STABLE_MS;
     slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0;
     const pause = quick ? Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** (slot.quickDeaths - 1)) : RESTART_MIN_MS;
-    this.log.error(
+    this.root.error(
       { event: 'worker_exit', worker: slot.index, code, restartInMs: pause },
       `worker ${slot.index} exited (code ${code}); replaced in ${pause} ms`,
     );
