@@ -761,6 +761,7 @@ export class Hub {
     let state: TopicState;
     try {
       await shared.follow(topic.name);
+      if (topic.dropped) return; // its read would create the topic in the broker for nobody
       state = await this.readCopy(shared, topic.name, 'newest');
     } catch (err) {
       if (topic.dropped) return;
