@@ -1,7 +1,7 @@
 // --workers 2 against hostile or unlucky clients and timings, on the built CLI, on both
 // transports: what a client can make the main thread hold on to, and what it must not.
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep } from '../helpers/client.js';
+import { Client, sleep, until } from '../helpers/client.js';
 import { startCli, type Running } from '../helpers/cli.js';
 import { clientFrame, RawClient } from '../helpers/raw.js';
 import { transports } from '../helpers/server.js';
@@ -13,12 +13,14 @@ interface Cluster {
 }
 
 const raws: RawClient[] = [];
+const clients: Client[] = [];
 afterEach(() => {
   for (const c of raws.splice(0)) c.destroy();
+  for (const c of clients.splice(0)) c.close();
 });
 
-async function cluster(transport: string, args: string[] = []): Promise<Cluster> {
-  const r = startCli(['--port', '0', '--workers', '2', '--transport', transport, '--log-level', 'info', ...args]);
+async function cluster(transport: string, args: string[] = [], env: Record<string, string> = {}): Promise<Cluster> {
+  const r = startCli(['--port', '0', '--workers', '2', '--transport', transport, '--log-level', 'info', ...args], env);
   const line = (await r.listening) as { port: number };
   return { r, port: line.port, http: `http://127.0.0.1:${line.port}` };
 }
@@ -27,6 +29,26 @@ async function raw(c: Cluster): Promise<RawClient> {
   const client = await RawClient.handshake(c.port);
   raws.push(client);
   return client;
+}
+
+async function open(c: Cluster): Promise<Client> {
+  const client = await Client.open(`ws://127.0.0.1:${c.port}/ws`);
+  clients.push(client);
+  return client;
+}
+
+/** A series of /metrics summed over its labels. */
+async function metric(c: Cluster, name: string): Promise<number> {
+  const body = await (await fetch(`${c.http}/metrics`, { headers: { connection: 'close' } })).text();
+  let sum = 0;
+  for (const line of body.split('\n')) if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.split(' ').pop());
+  return sum;
+}
+
+/** Ten publishes from `pub`, acked. */
+async function publishTen(pub: Client): Promise<void> {
+  for (let i = 1; i <= 10; i++) pub.send({ op: 'pub', topic: 'n', data: i, id: i });
+  for (let i = 1; i <= 10; i++) expect(await pub.next(5000)).toMatchObject({ op: 'ack', id: i });
 }
 
 const text = (o: object) => clientFrame(0x1, JSON.stringify(o));
@@ -74,4 +96,28 @@ describe.each(transports)('--workers 2 against hostile clients on the %s transpo
     // nobody follows a: a new topic takes its place
     expect(await publish(c, 'd')).toMatchObject({ seq: 1 });
   }, 30_000);
+
+  it("keeps a dead worker's counts in /metrics: a counter never goes down", async () => {
+    const c = await cluster(transport, [], { RINGCAST_FAULT_INJECTION: '1' });
+    const a = await open(c); // worker 0: it will die
+    await open(c); // worker 1
+    await publishTen(a);
+    expect(await metric(c, 'ringcast_publishes_total')).toBe(10);
+    c.r.child.kill('SIGUSR2');
+    await a.closed;
+    await until(() => c.r.lines.some((l) => l.event === 'worker_exit'), 2000);
+    expect(await metric(c, 'ringcast_publishes_total')).toBe(10);
+    expect(await metric(c, 'ringcast_messages_in_total')).toBeGreaterThanOrEqual(10);
+  });
+
+  it("keeps a stalled worker's counts in /metrics while it cannot answer", async () => {
+    const c = await cluster(transport, [], { RINGCAST_FAULT_INJECTION: 'stall' });
+    await open(c); // worker 0: it answers the scrape
+    const b = await open(c); // worker 1: it will stall
+    await publishTen(b);
+    expect(await metric(c, 'ringcast_publishes_total')).toBe(10);
+    c.r.child.kill('SIGUSR2');
+    await sleep(100);
+    expect(await metric(c, 'ringcast_publishes_total')).toBe(10);
+  });
 });
