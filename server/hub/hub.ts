@@ -470,7 +470,7 @@ export class Hub {
     if (topic.phase === 'syncing') {
       // the first subscriber of this topic on this node: answered once the broker's tail is here
       const t = topic;
-      t.waiting.push(() => this.subscribed(conn, t, req));
+      t.waiting.push({ conn: conn.id, id: req.id, answer: () => this.subscribed(conn, t, req) });
       return;
     }
     this.subscribed(conn, topic, req);
@@ -765,12 +765,12 @@ export class Hub {
       state = await this.readCopy(shared, topic.name, 'newest');
     } catch (err) {
       if (topic.dropped) return;
-      return this.syncFailed(topic, messageOf(err));
+      return this.syncFailed(topic, err);
     }
     if (topic.dropped) return;
     this.adopt(topic, state);
     topic.phase = 'live';
-    for (const answer of topic.waiting.splice(0)) answer();
+    for (const w of topic.waiting.splice(0)) w.answer();
     const dropped = topic.repairAgain; // arrivals overflowed while syncing: read them back
     this.release(topic);
     if (dropped && topic.phase === 'live') void this.repair(topic);
@@ -794,14 +794,24 @@ export class Hub {
     }
   }
 
-  /** A topic that could not be synced: its waiting subscribers are told and it is dropped. */
-  private syncFailed(topic: Topic, why: string): void {
-    topic.waiting = [];
+  /**
+   * A topic that could not be synced: its subscribers are told (a waiting sub by its id) and it is
+   * dropped. The broker at its --max-topics (every worker's topics together) refuses as the hub's
+   * own store does: topic_limit.
+   */
+  private syncFailed(topic: Topic, err: unknown): void {
+    const limit = err instanceof BrokerTopicLimitError;
+    if (limit) this.metrics.topicLimitRefusals.inc();
+    const code: ErrorCode = limit ? 'topic_limit' : 'unavailable';
+    const msg = `subscription to ${topic.name} failed: ${messageOf(err)}`;
+    const ids = new Map<number, Id[]>();
+    for (const w of topic.waiting.splice(0)) ids.set(w.conn, [...(ids.get(w.conn) ?? []), w.id]);
     for (const id of [...topic.members.view()]) {
       const conn = this.conn(id);
       if (conn === undefined) continue;
       this.leave(conn, topic);
-      this.err(conn, undefined, 'unavailable', `subscription to ${topic.name} failed: ${why}`);
+      // a ?topics= subscription has no request to answer
+      for (const reqId of ids.get(id) ?? [undefined]) this.err(conn, reqId, code, msg);
     }
     this.topics.discard(topic);
   }

@@ -120,4 +120,26 @@ describe.each(transports)('--workers 2 against hostile clients on the %s transpo
     await sleep(100);
     expect(await metric(c, 'ringcast_publishes_total')).toBe(10);
   });
+
+  it('refuses a sub past --max-topics over every worker with topic_limit, answered by its id', async () => {
+    // each worker's store holds 2; the broker's 2 are both followed (a on worker 0): b's third topic cannot be made
+    const c = await cluster(transport, ['--max-topics', '2']);
+    const a = await raw(c); // worker 0
+    const b = await raw(c); // worker 1
+    a.write(Buffer.concat([text({ op: 'sub', topic: 'x', id: 1 }), text({ op: 'sub', topic: 'y', id: 2 })]));
+    expect(await answerTo(a, 1)).toMatchObject({ op: 'ack', topic: 'x' });
+    expect(await answerTo(a, 2)).toMatchObject({ op: 'ack', topic: 'y' });
+    b.write(text({ op: 'sub', topic: 'z', id: 7 }));
+    expect(await answerTo(b, 7)).toMatchObject({ op: 'err', id: 7, code: 'topic_limit' });
+    // and it holds nothing: once a slot is free, the same sub is served
+    a.write(text({ op: 'unsub', topic: 'x', id: 3 }));
+    expect(await answerTo(a, 3)).toMatchObject({ op: 'ack' });
+    let answer: Record<string, unknown> = {};
+    for (let i = 0; i < 100 && answer.op !== 'ack'; i++) {
+      if (i > 0) await sleep(200);
+      b.write(text({ op: 'sub', topic: 'z', id: 8 + i }));
+      answer = await answerTo(b, 8 + i);
+    }
+    expect(answer).toMatchObject({ op: 'ack', topic: 'z' });
+  }, 30_000);
 });
