@@ -77,6 +77,8 @@ export class Primary {
   private readonly probe: UringProbe;
   private readonly transportName: 'uring' | 'ws';
   private draining = false;
+  /** the drain closed the acceptor (after --drain-delay, during which workers answer 503) */
+  private acceptorClosed = false;
   private drainPromise: Promise<void> | undefined;
   private restartCount = 0;
   private view: ClusterView;
@@ -226,6 +228,7 @@ export class Primary {
         ),
       );
       if (this.config.drainDelay > 0) await new Promise((r) => setTimeout(r, this.config.drainDelay));
+      this.acceptorClosed = true;
       await new Promise<void>((resolve) => this.acceptor.close(() => resolve()));
       const deadline = this.config.drainTimeout + 2_000;
       await Promise.race([drained, new Promise((r) => setTimeout(r, deadline).unref())]);
@@ -379,7 +382,9 @@ export class Primary {
 
   private accepted(socket: Socket): void {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (this.draining || typeof fd !== 'number' || fd < 0) return void socket.destroy();
+    // while draining, connections still go to the workers until the acceptor closes: they answer
+    // /healthz 503 and refuse upgrades for --drain-delay, as one process does
+    if (this.acceptorClosed || typeof fd !== 'number' || fd < 0) return void socket.destroy();
     const dup = this.addon.dupFd(fd);
     socket.destroy(); // closes Node's fd; the duplicate goes to a worker
     if (dup < 0) return this.acceptError(Object.assign(new Error(`dup failed: errno ${-dup}`), { code: `E${-dup}` }));

@@ -142,4 +142,16 @@ describe.each(transports)('--workers 2 against hostile clients on the %s transpo
     }
     expect(answer).toMatchObject({ op: 'ack', topic: 'z' });
   }, 30_000);
+
+  it('answers /healthz 503 on new connections for --drain-delay, as one process does', async () => {
+    const c = await cluster(transport, ['--drain-delay', '1500']);
+    const before = await fetch(`${c.http}/healthz`, { headers: { connection: 'close' } });
+    expect(before.status).toBe(200);
+    c.r.child.kill('SIGTERM');
+    await until(() => c.r.lines.some((l) => l.event === 'draining' && l.worker === 'main'), 2000);
+    await sleep(100);
+    const during = await fetch(`${c.http}/healthz`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(1000) });
+    expect(during.status).toBe(503);
+    expect(await c.r.exited).toBe(0);
+  });
 });
