@@ -136,6 +136,8 @@ export class Primary {
       },
     });
     this.broker = makeBroker(config, this.metrics, log) ?? MemoryBroker.fromConfig(config);
+    const memory = this.broker instanceof MemoryBroker ? this.broker : undefined;
+    if (memory !== undefined) this.metrics.attachStore(() => ({ topics: memory.topicCount, historyBytes: memory.historyBytes }));
     this.host = new BrokerHost(this.broker, log, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
     new Gauge({
       name: 'ringcast_worker_queue_bytes',

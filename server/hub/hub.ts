@@ -117,7 +117,9 @@ export class Hub {
       () => (shared === undefined ? `${this.bootId}-${(++this.epochCounter).toString(36)}` : ''),
       shared === undefined ? undefined : (topic) => this.forget(topic),
     );
-    metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
+    // with --workers and the memory broker the main thread shows the broker's store, the server's
+    // (bounded by --max-topics and --max-history-bytes): a worker's copies would count each topic once per worker
+    if (shared?.name !== 'memory') metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
     this.copyBudget = 4 * this.budget;
     this.deflate = deflateOptions(config);

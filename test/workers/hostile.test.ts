@@ -154,4 +154,17 @@ describe.each(transports)('--workers 2 against hostile clients on the %s transpo
     expect(during.status).toBe(503);
     expect(await c.r.exited).toBe(0);
   });
+
+  it("shows the server's topics and retained bytes in /metrics, not each worker's copies", async () => {
+    const c = await cluster(transport);
+    const a = await open(c); // worker 0
+    const b = await open(c); // worker 1
+    for (const s of [a, b]) expect(await s.request({ op: 'sub', topic: 't', id: 1 })).toMatchObject({ op: 'ack' });
+    await publish(c, 't');
+    for (const topic of ['u', 'v', 'w']) await publish(c, topic); // retained, nobody subscribed
+    for (const s of [a, b]) expect(await s.next()).toMatchObject({ op: 'msg', seq: 1 });
+    // four topics, each with one retained message whose data is 1 byte
+    expect(await metric(c, 'ringcast_topics')).toBe(4);
+    expect(await metric(c, 'ringcast_history_bytes')).toBe(4);
+  });
 });
