@@ -64,7 +64,10 @@ class Link {
     const items = this.outbox;
     this.outbox = [];
     this.port.postMessage({ t: 'batch', items });
-    this.posted.push({ n: ++this.batches, bytes: this.outboxBytes });
+    // only batches with message bytes are remembered: settle() runs when messages are queued (or
+    // /metrics is read), so a worker that only gets replies and connections would grow the list for ever
+    this.batches++;
+    if (this.outboxBytes > 0) this.posted.push({ n: this.batches, bytes: this.outboxBytes });
     this.outboxBytes = 0;
   }
 
