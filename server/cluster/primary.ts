@@ -137,7 +137,12 @@ export class Primary {
     });
     this.broker = makeBroker(config, this.metrics, log) ?? MemoryBroker.fromConfig(config);
     const memory = this.broker instanceof MemoryBroker ? this.broker : undefined;
-    if (memory !== undefined) this.metrics.attachStore(() => ({ topics: memory.topicCount, historyBytes: memory.historyBytes }));
+    if (memory !== undefined) {
+      // the server's store, bounded by --max-topics and --max-history-bytes (the workers hold copies)
+      this.metrics.attachStore(() => ({ topics: memory.topicCount, historyBytes: memory.historyBytes }));
+      memory.onEvicted = (what) =>
+        what === 'message' ? this.metrics.historyEvicted.inc() : this.metrics.topicsEvicted.inc({ reason: what });
+    }
     this.host = new BrokerHost(this.broker, log, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
     new Gauge({
       name: 'ringcast_worker_queue_bytes',

@@ -111,15 +111,18 @@ export class Hub {
     // with a shared broker, a topic without local subscribers is only a copy: it lingers briefly
     // (a quick resubscribe keeps the channel) and its history stays in the broker
     const historyTtlMs = shared === undefined ? config.historyTtl * 1000 : FOLLOW_LINGER_MS;
+    // with --workers and the memory broker the main thread shows the broker's store, the server's
+    // (bounded by --max-topics and --max-history-bytes), and counts its evictions: a worker's
+    // copies would count each topic once per worker
+    const copies = shared?.name === 'memory';
     this.topics = new TopicStore(
       { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs },
       metrics,
       () => (shared === undefined ? `${this.bootId}-${(++this.epochCounter).toString(36)}` : ''),
       shared === undefined ? undefined : (topic) => this.forget(topic),
+      !copies,
     );
-    // with --workers and the memory broker the main thread shows the broker's store, the server's
-    // (bounded by --max-topics and --max-history-bytes): a worker's copies would count each topic once per worker
-    if (shared?.name !== 'memory') metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
+    if (!copies) metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
     this.copyBudget = 4 * this.budget;
     this.deflate = deflateOptions(config);

@@ -167,4 +167,17 @@ describe.each(transports)('--workers 2 against hostile clients on the %s transpo
     expect(await metric(c, 'ringcast_topics')).toBe(4);
     expect(await metric(c, 'ringcast_history_bytes')).toBe(4);
   });
+
+  it("counts the server's topic evictions, not a worker dropping its copy", async () => {
+    const c = await cluster(transport, ['--max-topics', '2']);
+    for (const topic of ['u', 'v', 'w']) expect(await publish(c, topic)).toMatchObject({ seq: 1 }); // w pushes out u
+    expect(await metric(c, 'ringcast_topics_evicted_total{reason="max_topics"}')).toBe(1);
+    expect(await metric(c, 'ringcast_topics')).toBe(2);
+    // a worker's copy of v, dropped once its only subscriber has been gone a while, is no eviction
+    const a = await open(c);
+    expect(await a.request({ op: 'sub', topic: 'v', id: 1 })).toMatchObject({ op: 'ack' });
+    expect(await a.request({ op: 'unsub', topic: 'v', id: 2 })).toMatchObject({ op: 'ack' });
+    await sleep(7000);
+    expect(await metric(c, 'ringcast_topics_evicted_total')).toBe(1);
+  }, 20_000);
 });
