@@ -102,6 +102,8 @@ export class MemoryBroker implements SharedBroker {
   private readonly keys: IdempotencyStore;
   private readonly presenceTable: PresenceTable;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** a topic dropped for a bound (ringcast_topics_evicted_total), or a retained message shed for --max-history-bytes */
+  onEvicted: (what: 'ttl' | 'max_topics' | 'max_history_bytes' | 'message') => void = () => undefined;
 
   constructor(private readonly options: MemoryBrokerOptions) {
     this.keys = new IdempotencyStore({ ttlMs: options.idempotencyTtlMs, maxKeys: options.maxIdempotencyKeys });
@@ -234,6 +236,7 @@ export class MemoryBroker implements SharedBroker {
       if (victim.done === true)
         throw new BrokerTopicLimitError(`cannot ${op} ${name}: ${this.options.maxTopics} topics exist, all with subscribers`);
       this.drop(victim.value);
+      this.onEvicted('max_topics');
     }
     const topic: SeqTopic = {
       name,
@@ -285,7 +288,9 @@ export class MemoryBroker implements SharedBroker {
   private shed(current: SeqTopic): void {
     for (const topic of this.idle) {
       if (this.bytes <= this.options.maxHistoryBytes) return;
-      if (topic !== current) this.drop(topic);
+      if (topic === current) continue;
+      this.drop(topic);
+      this.onEvicted('max_history_bytes');
     }
     while (this.bytes > this.options.maxHistoryBytes && this.heldHead < this.held.length) {
       const { topic, seq } = this.held[this.heldHead]!;
@@ -293,6 +298,7 @@ export class MemoryBroker implements SharedBroker {
       const oldest = topic.messages[topic.head];
       if (topic.dropped || oldest === undefined || oldest.seq !== seq) continue; // already gone
       this.shift(topic);
+      this.onEvicted('message');
     }
   }
 
@@ -327,6 +333,7 @@ export class MemoryBroker implements SharedBroker {
     for (const topic of this.idle) {
       if (topic.lastActive > cutoff || n++ >= SWEEP_BATCH) break; // the rest are more recent
       this.drop(topic);
+      this.onEvicted('ttl');
     }
     this.presenceTable.sweep(now, SWEEP_BATCH);
   }

@@ -64,7 +64,10 @@ class Link {
     const items = this.outbox;
     this.outbox = [];
     this.port.postMessage({ t: 'batch', items });
-    this.posted.push({ n: ++this.batches, bytes: this.outboxBytes });
+    // only batches with message bytes are remembered: settle() runs when messages are queued (or
+    // /metrics is read), so a worker that only gets replies and connections would grow the list for ever
+    this.batches++;
+    if (this.outboxBytes > 0) this.posted.push({ n: this.batches, bytes: this.outboxBytes });
     this.outboxBytes = 0;
   }
 
@@ -338,6 +341,9 @@ export class BrokerHost {
   }
 
   private async follow(link: Link, topic: string): Promise<void> {
+    // the worker's wish, from now: an unfollow that comes while the broker's follow is pending
+    // takes it back, or the topic would stay followed for a worker that no longer holds it
+    link.follows.add(topic);
     let f = this.followed.get(topic);
     if (f === undefined) {
       f = { links: new Set(), pending: undefined, waiting: 0 };
@@ -358,12 +364,11 @@ export class BrokerHost {
       f.waiting--;
       if (f.pending === pending) f.pending = undefined;
     }
-    if (link.dead) {
+    if (link.dead || !link.follows.has(topic)) {
       if (f.links.size === 0 && f.waiting === 0) this.drop(topic, f);
       return;
     }
     f.links.add(link);
-    link.follows.add(topic);
   }
 
   private unfollow(link: Link, topic: string): void {

@@ -52,6 +52,15 @@ interface Slot {
   /** its ring's fd once ready (uring), -1 otherwise */
   ringFd: number;
   drained: boolean;
+  /** its registry as it last answered /metrics: shown again while it cannot answer, counted on once it died */
+  metrics: MetricJson[] | undefined;
+}
+
+/** A metric as prom-client's getMetricsAsJSON() gives it (the fields added up here). */
+interface MetricJson {
+  name: string;
+  type: string;
+  values: { value: number; labels: object; metricName?: string }[];
 }
 
 export class Primary {
@@ -69,13 +78,17 @@ export class Primary {
   private readonly log: Logger;
   private readonly transportName: 'uring' | 'ws';
   private draining = false;
+  /** the drain closed the acceptor (after --drain-delay, during which workers answer 503) */
+  private acceptorClosed = false;
   private drainPromise: Promise<void> | undefined;
   private restartCount = 0;
   private view: ClusterView;
   private viewJson = '';
   private viewTimer: NodeJS.Timeout | undefined;
   private collectId = 0;
-  private readonly collecting = new Map<number, { left: Set<number>; got: object[]; done: () => void }>();
+  private readonly collecting = new Map<number, { left: Set<number>; done: () => void }>();
+  /** the counters and histograms of every worker that died, added up: a counter of the server never goes down */
+  private retired: MetricJson[] = [];
   /** settles the start: every worker ready, or one died before it was */
   private starting: { ready: () => void; failed: (err: Error) => void } | undefined;
   /** the last error a worker died of, for the start's failure */
@@ -126,6 +139,13 @@ export class Primary {
       },
     });
     this.broker = makeBroker(config, this.metrics, log) ?? MemoryBroker.fromConfig(config);
+    const memory = this.broker instanceof MemoryBroker ? this.broker : undefined;
+    if (memory !== undefined) {
+      // the server's store, bounded by --max-topics and --max-history-bytes (the workers hold copies)
+      this.metrics.attachStore(() => ({ topics: memory.topicCount, historyBytes: memory.historyBytes }));
+      memory.onEvicted = (what) =>
+        what === 'message' ? this.metrics.historyEvicted.inc() : this.metrics.topicsEvicted.inc({ reason: what });
+    }
     this.host = new BrokerHost(this.broker, root, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
     new Gauge({
       name: 'ringcast_worker_queue_bytes',
@@ -230,6 +250,7 @@ export class Primary {
         ),
       );
       if (this.config.drainDelay > 0) await new Promise((r) => setTimeout(r, this.config.drainDelay));
+      this.acceptorClosed = true;
       await new Promise<void>((resolve) => this.acceptor.close(() => resolve()));
       const deadline = this.config.drainTimeout + 2_000;
       await Promise.race([drained, new Promise((r) => setTimeout(r, deadline).unref())]);
@@ -268,6 +289,7 @@ export class Primary {
       features: {},
       ringFd: -1,
       drained: false,
+      metrics: undefined,
     };
     this.slots[index] = slot;
     Atomics.store(this.cells, CELL_LOAD + index, 0);
@@ -316,7 +338,7 @@ export class Primary {
       case 'collected': {
         const c = this.collecting.get(m.id);
         if (c === undefined) return;
-        c.got.push(m.metrics);
+        slot.metrics = m.metrics as MetricJson[];
         c.left.delete(slot.index);
         if (c.left.size === 0) c.done();
         return;
@@ -342,6 +364,8 @@ export class Primary {
     }
     Atomics.store(this.cells, CELL_LOAD + slot.index, 0);
     Atomics.store(this.cells, cellAdmission(this.workers, slot.index), 0);
+    this.retired = addCounts(this.retired, slot.metrics ?? []);
+    slot.metrics = undefined;
     for (const c of this.collecting.values()) {
       c.left.delete(slot.index);
       if (c.left.size === 0) c.done();
@@ -380,7 +404,9 @@ export class Primary {
 
   private accepted(socket: Socket): void {
     const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (this.draining || typeof fd !== 'number' || fd < 0) return void socket.destroy();
+    // while draining, connections still go to the workers until the acceptor closes: they answer
+    // /healthz 503 and refuse upgrades for --drain-delay, as one process does
+    if (this.acceptorClosed || typeof fd !== 'number' || fd < 0) return void socket.destroy();
     const dup = this.addon.dupFd(fd);
     socket.destroy(); // closes Node's fd; the duplicate goes to a worker
     if (dup < 0) return this.acceptError(Object.assign(new Error(`dup failed: errno ${-dup}`), { code: `E${-dup}` }));
@@ -438,27 +464,49 @@ export class Primary {
     for (const s of this.slots) s.worker?.postMessage({ t: 'view', view } satisfies ToWorker);
   }
 
-  /** Every worker's registry and this thread's, added up (counters and gauges summed), plus the process's own series. */
+  /**
+   * Every worker's registry and this thread's, added up (counters and gauges summed), plus the
+   * process's own series. A worker that does not answer in time (its event loop is stalled) is
+   * shown as it last answered, and a dead worker's counts stay in the sum: a counter that went
+   * down would read as a reset, and rate() would count everything again.
+   */
   private async collect(): Promise<{ contentType: string; text: string }> {
     const id = ++this.collectId;
     const live = this.slots.filter((s) => s.worker !== undefined && s.ready);
-    const got: object[] = [];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, COLLECT_TIMEOUT_MS);
       const done = () => {
         clearTimeout(timer);
         resolve();
       };
-      this.collecting.set(id, { left: new Set(live.map((s) => s.index)), got, done });
+      this.collecting.set(id, { left: new Set(live.map((s) => s.index)), done });
       if (live.length === 0) done();
       for (const s of live) s.worker!.postMessage({ t: 'collect', id } satisfies ToWorker);
     });
     this.collecting.delete(id);
-    got.push(await this.metrics.registry.getMetricsAsJSON());
+    const got: object[] = [this.retired, await this.metrics.registry.getMetricsAsJSON()];
+    for (const s of this.slots) if (s.metrics !== undefined) got.push(s.metrics);
     const all = AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
     const text = (await all.metrics()) + (await this.processRegistry.metrics());
     return { contentType: this.processRegistry.contentType, text };
   }
+}
+
+/** `total` with the counters and histograms of `more` added in (by series and labels). */
+function addCounts(total: MetricJson[], more: MetricJson[]): MetricJson[] {
+  const byName = new Map(total.map((m) => [m.name, m]));
+  for (const m of more) {
+    if (m.type !== 'counter' && m.type !== 'histogram') continue;
+    let sum = byName.get(m.name);
+    if (sum === undefined) byName.set(m.name, (sum = { ...m, values: [] }));
+    for (const v of m.values) {
+      const key = `${v.metricName ?? ''}${JSON.stringify(v.labels)}`;
+      const same = sum.values.find((x) => `${x.metricName ?? ''}${JSON.stringify(x.labels)}` === key);
+      if (same !== undefined) same.value += v.value;
+      else sum.values.push({ ...v });
+    }
+  }
+  return [...byName.values()];
 }
 
 function closeQuietly(fd: number): void {

@@ -111,13 +111,18 @@ export class Hub {
     // with a shared broker, a topic without local subscribers is only a copy: it lingers briefly
     // (a quick resubscribe keeps the channel) and its history stays in the broker
     const historyTtlMs = shared === undefined ? config.historyTtl * 1000 : FOLLOW_LINGER_MS;
+    // with --workers and the memory broker the main thread shows the broker's store, the server's
+    // (bounded by --max-topics and --max-history-bytes), and counts its evictions: a worker's
+    // copies would count each topic once per worker
+    const copies = shared?.name === 'memory';
     this.topics = new TopicStore(
       { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs },
       metrics,
       () => (shared === undefined ? `${this.bootId}-${(++this.epochCounter).toString(36)}` : ''),
       shared === undefined ? undefined : (topic) => this.forget(topic),
+      !copies,
     );
-    metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
+    if (!copies) metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
     this.budget = replyBudget(config);
     this.copyBudget = 4 * this.budget;
     this.deflate = deflateOptions(config);
@@ -470,7 +475,7 @@ export class Hub {
     if (topic.phase === 'syncing') {
       // the first subscriber of this topic on this node: answered once the broker's tail is here
       const t = topic;
-      t.waiting.push(() => this.subscribed(conn, t, req));
+      t.waiting.push({ conn: conn.id, id: req.id, answer: () => this.subscribed(conn, t, req) });
       return;
     }
     this.subscribed(conn, topic, req);
@@ -761,15 +766,16 @@ export class Hub {
     let state: TopicState;
     try {
       await shared.follow(topic.name);
+      if (topic.dropped) return; // its read would create the topic in the broker for nobody
       state = await this.readCopy(shared, topic.name, 'newest');
     } catch (err) {
       if (topic.dropped) return;
-      return this.syncFailed(topic, messageOf(err));
+      return this.syncFailed(topic, err);
     }
     if (topic.dropped) return;
     this.adopt(topic, state);
     topic.phase = 'live';
-    for (const answer of topic.waiting.splice(0)) answer();
+    for (const w of topic.waiting.splice(0)) w.answer();
     const dropped = topic.repairAgain; // arrivals overflowed while syncing: read them back
     this.release(topic);
     if (dropped && topic.phase === 'live') void this.repair(topic);
@@ -793,14 +799,24 @@ export class Hub {
     }
   }
 
-  /** A topic that could not be synced: its waiting subscribers are told and it is dropped. */
-  private syncFailed(topic: Topic, why: string): void {
-    topic.waiting = [];
+  /**
+   * A topic that could not be synced: its subscribers are told (a waiting sub by its id) and it is
+   * dropped. The broker at its --max-topics (every worker's topics together) refuses as the hub's
+   * own store does: topic_limit.
+   */
+  private syncFailed(topic: Topic, err: unknown): void {
+    const limit = err instanceof BrokerTopicLimitError;
+    if (limit) this.metrics.topicLimitRefusals.inc();
+    const code: ErrorCode = limit ? 'topic_limit' : 'unavailable';
+    const msg = `subscription to ${topic.name} failed: ${messageOf(err)}`;
+    const ids = new Map<number, Id[]>();
+    for (const w of topic.waiting.splice(0)) ids.set(w.conn, [...(ids.get(w.conn) ?? []), w.id]);
     for (const id of [...topic.members.view()]) {
       const conn = this.conn(id);
       if (conn === undefined) continue;
       this.leave(conn, topic);
-      this.err(conn, undefined, 'unavailable', `subscription to ${topic.name} failed: ${why}`);
+      // a ?topics= subscription has no request to answer
+      for (const reqId of ids.get(id) ?? [undefined]) this.err(conn, reqId, code, msg);
     }
     this.topics.discard(topic);
   }

@@ -6,6 +6,7 @@ import { Membership } from './membership.js';
 import type { PresenceFeed } from './presence-feed.js';
 import type { SharedFrames } from '../broker/types.js';
 import { jsonAscii } from '../protocol/encode.js';
+import type { Id } from '../protocol/request.js';
 
 /**
  * With a shared broker: `syncing` until the channel is subscribed and the tail read (requests
@@ -42,8 +43,8 @@ export class Topic {
   /** arrivals held while not live, in arrival order */
   held: Arrival[] = [];
   heldBytes = 0;
-  /** requests waiting for the first sync */
-  waiting: (() => void)[] = [];
+  /** subs waiting for the first sync: their connection and request id, and their answer once it is done */
+  waiting: { conn: number; id: Id; answer: () => void }[] = [];
   /** a repair was asked for while one ran: it runs once more */
   repairAgain = false;
   /** the broker's last seq at the previous periodic check, when ahead of ours */

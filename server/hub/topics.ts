@@ -38,6 +38,8 @@ export class TopicStore {
     private readonly newEpoch: () => string,
     /** called when a topic leaves the store, whatever the reason */
     private readonly onDrop?: (topic: Topic) => void,
+    /** false: the store holds copies of one that counts its own evictions (--workers, memory broker) */
+    private readonly counted = true,
   ) {}
 
   /** The names of the topics held (safe to drop topics while iterating). */
@@ -132,7 +134,7 @@ export class TopicStore {
     this.byName.delete(topic.name);
     this.historyBytes -= topic.history.bytes;
     this.retainedCount -= topic.history.length;
-    this.metrics.topicsEvicted.inc({ reason });
+    if (this.counted) this.metrics.topicsEvicted.inc({ reason });
     this.onDrop?.(topic);
   }
 
@@ -150,7 +152,7 @@ export class TopicStore {
       topic.history.shift();
       this.historyBytes -= before - topic.history.bytes;
       this.retainedCount--;
-      this.metrics.historyEvicted.inc();
+      if (this.counted) this.metrics.historyEvicted.inc();
     }
   }
 
