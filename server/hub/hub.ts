@@ -503,6 +503,14 @@ export class Hub {
   private onUnsub(conn: Conn, id: Id, name: string): void {
     const topic = this.topics.get(name);
     if (topic === undefined || conn.indexIn(topic) === undefined) return this.err(conn, id, 'not_subscribed', `not subscribed to ${name}`);
+    if (topic.phase === 'syncing') {
+      // a sub of this connection still waiting for the broker is answered first, in request order
+      topic.waiting = topic.waiting.filter((w) => {
+        if (w.conn !== conn.id) return true;
+        if (w.id !== undefined) this.err(conn, w.id, 'not_subscribed', `unsubscribed from ${name} before this subscription completed`);
+        return false;
+      });
+    }
     this.leave(conn, topic);
     if (id !== undefined) this.reply(conn, encodeAck(id, `"topic":${topic.json}`));
   }

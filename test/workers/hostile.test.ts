@@ -97,6 +97,18 @@ describe.each(transports)('--workers 2 against hostile clients on the %s transpo
     expect(await publish(c, 'd')).toMatchObject({ seq: 1 });
   }, 30_000);
 
+  it('answers a sub that an unsub overtook while its first subscription was pending, before the unsub', async () => {
+    const c = await cluster(transport);
+    const a = await raw(c);
+    a.write(Buffer.concat([text({ op: 'sub', topic: 'q', id: 1 }), text({ op: 'unsub', topic: 'q', id: 2 })]));
+    expect(await a.nextJson(5000)).toMatchObject({ op: 'err', id: 1, code: 'not_subscribed' });
+    expect(await a.nextJson(5000)).toMatchObject({ op: 'ack', id: 2, topic: 'q' });
+    // and it is not subscribed: a publish does not reach it
+    expect(await publish(c, 'q')).toMatchObject({ seq: 1, subscribers: 0 });
+    a.write(text({ op: 'sub', topic: 'q', id: 3 }));
+    expect(await answerTo(a, 3)).toMatchObject({ op: 'ack', seq: 1 });
+  });
+
   it("keeps a dead worker's counts in /metrics: a counter never goes down", async () => {
     const c = await cluster(transport, [], { RINGCAST_FAULT_INJECTION: '1' });
     const a = await open(c); // worker 0: it will die
