@@ -21,6 +21,7 @@ import { LOADGEN_CPU, SERVERS, scenarios, timing } from './lib/config.mjs';
 import { writeReport } from './lib/report.mjs';
 import { idleCount, runFanout, runHttp, runIdle } from './lib/runs.mjs';
 import {
+  answeredWithoutRunning,
   buildLoadgen,
   findBun,
   findRingcast,
@@ -29,7 +30,6 @@ import {
   machineInfo,
   pick,
   ringcastSource,
-  usage,
   benchArgs,
 } from './lib/setup.mjs';
 
@@ -65,14 +65,7 @@ function headline(kind, r) {
 }
 
 async function main() {
-  if (args.help) {
-    console.log(usage(import.meta.url));
-    return;
-  }
-  if (args['report-from']) {
-    log(`report: ${writeReport(JSON.parse(readFileSync(args['report-from'], 'utf8')))}`);
-    return;
-  }
+  if (answeredWithoutRunning(args, import.meta.url, log, (file) => writeReport(JSON.parse(readFileSync(file, 'utf8'))))) return;
   const profile = args.quick ? 'quick' : 'full';
   const t = timing(profile);
   if (args.repeats) t.repeats = Number(args.repeats);

@@ -17,7 +17,18 @@ import path from 'node:path';
 import { BROKER_SETUPS, BROKER_TIMING, brokerScenarios } from './lib/config.mjs';
 import { aggregate, goals, writeReport } from './lib/broker-report.mjs';
 import { runBroker } from './lib/broker-runs.mjs';
-import { buildLoadgen, findRingcast, installPeers, LOADTEST, machineInfo, PEERS, REPO, pick, usage, benchArgs } from './lib/setup.mjs';
+import {
+  answeredWithoutRunning,
+  buildLoadgen,
+  findRingcast,
+  installPeers,
+  LOADTEST,
+  machineInfo,
+  PEERS,
+  REPO,
+  pick,
+  benchArgs,
+} from './lib/setup.mjs';
 
 const args = benchArgs('bench:broker', { setups: { type: 'string' } });
 
@@ -101,14 +112,8 @@ function headline(r) {
 }
 
 async function main() {
-  if (args.help) {
-    console.log(usage(import.meta.url));
-    return;
-  }
-  if (args['report-from']) {
-    log(`report: ${writeReport(pool(args['report-from'].split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')))))}`);
-    return;
-  }
+  const render = (files) => writeReport(pool(files.split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')))));
+  if (answeredWithoutRunning(args, import.meta.url, log, render)) return;
   const redisVersion = version('redis-server', ['--version'], /v=(\S+)/);
   if (redisVersion === 'missing') throw new Error('redis-server is not on PATH (Debian: apt-get install redis-server; .ci/run does)');
   const timing = { ...BROKER_TIMING, repeats: args.repeats ? Number(args.repeats) : BROKER_TIMING.repeats };

@@ -21,7 +21,16 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { scenarios, WORKERS_SCENARIOS, WORKERS_SETUPS, workersTiming } from './lib/config.mjs';
 import { runFanout } from './lib/runs.mjs';
-import { benchArgs, buildLoadgen, findRingcast, LOADTEST, machineInfo, pick, ringcastSource, usage } from './lib/setup.mjs';
+import {
+  answeredWithoutRunning,
+  benchArgs,
+  buildLoadgen,
+  findRingcast,
+  LOADTEST,
+  machineInfo,
+  pick,
+  ringcastSource,
+} from './lib/setup.mjs';
 import { writeReport } from './lib/workers-report.mjs';
 
 const args = benchArgs('bench:workers', {
@@ -57,14 +66,7 @@ function headline(r) {
 }
 
 async function main() {
-  if (args.help) {
-    console.log(usage(import.meta.url));
-    return;
-  }
-  if (args['report-from']) {
-    log(`report: ${writeReport(JSON.parse(readFileSync(args['report-from'], 'utf8')))}`);
-    return;
-  }
+  if (answeredWithoutRunning(args, import.meta.url, log, (file) => writeReport(JSON.parse(readFileSync(file, 'utf8'))))) return;
   const profile = args.quick ? 'quick' : 'full';
   const timing = workersTiming(args.quick);
   if (args.repeats) timing.repeats = Number(args.repeats);

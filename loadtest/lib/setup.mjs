@@ -33,6 +33,22 @@ export function usage(scriptUrl) {
 }
 
 /**
+ * --help and --report-from, answered alike by every bench: true when one of them was (the bench
+ * then runs nothing). `render` turns the --report-from value into the report's path.
+ */
+export function answeredWithoutRunning(args, scriptUrl, log, render) {
+  if (args.help) {
+    console.log(usage(scriptUrl));
+    return true;
+  }
+  if (args['report-from']) {
+    log(`report: ${render(args['report-from'])}`);
+    return true;
+  }
+  return false;
+}
+
+/**
  * A bench script's flags: the options every bench takes (--scenarios, --repeats, --no-report,
  * --report-from, --help) plus its own; a bad flag prints one line and exits 2.
  */
