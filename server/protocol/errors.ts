@@ -72,7 +72,13 @@ export const errors = {
     connection: 'HTTP answered, then closed',
     message: 'request head past --max-head-bytes or more fields than --max-headers',
   },
-  not_subscribed: { status: null, close: null, connection: 'stays open', message: 'unsub of a topic the connection is not subscribed to' },
+  not_subscribed: {
+    status: null,
+    close: null,
+    connection: 'stays open',
+    message:
+      "unsub of a topic the connection is not subscribed to; also the answer to a `sub` overtaken by an `unsub` of the same topic before its first subscription completed (with a shared broker or `--workers`, a node's first `sub` of a topic waits for the broker): that `sub` is answered first, then the `unsub` is acked",
+  },
   too_many_topics: {
     status: 400,
     close: null,
