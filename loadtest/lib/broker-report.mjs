@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTRUMENT_LIMIT_PCT } from './config.mjs';
-import { outcome, runsByCell } from './report.mjs';
+import { cellCounts, outcome, runsByCell } from './report.mjs';
 import { LOADTEST } from './setup.mjs';
 import { median, summarize } from './stats.mjs';
 import { fmt } from './svg.mjs';
@@ -23,10 +23,7 @@ export function aggregate(all) {
     const m = (f) => summarize(ok.map(f));
     const commandNames = [...new Set(ok.flatMap((r) => Object.keys(r.redisCommands ?? {})))].sort();
     out.set(key, {
-      ok: ok.length,
-      total: runs.length,
-      unavailable: runs.find((r) => r.unavailable)?.error,
-      failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
+      ...cellCounts(runs),
       deliveries: m((r) => r.deliveriesPerS),
       perCpu: m((r) => r.deliveriesPerCpuS),
       perCore: m((r) => r.deliveriesPerCoreS),

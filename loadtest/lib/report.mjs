@@ -27,6 +27,17 @@ export function runsByCell(runs, column) {
   return table;
 }
 
+/** What every report says of a cell: its runs, how many succeeded, and why one could not start or failed. */
+export function cellCounts(runs) {
+  return {
+    runs,
+    ok: runs.filter((r) => r.ok).length,
+    total: runs.length,
+    unavailable: runs.find((r) => r.unavailable)?.error,
+    failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
+  };
+}
+
 function aggregate(all) {
   const table = runsByCell(all.runs, 'server');
   const metric = (runs, f) => summarize(runs.filter((r) => r.ok).map(f));
@@ -34,11 +45,7 @@ function aggregate(all) {
   for (const [key, runs] of table) {
     const ok = runs.filter((r) => r.ok);
     cells.set(key, {
-      runs,
-      ok: ok.length,
-      total: runs.length,
-      unavailable: runs.find((r) => r.unavailable)?.error,
-      failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
+      ...cellCounts(runs),
       deliveries: metric(runs, (r) => r.deliveriesPerS),
       cpu: metric(runs, (r) => r.cpuUsPerDelivery),
       wire: metric(runs, (r) => r.wireBytesPerDelivery),

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { INSTRUMENT_LIMIT_PCT, WORKERS_HOP_GOAL } from './config.mjs';
-import { outcome, runsByCell } from './report.mjs';
+import { cellCounts, outcome, runsByCell } from './report.mjs';
 import { LOADTEST } from './setup.mjs';
 import { summarize } from './stats.mjs';
 import { fmt } from './svg.mjs';
@@ -28,11 +28,7 @@ export function aggregate(all) {
     const ok = runs.filter((r) => r.ok);
     const metric = (f) => summarize(ok.map(f));
     out.set(key, {
-      runs,
-      ok: ok.length,
-      total: runs.length,
-      unavailable: runs.find((r) => r.unavailable)?.error,
-      failure: runs.find((r) => !r.ok && !r.unavailable)?.error,
+      ...cellCounts(runs),
       deliveries: metric((r) => r.deliveriesPerS),
       cpu: metric((r) => r.cpuUsPerDelivery),
       // everything the server's core did per delivery: the process plus what else ran there,
