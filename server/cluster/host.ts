@@ -95,8 +95,6 @@ export class BrokerHost {
   /** restore requests in flight: id -> workers still to answer */
   private readonly restores = new Map<number, { left: Set<number>; done: () => void }>();
   private nextRestore = 1;
-  /** the last seq and epoch of each followed topic, for a worker that catches up after lagging */
-  private readonly last = new Map<string, { seq: number; epoch: string }>();
   private lagTimer: NodeJS.Timeout | undefined;
   /** messages not queued to a lagging worker */
   overflows = 0;
@@ -219,7 +217,6 @@ export class BrokerHost {
         const msg = encodeMsg(jsonAscii(topic), seq, data, deflate, sharedAlloc);
         const from = exclude < 0 ? -1 : exclude % ORIGIN_SPAN;
         const conn = exclude < 0 ? -1 : Math.floor(exclude / ORIGIN_SPAN);
-        this.last.set(topic, { seq, epoch });
         const bytes = msg.frame.length + (msg.compressed?.length ?? 0);
         for (const link of f.links) {
           if (link.lagging || link.settle() + bytes > this.queueLimit) {
@@ -281,17 +278,25 @@ export class BrokerHost {
         continue;
       }
       link.lagging = false;
-      for (const topic of link.skipped) {
-        const last = this.last.get(topic);
-        if (last === undefined || !link.follows.has(topic)) continue;
-        for (let i = 0; i < 2; i++) link.push({ k: 'top', topic, seq: last.seq, epoch: last.epoch }, this);
-      }
+      for (const topic of link.skipped) void this.tellTop(link, topic);
       link.skipped.clear();
       this.log.info({ event: 'worker_caught_up', worker: link.index }, `worker ${link.index} caught up: reading back what it missed`);
     }
     if (lagging === 0) {
       clearInterval(this.lagTimer);
       this.lagTimer = undefined;
+    }
+  }
+
+  /** The broker's last seq of a topic, twice: the worker's hub sees itself behind and reads back what it missed. */
+  private async tellTop(link: Link, topic: string): Promise<void> {
+    try {
+      const state = await this.broker.read(topic, 'newest', 0, false, 0);
+      if (state.epoch === null || link.dead || !link.follows.has(topic)) return;
+      for (let i = 0; i < 2; i++) link.push({ k: 'top', topic, seq: state.seq, epoch: state.epoch }, this);
+    } catch (err) {
+      // the broker is down: the worker repairs when it comes back (restored), or at the next gap
+      this.log.warn({ event: 'worker_catch_up_failed', worker: link.index, err: (err as Error).message }, (err as Error).message);
     }
   }
 
@@ -382,7 +387,6 @@ export class BrokerHost {
   private drop(topic: string, f: Followed): void {
     if (this.followed.get(topic) !== f) return;
     this.followed.delete(topic);
-    this.last.delete(topic);
     this.broker.unfollow(topic);
   }
 
