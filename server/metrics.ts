@@ -217,6 +217,30 @@ export class Metrics {
   }
 
   /**
+   * Requests waiting for the broker (Redis, or the main thread of --workers) over every
+   * connection, and the bytes they hold: an idle node shows 0, whatever outages came before.
+   */
+  attachInFlight(read: () => { inFlight: number; inFlightBytes: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'ringcast_broker_requests_in_flight',
+      help: 'Client requests (pub, history, presence) waiting for the broker',
+      registers,
+      collect() {
+        this.set(read().inFlight);
+      },
+    });
+    new Gauge({
+      name: 'ringcast_broker_request_bytes_in_flight',
+      help: 'Bytes held by client requests waiting for the broker (a read counts its reply bound)',
+      registers,
+      collect() {
+        this.set(read().inFlightBytes);
+      },
+    });
+  }
+
+  /**
    * The io_uring engine's counters and gauges, one series per row of the addon's stats table
    * (declared once in C++), read from the engine at each scrape. Ratios such as SQEs per enter
    * or CQEs per reap are rate(a) / rate(b) in PromQL (docs/metrics.md).

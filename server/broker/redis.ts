@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { PRESENCE, PRESENCE_LIST, PUBLISH, READ } from './scripts.js';
 import {
+  BrokerTimeoutError,
   BrokerUnavailableError,
   type BrokerEvents,
   type BrokerHealth,
@@ -416,7 +417,7 @@ export class RedisBroker implements SharedBroker {
     this.error(op, err);
     const message = err instanceof Error ? err.message : String(err);
     if (/timed out/i.test(message))
-      return new BrokerUnavailableError(
+      return new BrokerTimeoutError(
         `the broker did not answer within ${this.options.timeoutMs} ms; a publish may have happened: retry with the same key`,
       );
     return new BrokerUnavailableError(`the broker failed: ${message.slice(0, 200)}`);

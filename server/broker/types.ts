@@ -90,6 +90,9 @@ export class BrokerUnavailableError extends Error {}
  */
 export class BrokerTopicLimitError extends BrokerUnavailableError {}
 
+/** A command the broker did not answer within --broker-timeout: a publish may have happened. */
+export class BrokerTimeoutError extends BrokerUnavailableError {}
+
 export interface SharedBroker {
   readonly name: string;
   /** connected, subscribed and caught up: requests may be served */

@@ -4,7 +4,14 @@
 // message is copied once into shared memory and queued to each following worker, and each
 // worker's queue leaves in one postMessage per turn.
 import type { Logger } from 'pino';
-import { BrokerTopicLimitError, BrokerUnavailableError, type BrokerEvents, type Published, type SharedBroker } from '../broker/types.js';
+import {
+  BrokerTimeoutError,
+  BrokerTopicLimitError,
+  BrokerUnavailableError,
+  type BrokerEvents,
+  type Published,
+  type SharedBroker,
+} from '../broker/types.js';
 import type { DeflateOptions } from '../protocol/deflate.js';
 import { encodeMsg, jsonAscii } from '../protocol/encode.js';
 import type { Call, CallError, CallResult, MainItem, MsgItem, PresenceOp, ToWorker, WorkerItem } from './messages.js';
@@ -427,6 +434,7 @@ export class BrokerHost {
 function callError(err: unknown): CallError {
   const msg = err instanceof Error ? err.message : String(err);
   if (err instanceof BrokerTopicLimitError) return { kind: 'topic_limit', msg };
+  if (err instanceof BrokerTimeoutError) return { kind: 'timeout', msg };
   if (err instanceof BrokerUnavailableError) return { kind: 'unavailable', msg };
   return { kind: 'internal', msg };
 }

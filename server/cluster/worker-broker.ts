@@ -4,6 +4,7 @@
 // publishing one included, delivers what comes back, checked for order.
 import type { MessagePort } from 'node:worker_threads';
 import {
+  BrokerTimeoutError,
   BrokerTopicLimitError,
   BrokerUnavailableError,
   type BrokerEvents,
@@ -179,6 +180,7 @@ export class WorkerBroker implements SharedBroker {
 
 function errorOf(e: CallError): Error {
   if (e.kind === 'topic_limit') return new BrokerTopicLimitError(e.msg);
+  if (e.kind === 'timeout') return new BrokerTimeoutError(e.msg);
   if (e.kind === 'unavailable') return new BrokerUnavailableError(e.msg);
   return new Error(e.msg);
 }

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { allowed } from '../auth/permissions.js';
 import {
+  BrokerTimeoutError,
   BrokerTopicLimitError,
   BrokerUnavailableError,
   type BrokerEvents,
@@ -33,6 +34,7 @@ import { deflateOptions, type DeflateOptions } from '../protocol/deflate.js';
 import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
 import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transport/types.js';
+import { Ticket, underTicket, type InFlight } from './admission.js';
 import { Conn } from './conn.js';
 import type { Page, Retained } from './history.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -100,6 +102,8 @@ export class Hub {
   private readonly copyQueue: (() => void)[] = [];
   /** shared broker: bytes of publishes sent and not yet answered, over all connections and HTTP */
   private publishBytesInFlight = 0;
+  /** shared broker: client requests waiting for it over every connection (one Ticket each) */
+  private readonly inFlight: InFlight = { inFlight: 0, inFlightBytes: 0 };
   transport!: Transport;
 
   constructor(
@@ -123,6 +127,7 @@ export class Hub {
       !copies,
     );
     if (!copies) metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
+    if (shared !== undefined) metrics.attachInFlight(() => this.inFlight);
     this.budget = replyBudget(config);
     this.copyBudget = 4 * this.budget;
     this.deflate = deflateOptions(config);
@@ -354,7 +359,7 @@ export class Hub {
           this.metrics.topicLimitRefusals.inc();
           return { ok: false, code: 'topic_limit', msg: err.message };
         }
-        return { ok: false, code: 'unavailable', msg: `cannot publish: ${messageOf(err)}` };
+        return { ok: false, code: 'unavailable', msg: `cannot publish: ${brokerTrouble(err)}` };
       },
     );
   }
@@ -390,16 +395,12 @@ export class Hub {
         return this.onUnsub(conn, req.id, req.topic);
       case 'pub': {
         if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
-        if (this.shared !== undefined && !this.admitInFlight(conn, req.id, req.data.length)) return;
-        const r = this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws', req.key);
-        if (r instanceof Promise) {
-          return void r.then((done) => {
-            conn.inFlight--;
-            conn.inFlightBytes -= req.data.length;
-            this.published(conn, req.id, req.topic, done);
-          });
-        }
-        return this.published(conn, req.id, req.topic, r);
+        const publish = () => this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws', req.key);
+        const answer = (r: PublishResult) => this.published(conn, req.id, req.topic, r);
+        if (this.shared === undefined) return answer(publish() as PublishResult);
+        const ticket = this.admitInFlight(conn, req.id, req.data.length);
+        if (ticket === undefined) return;
+        return underTicket(ticket, publish, answer, (err) => this.failed(conn, req.id, 'publish', req.topic, err));
       }
       case 'ping':
         if (req.id !== undefined) this.reply(conn, encodeAck(req.id, ''));
@@ -419,7 +420,7 @@ export class Hub {
    * MAX_IN_FLIGHT requests and --max-outbound bytes (a read counts its reply bound) per
    * connection; past it the request is refused with rate_limited.
    */
-  private admitInFlight(conn: Conn, id: Id, bytes: number): boolean {
+  private admitInFlight(conn: Conn, id: Id, bytes: number): Ticket | undefined {
     if (conn.inFlight >= MAX_IN_FLIGHT || (conn.inFlight > 0 && conn.inFlightBytes + bytes > this.config.maxOutbound)) {
       this.metrics.rateLimited.inc();
       this.err(
@@ -428,16 +429,15 @@ export class Hub {
         'rate_limited',
         `too many requests waiting for the broker (at most ${MAX_IN_FLIGHT} and ${this.config.maxOutbound} bytes per connection): wait for their answers`,
       );
-      return false;
+      return undefined;
     }
-    conn.inFlight++;
-    conn.inFlightBytes += bytes;
-    return true;
+    return new Ticket(conn, this.inFlight, bytes);
   }
 
-  private settled(conn: Conn, bytes: number): void {
-    conn.inFlight--;
-    conn.inFlightBytes -= bytes;
+  /** A request whose broker call failed in a way its handler did not map: logged, answered. */
+  private failed(conn: Conn, id: Id, op: string, topic: string, err: unknown): void {
+    this.log(op, topic, err);
+    this.err(conn, id, 'unavailable', `cannot ${op === 'publish' ? 'publish' : `read ${topic}`}: ${brokerTrouble(err)}`);
   }
 
   private published(conn: Conn, id: Id, topic: string, r: PublishResult): void {
@@ -521,8 +521,15 @@ export class Hub {
     if (this.shared !== undefined) {
       if (!this.shared.ready) return this.err(conn, id, 'unavailable', `cannot read ${name}: ${this.brokerDown()}`);
       if (topic === undefined || topic.phase !== 'live') {
-        if (!this.admitInFlight(conn, id, this.budget)) return;
-        return void this.historyShared(this.shared, conn, id, name, since, limit).finally(() => this.settled(conn, this.budget));
+        const ticket = this.admitInFlight(conn, id, this.budget);
+        if (ticket === undefined) return;
+        const shared = this.shared;
+        return underTicket(
+          ticket,
+          () => this.historyShared(shared, conn, id, name, since, limit),
+          () => {},
+          (err) => this.failed(conn, id, 'history', name, err),
+        );
       }
     }
     if (topic === undefined) {
@@ -565,7 +572,7 @@ export class Hub {
         state = await shared.read(name, state.base, count, false, this.budget);
       }
     } catch (err) {
-      return this.err(conn, id, 'unavailable', `cannot read ${name}: ${messageOf(err)}`);
+      return this.err(conn, id, 'unavailable', `cannot read ${name}: ${brokerTrouble(err)}`);
     }
     if (state.epoch === null) {
       return void this.reply(
@@ -598,8 +605,15 @@ export class Hub {
   private onPresence(conn: Conn, id: Id, name: string): void {
     if (id === undefined) return;
     if (this.shared !== undefined) {
-      if (!this.admitInFlight(conn, id, PRESENCE_REPLY_BYTES)) return;
-      return void this.presenceShared(this.shared, conn, id, name).finally(() => this.settled(conn, PRESENCE_REPLY_BYTES));
+      const ticket = this.admitInFlight(conn, id, PRESENCE_REPLY_BYTES);
+      if (ticket === undefined) return;
+      const shared = this.shared;
+      return underTicket(
+        ticket,
+        () => this.presenceShared(shared, conn, id, name),
+        () => {},
+        (err) => this.failed(conn, id, 'presence', name, err),
+      );
     }
     const topic = this.topics.get(name);
     const ids = topic?.members.view() ?? new Uint32Array(0);
@@ -621,7 +635,7 @@ export class Hub {
     try {
       list = await shared.presenceList(name, PRESENCE_LIST_LIMIT);
     } catch (err) {
-      return this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${messageOf(err)}`);
+      return this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${brokerTrouble(err)}`);
     }
     const clients = list.clients.map((c) => `{"client":${jsonAscii(c.client)},"user":${JSON.stringify(c.user)}}`);
     const truncated = list.count > clients.length ? ',"truncated":true' : '';
@@ -816,7 +830,7 @@ export class Hub {
     const limit = err instanceof BrokerTopicLimitError;
     if (limit) this.metrics.topicLimitRefusals.inc();
     const code: ErrorCode = limit ? 'topic_limit' : 'unavailable';
-    const msg = `subscription to ${topic.name} failed: ${messageOf(err)}`;
+    const msg = `subscription to ${topic.name} failed: ${brokerTrouble(err)}`;
     const ids = new Map<number, Id[]>();
     for (const w of topic.waiting.splice(0)) ids.set(w.conn, [...(ids.get(w.conn) ?? []), w.id]);
     for (const id of [...topic.members.view()]) {
@@ -1024,9 +1038,9 @@ export class Hub {
     this.shared?.unfollow(topic.name);
   }
 
+  /** Why a request cannot be served now, for the client: the state only; its reason (an address, a host) is for /healthz and the log. */
   private brokerDown(): string {
-    const h = this.shared?.health();
-    return `the broker is ${h?.state ?? 'down'}${h?.reason === undefined ? '' : ` (${h.reason})`}; retry later`;
+    return `the broker is ${this.shared?.health().state ?? 'down'}; retry later`;
   }
 
   private log(op: string, topic: string, err: unknown): void {
@@ -1054,6 +1068,16 @@ export class Hub {
     if (conn.closing) return;
     this.reply(conn, encodeErrCounted(this.metrics, id, code, msg));
   }
+}
+
+/**
+ * What a client is told of a broker error. Only texts the server wrote itself (a topic limit, a
+ * timeout) pass; anything else (a socket error naming Redis's address, a Redis reply) stays in
+ * the log, the metrics and /healthz.
+ */
+function brokerTrouble(err: unknown): string {
+  if (err instanceof BrokerTopicLimitError || err instanceof BrokerTimeoutError) return err.message;
+  return 'the broker is unavailable; retry later';
 }
 
 function messageOf(err: unknown): string {
