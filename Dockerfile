@@ -43,7 +43,10 @@ COPY config/ config/
 USER node
 EXPOSE 8080
 STOPSIGNAL SIGTERM
-# fetch is built into Node 20: no curl in the image; 503 while draining marks it unhealthy
+# Liveness, not readiness: /livez answers 200 while the process serves, so a Redis outage (when
+# /healthz answers 503 on every node) does not mark every container unhealthy and get them all
+# restarted at once. Readiness for a load balancer stays /healthz (docs/deploy.md).
+# fetch is built into Node 20: no curl in the image.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.RINGCAST_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.RINGCAST_PORT||8080)+'/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "--max-semi-space-size=4", "dist/server/cli.js"]

@@ -155,7 +155,7 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
   }, START_MS);
 
   it(
-    'runs as the non-root node user, exposes 8080, stops with SIGTERM and checks /healthz',
+    'runs as the non-root node user, exposes 8080, stops with SIGTERM and checks liveness at /livez (not readiness)',
     async () => {
       const [image] = JSON.parse((await run(engine, ['image', 'inspect', IMAGE])).stdout) as {
         Config: {
@@ -171,7 +171,7 @@ describe.skipIf(!found.engine)('the ringcast image', () => {
       expect(config.User).toBe('node');
       expect(Object.keys(config.ExposedPorts)).toEqual(['8080/tcp']);
       expect(config.StopSignal).toBe('SIGTERM');
-      expect((config.Healthcheck ?? image!.Healthcheck)?.Test.join(' ')).toContain('/healthz');
+      expect((config.Healthcheck ?? image!.Healthcheck)?.Test.join(' ')).toContain('/livez');
       expect(config.Cmd).toEqual(['node', ...nodeFlags(), 'dist/server/cli.js']);
     },
     CASE_MS,
