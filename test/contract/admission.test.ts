@@ -51,7 +51,7 @@ describe.each(transports)('admission and close deadlines on the %s transport', (
   });
 
   it('refuses with 503 an upgrade whose token check ends while the drain waits for its closes', async () => {
-    await f.start({ jwtSecret: SECRET, drainTimeout: 3000, closeTimeout: 300 });
+    await f.start({ jwtSecret: SECRET, drainTimeout: 30_000, closeTimeout: 300 });
     // a client that never answers its 1001 keeps the drain waiting (until --close-timeout)
     const silent = await RawClient.handshake(f.srv.port, `/ws?token=${await token()}`);
     silent.socket.pause();
@@ -64,7 +64,7 @@ describe.each(transports)('admission and close deadlines on the %s transport', (
     hold.release();
     expect(await answer).toMatch(/^HTTP\/1\.1 503 /);
     await drained;
-    expect(Date.now() - started).toBeLessThan(2500); // not the whole --drain-timeout
+    expect(Date.now() - started).toBeLessThan(15_000); // --close-timeout, not the whole --drain-timeout
     silent.destroy();
   });
 

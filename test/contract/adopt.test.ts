@@ -14,6 +14,7 @@ import { transports } from '../helpers/server.js';
 import { configWith } from '../../server/config.js';
 import { loadAddon, nativeOptions, type Batch, type NativeRingServer } from '../../server/transport/native.js';
 import { EventKind, eventConn, eventKind, messageData, RECORD_SLOTS, requestIsUpgrade } from '../../server/transport/native.js';
+import { watchLoop } from '../helpers/loop.js';
 
 const { errno } = constants;
 const ESHUTDOWN = 108; // Linux's; not among os.constants.errno
@@ -154,22 +155,18 @@ describe.skipIf(!transports.includes('uring'))('RingServer.adopt', () => {
       const chatter = setInterval(() => {
         for (const ws of clients) if (ws.readyState === WebSocket.OPEN) ws.send('x');
       }, 1);
-      let lag = 0;
-      let last = performance.now();
-      const tick = setInterval(() => {
-        const now = performance.now();
-        lag = Math.max(lag, now - last);
-        last = now;
-      }, 5);
+      const watch = watchLoop(); // the main thread's turns, in CPU time (helpers/loop.ts)
       const began = performance.now();
       await worker.terminate();
       const terminated = performance.now() - began;
-      await Promise.race([Promise.all(closed), sleep(1000)]);
+      await Promise.race([Promise.all(closed), sleep(5000)]);
       const seen = performance.now() - began;
-      clearInterval(tick);
+      const lag = watch.stop().cpuMs;
       clearInterval(chatter);
-      expect(terminated, 'Worker.terminate() resolved within 1 s').toBeLessThan(1000);
-      expect(seen, 'every client saw its connection end within 1 s').toBeLessThan(1000);
+      // generous wall-clock bounds (a busy machine stretches them); the failure they guard
+      // against was a fatal error or a teardown of 2 s per ring, not a slow one
+      expect(terminated, 'Worker.terminate() resolved within 5 s').toBeLessThan(5000);
+      expect(seen, 'every client saw its connection end within 5 s').toBeLessThan(5000);
       expect(lag, 'the main thread went on turning').toBeLessThan(300);
       await new Promise((r) => server.close(r));
       await until(() => openFds() <= before, 2000).catch(() => undefined);
