@@ -9,11 +9,12 @@
 // resync), and only then is the broker `up`. A probe published to this node's own channel every
 // --broker-probe catches a subscription link that is connected but delivers nothing.
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import { PRESENCE, PRESENCE_LIST, PUBLISH, READ } from './scripts.js';
 import {
+  BrokerRefusedError,
   BrokerTimeoutError,
   BrokerUnavailableError,
   type BrokerEvents,
@@ -420,6 +421,7 @@ export class RedisBroker implements SharedBroker {
       return new BrokerTimeoutError(
         `the broker did not answer within ${this.options.timeoutMs} ms; a publish may have happened: retry with the same key`,
       );
+    if (err instanceof ReplyError) return new BrokerRefusedError(`the broker refused: ${message.split('\n')[0]!.slice(0, 200)}`);
     return new BrokerUnavailableError(`the broker failed: ${message.slice(0, 200)}`);
   }
 

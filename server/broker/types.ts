@@ -93,6 +93,12 @@ export class BrokerTopicLimitError extends BrokerUnavailableError {}
 /** A command the broker did not answer within --broker-timeout: a publish may have happened. */
 export class BrokerTimeoutError extends BrokerUnavailableError {}
 
+/**
+ * Redis answered with an error reply (OOM past maxmemory, READONLY on a replica, ...): its text
+ * names no address, and the client is told it, so the refusal is loud.
+ */
+export class BrokerRefusedError extends BrokerUnavailableError {}
+
 export interface SharedBroker {
   readonly name: string;
   /** connected, subscribed and caught up: requests may be served */

@@ -5,6 +5,7 @@
 // worker's queue leaves in one postMessage per turn.
 import type { Logger } from 'pino';
 import {
+  BrokerRefusedError,
   BrokerTimeoutError,
   BrokerTopicLimitError,
   BrokerUnavailableError,
@@ -435,6 +436,7 @@ function callError(err: unknown): CallError {
   const msg = err instanceof Error ? err.message : String(err);
   if (err instanceof BrokerTopicLimitError) return { kind: 'topic_limit', msg };
   if (err instanceof BrokerTimeoutError) return { kind: 'timeout', msg };
+  if (err instanceof BrokerRefusedError) return { kind: 'refused', msg };
   if (err instanceof BrokerUnavailableError) return { kind: 'unavailable', msg };
   return { kind: 'internal', msg };
 }

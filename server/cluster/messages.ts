@@ -15,7 +15,7 @@ export type Call =
 export type CallResult = Published | TopicState | PresenceList | { contentType: string; text: string } | undefined;
 
 /** Why a call failed, so the worker rethrows the broker's error class. */
-export type CallError = { kind: 'unavailable' | 'timeout' | 'topic_limit' | 'internal'; msg: string };
+export type CallError = { kind: 'unavailable' | 'timeout' | 'refused' | 'topic_limit' | 'internal'; msg: string };
 
 export type PresenceOp = 'join' | 'leave' | 'refresh';
 

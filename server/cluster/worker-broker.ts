@@ -4,6 +4,7 @@
 // publishing one included, delivers what comes back, checked for order.
 import type { MessagePort } from 'node:worker_threads';
 import {
+  BrokerRefusedError,
   BrokerTimeoutError,
   BrokerTopicLimitError,
   BrokerUnavailableError,
@@ -181,6 +182,7 @@ export class WorkerBroker implements SharedBroker {
 function errorOf(e: CallError): Error {
   if (e.kind === 'topic_limit') return new BrokerTopicLimitError(e.msg);
   if (e.kind === 'timeout') return new BrokerTimeoutError(e.msg);
+  if (e.kind === 'refused') return new BrokerRefusedError(e.msg);
   if (e.kind === 'unavailable') return new BrokerUnavailableError(e.msg);
   return new Error(e.msg);
 }

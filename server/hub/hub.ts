@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { allowed } from '../auth/permissions.js';
 import {
+  BrokerRefusedError,
   BrokerTimeoutError,
   BrokerTopicLimitError,
   BrokerUnavailableError,
@@ -1072,11 +1073,11 @@ export class Hub {
 
 /**
  * What a client is told of a broker error. Only texts the server wrote itself (a topic limit, a
- * timeout) pass; anything else (a socket error naming Redis's address, a Redis reply) stays in
+ * timeout) and Redis's own error replies (OOM: they name no address) pass; anything else (a socket error naming Redis's address, a Redis reply) stays in
  * the log, the metrics and /healthz.
  */
 function brokerTrouble(err: unknown): string {
-  if (err instanceof BrokerTopicLimitError || err instanceof BrokerTimeoutError) return err.message;
+  if (err instanceof BrokerTopicLimitError || err instanceof BrokerTimeoutError || err instanceof BrokerRefusedError) return err.message;
   return 'the broker is unavailable; retry later';
 }
 

@@ -46,6 +46,8 @@ describeWithRedis.each(transports)('a hostile client on the redis broker (%s tra
       brokerPrefix: `a${process.pid}-${transport}-${++n}`,
       maxPayload: 128 * 1024,
       brokerProbe: 0,
+      // the paused link must outlast the flood on a busy machine: nothing may time out meanwhile
+      brokerTimeout: 60_000,
     });
     nodes.push(a);
     const flood = await open(a);
