@@ -15,7 +15,11 @@ export interface ErrRule {
 
 export const errRules: readonly ErrRule[] = [
   { code: 'unavailable', action: 'retry', meaning: 'the broker (Redis) is unreachable or the node is draining: it passes' },
-  { code: 'rate_limited', action: 'retry', meaning: 'too many requests waiting on this connection: they drain' },
+  {
+    code: 'rate_limited',
+    action: 'retry',
+    meaning: 'over --rate-limit, or too many requests waiting for the broker on this connection: it drains',
+  },
   {
     code: 'topic_limit',
     action: 'retry',
