@@ -78,6 +78,30 @@ describeWithRedis.each(transports)('a subscription refused while Redis is down (
     expect(got).toEqual(['from another', 'my own']);
   }, 40_000);
 
+  it('requests refused while Redis is down: reads and keyed publishes are asked again until Redis is back, an unkeyed publish rejects at once', async () => {
+    const prefix = `sr${process.pid}-${transport}-${++n}`;
+    const a = await node(r.redis.url, prefix);
+    const c = client(a.url);
+    const got: unknown[] = [];
+    await c.subscribe('desk', (d) => got.push(d)).subscribed;
+    await r.redis.kill();
+    await eventually('/healthz 503', async () => (await health(a)) === 503);
+
+    await expect(c.publish('desk', 'unkeyed')).rejects.toMatchObject({ code: 'server', serverCode: 'unavailable' });
+    let keyedDone = false;
+    const keyed = c.publish('desk', 'keyed', { key: 'k-1', timeout: 30_000 }).finally(() => (keyedDone = true));
+    const history = c.history('desk', { timeout: 30_000 });
+    const presence = c.presence('desk', { timeout: 30_000 });
+    await sleep(1500); // refused several times meanwhile
+    expect(keyedDone).toBe(false);
+    await r.redis.restart();
+    expect(await keyed).toMatchObject({ seq: expect.any(Number) });
+    await until(() => got.includes('keyed'), 10_000);
+    expect(await history).toMatchObject({ topic: 'desk', epoch: expect.any(String) });
+    expect((await presence).count).toBeGreaterThanOrEqual(0);
+    expect(got).toEqual(['keyed']); // delivered once; the unkeyed refusal was never published
+  }, 40_000);
+
   it('a node restarted while Redis is unreachable: the re-subscribe is refused, then recovers its position and misses nothing acked', async () => {
     const prefix = `sr${process.pid}-${transport}-${++n}`;
     const link = await CutProxy.start(r.redis.port); // node A's link to Redis
