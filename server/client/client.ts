@@ -1,10 +1,13 @@
 // RingcastClient: one WebSocket to a ringcast server that reconnects by itself (exponential
 // backoff with full jitter, at once when a browser comes back online or a token was renewed),
 // renews every subscription with since + epoch so no message is lost or seen twice, detects a
-// silently dead link with a client-level ping, and settles every request explicitly.
+// silently dead link with a client-level ping, and settles every request explicitly. A refusal
+// that passes (the broker is down ...) is retried with the same backoff; one that cannot pass is
+// reported. Nothing waits forever, and no subscription is silently dead while the link is up.
 import { backoffDelay } from './backoff.js';
 import { closeAction, refusalAction, type CloseAction } from './close-codes.js';
 import { Emitter } from './emitter.js';
+import { errAction } from './err-codes.js';
 import { RingcastError } from './errors.js';
 import { socketFactory, type SocketFactory, type SocketLike } from './socket.js';
 import {
@@ -14,6 +17,7 @@ import {
   type RecoveryInfo,
   type SubscribeOptions,
   type SubscriptionHost,
+  type SubscriptionStateChange,
 } from './subscription.js';
 
 export interface ClientOptions {
@@ -26,7 +30,7 @@ export interface ClientOptions {
   maxDelay?: number;
   /** heartbeat period (ms): a link silent for two periods is dropped and reconnected; 0 = off */
   pingInterval?: number;
-  /** how long publish, history and presence wait (ms) for a connection and their answer, in all */
+  /** how long publish, history and presence wait (ms) for a connection and their answer, in all; and a sub for its answer */
   requestTimeout?: number;
   /** how long close() waits (ms) for the closing handshake before it drops the link */
   closeTimeout?: number;
@@ -53,6 +57,8 @@ export interface ClientEvents extends Record<string, unknown> {
   error: RingcastError;
   /** after a resubscribe: whether the subscription recovered what it missed */
   recovery: RecoveryInfo;
+  /** every state change of every subscription (also emitted on the subscription): retrying, failed ... */
+  subscription: SubscriptionStateChange;
 }
 
 export interface PublishOptions {
@@ -72,10 +78,16 @@ export interface PublishResult {
 }
 
 export interface HistoryResult {
+  topic: string;
+  /** the topic's current seq (0 for a topic that does not exist) */
   seq: number;
+  /** the topic's epoch; null for a topic that does not exist */
   epoch: string | null;
+  /** false: messages after `since` are no longer retained (the page starts at the oldest retained one) */
   recovered: boolean;
+  /** at most `limit`, oldest first */
   messages: { seq: number; data: unknown }[];
+  /** another page follows: ask again with `since` = the last message's seq */
   more: boolean;
 }
 
@@ -90,9 +102,16 @@ const MAX_SENDS = 3;
 
 interface Pending {
   body: Record<string, unknown>;
-  /** re-sent after a reconnect when its answer was lost (reads, keyed publishes) */
+  /** re-sent after a reconnect when its answer was lost, and after a refusal that passes (reads, keyed publishes) */
   retry: boolean;
   sends: number;
+  /** links that dropped while it was in flight */
+  drops: number;
+  /** transient refusals so far (the backoff's exponent) and the last one, for the timeout's message */
+  refusals: number;
+  refusal: string | undefined;
+  /** waiting out a backoff after a refusal */
+  again: ReturnType<typeof setTimeout> | undefined;
   resolve(ack: Record<string, unknown>): void;
   reject(err: RingcastError): void;
   timer: ReturnType<typeof setTimeout>;
@@ -119,6 +138,8 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
   private outbox: Pending[] = [];
   /** requests sent on the current connection, by id */
   private readonly inflight = new Map<number, Pending>();
+  /** requests refused for a reason that passes, waiting out their backoff */
+  private readonly backingOff = new Set<Pending>();
   private closing: Promise<void> | undefined;
   /** when the last 4001 made it fetch a new token (ms since the epoch) */
   private lastRefresh = 0;
@@ -188,7 +209,7 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
     clearTimeout(this.retryTimer);
     this.stopHeartbeat();
     this.failAll(err);
-    for (const sub of this.subs.values()) sub.onError(err);
+    for (const sub of this.subs.values()) sub.end(err);
     this.subs.clear();
     const ws = this.ws;
     this.ws = undefined;
@@ -265,8 +286,10 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
     this.ws = undefined;
     this.stopHeartbeat();
     this.subAcks.clear();
+    for (const sub of this.subs.values()) sub.unlinked();
     for (const [, p] of this.inflight) {
-      if (p.retry && p.sends < MAX_SENDS) this.outbox.push(p);
+      p.drops++;
+      if (p.retry && p.drops < MAX_SENDS) this.outbox.push(p);
       else if (p.body.op === 'pub')
         this.settle(
           p,
@@ -381,19 +404,57 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
       this.subAcks.delete(id);
       const { sub, kind } = subAck;
       if (!sub.active || this.subs.get(sub.topic) !== sub) return;
-      if (f.op === 'err') {
-        if (kind === 'presence') return;
-        this.subs.delete(sub.topic);
-        return sub.onError(new RingcastError('server', `subscribe to ${sub.topic} refused: ${String(f.msg)}`, f.code as string));
+      if (kind === 'presence') {
+        if (f.op === 'ack') return sub.snapshot((f.clients as Member[]) ?? []);
+        // without the snapshot join/leave events are not applied: a refusal that passes is read again
+        if (errAction(f.code as string) !== 'retry') return;
+        sub.timer = setTimeout(
+          () => {
+            sub.timer = undefined;
+            if (sub.state === 'subscribed' && this.subs.get(sub.topic) === sub) this.readPresence(sub);
+          },
+          backoffDelay(sub.presenceRefusals++, this.opts.minDelay, this.opts.maxDelay),
+        );
+        return;
       }
-      if (kind === 'sub') return sub.onAck(f as never);
-      return sub.snapshot((f.clients as Member[]) ?? []);
+      clearTimeout(sub.timer);
+      sub.timer = undefined;
+      if (f.op === 'ack') return sub.onAck(f as never);
+      return this.subRefused(sub, f.code as string, String(f.msg));
     }
     const p = this.inflight.get(id);
     if (p === undefined) return; // a ping's ack, or an answer after its timeout
     this.inflight.delete(id);
-    if (f.op === 'err') this.settle(p, new RingcastError('server', String(f.msg), f.code as string));
-    else this.settle(p, undefined, f);
+    if (f.op !== 'err') return this.settle(p, undefined, f);
+    const err = new RingcastError('server', String(f.msg), f.code as string);
+    if (!p.retry || errAction(f.code as string) !== 'retry') return this.settle(p, err);
+    // idempotent (a read, a keyed publish): asked again after a backoff, within its timeout
+    p.refusal = `${String(f.code)}: ${String(f.msg)}`;
+    const delay = backoffDelay(p.refusals++, this.opts.minDelay, this.opts.maxDelay);
+    this.backingOff.add(p);
+    p.again = setTimeout(() => {
+      p.again = undefined;
+      this.backingOff.delete(p);
+      if (this.stateValue === 'connected') this.transmit(p);
+      else this.outbox.push(p);
+    }, delay);
+  }
+
+  /**
+   * A sub refused: one that passes is sent again after the backoff (a reconnect sends it at once),
+   * keeping its position; one that cannot pass fails the subscription where the app sees it.
+   */
+  private subRefused(sub: Subscription, code: string, msg: string): void {
+    if (errAction(code) === 'fail') {
+      this.subs.delete(sub.topic); // the topic is free for a new subscribe(), e.g. with a better token
+      return sub.fail(new RingcastError('server', `subscribe to ${sub.topic} refused: ${msg}`, code));
+    }
+    const delay = backoffDelay(sub.refusals, this.opts.minDelay, this.opts.maxDelay);
+    sub.timer = setTimeout(() => {
+      sub.timer = undefined;
+      if (this.stateValue === 'connected' && this.subs.get(sub.topic) === sub) this.sendSub(sub);
+    }, delay);
+    sub.retrying(code, msg, delay);
   }
 
   // ---- requests ----
@@ -405,15 +466,20 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
         body,
         retry,
         sends: 0,
+        drops: 0,
+        refusals: 0,
+        refusal: undefined,
+        again: undefined,
         resolve,
         reject,
         timer: setTimeout(() => {
           const sent = p.sends > 0 && body.op === 'pub';
+          const refused = p.refusal === undefined ? '' : ` (last refusal: ${p.refusal})`;
           this.settle(
             p,
             new RingcastError(
               sent ? 'outcome_unknown' : 'timeout',
-              sent ? `no ack within ${timeout} ms: the publish may or may not have happened` : `no answer within ${timeout} ms`,
+              (sent ? `no ack within ${timeout} ms: the publish may or may not have happened` : `no answer within ${timeout} ms`) + refused,
             ),
           );
         }, timeout),
@@ -432,6 +498,8 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
 
   private settle(p: Pending, err: RingcastError | undefined, ack?: Record<string, unknown>): void {
     clearTimeout(p.timer);
+    clearTimeout(p.again);
+    this.backingOff.delete(p);
     this.outbox = this.outbox.filter((q) => q !== p);
     for (const [id, q] of this.inflight) if (q === p) this.inflight.delete(id);
     if (err !== undefined) p.reject(err);
@@ -439,13 +507,20 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
   }
 
   private failAll(err: RingcastError): void {
-    for (const p of [...this.outbox, ...this.inflight.values()]) this.settle(p, err);
+    for (const p of [...this.outbox, ...this.inflight.values(), ...this.backingOff]) this.settle(p, err);
   }
 
   private sendSub(sub: Subscription): void {
     const id = this.nextId++;
     this.subAcks.set(id, { sub, kind: 'sub' });
     this.ws!.send(sub.request(id));
+    // the server answers every sub; one that is not answered (dropped by its message rate limit)
+    // must not leave the subscription waiting while the link is up
+    sub.timer = setTimeout(() => {
+      sub.timer = undefined;
+      if (!this.subAcks.delete(id)) return;
+      this.subRefused(sub, 'timeout', `no answer within ${this.opts.requestTimeout} ms`);
+    }, this.opts.requestTimeout);
   }
 
   // ---- SubscriptionHost ----
@@ -459,6 +534,11 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
   }
 
   /** @internal */
+  subscriptionChanged(change: SubscriptionStateChange): void {
+    this.emit('subscription', change);
+  }
+
+  /** @internal */
   report(info: RecoveryInfo): void {
     this.emit('recovery', info);
     this.subs.get(info.topic)?.options.onRecovery?.(info);
@@ -468,7 +548,7 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
   async unsubscribeSub(sub: Subscription): Promise<void> {
     if (this.subs.get(sub.topic) !== sub) return;
     this.subs.delete(sub.topic);
-    sub.active = false;
+    sub.end(new RingcastError('unsubscribed', `unsubscribed from ${sub.topic} before it was subscribed`));
     if (this.stateValue !== 'connected') return; // the next connection does not subscribe it
     await this.request({ op: 'unsub', topic: sub.topic }, false).then(
       () => undefined,

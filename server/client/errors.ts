@@ -13,6 +13,8 @@ export type ClientErrorCode =
   | 'token_expired'
   /** the server refused the connection for good (a close code or HTTP status that retrying cannot fix) */
   | 'refused'
+  /** unsubscribe() before the subscription's first ack (its `subscribed` rejects with it) */
+  | 'unsubscribed'
   /** subscribe() on a topic this client is subscribed to already */
   | 'already_subscribed';
 

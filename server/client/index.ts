@@ -11,6 +11,16 @@ export type {
   StateChange,
 } from './client.js';
 export { Subscription } from './subscription.js';
-export type { Member, MessageMeta, RecoveryInfo, SubscribeOptions, SubscribeResult } from './subscription.js';
+export type {
+  Member,
+  MessageMeta,
+  RecoveryInfo,
+  SubscribeOptions,
+  SubscribeResult,
+  SubscriptionEvents,
+  SubscriptionState,
+  SubscriptionStateChange,
+} from './subscription.js';
+export { errAction, errRules, type ErrAction, type ErrRule } from './err-codes.js';
 export { RingcastError, type ClientErrorCode } from './errors.js';
 export { closeAction, closeRules, type CloseAction, type CloseRule } from './close-codes.js';

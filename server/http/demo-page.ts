@@ -1,7 +1,9 @@
 // The chat page of --demo: a message list with history on join, a presence list fed by
-// join/leave events, a connection badge and a notice of what a reconnect recovered. It imports
-// the client module the server serves at /demo/client/. Hooks tests rely on: the input #message,
-// the button #send, data-seq on every message element, #status, #notice and #members.
+// join/leave events, a connection badge, the room's own state beside it (a connected link can
+// still carry a room the server refused: retrying or refused for good), and a notice of what a
+// reconnect recovered. It imports the client module the server serves at /demo/client/. Hooks
+// tests rely on: the input #message, the button #send, data-seq on every message element,
+// #status, #room-state, #notice and #members.
 
 export function demoPage(wsPath: string): string {
   return `<!doctype html>
@@ -19,6 +21,10 @@ export function demoPage(wsPath: string): string {
   #status[data-state="connected"] { background: #1f9d55; }
   #status[data-state="connecting"], #status[data-state="disconnected"] { background: #d68910; }
   #status[data-state="closed"] { background: #c0392b; }
+  #room-state { font-size: 13px; }
+  #room-state[data-state="subscribed"] { color: #7dcea0; }
+  #room-state[data-state="retrying"] { color: #f5b041; }
+  #room-state[data-state="failed"] { color: #ff7b6b; font-weight: 600; }
   main { display: grid; grid-template-columns: 1fr 220px; min-height: 0; }
   #messages { list-style: none; margin: 0; padding: 12px 16px; overflow-y: auto; }
   #messages li { margin: 4px 0; }
@@ -37,7 +43,7 @@ export function demoPage(wsPath: string): string {
 </style>
 </head>
 <body>
-<header><h1>ringcast chat · <span id="room"></span></h1><span id="me"></span><span id="status" data-state="connecting">connecting</span></header>
+<header><h1>ringcast chat · <span id="room"></span></h1><span id="me"></span><span id="room-state" role="status" data-state="subscribing">joining the room…</span><span id="status" data-state="connecting">connecting</span></header>
 <main>
   <div style="display:flex;flex-direction:column;min-height:0">
     <p id="notice" role="status"></p>
@@ -57,7 +63,8 @@ $('room').textContent = room;
 $('me').textContent = name;
 document.title = 'ringcast chat · ' + room;
 
-const client = new RingcastClient((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + ${JSON.stringify(wsPath)}, { pingInterval: 5000, minDelay: 200, maxDelay: 3000 });
+const token = params.get('token') || undefined; // for a server run with auth
+const client = new RingcastClient((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + ${JSON.stringify(wsPath)}, { token, pingInterval: 5000, minDelay: 200, maxDelay: 3000 });
 window.ringcast = client;
 
 client.on('state', (s) => {
@@ -116,11 +123,28 @@ const sub = client.subscribe('chat.' + room, (data, { seq }) => {
     renderMembers(sub);
     if (!mine.has(m.client)) line('event', [['', label(m) + ' left']]);
   },
+  // recovered:false is the SDK's word for a real gap (the server could not replay it, or the
+  // topic's sequence restarted): the only case that says messages may be missing
   onRecovery: (r) => {
     $('notice').textContent = r.recovered
       ? 'reconnected: ' + r.count + ' message' + (r.count === 1 ? '' : 's') + ' recovered'
-      : 'reconnected: some messages could not be recovered (the gap was longer than the history kept)';
+      : 'some messages could not be recovered (' +
+        (r.epochChanged ? 'the room restarted on the server' : 'the gap was longer than the history kept') + ')';
   },
+});
+
+// the room's own state: the link can be up while the server refuses this room
+const roomText = {
+  subscribing: () => 'joining the room…',
+  subscribed: () => 'live',
+  retrying: (s) => 'waiting for the server: ' + s.code + ', retrying',
+  failed: (s) => 'this room refused you: ' + s.code + (s.reason ? ' (' + s.reason + ')' : ''),
+  unsubscribed: () => 'left the room',
+};
+sub.on('state', (s) => {
+  $('room-state').dataset.state = s.state;
+  $('room-state').textContent = roomText[s.state](s);
+  $('message').disabled = $('send').disabled = s.state === 'failed';
 });
 
 $('form').addEventListener('submit', async (e) => {

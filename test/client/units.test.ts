@@ -3,6 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../server/client/backoff.js';
 import { closeAction, refusalAction } from '../../server/client/close-codes.js';
+import { errAction, errRules } from '../../server/client/err-codes.js';
+import { errors } from '../../server/protocol/errors.js';
 import { RingcastClient, type StateChange } from '../../server/client/index.js';
 import { IdempotencyStore } from '../../server/hub/idempotency.js';
 import { until } from '../helpers/client.js';
@@ -15,6 +17,23 @@ describe('the backoff', () => {
     expect(backoffDelay(3, 100, 5000, () => 0.5)).toBe(400);
     expect(backoffDelay(10, 100, 5000, () => 0.999)).toBe(4995);
     expect(backoffDelay(5000, 100, 5000, () => 0)).toBe(0);
+  });
+});
+
+describe('the err-code actions', () => {
+  it('classes every err code the server can send, retrying only what passes by itself', () => {
+    // answered over HTTP or by closing the link, never as an err frame to a request
+    const notFrames = ['bad_target', 'bad_handshake', 'bad_version', 'upgrade_required', 'not_found', 'method_not_allowed'];
+    notFrames.push('unsupported_media_type', 'headers_too_large', 'slow_consumer', 'token_expired');
+    const known = new Set(errRules.map((r) => r.code));
+    expect(Object.keys(errors).filter((c) => !notFrames.includes(c) && !known.has(c))).toEqual([]);
+    expect(['unavailable', 'rate_limited', 'topic_limit', 'timeout'].map(errAction)).toEqual(['retry', 'retry', 'retry', 'retry']);
+    expect(['forbidden', 'bad_topic', 'too_many_topics', 'a_code_from_a_newer_server'].map(errAction)).toEqual([
+      'fail',
+      'fail',
+      'fail',
+      'fail',
+    ]);
   });
 });
 
