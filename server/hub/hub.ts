@@ -239,7 +239,7 @@ export class Hub {
     const conn = this.conn(id);
     if (conn === undefined || conn.closing) return;
     this.metrics.messagesIn.inc();
-    if (conn.limiter !== undefined && !this.admit(conn, data.length)) return;
+    if (conn.limiter !== undefined && !this.admit(conn, data)) return;
     if (isBinary) {
       this.reply(
         conn,
@@ -267,8 +267,8 @@ export class Hub {
   }
 
   /** Applies the connection's rate limits; false when the message is refused. */
-  private admit(conn: Conn, size: number): boolean {
-    const verdict = conn.limiter!.check(size, performance.now());
+  private admit(conn: Conn, data: Buffer): boolean {
+    const verdict = conn.limiter!.check(data.length, performance.now());
     if (verdict === 'ok') return true;
     if (verdict === 'abusive') {
       this.metrics.rateLimitCloses.inc();
@@ -276,7 +276,12 @@ export class Hub {
       return false;
     }
     this.metrics.rateLimited.inc();
-    this.err(conn, undefined, 'rate_limited', 'message rate limit exceeded; slow down');
+    // answered with the request's id, so a client knows which request was dropped and can send
+    // it again (an unanswered unsub would leave it subscribed); the scan costs what receiving
+    // the message did, and --rate-limit-bytes bounds both
+    const parsed = parseRequest(data);
+    const id = parsed.ok ? parsed.req.id : parsed.err.id;
+    this.err(conn, id, 'rate_limited', 'message rate limit exceeded; slow down');
     return false;
   }
 

@@ -209,7 +209,11 @@ describe.each(transports)('auth and abuse limits on the %s transport', (transpor
       const replies = [];
       for (let i = 0; i < 8; i++) replies.push(await c.next());
       expect(replies.filter((r) => r.op === 'ack').length).toBeGreaterThanOrEqual(5);
-      expect(replies.filter((r) => r.op === 'err' && r.code === 'rate_limited').length).toBeGreaterThanOrEqual(1);
+      const limited = replies.filter((r) => r.op === 'err' && r.code === 'rate_limited');
+      expect(limited.length).toBeGreaterThanOrEqual(1);
+      // each refusal names the request it dropped: every id is answered once, ack or err
+      expect(limited.every((r) => typeof r.id === 'number')).toBe(true);
+      expect(replies.map((r) => r.id).sort()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
       await sleep(1100);
       expect(await c.request({ op: 'sub', topic: 't', id: 99 })).toMatchObject({ op: 'ack' });
     });
