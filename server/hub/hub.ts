@@ -1002,7 +1002,13 @@ export class Hub {
   /** The periodic check: a broker seq ahead of ours twice in a row is a lost message (or a new epoch). */
   private checkTop(name: string, seq: number, epoch: string | null): void {
     const topic = this.topics.get(name);
-    if (topic === undefined || topic.phase !== 'live' || epoch === null) return;
+    if (topic === undefined || topic.phase !== 'live') return;
+    if (epoch === null) {
+      // the record is gone under subscribers that knew it (evicted by Redis, or Redis lost it):
+      // they are told now, not at the next publish
+      if (topic.epoch !== '') void this.repair(topic);
+      return;
+    }
     if (epoch !== topic.epoch || (seq > topic.seq && topic.brokerAhead !== 0 && topic.seq < topic.brokerAhead)) {
       topic.brokerAhead = 0;
       void this.repair(topic);
