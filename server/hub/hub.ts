@@ -781,8 +781,9 @@ export class Hub {
     try {
       await shared.follow(topic.name);
       if (topic.dropped) return;
-      // a subscription makes no record in the broker: a topic never published has epoch "" here
-      state = await this.readCopy(shared, topic.name, 'newest', false);
+      // a subscription makes no record in Redis: a topic never published has epoch "" here. The
+      // in-process broker of --workers keeps making one (its --max-topics counts subscriptions)
+      state = await this.readCopy(shared, topic.name, 'newest', shared.name === 'memory');
     } catch (err) {
       if (topic.dropped) return;
       return this.syncFailed(topic, err);
