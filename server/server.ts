@@ -189,6 +189,8 @@ export function makeBroker(config: Config, metrics: Metrics, log: Logger): Share
       historyTtlMs: config.historyTtl * 1000,
       idempotencyTtlMs: config.idempotencyTtl * 1000,
       presenceTtlMs: config.presenceTtl * 1000,
+      maxTopics: config.maxTopics,
+      maxHistoryBytes: config.maxHistoryBytes,
     },
     metrics,
     log.child({ broker: 'redis' }),

@@ -8,14 +8,21 @@
 // again in batches and awaited, the hub checks every topic it holds against Redis (catch-up or
 // resync), and only then is the broker `up`. A probe published to this node's own channel every
 // --broker-probe catches a subscription link that is connected but delivers nothing.
+//
+// Before serving a Redis run it has not served yet (a first start, a Redis restart), the node
+// confirms the prefix's data with the CONFIRM script: the highest watermark it saw under the run
+// before tells whether Redis lost publishes (then every epoch is renewed) or not (every epoch
+// stays). Errors it answers requests with name no host, port or address: those go to the log,
+// the metrics and /healthz only.
 import { randomBytes } from 'node:crypto';
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
-import { PRESENCE, PRESENCE_LIST, PUBLISH, READ } from './scripts.js';
+import { CONFIRM, PRESENCE, PRESENCE_LIST, PUBLISH, READ, SWEEP, TOUCH } from './scripts.js';
 import {
   BrokerRefusedError,
   BrokerTimeoutError,
+  BrokerTopicLimitError,
   BrokerUnavailableError,
   type BrokerEvents,
   type BrokerHealth,
@@ -33,6 +40,10 @@ const RESUBSCRIBE_BATCH = 500;
 const CHECK_BATCH = 1000;
 /** Longest pause between reconnect attempts (ms). */
 const MAX_RECONNECT_DELAY_MS = 1000;
+/** Records the periodic sweep looks at per probe. */
+const SWEEP_BATCH = 1000;
+/** Pause between confirmations while no node can vouch for a restarted Redis's data (ms). */
+const CONFIRM_RETRY_MS = 100;
 
 export interface RedisBrokerOptions {
   target: RedisTarget;
@@ -49,11 +60,27 @@ export interface RedisBrokerOptions {
   idempotencyTtlMs: number;
   /** --presence-ttl (ms) */
   presenceTtlMs: number;
+  /** --max-topics: topic records in Redis over all nodes */
+  maxTopics: number;
+  /** --max-history-bytes: retained bytes in Redis over all nodes */
+  maxHistoryBytes: number;
 }
 
+/** How the node confirmed a Redis run's data (CONFIRM). */
+type Verdict = 'new' | 'kept' | 'renewed' | 'unknown';
+
 interface Commands {
-  rcPublish(meta: string, stream: string, key: string, ...args: (string | Buffer | number)[]): Promise<[number, string, number, number]>;
+  rcPublish(
+    meta: string,
+    stream: string,
+    keys: string,
+    kx: string,
+    ...args: (string | Buffer | number)[]
+  ): Promise<[number, string, number, number, number]>;
   rcReadBuffer(meta: string, stream: string, ...args: (string | number)[]): Promise<(Buffer | number | null)[]>;
+  rcConfirm(...args: (string | number)[]): Promise<[Verdict, number]>;
+  rcSweep(...args: (string | number)[]): Promise<number>;
+  rcTouch(...args: string[]): Promise<number>;
   rcPresence(pz: string, pi: string, ...args: (string | number)[]): Promise<number>;
   rcPresenceList(pz: string, pi: string, limit: number): Promise<(string | number)[]>;
 }
@@ -71,6 +98,9 @@ export class RedisBroker implements SharedBroker {
   /** topics whose channel this node wants subscribed */
   private readonly followed = new Set<string>();
   private runId = '';
+  /** the Redis run whose data this node last confirmed, and the highest watermark it saw since */
+  private confirmedRun = '';
+  private seenWm = 0;
   private readonly linkUp = { command: false, subscriber: false };
   /** bumped on every outage, so a recovery that an outage interrupted does not mark the broker up */
   private generation = 0;
@@ -110,8 +140,11 @@ export class RedisBroker implements SharedBroker {
     };
     this.cmd = new Redis({ ...common, connectionName: `ringcast-${this.nodeId}-cmd` }) as Redis & Commands;
     this.sub = new Redis({ ...common, connectionName: `ringcast-${this.nodeId}-sub` });
-    this.cmd.defineCommand('rcPublish', { numberOfKeys: 3, lua: PUBLISH });
+    this.cmd.defineCommand('rcPublish', { numberOfKeys: 4, lua: PUBLISH });
     this.cmd.defineCommand('rcRead', { numberOfKeys: 2, lua: READ });
+    this.cmd.defineCommand('rcConfirm', { numberOfKeys: 0, lua: CONFIRM });
+    this.cmd.defineCommand('rcSweep', { numberOfKeys: 0, lua: SWEEP });
+    this.cmd.defineCommand('rcTouch', { numberOfKeys: 0, lua: TOUCH });
     this.cmd.defineCommand('rcPresence', { numberOfKeys: 2, lua: PRESENCE });
     this.cmd.defineCommand('rcPresenceList', { numberOfKeys: 2, lua: PRESENCE_LIST });
     this.nodeChannel = `${options.prefix}:node:${this.nodeId}`;
@@ -193,6 +226,7 @@ export class RedisBroker implements SharedBroker {
     try {
       const info = await this.cmd.info('server');
       this.runId = /run_id:(\w+)/.exec(info)?.[1] ?? '';
+      if (this.runId !== this.confirmedRun && !(await this.confirm(generation))) return;
       const channels = [this.nodeChannel, ...[...this.followed].map((t) => this.channel(t))];
       for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
         await this.sub.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
@@ -212,6 +246,45 @@ export class RedisBroker implements SharedBroker {
       // both links look connected but recovery failed (a timeout): start over on a fresh link
       this.sub.disconnect(true);
     }
+  }
+
+  /**
+   * Confirms the data of the Redis run this node just connected to (scripts.ts CONFIRM). When it
+   * saw nothing of the run before (it started after Redis restarted), it waits for a node that
+   * did to vouch, for at most twice --broker-timeout; then it renews every epoch: nobody can say
+   * that nothing was lost. False when an outage interrupted it.
+   */
+  private async confirm(generation: number): Promise<boolean> {
+    const deadline = Date.now() + 2 * Math.max(this.options.timeoutMs, 1000);
+    for (;;) {
+      const force = Date.now() >= deadline ? '1' : '0';
+      const [verdict, wm] = await this.cmd.rcConfirm(
+        this.options.prefix,
+        this.runId,
+        this.confirmedRun,
+        this.seenWm,
+        this.freshEpoch(),
+        force,
+      );
+      if (generation !== this.generation) return false;
+      if (verdict !== 'unknown') {
+        if (verdict === 'renewed' || (verdict === 'new' && this.confirmedRun !== ''))
+          this.log.warn(
+            { event: 'broker_epochs_renewed', broker: this.name, verdict, seen: this.seenWm, redis: Number(wm), runId: this.runId },
+            'redis lost data (or none of it could be vouched for): every topic gets a new epoch',
+          );
+        this.confirmedRun = this.runId;
+        this.seenWm = Math.max(this.seenWm, Number(wm));
+        return true;
+      }
+      await sleep(CONFIRM_RETRY_MS);
+      if (generation !== this.generation) return false;
+    }
+  }
+
+  /** A watermark Redis reported under the confirmed run. */
+  private saw(wm: number): void {
+    if (wm > this.seenWm) this.seenWm = wm;
   }
 
   /**
@@ -236,6 +309,7 @@ export class RedisBroker implements SharedBroker {
       if (generation === this.generation && /timed out/i.test(String(err))) this.stale('command', Date.now() - now);
     });
     void this.checkTops();
+    this.cmd.rcSweep(this.options.prefix, this.ttlMs(), SWEEP_BATCH).catch((err: unknown) => this.error('sweep', err));
   }
 
   private stale(link: Link, waitedMs: number): void {
@@ -252,14 +326,17 @@ export class RedisBroker implements SharedBroker {
    */
   private async checkTops(): Promise<void> {
     const all = [...this.events.held()];
-    if (all.length === 0) return;
     if (this.checkCursor >= all.length) this.checkCursor = 0;
     const topics = all.slice(this.checkCursor, this.checkCursor + CHECK_BATCH);
     this.checkCursor += topics.length;
+    const run = this.confirmedRun;
     const pipeline = this.cmd.pipeline();
+    // the watermark too: what this node can vouch for after a restart is at most a probe old
+    pipeline.get(`${this.options.prefix}:wm`);
     for (const t of topics) pipeline.hmget(this.key(t, 'meta'), 's', 'e');
     try {
-      const results = (await pipeline.exec()) ?? [];
+      const [wm, ...results] = (await pipeline.exec()) ?? [];
+      if (wm !== undefined && wm[0] === null && run === this.confirmedRun && this.state === 'up') this.saw(Number(wm[1] ?? 0));
       results.forEach(([err, value], i) => {
         if (err !== null) return;
         const [s, e] = value as [string | null, string | null];
@@ -312,23 +389,32 @@ export class RedisBroker implements SharedBroker {
     this.mustBeUp();
     const o = this.options;
     const keyed = key !== undefined && o.idempotencyTtlMs > 0;
+    const run = this.runId;
     try {
-      const [seq, epoch, duplicate, nodes] = await this.cmd.rcPublish(
+      const [seq, epoch, duplicate, nodes, wm] = await this.cmd.rcPublish(
         this.key(topic, 'meta'),
         this.key(topic, 'stream'),
-        keyed ? this.key(topic, `key:${key}`) : this.key(topic, 'key'),
+        this.key(topic, 'keys'),
+        this.key(topic, 'kx'),
+        o.prefix,
+        topic,
         Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-        this.runId,
+        run,
         this.freshEpoch(),
         o.history,
-        Math.max(o.historyTtlMs, 1000),
-        this.metaTtlMs(),
+        this.ttlMs(),
+        o.maxTopics,
+        o.maxHistoryBytes,
         `${this.nodeId}/${origin}`,
+        keyed ? key : '',
         keyed ? o.idempotencyTtlMs : 0,
         this.channel(topic),
       );
+      if (run === this.confirmedRun) this.saw(Number(wm));
       return { seq: Number(seq), epoch: String(epoch), duplicate: Number(duplicate) === 1, nodes: Number(nodes) };
     } catch (err) {
+      if (/RINGCAST_TOPIC_LIMIT/.test(String(err)))
+        throw new BrokerTopicLimitError(`cannot publish to ${topic}: ${o.maxTopics} topics exist, all with subscribers`);
       throw this.failure('publish', err);
     }
   }
@@ -346,8 +432,11 @@ export class RedisBroker implements SharedBroker {
   unfollow(topic: string): void {
     if (!this.followed.delete(topic) || !this.linkUp.subscriber) return;
     this.sub.unsubscribe(this.channel(topic)).catch((err: unknown) => this.error('unsubscribe', err));
+    // kept --history-ttl from now, so a subscriber that comes back in time recovers
+    if (this.ready) this.cmd.rcTouch(this.options.prefix, topic).catch((err: unknown) => this.error('touch', err));
   }
 
+  /** `create` remakes a record Redis lost under this node's subscribers (scripts.ts READ). */
   async read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Promise<TopicState> {
     this.mustBeUp(true);
     let reply: (Buffer | number | null)[];
@@ -355,13 +444,15 @@ export class RedisBroker implements SharedBroker {
       reply = await this.cmd.rcReadBuffer(
         this.key(topic, 'meta'),
         this.key(topic, 'stream'),
+        this.options.prefix,
         this.runId,
         this.freshEpoch(),
-        this.metaTtlMs(),
-        create ? '1' : '0',
         after === 'newest' ? '-1' : after,
         count,
         bytes,
+        topic,
+        create ? '1' : '0',
+        this.options.maxTopics,
       );
     } catch (err) {
       throw this.failure('read', err);
@@ -407,13 +498,19 @@ export class RedisBroker implements SharedBroker {
 
   // ---- helpers ----
 
-  /** Requests need the broker up; the hub's own catch-up reads also run while it is catching up. */
+  /**
+   * Requests need the broker up; the hub's own catch-up reads also run while it is catching up.
+   * The message reaches clients: the reason (which names hosts) stays in the log and /healthz.
+   */
   private mustBeUp(catchingUp = false): void {
     if (this.state !== 'up' && !(catchingUp && this.state === 'catching_up'))
-      throw new BrokerUnavailableError(`the broker is ${this.state}${this.reason === undefined ? '' : ` (${this.reason})`}; retry later`);
+      throw new BrokerUnavailableError(`the broker is ${this.state}; retry later`);
   }
 
-  /** Counts and logs a failed command; the error to answer with. */
+  /**
+   * Counts and logs a failed command; the error to answer with. Its message reaches clients, so
+   * it says what kind of failure it was, never the link error's text (hosts, addresses).
+   */
   private failure(op: string, err: unknown): BrokerUnavailableError {
     this.error(op, err);
     const message = err instanceof Error ? err.message : String(err);
@@ -421,8 +518,11 @@ export class RedisBroker implements SharedBroker {
       return new BrokerTimeoutError(
         `the broker did not answer within ${this.options.timeoutMs} ms; a publish may have happened: retry with the same key`,
       );
+    if (/RINGCAST_UNCONFIRMED/.test(message)) return new BrokerUnavailableError('the broker is catching up after a restart; retry later');
+    // Redis's own error reply (OOM past maxmemory, READONLY, ...) names no address: the client
+    // is told it, so the refusal is loud; anything else (a socket error) stays in the log
     if (err instanceof ReplyError) return new BrokerRefusedError(`the broker refused: ${message.split('\n')[0]!.slice(0, 200)}`);
-    return new BrokerUnavailableError(`the broker failed: ${message.slice(0, 200)}`);
+    return new BrokerUnavailableError('the broker failed; retry later');
   }
 
   private error(op: string, err: unknown): void {
@@ -441,9 +541,9 @@ export class RedisBroker implements SharedBroker {
     return `${this.nodeId}${(++this.epochCount).toString(36)}`;
   }
 
-  private metaTtlMs(): number {
-    // the seq must outlive the history by far, so a quiet topic keeps counting where it was
-    return Math.max(this.options.historyTtlMs * 10, 86_400_000);
+  /** A record nobody follows lives this long after its last activity (--history-ttl, at least 1 s). */
+  private ttlMs(): number {
+    return Math.max(this.options.historyTtlMs, 1000);
   }
 
   private key(topic: string, part: string): string {

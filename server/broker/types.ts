@@ -85,8 +85,8 @@ export class BrokerUnavailableError extends Error {}
 
 /**
  * Rejected by a broker that holds --max-topics topics, every one followed, when asked to create
- * another (a publish, or a read with `create`): none can be evicted to make room. The in-process
- * broker (memory.ts) bounds its topics this way; Redis bounds its keys by TTL and maxmemory. The hub answers it `topic_limit`.
+ * another (a publish, or a read with `create`): none can be evicted to make room. Both brokers
+ * bound their topics this way, Redis over every node (scripts.ts). The hub answers it `topic_limit`.
  */
 export class BrokerTopicLimitError extends BrokerUnavailableError {}
 
@@ -113,8 +113,10 @@ export interface SharedBroker {
   unfollow(topic: string): void;
   /**
    * The topic's state and up to `count` messages with seq > `after` (or the newest `count` when
-   * `after` is 'newest'), no more than `bytes` of data but at least one; `create` makes the
-   * topic (its epoch) when it does not exist.
+   * `after` is 'newest'), no more than `bytes` of data but at least one. `create` makes the
+   * topic when it does not exist; the hub asks it only to remake a record the broker lost under
+   * its subscribers (a subscription never makes one: its topic reads as epoch null until the
+   * first publish).
    */
   read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Promise<TopicState>;
   /** This node's clients joined, are still present on, or left a topic. Failures are counted, not thrown. */

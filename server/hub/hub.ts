@@ -105,6 +105,12 @@ export class Hub {
   private publishBytesInFlight = 0;
   /** shared broker: client requests waiting for it over every connection (one Ticket each) */
   private readonly inFlight: InFlight = { inFlight: 0, inFlightBytes: 0 };
+  /**
+   * shared broker: topics whose epoch is their first (it began at seq 0 with no epoch before it).
+   * A client that subscribed before the topic's first publish was told epoch "" (no record yet);
+   * its position resumes in this epoch, and its acks keep saying "" (docs/scaling.md).
+   */
+  private readonly firstEpochs = new WeakSet<Topic>();
   transport!: Transport;
 
   constructor(
@@ -496,10 +502,9 @@ export class Hub {
     if (req.id !== undefined) {
       const recovered = recovery === undefined ? '' : `,"recovered":${recovery.recovered}`;
       const client = req.presence ? `,"client":${jsonAscii(this.clientId(conn))}` : '';
-      this.reply(
-        conn,
-        encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(topic.epoch)}${recovered}${client}`),
-      );
+      // a client told "" (no record yet) that resumed in the first epoch keeps "": nothing changed for it
+      const epoch = req.epoch === '' && recovery?.recovered === true && this.firstEpochs.has(topic) ? '' : topic.epoch;
+      this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(epoch)}${recovered}${client}`));
     }
     if (recovery === undefined) return;
     if (recovery.cut) this.metrics.repliesCut.inc({ op: 'sub' });
@@ -656,6 +661,7 @@ export class Hub {
    * at the oldest retained message.
    */
   private position(topic: Topic, since: number, epoch: string | undefined): { recovered: boolean; from: number } {
+    if (epoch === '' && this.firstEpochs.has(topic)) epoch = topic.epoch; // subscribed before the first publish
     if ((epoch !== undefined && epoch !== topic.epoch) || since > topic.seq) return { recovered: false, from: 0 };
     if (since === topic.seq) return { recovered: true, from: since };
     const oldest = topic.history.oldestSeq();
@@ -794,8 +800,10 @@ export class Hub {
     let state: TopicState;
     try {
       await shared.follow(topic.name);
-      if (topic.dropped) return; // its read would create the topic in the broker for nobody
-      state = await this.readCopy(shared, topic.name, 'newest');
+      if (topic.dropped) return;
+      // a subscription makes no record in Redis: a topic never published has epoch "" here. The
+      // in-process broker of --workers keeps making one (its --max-topics counts subscriptions)
+      state = await this.readCopy(shared, topic.name, 'newest', shared.name === 'memory');
     } catch (err) {
       if (topic.dropped) return;
       return this.syncFailed(topic, err);
@@ -814,11 +822,11 @@ export class Hub {
    * so many first subscriptions at once (or a catch-up of every topic) hold at most
    * COPY_READS x copyBudget bytes of replies, not one budget per topic.
    */
-  private async readCopy(shared: SharedBroker, name: string, after: number | 'newest'): Promise<TopicState> {
+  private async readCopy(shared: SharedBroker, name: string, after: number | 'newest', create: boolean): Promise<TopicState> {
     if (this.copyReads >= COPY_READS) await new Promise<void>((resolve) => this.copyQueue.push(resolve));
     else this.copyReads++;
     try {
-      return await shared.read(name, after, this.config.history, true, this.copyBudget);
+      return await shared.read(name, after, this.config.history, create, this.copyBudget);
     } finally {
       const next = this.copyQueue.shift();
       if (next !== undefined)
@@ -854,6 +862,8 @@ export class Hub {
     this.topics.clearHistory(topic);
     topic.epoch = state.epoch ?? '';
     topic.seq = state.seq;
+    if (state.epoch !== null && state.base === 0 && state.previous === null) this.firstEpochs.add(topic);
+    else this.firstEpochs.delete(topic);
     const deflate = this.deflateConns > 0 ? this.deflate : undefined;
     for (const m of state.messages) {
       if (m.seq <= state.base) continue; // the previous epoch's
@@ -873,6 +883,11 @@ export class Hub {
     const topic = this.topics.get(name);
     if (topic === undefined || topic.dropped) return; // not followed any more
     if (topic.phase !== 'live') return this.hold(topic, a);
+    if (topic.epoch === '' && topic.seq === 0 && a.seq === 1) {
+      // the topic's first publish made its record and epoch: the next message, not a new sequence
+      topic.epoch = a.epoch;
+      this.firstEpochs.add(topic);
+    }
     if (a.epoch === topic.epoch) {
       if (a.seq === topic.seq + 1) return void this.deliver(topic, a.seq, a.data, a.exclude, performance.now(), a.frames);
       if (a.seq <= topic.seq) return; // a catch-up delivered it already
@@ -925,10 +940,15 @@ export class Hub {
       let more = false;
       do {
         topic.repairAgain = false;
-        const state = await this.readCopy(shared, topic.name, topic.seq);
+        // a record Redis lost under subscribers is made again, so the resync can name its epoch
+        const state = await this.readCopy(shared, topic.name, topic.seq, topic.epoch !== '');
         if (topic.dropped) return;
         const first = state.messages[0];
-        if (state.epoch === topic.epoch && (state.seq === topic.seq || first?.seq === topic.seq + 1)) {
+        if (topic.epoch === '' && topic.seq === 0 && state.epoch !== null && state.base === 0 && state.previous === null) {
+          topic.epoch = state.epoch; // published for the first time while this node was not looking
+          this.firstEpochs.add(topic);
+        }
+        if ((state.epoch ?? '') === topic.epoch && (state.seq === topic.seq || first?.seq === topic.seq + 1)) {
           const before = topic.seq;
           this.catchUp(topic, state.messages, state.seq);
           more = topic.seq > before && topic.seq < state.seq; // a read is bounded in bytes: go on
@@ -972,7 +992,7 @@ export class Hub {
    * is retained) is delivered, not skipped.
    */
   private async resync(shared: SharedBroker, topic: Topic): Promise<void> {
-    const state = await this.readCopy(shared, topic.name, 'newest');
+    const state = await this.readCopy(shared, topic.name, 'newest', topic.epoch !== '');
     if (topic.dropped) return;
     const current = state.messages.filter((m) => m.seq > state.base);
     const from = current.length > 0 ? current[0]!.seq - 1 : state.seq;
@@ -1003,7 +1023,13 @@ export class Hub {
   /** The periodic check: a broker seq ahead of ours twice in a row is a lost message (or a new epoch). */
   private checkTop(name: string, seq: number, epoch: string | null): void {
     const topic = this.topics.get(name);
-    if (topic === undefined || topic.phase !== 'live' || epoch === null) return;
+    if (topic === undefined || topic.phase !== 'live') return;
+    if (epoch === null) {
+      // the record is gone under subscribers that knew it (evicted by Redis, or Redis lost it):
+      // they are told now, not at the next publish
+      if (topic.epoch !== '') void this.repair(topic);
+      return;
+    }
     if (epoch !== topic.epoch || (seq > topic.seq && topic.brokerAhead !== 0 && topic.seq < topic.brokerAhead)) {
       topic.brokerAhead = 0;
       void this.repair(topic);
