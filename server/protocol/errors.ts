@@ -107,7 +107,8 @@ export const errors = {
     status: null,
     close: 1008,
     connection: 'stays open; closed with 1008 when sustained',
-    message: 'over --rate-limit or --rate-limit-bytes; the message was dropped',
+    message:
+      'over --rate-limit or --rate-limit-bytes; the message was dropped (the err carries its `id` when it had one, so the client can send it again)',
   },
   unavailable: {
     status: 503,
