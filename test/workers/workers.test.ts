@@ -237,7 +237,7 @@ describe.each(transports)('--workers 2 on the %s transport', (transport) => {
     expect(ca.code).toBe(1001);
     expect(cb.code).toBe(1001);
     expect(await c.r.exited).toBe(0);
-    expect(Date.now() - start).toBeLessThan(5000);
+    expect(Date.now() - start).toBeLessThan(15_000);
     const workersStopped = c.r.lines.filter((l) => l.event === 'stopped').map((l) => l.worker);
     expect(workersStopped.sort()).toEqual([0, 1, 'main'].sort());
   });
@@ -280,7 +280,7 @@ describe.each(transports)('--workers 2 on the %s transport', (transport) => {
     c.r.child.kill('SIGUSR2');
     const closed = await a.closed;
     expect(closed.code).toBe(1006); // its thread is gone: the connection just ends
-    expect(Date.now() - died).toBeLessThan(2000);
+    expect(Date.now() - died).toBeLessThan(15_000);
     // the other worker kept its client and its subscription
     const fresh = await open(c);
     expect(await fresh.request({ op: 'pub', topic: 'c', data: 'after', id: 1 })).toMatchObject({ op: 'ack' });
@@ -408,7 +408,7 @@ describe('--workers 2 that cannot start', () => {
     const second = startCli(['--port', String(port), '--workers', '2', '--transport', 'ws']);
     const start = Date.now();
     expect(await second.exited).toBe(1);
-    expect(Date.now() - start).toBeLessThan(5000);
+    expect(Date.now() - start).toBeLessThan(15_000);
     expect(second.lines.find((l) => l.event === 'listen_failed')).toMatchObject({ code: 'EADDRINUSE' });
   });
 
@@ -424,7 +424,7 @@ describe('--workers 2 that cannot start', () => {
     const r = startCli(['--port', '0', '--workers', '2', '--transport', 'ws'], { RINGCAST_FAULT_INJECTION: 'start' });
     const start = Date.now();
     expect(await r.exited).toBe(1);
-    expect(Date.now() - start).toBeLessThan(5000);
+    expect(Date.now() - start).toBeLessThan(15_000);
     expect(r.lines.some((l) => l.event === 'listening')).toBe(false);
     const fatal = r.lines.find((l) => l.event === 'listen_failed');
     expect(String(fatal?.err)).toContain('worker 1 exited while starting');
