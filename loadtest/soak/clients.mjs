@@ -38,6 +38,13 @@ export class SoakClient {
       }
     }
     this.sdk = new RingcastClient(this.url, { ...CLIENT_OPTIONS, WebSocket: TrackedSocket });
+    // when the link last came up, and last went down (run seconds): the ledger's excuses
+    this.tUp = undefined;
+    this.tDown = undefined;
+    this.sdk.on('state', (change) => {
+      if (change.state === 'connected') this.tUp = this.ledger.now();
+      else if (this.tUp !== undefined && (this.tDown === undefined || this.tDown < this.tUp)) this.tDown = this.ledger.now();
+    });
   }
 
   #frame(text) {

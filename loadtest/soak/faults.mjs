@@ -5,16 +5,15 @@
 import net from 'node:net';
 
 /**
- * The first cycle's order: the faults that reset Redis's data first, then those that reset a
- * node's memory, then the ones that reset nothing (so a 90-second run still has a stretch to
- * judge flatness on after each reset, and a last Redis outage before the quiet tail, after which
- * every long-lived connection must be served again).
+ * The first cycle's order: node restarts first (a node's memory is judged on the stretch after
+ * its last restart), then Redis losing its data, then the faults that reset nothing, ending with
+ * a Redis outage before the quiet tail, after which every long-lived connection must be served.
  */
 export const FAULT_KINDS = [
-  'redis-restart-empty',
-  'redis-kill-snapshot',
   'node-drain',
   'node-kill',
+  'redis-restart-empty',
+  'redis-kill-snapshot',
   'worker-crash',
   'fd-exhaust',
   'link-cut',
@@ -22,10 +21,13 @@ export const FAULT_KINDS = [
   'redis-pause',
 ];
 
-/** What each fault resets, for the flatness rule: its stretch starts after the last reset. */
+/**
+ * What each fault resets, for the flatness rule: a series is judged after its last reset. A
+ * replaced worker or a burst of connections is not a reset: memory must come back to its level.
+ */
 export const RESETS = {
   redis: ['redis-restart-empty', 'redis-kill-snapshot'],
-  node: ['node-drain', 'node-kill', 'worker-crash', 'fd-exhaust'],
+  node: ['node-drain', 'node-kill'],
 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -123,6 +125,7 @@ export class FaultRunner {
       this.violate('fault_failed', this.now(), { kind: fault.kind, error: String(err?.message ?? err) });
     } finally {
       ev.t1 = this.now();
+      this.log(`t=${ev.t1.toFixed(1)}s fault ${fault.kind} done in ${(ev.t1 - t0).toFixed(1)} s ${JSON.stringify(ev.detail)}`);
       this.lastEnd = ev.t1;
       this.active--;
     }
@@ -184,13 +187,15 @@ export class FaultRunner {
       case 'node-drain': {
         const node = this.nodes[p.node];
         this.#nodeState(p.node, false);
+        const t0 = this.now();
         const exit = await node.drain();
+        const drainS = +(this.now() - t0).toFixed(1);
         if (exit?.code !== 0) this.violate('drain_failed', this.now(), { node: p.node, exit, log: node.tail.slice(-5) });
         await sleep(p.downMs);
         const t = this.now();
         await node.start();
         this.#nodeState(p.node, true);
-        return { exitCode: exit?.code, drainS: +(t - this.state.nodes[p.node].since).toFixed(1), startS: +(this.now() - t).toFixed(1) };
+        return { exitCode: exit?.code, drainS, startS: +(this.now() - t).toFixed(1) };
       }
       case 'node-kill': {
         const node = this.nodes[p.node];

@@ -1,10 +1,10 @@
 // "Memory stays flat after warm-up", as a rule a 90-second run can evaluate. A series is judged on
 // the stretch after its last reset (a restart of that process, a worker replaced, a Redis restart;
 // plus a warm-up of its own), split into a middle and a late window: it fails when the late
-// window's median sits above the middle window's by more than the threshold AND it is still
-// rising there (its late slope is at least a third of the slope between the windows). A level
-// that rose to a plateau passes; a line that keeps climbing fails. Medians, not maxima: one GC
-// cycle or one burst does not decide.
+// window's floor (25th percentile) sits above the middle window's by more than the threshold AND
+// it is still rising there (its late slope is at least a third of the slope between the windows).
+// A level that rose to a plateau passes; a line that keeps climbing fails. Floors, not maxima:
+// garbage waiting for a GC or one burst does not decide.
 
 /** Least-squares slope of points [{t, v}] in v per second. */
 export function slope(points) {
@@ -27,11 +27,11 @@ export function slope(points) {
   return den === 0 ? 0 : num / den;
 }
 
-function median(values) {
+/** The window's floor: its 25th percentile. Garbage awaiting a GC lifts the peaks; a leak lifts the floor. */
+function floor(values) {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return s[Math.floor((s.length - 1) * 0.25)];
 }
 
 /**
@@ -51,8 +51,8 @@ export function flatness(points, o) {
     lateFrom = o.to - span * 0.3;
   const mid = inSpan.filter((p) => p.t >= midFrom && p.t <= midTo);
   const late = inSpan.filter((p) => p.t >= lateFrom);
-  const levelMid = median(mid.map((p) => p.v));
-  const levelLate = median(late.map((p) => p.v));
+  const levelMid = floor(mid.map((p) => p.v));
+  const levelLate = floor(late.map((p) => p.v));
   const growth = levelLate - levelMid;
   const between = (lateFrom + o.to) / 2 - (midFrom + midTo) / 2;
   const betweenSlope = growth / between;

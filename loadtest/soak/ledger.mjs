@@ -133,6 +133,7 @@ export class Ledger {
 
   recovery(sub, info) {
     this.counts.recoveries++;
+    sub.tBack = this.now();
     if (info.recovered) return;
     this.counts.gapNotices++;
     sub.tells.push(this.now());
@@ -210,6 +211,10 @@ export class Ledger {
   /** Obligations of `sub` for publishes acknowledged up to `until` (seconds). */
   #settle(sub, until) {
     if (sub.tLive === undefined) return;
+    // a client whose link dropped and whose subscription was not renewed since had no chance to
+    // recover what was published around the drop: judge only what came before it
+    const down = sub.client.tDown ?? -Infinity;
+    if (down > Math.max(sub.tLive, sub.tBack ?? -Infinity)) until = Math.min(until, down - END_GRACE_S);
     const t = this.topics.get(sub.topic);
     if (t === undefined) return;
     let missed = 0;
@@ -257,7 +262,9 @@ export class Ledger {
     for (const [name, t] of this.topics) {
       for (const sub of t.subs) {
         if (sub.tLive === undefined || sub.tEnd !== undefined || sub.deadReported) continue;
-        const since = Math.max(sub.tLive, sub.tLastDelivery ?? 0, sub.tells.at(-1) ?? 0);
+        // silence while the SDK says disconnected is no dead room: the app knows
+        if (!sub.client.connected) continue;
+        const since = Math.max(sub.tLive, sub.tLastDelivery ?? 0, sub.tells.at(-1) ?? 0, sub.client.tUp ?? 0);
         let owed = 0;
         let oldest;
         for (let i = t.pubs.length - 1; i >= 0; i--) {

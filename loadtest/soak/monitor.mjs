@@ -48,15 +48,20 @@ function metric(text, name) {
 export class Monitor {
   /** name -> [{t, v}] */
   series = new Map();
-  counts = { healthzSamples: 0, healthzChecked: 0, proberChecks: 0, freshChecks: 0 };
+  counts = { healthzSamples: 0, healthzChecked: 0, proberChecks: 0, freshChecks: 0, redisBoundChecks: 0 };
   #reported = new Set();
   #unreachableSince = new Map();
   #freshRunning = new Set();
   #cpu0 = process.cpuUsage();
   #wall0 = performance.now();
 
-  constructor({ redis, nodes, faults, workload, now, violate }) {
-    Object.assign(this, { redis, nodes, faults, workload, now, violate });
+  constructor({ redis, nodes, memoryNode, faults, workload, now, violate, limits }) {
+    Object.assign(this, { redis, nodes, memoryNode, faults, workload, now, violate, limits });
+  }
+
+  /** Every process whose memory is sampled: the cluster's nodes and the memory-broker node. */
+  #sampled() {
+    return Object.entries({ ...this.nodes, C: this.memoryNode });
   }
 
   record(name, v) {
@@ -74,14 +79,16 @@ export class Monitor {
 
   /** Every second: memory, fds, CPU. */
   async sample() {
-    for (const [name, node] of Object.entries(this.nodes)) {
+    for (const [name, node] of this.#sampled()) {
       const p = node.procSample();
       if (p !== undefined) {
         this.record(`${name}.rss`, p.rss);
         this.record(`${name}.fds`, p.fds);
       }
     }
-    this.record('redis.used_memory', await this.redis.usedMemory());
+    const mem = await this.redis.memory();
+    this.record('redis.used_memory', mem?.used);
+    this.record('redis.dataset', mem?.dataset);
     const cpu = process.cpuUsage(this.#cpu0);
     const wall = performance.now() - this.#wall0;
     this.record('harness.cpu', (cpu.user + cpu.system) / 1000 / wall);
@@ -92,8 +99,8 @@ export class Monitor {
 
   /** Every 2 s: the main thread's heap + external memory from /metrics. */
   async sampleMetrics() {
-    for (const [name, node] of Object.entries(this.nodes)) {
-      if (!this.faults.state.nodes[name].up) continue;
+    for (const [name, node] of this.#sampled()) {
+      if (this.faults.state.nodes[name]?.up === false) continue;
       const r = await getJson(`${node.http}/metrics`, 2000);
       if (r?.status !== 200 || typeof r.body !== 'string') continue;
       const heap = metric(r.body, 'nodejs_heap_size_used_bytes');
@@ -102,6 +109,35 @@ export class Monitor {
       const slow = metric(r.body, 'ringcast_slow_consumer_closes_total');
       if (slow !== undefined) this.record(`${name}.slow_closes`, slow);
     }
+  }
+
+  /**
+   * Every 5 s: Redis holds what the nodes' bounds allow and no more (the same bounds in Redis as in
+   * the process, DESIGN.md): at most --max-topics topic records, and a data set within
+   * 1.5 x --max-history-bytes + 1 KiB per topic + 8 MiB (stream encoding, meta hashes, presence,
+   * idempotency keys). Judged after 20 s, so the first topics' TTLs have started.
+   */
+  async checkRedisBounds() {
+    if (this.now() < 20 || !this.redis.running || this.redis.paused) return;
+    const records = await this.redis.countKeys('soak:{*}:meta');
+    const mem = await this.redis.memory();
+    if (records === undefined || mem === undefined) return;
+    this.record('redis.topic_records', records);
+    this.counts.redisBoundChecks++;
+    const l = this.limits;
+    const maxRecords = Math.ceil(l.maxTopics * 1.05) + 50;
+    if (records > maxRecords)
+      this.#once('records', 'redis_over_bound', { what: 'topic records', records, bound: maxRecords, maxTopics: l.maxTopics });
+    const maxDataset = 1.5 * l.maxHistoryBytes + 1024 * l.maxTopics + 8 * 1024 * 1024;
+    if (mem.dataset > maxDataset)
+      this.#once('dataset', 'redis_over_bound', {
+        what: 'used_memory_dataset',
+        bytes: mem.dataset,
+        bound: maxDataset,
+        maxHistoryBytes: l.maxHistoryBytes,
+        usedMemory: mem.used,
+        records,
+      });
   }
 
   /** Every 500 ms: /healthz of each node against what is true. */

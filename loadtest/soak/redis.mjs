@@ -15,6 +15,8 @@ import { parseInfo, redisCommand } from './resp.mjs';
 const READY_TIMEOUT_MS = 20_000;
 const EXIT_TIMEOUT_MS = 10_000;
 const OUTPUT_TAIL = 4096;
+/** A safety cap, far above what a correct server lets clients store: a leak fills it instead of the machine. */
+const MAX_MEMORY = 768 * 1024 * 1024;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class SoakRedis {
@@ -53,7 +55,7 @@ export class SoakRedis {
     // prettier-ignore
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--dbfilename', 'dump.rdb',
       '--save', '', '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec', '--protected-mode', 'no',
-      '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning', '--maxmemory-policy', 'noeviction'];
+      '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning', '--maxmemory', String(MAX_MEMORY), '--maxmemory-policy', 'noeviction'];
     this.#output = '';
     this.#expectExit = false;
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -140,11 +142,30 @@ export class SoakRedis {
     return redisCommand(this.port, args, timeoutMs);
   }
 
-  /** INFO memory's used_memory in bytes, or undefined while it does not answer. */
-  async usedMemory() {
+  /** INFO memory's used_memory and used_memory_dataset in bytes, or undefined while it does not answer. */
+  async memory() {
     if (!this.running || this.paused) return undefined;
     const text = await redisCommand(this.port, ['INFO', 'memory'], 1000).catch(() => undefined);
-    return text === undefined ? undefined : Number(parseInfo(text).used_memory);
+    if (text === undefined) return undefined;
+    const info = parseInfo(text);
+    return { used: Number(info.used_memory), dataset: Number(info.used_memory_dataset) };
+  }
+
+  /** Keys matching `pattern` (SCAN, so Redis is never blocked), or undefined when it does not answer. */
+  async countKeys(pattern) {
+    if (!this.running || this.paused) return undefined;
+    let cursor = '0';
+    let n = 0;
+    try {
+      do {
+        const [next, keys] = await redisCommand(this.port, ['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'], 2000);
+        cursor = next;
+        n += keys.length;
+      } while (cursor !== '0');
+    } catch {
+      return undefined;
+    }
+    return n;
   }
 
   async dbsize() {

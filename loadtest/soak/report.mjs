@@ -96,6 +96,7 @@ export async function writeReport(s, dir = REPORTS) {
         { label: 'B (ws) RSS', points: scaled(s.series.get('B.rss'), MiB) },
         { label: 'A heap+external', points: scaled(s.series.get('A.heap_external'), MiB) },
         { label: 'B heap+external', points: scaled(s.series.get('B.heap_external'), MiB) },
+        { label: 'C (memory broker) RSS', points: scaled(s.series.get('C.rss'), MiB) },
         { label: 'Redis used_memory', points: scaled(s.series.get('redis.used_memory'), MiB) },
       ],
     }),

@@ -10,13 +10,15 @@ import { freePort } from '../lib/server.mjs';
 import { buildSchedule, FaultRunner, RESETS } from './faults.mjs';
 import { flatness } from './flat.mjs';
 import { Ledger } from './ledger.mjs';
-import { Monitor } from './monitor.mjs';
+import { HEALTHY_FOR_S, Monitor, STUCK_S } from './monitor.mjs';
 import { SoakNode } from './node.mjs';
 import { LinkProxy } from './proxy.mjs';
 import { SoakRedis } from './redis.mjs';
 import { writeReport } from './report.mjs';
 import { freshSeed, Rng } from './rng.mjs';
 import { TICK_MS, Workload, workloadShape } from './workload.mjs';
+
+const MiB = 1024 * 1024;
 
 const HELP = `npm run soak -- --minutes N [--seed S] [--clients N] [--rate R] [--no-report]
 
@@ -30,7 +32,6 @@ const HELP = `npm run soak -- --minutes N [--seed S] [--clients N] [--rate R] [-
 
 /** A subscription that hears nothing for this long while its topic is published to is a dead room. */
 const DEAD_ROOM_S = 20;
-const MiB = 1024 * 1024;
 
 function parseArgs(argv) {
   const o = { minutes: 1.5, seed: undefined, clients: 240, rate: 1, fdLimit: 1024, reportDir: undefined, report: true };
@@ -59,12 +60,30 @@ function parseArgs(argv) {
   return o;
 }
 
-/** The flags both nodes run with: small caps, so churn exceeds them within a minute. */
+/**
+ * The bounds both nodes run with: small, so churn passes them within a minute. The Redis bound
+ * check (monitor.mjs) holds Redis to the same numbers.
+ */
+export const LIMITS = { maxHistoryBytes: 64 * MiB, maxTopics: 1000, historyTtlS: 45 };
+
+/**
+ * Node C: one process with the in-process broker and hub/topics.ts's store (--workers 1; with
+ * workers the store is the broker's), a small history cap it passes every few seconds.
+ */
+export const MEMORY_NODE_CAP = 8 * MiB;
+function memoryNodeArgs() {
+  // prettier-ignore
+  return ['--workers', '1', '--broker', 'memory', '--log-level', 'warn', '--max-history-bytes', String(MEMORY_NODE_CAP),
+    '--max-topics', '1000', '--history', '50', '--history-ttl', String(LIMITS.historyTtlS)];
+}
+
+/** The flags both nodes run with. */
 function nodeArgs(redisUrl) {
   // prettier-ignore
   return ['--workers', '2', '--broker', redisUrl, '--broker-prefix', 'soak', '--log-level', 'warn',
-    '--max-history-bytes', String(4 * MiB), '--max-topics', '3000', '--history', '50', '--history-ttl', '15',
-    '--presence-ttl', '5', '--idempotency-ttl', '30', '--max-outbound', String(256 * 1024),
+    '--max-history-bytes', String(LIMITS.maxHistoryBytes), '--max-topics', String(LIMITS.maxTopics), '--history', '50',
+    '--history-ttl', String(LIMITS.historyTtlS),
+    '--presence-ttl', '5', '--idempotency-ttl', '10', '--max-outbound', String(256 * 1024),
     '--broker-probe', '1000', '--broker-timeout', '1000', '--drain-timeout', '3000', '--close-timeout', '2000',
     '--handshake-timeout', '5000', '--ping-interval', '5000', '--accept-backoff', '50'];
 }
@@ -107,18 +126,21 @@ async function main() {
     A: new SoakNode({ name: 'A', port: ports.A, transport: 'uring', args: nodeArgs(redis.url), onCrash: crashed }),
     B: new SoakNode({ name: 'B', port: ports.B, transport: 'ws', args: nodeArgs(redis.url), nofile: opts.fdLimit, onCrash: crashed }),
   };
+  // C: a node with the in-process broker, outside the cluster, fed fresh topics through POST
+  // /publish past its --max-history-bytes: what its store drops must leave its memory
+  const memoryNode = new SoakNode({ name: 'C', port: await freePort(), transport: 'ws', args: memoryNodeArgs(), onCrash: crashed });
   const proxies = { A: await LinkProxy.start(ports.A), B: await LinkProxy.start(ports.B) };
   const ledger = new Ledger(violate, now);
   const shape = workloadShape(opts.clients, opts.rate);
-  const workload = new Workload({ rng, ledger, shape, nodes, proxies, now });
+  const workload = new Workload({ rng, ledger, shape, nodes, proxies, memoryNode, now });
   const faults = new FaultRunner({ redis, nodes, proxies, workload, now, violate, log });
-  const monitor = new Monitor({ redis, nodes, faults, workload, now, violate });
+  const monitor = new Monitor({ redis, nodes, memoryNode, faults, workload, now, violate, limits: LIMITS });
   const schedule = buildSchedule(rng.fork('schedule'), durationS, Object.keys(nodes), 'B');
   const loop = monitorEventLoopDelay({ resolution: 20 });
   const timers = [];
   let exitCode = 1;
   try {
-    await Promise.all(Object.values(nodes).map((n) => n.start()));
+    await Promise.all([...Object.values(nodes), memoryNode].map((n) => n.start()));
     log(
       `soak: redis ${redis.url} (pid ${redis.pid}); node A uring :${ports.A} (pid ${nodes.A.pid}); node B ws :${ports.B} (pid ${nodes.B.pid}, RLIMIT_NOFILE ${opts.fdLimit})`,
     );
@@ -144,6 +166,7 @@ async function main() {
     every(1000, () => monitor.sample());
     every(2000, () => monitor.sampleMetrics());
     every(500, () => monitor.checkHealth());
+    every(5000, () => monitor.checkRedisBounds());
     every(1000, () => {
       ledger.checkDeadRooms(DEAD_ROOM_S);
       monitor.checkProbers();
@@ -173,8 +196,11 @@ async function main() {
       await sleep(100);
     }
     const stopAt = now();
-    clearInterval(timers.shift()); // no new requests
+    workload.stopping = true; // no new requests but the probers'
     while (faults.active > 0) await sleep(100);
+    // the probers get their full check after the last fault (healthy for HEALTHY_FOR_S, then
+    // STUCK_S unanswered), however late a slow machine ran it
+    while (now() < faults.lastEnd + HEALTHY_FOR_S + STUCK_S + 2) await sleep(200);
     const settleUntil = Date.now() + 30_000;
     while (workload.inFlight > 0 && Date.now() < settleUntil) await sleep(100);
     await sleep(5000); // the last deliveries
@@ -196,7 +222,7 @@ async function main() {
       monitor: monitor.counts,
       memory,
       nodes: Object.fromEntries(
-        Object.entries(nodes).map(([n, node]) => [
+        Object.entries({ ...nodes, C: memoryNode }).map(([n, node]) => [
           n,
           { transport: node.transport, starts: node.starts, errorLines: node.errorLines, errorSamples: node.errorSamples },
         ]),
@@ -230,7 +256,7 @@ async function main() {
   } finally {
     for (const t of timers) clearInterval(t);
     await workload.close().catch(() => undefined);
-    await Promise.all(Object.values(nodes).map((n) => n.kill().catch(() => undefined)));
+    await Promise.all([...Object.values(nodes), memoryNode].map((n) => n.kill().catch(() => undefined)));
     await Promise.all(Object.values(proxies).map((p) => p.close()));
     await redis.close();
   }
@@ -256,14 +282,23 @@ function judgeMemory(monitor, faults, durationS, violate) {
   const lastReset = (kinds, node) =>
     Math.max(0, ...faults.events.filter((e) => kinds.includes(e.kind) && (node === undefined || e.detail.node === node)).map((e) => e.t1));
   // warm-up after a reset: a node is refilled once its clients are back; Redis once the topics
-  // that outlive --history-ttl (15 s) have come and gone
+  // that outlive --history-ttl have come and gone
   const rules = [
     ...['A', 'B'].flatMap((n) => [
-      { name: `${n}.rss`, reset: lastReset(RESETS.node, n), warm: 10, absolute: 24 * MiB, relative: 0.15, unit: 'MiB' },
-      { name: `${n}.heap_external`, reset: lastReset(RESETS.node, n), warm: 10, absolute: 12 * MiB, relative: 0.25, unit: 'MiB' },
-      { name: `${n}.fds`, reset: lastReset(RESETS.node, n), warm: 10, absolute: 40, relative: 0.25, unit: 'fds' },
+      { name: `${n}.rss`, reset: lastReset(RESETS.node, n), warm: 15, absolute: 20 * MiB, relative: 0.1, unit: 'MiB' },
+      { name: `${n}.heap_external`, reset: lastReset(RESETS.node, n), warm: 15, absolute: 12 * MiB, relative: 0.25, unit: 'MiB' },
+      { name: `${n}.fds`, reset: lastReset(RESETS.node, n), warm: 15, absolute: 40, relative: 0.25, unit: 'fds' },
     ]),
-    { name: 'redis.used_memory', reset: lastReset(RESETS.redis), warm: 18, absolute: 4 * MiB, relative: 0.25, unit: 'MiB' },
+    { name: 'C.rss', reset: 0, warm: 15, absolute: 20 * MiB, relative: 0.1, unit: 'MiB' },
+    { name: 'C.heap_external', reset: 0, warm: 15, absolute: 12 * MiB, relative: 0.25, unit: 'MiB' },
+    {
+      name: 'redis.used_memory',
+      reset: lastReset(RESETS.redis),
+      warm: LIMITS.historyTtlS + 5,
+      absolute: 8 * MiB,
+      relative: 0.25,
+      unit: 'MiB',
+    },
   ];
   const out = {};
   for (const r of rules) {
@@ -337,6 +372,12 @@ export function invariantRows(s) {
       checks: Object.values(s.memory).filter((m) => m.evaluated).length,
       violations: by(['memory_growth']),
       kinds: 'memory_growth',
+    },
+    {
+      name: "Redis within the nodes' bounds",
+      checks: s.monitor.redisBoundChecks,
+      violations: by(['redis_over_bound']),
+      kinds: 'redis_over_bound',
     },
     {
       name: '/healthz agrees, no unplanned exit',

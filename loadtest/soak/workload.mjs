@@ -29,14 +29,17 @@ export function workloadShape(clients, rate) {
     /** plain subs to fresh names per second (each unsubscribed a moment later) */
     ghostRate: 5 * rate,
     /** fresh topics per second that a member holds while big messages arrive, then leaves */
-    bigRate: 2 * rate,
-    bigMessages: 3,
-    bigPayload: 32 * 1024,
+    bigRate: 4 * rate,
+    bigMessages: 4,
+    bigPayload: 128 * 1024,
     /** per node: publishers on long-lived connections, their rate and payload */
     probers: 2,
     proberRate: 25,
     proberPayload: 4096,
     proberWindow: 8,
+    /** fresh topics per second published to node C (memory broker), once each, with this payload */
+    memoryChurnRate: 8 * rate,
+    memoryChurnPayload: 128 * 1024,
     /** firehose publishes per second (slow consumers listen to it) and their size */
     fireRate: 4 * rate,
     firePayload: 32 * 1024,
@@ -56,12 +59,14 @@ export class Workload {
   nextRoom = 1;
   nextChurn = 1;
   inFlight = 0;
+  stopping = false;
   counts = {
     roomsOpened: 0,
     roomsClosed: 0,
     topicsUsed: 0,
     churnPublishes: 0,
     churnFailed: 0,
+    memoryChurn: 0,
     ghostSubs: 0,
     bigTopics: 0,
     fireSent: 0,
@@ -134,6 +139,11 @@ export class Workload {
 
   /** One tick of decisions; called every TICK_MS by the runner. */
   tick() {
+    // after the run's end only the probers go on, until the last check of them is done
+    if (this.stopping) {
+      for (const p of this.probers) this.#probe(p);
+      return;
+    }
     const now = this.now();
     const s = this.shape;
     const dt = TICK_MS / 1000;
@@ -152,6 +162,7 @@ export class Workload {
     for (let n = this.#count(this.churnRng, s.ghostRate * dt); n > 0; n--) this.#ghost();
     for (let n = this.#count(this.churnRng, s.bigRate * dt); n > 0; n--) this.#bigTopic();
     for (let n = this.#count(this.churnRng, s.fireRate * dt); n > 0; n--) this.#fire();
+    for (let n = this.#count(this.churnRng, s.memoryChurnRate * dt); n > 0; n--) this.#memoryChurn();
     for (const c of this.clients) if (this.dropRng.chance((s.selfDropPerMin / 60) * dt) && c.dropLink()) this.counts.selfDrops++;
     for (const p of this.probers) this.#probe(p);
   }
@@ -202,6 +213,15 @@ export class Workload {
         else this.counts.churnFailed++;
       })
       .finally(() => this.inFlight--);
+  }
+
+  /** A fresh topic on node C, published to once: C's store must drop old ones and free them. */
+  #memoryChurn() {
+    if (!this.#admit()) return;
+    const n = this.nextChurn++;
+    this.counts.topicsUsed++;
+    this.counts.memoryChurn++;
+    void httpPublish(this.memoryNode.http, `mem.${n}`, payload(0, this.shape.memoryChurnPayload), `m${n}`).finally(() => this.inFlight--);
   }
 
   /** A plain sub to a name nobody publishes to, gone a moment later: must leave nothing behind. */
