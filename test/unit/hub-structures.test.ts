@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { History, PublishOrder, retainedBytes, type Retained } from '../../server/hub/history.js';
+import { IdempotencyStore } from '../../server/hub/idempotency.js';
 import { Membership } from '../../server/hub/membership.js';
 import { TopicStore } from '../../server/hub/topics.js';
 import { Metrics } from '../../server/metrics.js';
@@ -177,5 +178,29 @@ describe('TopicStore', () => {
     await collect();
     const kept = Array.from({ length: 200 }, (_, i) => i + 1).filter((s) => !gone.has(s));
     expect(kept).toEqual(Array.from({ length: 10 }, (_, i) => 191 + i));
+  });
+});
+
+describe('IdempotencyStore', () => {
+  it('forgets every key of a topic that left the store, and only that topic', () => {
+    const keys = new IdempotencyStore({ ttlMs: 60_000, maxKeys: 100 });
+    for (const k of ['k1', 'k2']) keys.remember('a', k, 1, 0);
+    keys.remember('b', 'k1', 7, 0);
+    keys.forget('a');
+    expect(keys.seen('a', 'k1', 1)).toBeUndefined();
+    expect(keys.seen('a', 'k2', 1)).toBeUndefined();
+    expect(keys.seen('b', 'k1', 1)).toBe(7);
+    expect(keys.size).toBe(1);
+  });
+
+  it('keeps its per-topic index exact through expiry and the key bound', () => {
+    const keys = new IdempotencyStore({ ttlMs: 100, maxKeys: 2 });
+    keys.remember('a', 'k1', 1, 0);
+    keys.remember('b', 'k1', 1, 50);
+    keys.remember('c', 'k1', 1, 60); // past --max-idempotency-keys: a's key goes early
+    expect(keys.seen('a', 'k1', 60)).toBeUndefined();
+    expect(keys.seen('b', 'k1', 200)).toBeUndefined(); // expired
+    expect(keys.size).toBe(0);
+    expect((keys as unknown as { byTopic: Map<string, unknown> }).byTopic.size).toBe(0);
   });
 });
