@@ -82,6 +82,28 @@ describe.each(transports)('memory bounds with --workers 2 over %s', (transport) 
     expect(after.external - before.external).toBeLessThanOrEqual(CAP + SLACK);
   }, 120_000);
 
+  it('while subscribers follow every topic, the broker and the workers copies together stay within (1 + workers) x the cap', async () => {
+    const r = startProbed(['--port', '0', '--workers', String(WORKERS), '--transport', transport, '--max-history-bytes', String(CAP)]);
+    const { port } = (await r.listening) as { port: number };
+    const http = `http://127.0.0.1:${port}`;
+    const data = 'y'.repeat(MESSAGE - 2);
+    const before = await probe(r, THREADS);
+    // one subscriber per worker (the acceptor balances connections), each on every topic
+    const subscribers = [await Client.open(`ws://127.0.0.1:${port}/ws`), await Client.open(`ws://127.0.0.1:${port}/ws`)];
+    const topics = Array.from({ length: (10 * CAP) / MESSAGE }, (_, i) => `t-${i}`);
+    for (const c of subscribers) {
+      topics.forEach((topic, i) => c.send({ op: 'sub', topic, id: i + 1 }));
+      for (let i = 1; i <= topics.length; i++) expect(await c.next(10_000)).toMatchObject({ op: 'ack', id: i });
+    }
+    for (const topic of topics) {
+      await post(http, topic, data);
+      for (const c of subscribers) expect(await c.next(10_000)).toMatchObject({ op: 'msg', topic });
+    }
+    const after = await probe(r, THREADS);
+    expect(after.arrayBuffers - before.arrayBuffers).toBeLessThanOrEqual((1 + WORKERS) * CAP + SLACK);
+    for (const c of subscribers) c.close();
+  }, 120_000);
+
   it('thousands of topics created and dropped leave heap and external memory flat in every thread', async () => {
     const r = startProbed(['--port', '0', '--workers', String(WORKERS), '--transport', transport, '--history-ttl', '0']);
     const { port } = (await r.listening) as { port: number };
