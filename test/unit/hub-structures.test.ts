@@ -6,6 +6,7 @@ import { IdempotencyStore } from '../../server/hub/idempotency.js';
 import { Membership } from '../../server/hub/membership.js';
 import { TopicStore } from '../../server/hub/topics.js';
 import { Metrics } from '../../server/metrics.js';
+import { encodeMsg } from '../../server/protocol/encode.js';
 
 const entry = (seq: number, size = 10): Retained => ({ seq, frame: Buffer.alloc(size), dataStart: 0, dataEnd: size });
 const all = (h: History<Retained>, since: number) => h.oldestFirst(since, Infinity, Infinity, () => 1).messages.map((e) => e.seq);
@@ -148,6 +149,18 @@ describe('TopicStore', () => {
     for (let s = 1; s <= 100_000; s++) topics.retain(t, entry(s, 10));
     expect(topics.retainedCount).toBe(100);
     expect(topics.historyBytes).toBe(1000);
+  });
+
+  it('counts what a retained message pins: its frame and compressed twin each own exactly their bytes', () => {
+    // a view into a pooled slab, zlib's 16 KiB output chunk or an inbound buffer would pin more than is counted
+    const data = Buffer.from(JSON.stringify('z'.repeat(300)));
+    const msg = encodeMsg('"t"', 1, data, { threshold: 0, level: 1 });
+    expect(msg.compressed).toBeDefined();
+    for (const b of [msg.frame, msg.compressed!]) {
+      expect(b.byteOffset).toBe(0);
+      expect(b.buffer.byteLength).toBe(b.length);
+    }
+    expect(retainedBytes({ seq: 1, ...msg })).toBe(msg.frame.length + msg.compressed!.length);
   });
 
   it('lets go of a dropped topic and an evicted message at once: nothing in the store references them', async () => {
