@@ -7,9 +7,11 @@ import { ConfigError, helpText, loadConfig } from './config.js';
 import { createLogger } from './log.js';
 import { Primary } from './cluster/primary.js';
 import { resolveWorkers } from './cluster/cpus.js';
+import { installMemoryProbe } from './memory-probe.js';
 import { RingcastServer, TransportUnavailableError } from './server.js';
 
 async function main(): Promise<number | undefined> {
+  installMemoryProbe();
   let action;
   try {
     action = loadConfig(process.argv.slice(2));

@@ -11,17 +11,20 @@
 // An epoch is this broker's boot id and a counter, so no two topics' lives share one, even across
 // restarts; a topic's epoch never changes while it exists (base 0, no previous epoch).
 //
-// Bounded like the hub's own store (hub/topics.ts): at most --max-topics topics and
-// --max-history-bytes of retained data. Past either, the topics nobody follows go first, least
-// recently active first; then the oldest retained messages of any topic. A topic nobody follows is
-// dropped after --history-ttl without a publish (its seq and epoch go with it, as in Redis when
-// the topic's meta expires). Data is copied in, into buffers that own exactly their bytes: the
-// caller's may be a view of a pooled or reused buffer, and a 64-byte slice of an 8 KiB pool would
-// keep the whole pool alive and uncounted.
+// Bounded by the same store as the hub's own (hub/topics.ts BoundedTopics, one implementation):
+// at most --max-topics topics and --max-history-bytes of retained data. Past either, the topics
+// nobody follows go first, least recently active first; then the oldest retained messages of any
+// topic. A topic nobody follows is dropped after --history-ttl without a publish (its seq, epoch
+// and idempotency keys go with it, as in Redis when the topic's meta expires). A dropped topic or
+// an evicted message is released at once: nothing else references it. Data is copied in, into
+// buffers that own exactly their bytes: the caller's may be a view of a pooled or reused buffer
+// (a postMessage'd view even brings the whole buffer it was cut from), and a 64-byte slice of an
+// 8 KiB pool would keep the whole pool alive and uncounted.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
 import { IdempotencyStore } from '../hub/idempotency.js';
+import { BoundedTopics, type StoredTopic } from '../hub/topics.js';
 import { PresenceTable } from './memory-presence.js';
 import {
   BrokerTopicLimitError,
@@ -60,24 +63,8 @@ export interface MemoryBrokerOptions {
 }
 
 /** One topic as the broker holds it. */
-interface SeqTopic {
-  readonly name: string;
+interface SeqTopic extends StoredTopic<StoredMessage> {
   readonly epoch: string;
-  seq: number;
-  /** retained messages from `head` on, oldest first, consecutive seqs */
-  messages: StoredMessage[];
-  head: number;
-  /** data bytes of the retained messages */
-  bytes: number;
-  /** last publish, creation or unfollow (ms, monotonic) */
-  lastActive: number;
-  /** evicted or expired: its entries in `held` are stale */
-  dropped: boolean;
-}
-
-/** One retained message in publish order over all topics; stale once its topic dropped it. */
-interface Held {
-  topic: SeqTopic;
   seq: number;
 }
 
@@ -89,16 +76,9 @@ export class MemoryBroker implements SharedBroker {
   private events!: BrokerEvents;
   private readonly bootId = randomBytes(6).toString('hex');
   private epochCount = 0;
-  private readonly topics = new Map<string, SeqTopic>();
-  /** topics nobody follows, least recently active first (re-inserted on activity) */
-  private readonly idle = new Set<SeqTopic>();
+  private readonly store: BoundedTopics<SeqTopic, StoredMessage>;
   /** topics the routing layer follows; a followed topic need not exist */
   private readonly followed = new Set<string>();
-  /** retained messages, oldest first, for --max-history-bytes; stale entries are skipped */
-  private held: Held[] = [];
-  private heldHead = 0;
-  private retainedCount = 0;
-  private bytes = 0;
   private readonly keys: IdempotencyStore;
   private readonly presenceTable: PresenceTable;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -108,6 +88,25 @@ export class MemoryBroker implements SharedBroker {
   constructor(private readonly options: MemoryBrokerOptions) {
     this.keys = new IdempotencyStore({ ttlMs: options.idempotencyTtlMs, maxKeys: options.maxIdempotencyKeys });
     this.presenceTable = new PresenceTable(options.presenceTtlMs);
+    this.store = new BoundedTopics<SeqTopic, StoredMessage>(
+      options,
+      (m) => m.data.length,
+      (name, history) => ({
+        name,
+        epoch: `${this.bootId}-${(++this.epochCount).toString(36)}`,
+        seq: 0,
+        history,
+        lastActive: 0,
+        dropped: false,
+      }),
+      {
+        dropped: (topic, reason) => {
+          this.keys.forget(topic.name);
+          this.onEvicted(reason);
+        },
+        shed: () => this.onEvicted('message'),
+      },
+    );
   }
 
   static fromConfig(config: Config): MemoryBroker {
@@ -132,12 +131,12 @@ export class MemoryBroker implements SharedBroker {
 
   /** Topics held (followed or not). */
   get topicCount(): number {
-    return this.topics.size;
+    return this.store.size;
   }
 
   /** Retained data bytes over all topics. */
   get historyBytes(): number {
-    return this.bytes;
+    return this.store.historyBytes;
   }
 
   async start(events: BrokerEvents): Promise<void> {
@@ -153,9 +152,8 @@ export class MemoryBroker implements SharedBroker {
   async stop(): Promise<void> {
     this.state = 'stopped';
     clearInterval(this.sweepTimer);
-    for (const topic of this.topics.values()) this.drop(topic);
-    this.held = [];
-    this.heldHead = 0;
+    this.store.clear();
+    this.keys.clear();
     this.followed.clear();
     this.presenceTable.clear();
   }
@@ -167,35 +165,33 @@ export class MemoryBroker implements SharedBroker {
     const now = performance.now();
     if (key !== undefined) {
       const first = this.keys.seen(topic, key, now);
-      if (first !== undefined) return { seq: first, epoch: this.topics.get(topic)?.epoch ?? '', duplicate: true, nodes: 0 };
+      if (first !== undefined) return { seq: first, epoch: this.store.get(topic)?.epoch ?? '', duplicate: true, nodes: 0 };
     }
     const t = this.obtain(topic, 'publish to', now);
     const seq = ++t.seq;
-    this.touch(t, now);
+    this.store.touch(t, now);
     if (key !== undefined) this.keys.remember(topic, key, seq, now);
     const followed = this.followed.has(topic);
     if (this.options.history === 0 && !followed) return { seq, epoch: t.epoch, duplicate: false, nodes: 0 };
     const copy = Buffer.allocUnsafeSlow(data.byteLength);
     copy.set(data);
-    if (this.options.history > 0) this.retain(t, { seq, data: copy });
+    if (this.options.history > 0) this.store.retain(t, { seq, data: copy });
     if (followed) this.events.message(topic, seq, t.epoch, copy, origin);
     return { seq, epoch: t.epoch, duplicate: false, nodes: followed ? 1 : 0 };
   }
 
   async follow(topic: string): Promise<void> {
     this.followed.add(topic);
-    const t = this.topics.get(topic);
-    if (t !== undefined) this.idle.delete(t);
+    const t = this.store.get(topic);
+    if (t !== undefined) this.store.occupied(t);
     this.mustBeUp();
   }
 
   unfollow(topic: string): void {
     if (!this.followed.delete(topic)) return;
-    const t = this.topics.get(topic);
-    if (t === undefined) return;
+    const t = this.store.get(topic);
     // kept for --history-ttl from now, so a subscriber that comes back in time recovers
-    t.lastActive = performance.now();
-    this.idle.add(t);
+    if (t !== undefined) this.store.rest(t, performance.now());
   }
 
   /**
@@ -205,13 +201,20 @@ export class MemoryBroker implements SharedBroker {
    */
   async read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Promise<TopicState> {
     this.mustBeUp();
-    let t = this.topics.get(topic);
+    let t = this.store.get(topic);
     if (t === undefined) {
       if (!create) return { seq: 0, epoch: null, oldest: 0, base: 0, previous: null, messages: [] };
       t = this.obtain(topic, 'create', performance.now());
     }
-    const oldest = t.head < t.messages.length ? t.messages[t.head]!.seq : 0;
-    const messages = after === 'newest' ? newest(t, count, bytes) : following(t, after, count, bytes);
+    const oldest = t.history.oldestSeq() ?? 0;
+    // at most `count` (none for 0), within `bytes` but at least one: the oldest end is cut for 'newest', the newest end otherwise
+    const size = (m: StoredMessage) => m.data.length;
+    const messages =
+      count <= 0
+        ? []
+        : after === 'newest'
+          ? t.history.newestFirst(0, bytes, count, size).messages
+          : t.history.oldestFirst(after, bytes, count, size).messages;
     return { seq: t.seq, epoch: t.epoch, oldest, base: 0, previous: null, messages };
   }
 
@@ -225,150 +228,24 @@ export class MemoryBroker implements SharedBroker {
     return this.presenceTable.list(topic, limit, performance.now());
   }
 
-  // ---- topics and their bounds ----
-
   /** The topic, created (a new epoch) when missing; past --max-topics the least recently active unfollowed topic makes room. */
   private obtain(name: string, op: 'publish to' | 'create', now: number): SeqTopic {
-    const existing = this.topics.get(name);
+    const existing = this.store.get(name);
     if (existing !== undefined) return existing;
-    if (this.topics.size >= this.options.maxTopics) {
-      const victim = this.idle.values().next();
-      if (victim.done === true)
-        throw new BrokerTopicLimitError(`cannot ${op} ${name}: ${this.options.maxTopics} topics exist, all with subscribers`);
-      this.drop(victim.value);
-      this.onEvicted('max_topics');
-    }
-    const topic: SeqTopic = {
-      name,
-      epoch: `${this.bootId}-${(++this.epochCount).toString(36)}`,
-      seq: 0,
-      messages: [],
-      head: 0,
-      bytes: 0,
-      lastActive: now,
-      dropped: false,
-    };
-    this.topics.set(name, topic);
-    if (!this.followed.has(name)) this.idle.add(topic);
+    const topic = this.store.obtain(name, now);
+    if (topic === undefined)
+      throw new BrokerTopicLimitError(`cannot ${op} ${name}: ${this.options.maxTopics} topics exist, all with subscribers`);
+    if (!this.followed.has(name)) this.store.rest(topic, now);
     return topic;
-  }
-
-  /** A publish: the topic is now the most recently active. */
-  private touch(topic: SeqTopic, now: number): void {
-    topic.lastActive = now;
-    if (this.idle.delete(topic)) this.idle.add(topic);
-  }
-
-  /** Retains a message (pushing out the topic's oldest past --history), then sheds down to --max-history-bytes. */
-  private retain(topic: SeqTopic, m: StoredMessage): void {
-    topic.messages.push(m);
-    topic.bytes += m.data.length;
-    this.bytes += m.data.length;
-    this.held.push({ topic, seq: m.seq });
-    this.retainedCount++;
-    if (topic.messages.length - topic.head > this.options.history) this.shift(topic);
-    if (this.bytes > this.options.maxHistoryBytes) this.shed(topic);
-    if (this.heldHead > 4096 || this.held.length - this.heldHead > 2 * this.retainedCount + 1024) this.compactHeld();
-  }
-
-  /** Drops a topic's oldest retained message. */
-  private shift(topic: SeqTopic): void {
-    const oldest = topic.messages[topic.head]!;
-    topic.messages[topic.head++] = undefined as unknown as StoredMessage;
-    topic.bytes -= oldest.data.length;
-    this.bytes -= oldest.data.length;
-    this.retainedCount--;
-    if (topic.head > 32 && topic.head * 2 > topic.messages.length) {
-      topic.messages = topic.messages.slice(topic.head);
-      topic.head = 0;
-    }
-  }
-
-  /** Over --max-history-bytes: unfollowed topics first (least recently active, never `current`), then the oldest messages. */
-  private shed(current: SeqTopic): void {
-    for (const topic of this.idle) {
-      if (this.bytes <= this.options.maxHistoryBytes) return;
-      if (topic === current) continue;
-      this.drop(topic);
-      this.onEvicted('max_history_bytes');
-    }
-    while (this.bytes > this.options.maxHistoryBytes && this.heldHead < this.held.length) {
-      const { topic, seq } = this.held[this.heldHead]!;
-      this.held[this.heldHead++] = undefined as unknown as Held;
-      const oldest = topic.messages[topic.head];
-      if (topic.dropped || oldest === undefined || oldest.seq !== seq) continue; // already gone
-      this.shift(topic);
-      this.onEvicted('message');
-    }
-  }
-
-  /** Forgets `held` entries of messages that are gone, so it stays proportional to what is retained. */
-  private compactHeld(): void {
-    const live: Held[] = [];
-    for (let i = this.heldHead; i < this.held.length; i++) {
-      const h = this.held[i]!;
-      const oldest = h.topic.messages[h.topic.head];
-      if (!h.topic.dropped && oldest !== undefined && h.seq >= oldest.seq) live.push(h);
-    }
-    this.held = live;
-    this.heldHead = 0;
-  }
-
-  private drop(topic: SeqTopic): void {
-    topic.dropped = true;
-    this.topics.delete(topic.name);
-    this.idle.delete(topic);
-    this.bytes -= topic.bytes;
-    this.retainedCount -= topic.messages.length - topic.head;
-    // stale `held` entries still point at the topic: it must not keep its messages alive
-    topic.messages = [];
-    topic.head = 0;
-    topic.bytes = 0;
   }
 
   /** Drops unfollowed topics idle past --history-ttl and expired presence, a bounded number per tick. */
   private sweep(now: number): void {
-    const cutoff = now - this.options.historyTtlMs;
-    let n = 0;
-    for (const topic of this.idle) {
-      if (topic.lastActive > cutoff || n++ >= SWEEP_BATCH) break; // the rest are more recent
-      this.drop(topic);
-      this.onEvicted('ttl');
-    }
+    this.store.sweep(now, SWEEP_BATCH);
     this.presenceTable.sweep(now, SWEEP_BATCH);
   }
 
   private mustBeUp(): void {
     if (this.state !== 'up') throw new BrokerUnavailableError(`the broker is ${this.state === 'stopped' ? 'stopped' : 'not started'}`);
   }
-}
-
-/** The newest `count` retained messages, oldest first, within `budget` data bytes (at least one): the oldest end is cut. */
-function newest(t: SeqTopic, count: number, budget: number): StoredMessage[] {
-  const end = t.messages.length;
-  const floor = Math.max(t.head, end - count);
-  let start = end;
-  let bytes = 0;
-  while (start > floor) {
-    bytes += t.messages[start - 1]!.data.length;
-    if (start < end && bytes > budget) break;
-    start--;
-  }
-  return t.messages.slice(start, end);
-}
-
-/** Up to `count` retained messages with seq > after, oldest first, within `budget` data bytes (at least one): the newest end is cut. */
-function following(t: SeqTopic, after: number, count: number, budget: number): StoredMessage[] {
-  const end = t.messages.length;
-  if (t.head === end) return [];
-  const first = t.head + Math.max(0, Math.min(end - t.head, after - t.messages[t.head]!.seq + 1));
-  const out: StoredMessage[] = [];
-  let bytes = 0;
-  for (let i = first; i < end && out.length < count; i++) {
-    const m = t.messages[i]!;
-    bytes += m.data.length;
-    if (out.length > 0 && bytes > budget) break;
-    out.push(m);
-  }
-  return out;
 }

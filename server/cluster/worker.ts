@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { SharedAdmission } from '../http/upgrade.js';
 import { createLogger } from '../log.js';
+import { installMemoryProbe } from '../memory-probe.js';
 import { RingcastServer } from '../server.js';
 import { primeProbe } from '../transport/select.js';
 import { UringTransport } from '../transport/uring.js';
@@ -21,6 +22,7 @@ process.on('unhandledRejection', (err: unknown) => {
   log.error({ event: 'unhandled_rejection', err: err instanceof Error ? err.stack : String(err) }, 'unhandled rejection');
 });
 
+installMemoryProbe();
 primeProbe(data.probe);
 const cells = new Int32Array(data.cells);
 const handoff = new Int32Array(data.handoff);

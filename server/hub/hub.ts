@@ -130,7 +130,7 @@ export class Hub {
       { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs },
       metrics,
       () => (shared === undefined ? `${this.bootId}-${(++this.epochCounter).toString(36)}` : ''),
-      shared === undefined ? undefined : (topic) => this.forget(topic),
+      (topic) => (shared === undefined ? this.keys.forget(topic.name) : this.forget(topic)),
       !copies,
     );
     if (!copies) metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));

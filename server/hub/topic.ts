@@ -1,7 +1,7 @@
 // One topic: its members, its sequence and epoch, and its retained messages. With a shared
 // broker (redis) the seq and epoch are the broker's and the retained messages are a local copy of
 // the tail of its history: `phase` says whether that copy is current.
-import { History } from './history.js';
+import type { History, Retained } from './history.js';
 import { Membership } from './membership.js';
 import type { PresenceFeed } from './presence-feed.js';
 import type { SharedFrames } from '../broker/types.js';
@@ -27,7 +27,6 @@ export interface Arrival {
 
 export class Topic {
   readonly members = new Membership();
-  readonly history: History;
   /** the topic name as a JSON string literal, encoded once */
   readonly json: string;
   seq = 0;
@@ -53,9 +52,9 @@ export class Topic {
   constructor(
     readonly name: string,
     public epoch: string,
-    historyCapacity: number,
+    /** linked into the store's retention order (topics.ts) */
+    readonly history: History<Retained>,
   ) {
     this.json = jsonAscii(name);
-    this.history = new History(historyCapacity);
   }
 }

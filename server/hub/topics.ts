@@ -1,10 +1,16 @@
-// Every topic the server holds, within two server-wide bounds: --max-topics topics and
-// --max-history-bytes of retained frames. Topics without members are kept for --history-ttl
-// (so a client reconnecting in time recovers) in least-recently-active order, which is also the
-// order they are evicted in when a bound bites; after them go the oldest retained messages of
-// any topic. Reads (history, presence) never create a topic.
+// The bounded topic store: every topic held, within two bounds, --max-topics topics and
+// --max-history-bytes of retained messages. Topics without members (the hub) or nobody follows
+// (the memory broker of --workers) are kept for --history-ttl, so a client reconnecting in time
+// recovers, in least-recently-active order, which is also the order they are evicted in when a
+// bound bites; after them go the oldest retained messages of any topic. Reads (history,
+// presence) never create a topic.
+//
+// One implementation for both stores that number messages in this process: the hub's own
+// (single process, TopicStore below) and the memory broker's (server/broker/memory.ts). Bounds
+// are on memory: a dropped topic lets go of its messages at once, and the retention order over
+// all topics (history.ts PublishOrder) only ever holds what is retained.
 import type { Metrics } from '../metrics.js';
-import type { Retained } from './history.js';
+import { History, PublishOrder, retainedBytes, type Retained } from './history.js';
 import { Topic } from './topic.js';
 
 export interface TopicLimits {
@@ -16,62 +22,66 @@ export interface TopicLimits {
   historyTtlMs: number;
 }
 
-/** One retained message in server-wide publish order; stale once its topic dropped it. */
-interface Held {
-  topic: Topic;
-  seq: number;
+/** What a store holds of a topic. */
+export interface StoredTopic<E extends { seq: number }> {
+  readonly name: string;
+  readonly history: History<E>;
+  /** last publish, creation or loss of the last member (ms, monotonic) */
+  lastActive: number;
+  /** evicted or expired: no longer in the store */
+  dropped: boolean;
 }
 
-export class TopicStore {
-  private readonly byName = new Map<string, Topic>();
-  /** topics without members, least recently active first (re-inserted on activity) */
-  private readonly idle = new Set<Topic>();
-  /** retained messages, oldest first, for --max-history-bytes; stale entries are skipped */
-  private held: Held[] = [];
-  private heldHead = 0;
-  private retainedCount = 0;
-  historyBytes = 0;
+export type DropReason = 'ttl' | 'max_topics' | 'max_history_bytes';
+
+export interface StoreEvents<T> {
+  /** a topic left the store for `reason` (not on clear()) */
+  dropped?: (topic: T, reason: DropReason) => void;
+  /** a retained message was shed for --max-history-bytes */
+  shed?: () => void;
+}
+
+export class BoundedTopics<T extends StoredTopic<E>, E extends { seq: number }> {
+  private readonly byName = new Map<string, T>();
+  /** topics at rest (no members, or not followed), least recently active first (re-inserted on activity) */
+  private readonly idle = new Set<T>();
+  private readonly order: PublishOrder<E>;
 
   constructor(
-    private readonly limits: TopicLimits,
-    private readonly metrics: Metrics,
-    private readonly newEpoch: () => string,
-    /** called when a topic leaves the store, whatever the reason */
-    private readonly onDrop?: (topic: Topic) => void,
-    /** false: the store holds copies of one that counts its own evictions (--workers, memory broker) */
-    private readonly counted = true,
-  ) {}
+    protected readonly limits: TopicLimits,
+    /** the bytes an entry holds, as --max-history-bytes counts them */
+    size: (entry: E) => number,
+    private readonly create: (name: string, history: History<E>) => T,
+    private readonly events: StoreEvents<T> = {},
+  ) {
+    this.order = new PublishOrder(size);
+  }
 
   /** The names of the topics held (safe to drop topics while iterating). */
   names(): string[] {
     return [...this.byName.keys()];
   }
 
-  /** Drops `topic` now (a shared-broker topic that could not be synced). */
-  discard(topic: Topic): void {
-    if (!topic.dropped) this.drop(topic, 'ttl');
-  }
-
-  /** Forgets a topic's retained messages (its copy is replaced from the shared broker). */
-  clearHistory(topic: Topic): void {
-    while (topic.history.length > 0) {
-      const before = topic.history.bytes;
-      topic.history.shift();
-      this.historyBytes -= before - topic.history.bytes;
-      this.retainedCount--;
-    }
-  }
-
   get size(): number {
     return this.byName.size;
   }
 
-  get(name: string): Topic | undefined {
+  /** Retained bytes over all topics. */
+  get historyBytes(): number {
+    return this.order.bytes;
+  }
+
+  /** Retained messages over all topics. */
+  get retainedCount(): number {
+    return this.order.count;
+  }
+
+  get(name: string): T | undefined {
     return this.byName.get(name);
   }
 
-  /** The topic, created when missing; undefined when --max-topics topics all have members. */
-  obtain(name: string, now: number): Topic | undefined {
+  /** The topic, created (not at rest) when missing; undefined when --max-topics topics are all in use. */
+  obtain(name: string, now: number): T | undefined {
     const existing = this.byName.get(name);
     if (existing !== undefined) return existing;
     if (this.byName.size >= this.limits.maxTopics) {
@@ -79,92 +89,110 @@ export class TopicStore {
       if (victim.done === true) return undefined;
       this.drop(victim.value, 'max_topics');
     }
-    const topic = new Topic(name, this.newEpoch(), this.limits.history);
+    const topic = this.create(name, new History(this.limits.history, this.order));
     topic.lastActive = now;
     this.byName.set(name, topic);
     return topic;
   }
 
-  /** Retains a published message, then brings the store back under --max-history-bytes. */
-  retain(topic: Topic, entry: Retained): void {
-    const before = topic.history.bytes;
-    const pushedOut = topic.history.push(entry);
-    this.historyBytes += topic.history.bytes - before;
-    if (pushedOut !== entry) {
-      this.held.push({ topic, seq: entry.seq });
-      this.retainedCount++;
-    }
-    if (pushedOut !== undefined && pushedOut !== entry) this.retainedCount--;
-    if (this.historyBytes > this.limits.maxHistoryBytes) this.shed(topic);
-    if (this.heldHead > 4096 || this.held.length - this.heldHead > 2 * this.retainedCount + 1024) this.compactHeld();
+  /** Retains a published message (pushing out the topic's oldest past --history), then sheds down to --max-history-bytes. */
+  retain(topic: T, entry: E): void {
+    topic.history.push(entry);
+    if (this.order.bytes > this.limits.maxHistoryBytes) this.shed(topic);
   }
 
-  /** A topic without members had activity (a publish): it is now the most recently active. */
-  touch(topic: Topic, now: number): void {
+  /** A publish: the topic is now the most recently active. */
+  touch(topic: T, now: number): void {
     topic.lastActive = now;
     if (this.idle.delete(topic)) this.idle.add(topic);
   }
 
-  /** The topic gained its first member. */
-  occupied(topic: Topic): void {
+  /** The topic is in use (gained its first member, or is followed): it cannot be evicted. */
+  occupied(topic: T): void {
     this.idle.delete(topic);
+  }
+
+  /** The topic is at rest from `now`: kept for --history-ttl, first to go when a bound bites. */
+  rest(topic: T, now: number): void {
+    if (topic.dropped) return;
+    topic.lastActive = now;
+    this.idle.delete(topic);
+    this.idle.add(topic);
+  }
+
+  /** Drops topics at rest for longer than --history-ttl, at most `most` of them (a sweep stays short). */
+  sweep(now: number, most = Infinity): void {
+    const cutoff = now - this.limits.historyTtlMs;
+    let n = 0;
+    for (const topic of this.idle) {
+      if (topic.lastActive > cutoff || n++ >= most) return; // the rest are more recent
+      this.drop(topic, 'ttl');
+    }
+  }
+
+  /** Drops `topic` now (a shared-broker topic that could not be synced). */
+  discard(topic: T): void {
+    if (!topic.dropped) this.drop(topic, 'ttl');
+  }
+
+  /** Forgets a topic's retained messages (its copy is replaced from the shared broker). */
+  clearHistory(topic: T): void {
+    topic.history.clear();
+  }
+
+  /** Drops every topic, telling nobody (the store stops). */
+  clear(): void {
+    for (const topic of this.byName.values()) this.forget(topic);
+  }
+
+  protected drop(topic: T, reason: DropReason): void {
+    this.forget(topic);
+    this.events.dropped?.(topic, reason);
+  }
+
+  private forget(topic: T): void {
+    topic.dropped = true;
+    this.idle.delete(topic);
+    this.byName.delete(topic.name);
+    topic.history.clear();
+  }
+
+  /** Over --max-history-bytes: topics at rest first (least recently active, never `current`), then the oldest messages. */
+  private shed(current: T): void {
+    for (const topic of this.idle) {
+      if (this.order.bytes <= this.limits.maxHistoryBytes) return;
+      if (topic !== current) this.drop(topic, 'max_history_bytes');
+    }
+    while (this.order.bytes > this.limits.maxHistoryBytes && this.order.evictOldest()) this.events.shed?.();
+  }
+}
+
+/** The hub's store of a single process, or a worker's copies of the topics its subscribers follow. */
+export class TopicStore extends BoundedTopics<Topic, Retained> {
+  constructor(
+    limits: TopicLimits,
+    metrics: Metrics,
+    newEpoch: () => string,
+    /** called when a topic leaves the store, whatever the reason */
+    onDrop?: (topic: Topic) => void,
+    /** false: the store holds copies of one that counts its own evictions (--workers, memory broker) */
+    counted = true,
+  ) {
+    super(limits, retainedBytes, (name, history) => new Topic(name, newEpoch(), history), {
+      dropped: (topic, reason) => {
+        if (counted) metrics.topicsEvicted.inc({ reason });
+        onDrop?.(topic);
+      },
+      shed: () => {
+        if (counted) metrics.historyEvicted.inc();
+      },
+    });
   }
 
   /** The topic has no members (any more): keep it for --history-ttl, or drop it now. */
   vacated(topic: Topic, now: number): void {
     if (topic.members.count !== 0 || topic.dropped) return;
     if (this.limits.historyTtlMs === 0) return this.drop(topic, 'ttl');
-    topic.lastActive = now;
-    this.idle.delete(topic);
-    this.idle.add(topic);
-  }
-
-  /** Drops topics without members idle for longer than --history-ttl. */
-  sweep(now: number): void {
-    const cutoff = now - this.limits.historyTtlMs;
-    for (const topic of this.idle) {
-      if (topic.lastActive > cutoff) return; // the rest are more recent
-      this.drop(topic, 'ttl');
-    }
-  }
-
-  private drop(topic: Topic, reason: 'ttl' | 'max_topics' | 'max_history_bytes'): void {
-    topic.dropped = true;
-    this.idle.delete(topic);
-    this.byName.delete(topic.name);
-    this.historyBytes -= topic.history.bytes;
-    this.retainedCount -= topic.history.length;
-    if (this.counted) this.metrics.topicsEvicted.inc({ reason });
-    this.onDrop?.(topic);
-  }
-
-  /** Over --max-history-bytes: idle topics first (oldest first, never `current`), then the oldest messages. */
-  private shed(current: Topic): void {
-    for (const topic of this.idle) {
-      if (this.historyBytes <= this.limits.maxHistoryBytes) return;
-      if (topic !== current) this.drop(topic, 'max_history_bytes');
-    }
-    while (this.historyBytes > this.limits.maxHistoryBytes && this.heldHead < this.held.length) {
-      const { topic, seq } = this.held[this.heldHead]!;
-      this.held[this.heldHead++] = undefined as unknown as Held;
-      if (topic.dropped || topic.history.oldestSeq() !== seq) continue; // already gone
-      const before = topic.history.bytes;
-      topic.history.shift();
-      this.historyBytes -= before - topic.history.bytes;
-      this.retainedCount--;
-      if (this.counted) this.metrics.historyEvicted.inc();
-    }
-  }
-
-  /** Forgets entries of messages that are gone, so `held` stays proportional to what is retained. */
-  private compactHeld(): void {
-    const live: Held[] = [];
-    for (let i = this.heldHead; i < this.held.length; i++) {
-      const h = this.held[i]!;
-      const oldest = h.topic.history.oldestSeq();
-      if (!h.topic.dropped && oldest !== undefined && h.seq >= oldest) live.push(h);
-    }
-    this.held = live;
-    this.heldHead = 0;
+    this.rest(topic, now);
   }
 }

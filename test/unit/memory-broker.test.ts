@@ -1,6 +1,8 @@
 // The in-process shared broker (server/broker/memory.ts) on its own: numbering, delivery, reads,
 // idempotency, presence, and every bound it keeps. The same contract against Redis is in
 // test/broker/shared-contract.test.ts.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBroker, type MemoryBrokerOptions } from '../../server/broker/memory.js';
 import { PresenceTable } from '../../server/broker/memory-presence.js';
@@ -253,6 +255,17 @@ describe('MemoryBroker: idempotency keys', () => {
   });
 });
 
+describe('MemoryBroker: idempotency keys of dropped topics', () => {
+  it('forgets the keys of a topic it drops: a repeat then publishes again, under the new epoch', async () => {
+    const { broker } = await start({ maxTopics: 1 });
+    const first = await broker.publish('a', bytes(1), -1, 'k');
+    await broker.publish('b', bytes(1), -1, undefined); // a is dropped to make room
+    const again = await broker.publish('a', bytes(1), -1, 'k');
+    expect(again).toMatchObject({ seq: 1, duplicate: false });
+    expect(again.epoch).not.toBe(first.epoch);
+  });
+});
+
 describe('MemoryBroker: --max-topics', () => {
   it('makes room by dropping the least recently active topic nobody follows', async () => {
     const { broker } = await start({ maxTopics: 3 });
@@ -328,6 +341,36 @@ describe('MemoryBroker: --max-history-bytes', () => {
     for (let i = 0; i < 100_000; i++) await broker.publish(`t${i}`, bytes(64), -1, undefined);
     expect(broker.historyBytes).toBeLessThanOrEqual(10_000);
     expect(broker.topicCount).toBeLessThanOrEqual(Math.ceil(10_000 / 64) + 1);
+  });
+});
+
+describe('MemoryBroker: what it drops is released', () => {
+  it('references nothing of a dropped topic or an evicted message once it is gone', async () => {
+    const { broker, got } = await start({ maxHistoryBytes: 10_000 });
+    await broker.follow('busy');
+    const gone = new Set<string>();
+    const registry = new FinalizationRegistry((name: string) => gone.add(name));
+    // the stored copies are the broker's own: watch them through what a read returns
+    const watch = async (topic: string, seq: number) =>
+      registry.register((await broker.read(topic, seq - 1, 1, false, 1 << 20)).messages[0]!.data, `${topic}:${seq}`);
+    for (let i = 1; i <= 20; i++) {
+      await broker.publish(`t${i}`, bytes(1000), -1, undefined);
+      if (broker.topicCount > 0 && i > 10) await watch(`t${i}`, 1);
+    }
+    for (let s = 1; s <= 20; s++) {
+      await broker.publish('busy', bytes(1000), -1, undefined);
+      await watch('busy', s);
+    }
+    expect(broker.historyBytes).toBe(10_000);
+    got.splice(0); // what was delivered is the subscriber's to keep, not the broker's
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const expected = [...Array.from({ length: 10 }, (_, i) => `t${i + 11}:1`), ...Array.from({ length: 10 }, (_, i) => `busy:${i + 1}`)];
+    expect([...gone].sort()).toEqual(expected.sort());
   });
 });
 
