@@ -29,6 +29,7 @@ export class Metrics {
   readonly repliesCut: Counter<'op'>;
   readonly brokerUp: Gauge;
   readonly brokerReconnects: Counter<'link'>;
+  readonly brokerRunsConfirmed: Counter<'verdict'>;
   readonly brokerErrors: Counter<'op'>;
   readonly brokerStaleLinks: Counter<'link'>;
   readonly brokerCatchups: Counter;
@@ -143,6 +144,12 @@ export class Metrics {
       registers,
     });
     this.brokerUp.set(1);
+    this.brokerRunsConfirmed = new Counter({
+      name: 'ringcast_broker_runs_confirmed_total',
+      help: 'Redis runs (a first start, a restart) this node confirmed before serving, by verdict: kept (nothing it saw was lost: epochs stay), renewed (Redis lost data or nobody could vouch: every epoch renewed), new (Redis came back empty)',
+      labelNames: ['verdict'],
+      registers,
+    });
     this.brokerReconnects = new Counter({
       name: 'ringcast_broker_reconnects_total',
       help: 'Redis links made again after a loss, by link (command, subscriber)',

@@ -268,6 +268,7 @@ export class RedisBroker implements SharedBroker {
       );
       if (generation !== this.generation) return false;
       if (verdict !== 'unknown') {
+        this.metrics.brokerRunsConfirmed.inc({ verdict });
         if (verdict === 'renewed' || (verdict === 'new' && this.confirmedRun !== ''))
           this.log.warn(
             { event: 'broker_epochs_renewed', broker: this.name, verdict, seen: this.seenWm, redis: Number(wm), runId: this.runId },

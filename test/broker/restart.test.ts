@@ -112,6 +112,12 @@ describeWithRedis.each(transports)('a Redis restart under running nodes (%s tran
     expect(recoveries).toEqual([]);
     expect(sdk.state).toBe('connected');
     expect(await redis.call('HGET', `${prefix}:{old}:meta`, 'e')).toBe(epochsBefore);
+    // the operator sees the restart confirmed as lossless on both nodes, never as renewed
+    for (const x of [a, b]) {
+      const text = await (await fetch(`${x.http}/metrics`)).text();
+      expect(text).toMatch(/ringcast_broker_runs_confirmed_total\{verdict="kept"\} [1-9]/);
+      expect(text).not.toMatch(/ringcast_broker_runs_confirmed_total\{verdict="renewed"\}/);
+    }
     // a client that was at seq 3 of each topic resumes on the other node without a gap
     const oldAck = acks[0]!;
     const newAck = acks[1]!;
@@ -171,6 +177,8 @@ describeWithRedis.each(transports)('a Redis restart under running nodes (%s tran
       const resync = seen.find((f) => f.op === 'resync')!;
       expect(resync).toMatchObject({ topic: 'tail', seq: 2 });
       expect(resync.epoch).not.toBe(ack.epoch);
+      const text = await (await fetch(`${a.http}/metrics`)).text();
+      expect(text).toMatch(/ringcast_broker_runs_confirmed_total\{verdict="renewed"\} 1/);
     }, 60_000);
   });
 });
