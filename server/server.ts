@@ -16,6 +16,8 @@ import { probeUring } from './transport/select.js';
 import type { Transport, TransportEvents, TransportName } from './transport/types.js';
 import { UringTransport } from './transport/uring.js';
 import { WsTransport } from './transport/ws.js';
+import { localSource } from './ops/local-source.js';
+import { OpsServer } from './ops/server.js';
 
 /** A worker thread of --workers: the main thread's broker and the limits shared by every worker. */
 export interface WorkerRole {
@@ -38,7 +40,10 @@ export class RingcastServer {
   readonly broker: SharedBroker | undefined;
   private draining = false;
   private drainPromise: Promise<void> | undefined;
+  /** --ops on one thread (with --workers the main thread serves it) */
+  private readonly ops: OpsServer | undefined;
   address: { host: string; port: number } | undefined;
+  opsAddress: { host: string; port: number } | undefined;
 
   constructor(
     readonly config: Config,
@@ -54,6 +59,7 @@ export class RingcastServer {
     this.hub = new Hub(config, this.metrics, this.broker);
     this.hub.onLog = (fields) => log.warn(fields, 'broker topic error');
     const auth = Authenticator.fromConfig(config);
+    if (config.ops && role === undefined) this.ops = new OpsServer(config, localSource(this), log, auth);
     const upgradeCtx: UpgradeContext = {
       config,
       auth,
@@ -113,6 +119,7 @@ export class RingcastServer {
 
   async listen(): Promise<{ host: string; port: number }> {
     await this.startBroker();
+    this.opsAddress = await this.ops?.listen();
     this.address = await this.transport.listen(this.config.host, this.config.port);
     this.log.info(
       {
@@ -125,6 +132,7 @@ export class RingcastServer {
       },
       `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name}, ${this.brokerHealth().broker} broker)`,
     );
+    await this.ops?.start(this.address.port);
     return this.address;
   }
 
@@ -162,6 +170,7 @@ export class RingcastServer {
       await this.transport.stopAccepting();
       await this.transport.closeAll(closeCodes.goingAway.code, closeCodes.goingAway.reason, this.config.drainTimeout);
       this.hub.stop();
+      await this.ops?.close();
       await this.broker?.stop();
       this.log.info({ event: 'stopped' }, 'stopped');
     })();
