@@ -1,6 +1,7 @@
 // The server: wires hub, HTTP API, upgrade policy and a transport, and owns the lifecycle
 // (listen, drain, stop). One instance per process in production; tests start many.
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 import { RedisBroker } from './broker/redis.js';
 import type { BrokerHealth, SharedBroker } from './broker/types.js';
 import { parseRedisUrl } from './broker/url.js';
@@ -59,6 +60,8 @@ export class RingcastServer {
     this.hub = new Hub(config, this.metrics, this.broker);
     this.hub.onLog = (fields) => log.warn(fields, 'broker topic error');
     const auth = Authenticator.fromConfig(config);
+    // the limit beside the count, so an alert can say "near the limit" (with --workers the main thread says it, once)
+    if (role === undefined) maxConnectionsGauge(this.metrics.registry, config.maxConnections);
     if (config.ops && role === undefined) this.ops = new OpsServer(config, localSource(this), log, auth);
     const upgradeCtx: UpgradeContext = {
       config,
@@ -181,6 +184,11 @@ export class RingcastServer {
   close(): Promise<void> {
     return this.drain();
   }
+}
+
+/** ringcast_max_connections: --max-connections (0: no limit), for alerts on ringcast_connections near it. */
+export function maxConnectionsGauge(registry: Registry, limit: number): void {
+  new Gauge({ name: 'ringcast_max_connections', help: 'The --max-connections limit (0 = none)', registers: [registry] }).set(limit);
 }
 
 /** The shared broker --broker names; undefined for `memory` (the hub numbers publishes itself). */

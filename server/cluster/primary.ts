@@ -17,7 +17,7 @@ import type { OpsSource } from '../ops/source.js';
 import type { MetricJson as OpsMetricJson } from '../ops/series.js';
 import { WorkerAsks } from '../ops/worker-asks.js';
 import { deflateOptions } from '../protocol/deflate.js';
-import { makeBroker, TransportUnavailableError } from '../server.js';
+import { makeBroker, maxConnectionsGauge, TransportUnavailableError } from '../server.js';
 import { loadAddon, type NativeAddon } from '../transport/native.js';
 import { probeUring, type UringProbe } from '../transport/select.js';
 import { BrokerHost } from './host.js';
@@ -125,6 +125,7 @@ export class Primary {
 
     this.metrics = new Metrics(this.transportName, false);
     collectDefaultMetrics({ register: this.processRegistry, eventLoopMonitoringPrecision: 20 });
+    maxConnectionsGauge(this.processRegistry, config.maxConnections);
     this.restarts = new Counter({
       name: 'ringcast_worker_restarts_total',
       help: 'Worker threads that died (a JavaScript error) and were replaced',
