@@ -21,7 +21,7 @@ export function opsPage(): string {
   .badge { padding: 2px 10px; border-radius: 10px; font-size: 12px; background: #888; color: #fff; white-space: nowrap; }
   .badge[data-state="up"], .badge[data-state="live"] { background: var(--up); }
   .badge[data-state="down"], .badge[data-state="stalled"], .badge[data-state="silent"] { background: var(--down); }
-  .badge[data-state="degraded"], .badge[data-state="starting"], .badge[data-state="connecting"] { background: var(--warn); }
+  .badge[data-state="degraded"], .badge[data-state="starting"], .badge[data-state="connecting"], .badge[data-state="unknown"] { background: var(--warn); }
   header button { font: inherit; font-size: 12px; background: none; color: #ccd; border: 1px solid #556; border-radius: 6px; padding: 2px 10px; cursor: pointer; }
   main { display: grid; grid-template-columns: minmax(420px, 1fr) minmax(420px, 1fr); gap: 14px; padding: 14px 18px; }
   section { background: #fff; border: 1px solid #dde; border-radius: 8px; padding: 12px 14px; min-width: 0; }
@@ -86,7 +86,7 @@ export function opsPage(): string {
   <section>
     <h2>Find a user</h2>
     <form id="user-form" style="display:flex;gap:8px;margin-bottom:8px"><input id="user-name" placeholder="user id (JWT sub)" style="flex:1"><button class="go" id="user-find" type="submit">Find</button></form>
-    <div id="user-results" class="muted">Their connections, topics, node and worker on this node.</div>
+    <div id="user-results" class="muted">Their connections, topics, node and worker, on every node.</div>
   </section>
 </main>
 <script type="module" src="/ops/app.js"></script>
@@ -209,21 +209,24 @@ function drawNodes(ev) {
   const body = $('nodes');
   body.replaceChildren();
   let total = 0;
+  // without Redis this node cannot hear from the others: they are unknown, not down
+  const blind = ev.nodes !== undefined && ev.self.broker.state !== 'up';
   for (const n of nodes) {
     const r = n.row;
-    const state = !n.answering ? 'down' : r.state;
-    if (n.answering) total += r.connections;
+    const self = r.id === ev.self.id;
+    const state = n.answering || self ? r.state : blind ? 'unknown' : 'down';
+    if (n.answering || self) total += r.connections;
     const brokerCell = h('td', {}, h('span', { class: 'badge', 'data-state': r.broker.state === 'up' ? 'up' : 'down' }, r.broker.state));
     if (r.broker.reason && r.broker.state !== 'up') brokerCell.append(' ', h('span', { class: 'reason' }, r.broker.reason));
     body.append(h('tr', { class: 'node', 'data-node': r.id, 'data-state': state },
-      h('td', {}, r.id + (r.id === ev.self.id ? ' (this node)' : '')),
+      h('td', {}, r.id + (self ? ' (this node)' : '')),
       h('td', {}, r.transport),
       h('td', { class: 'num' }, si(r.connections)),
       h('td', { class: 'num' }, uptime(r.uptimeSeconds)),
-      h('td', {}, h('span', { class: 'badge', 'data-state': state }, n.answering ? state : 'silent ' + n.silentSeconds + 's')),
+      h('td', {}, h('span', { class: 'badge', 'data-state': state }, n.answering || self ? state : state === 'unknown' ? 'unknown (no Redis)' : 'silent ' + n.silentSeconds + 's')),
       brokerCell));
     for (const w of r.workers) {
-      const ws = n.answering ? w.state : 'down';
+      const ws = n.answering || self ? w.state : state;
       body.append(h('tr', { class: 'worker', 'data-worker': r.id + '/' + w.index, 'data-state': ws },
         h('td', {}, 'worker ' + w.index),
         h('td', {}, r.transport),
@@ -332,14 +335,15 @@ $('user-form').addEventListener('submit', async (e) => {
   const body = await res.json();
   out.replaceChildren();
   if (!res.ok) return out.append(body.error || 'HTTP ' + res.status);
-  if (body.connections.length === 0) return out.append(h('p', {}, 'No connection of ', h('b', {}, name), ' on ' + body.node + '.'));
+  const unreached = body.unreached.length ? h('p', { class: 'reason' }, 'Not asked (not answering): ' + body.unreached.join(', ')) : '';
+  if (body.connections.length === 0) return out.append(h('p', {}, 'No connection of ', h('b', {}, name), ' on any node that answered.'), unreached);
   out.classList.remove('muted');
   const t = h('table', { id: 'user-table' }, h('thead', {}, h('tr', {}, h('th', {}, 'connection'), h('th', {}, 'node'), h('th', {}, 'worker'), h('th', {}, 'topics'))));
   const tb = h('tbody', {});
   for (const c of body.connections)
     tb.append(h('tr', { 'data-user-conn': String(c.conn) }, h('td', {}, c.conn), h('td', {}, c.node), h('td', {}, c.worker === null ? '-' : c.worker), h('td', {}, c.topics.join(', ') || '(none)')));
   t.append(tb);
-  out.append(t);
+  out.append(t, unreached);
 });
 
 start();

@@ -6,7 +6,7 @@
 // gets the same JSON line: the cost is one sample a second however many pages are open, at most
 // --ops-max-viewers of them.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/tokens.js';
 import type { Config } from '../config.js';
@@ -49,6 +49,7 @@ export class OpsServer {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private id = '';
+  private opsUrl = '';
 
   constructor(
     private readonly config: Config,
@@ -88,12 +89,13 @@ export class OpsServer {
   /** Starts sampling once the node serves; it is named by its WebSocket port (`hostname:port`). */
   async start(mainPort: number): Promise<void> {
     this.id = `${hostname()}:${mainPort}`;
-    await this.tick();
-    this.timer = setInterval(() => void this.tick(), PROBE_MS);
-    this.timer.unref();
     const a = this.http.address();
     const port = typeof a === 'object' && a !== null ? a.port : this.config.opsPort;
     const host = this.config.opsHost ?? this.config.host;
+    this.opsUrl = `http://${reachable(host)}:${port}`;
+    await this.tick();
+    this.timer = setInterval(() => void this.tick(), PROBE_MS);
+    this.timer.unref();
     this.log.info({ event: 'ops_listening', host, port, node: this.id }, `ops page on http://${host}:${port}/ops`);
   }
 
@@ -124,7 +126,7 @@ export class OpsServer {
       this.prev = cur;
       this.history.push(p);
       // the node's connections are its open WebSockets (a worker's are the TCP connections it holds)
-      const self: NodeRow = { ...this.source.node(), connections: cur.connections, id: this.id, at: now };
+      const self: NodeRow = { ...this.source.node(), connections: cur.connections, id: this.id, ops: this.opsUrl, at: now };
       if (this.registry !== undefined) {
         const nodes = await this.registry.exchange(self, now);
         // Redis cannot be read: the others are shown as last seen, none of them answering
@@ -191,14 +193,52 @@ export class OpsServer {
         if (!(await this.guard.allows(req))) return unauthorized(res);
         const name = url.searchParams.get('name') ?? '';
         if (name === '' || name.length > MAX_QUERY) return send(res, 400, { error: `name must be 1..${MAX_QUERY} characters` });
-        const answers = await this.source.ask({ kind: 'user', name, limit: USER_CONNS });
-        const conns: (UserConn & { node: string })[] = [];
-        for (const a of answers) if (a.kind === 'user') for (const c of a.conns) conns.push({ ...c, node: this.id });
-        return send(res, 200, { node: this.id, connections: conns.slice(0, USER_CONNS) });
+        const mine = await this.localUser(name);
+        // asked by another node's ops server: this node's own answer only
+        if (url.searchParams.get('local') === '1') return send(res, 200, { node: this.id, connections: mine, unreached: [] });
+        const { conns, unreached } = await this.otherNodesUser(name, req.headers.authorization!);
+        return send(res, 200, { node: this.id, connections: [...mine, ...conns].slice(0, USER_CONNS), unreached });
       }
       default:
         return send(res, 404, { error: `no route for ${url.pathname.slice(0, 100)}` });
     }
+  }
+
+  private async localUser(name: string): Promise<(UserConn & { node: string })[]> {
+    const answers = await this.source.ask({ kind: 'user', name, limit: USER_CONNS });
+    const conns: (UserConn & { node: string })[] = [];
+    for (const a of answers) if (a.kind === 'user') for (const c of a.conns) conns.push({ ...c, node: this.id });
+    return conns;
+  }
+
+  /**
+   * The same lookup on every other node that answers, through its ops server, with the caller's
+   * own Authorization (the nodes share --api-key or the JWT key); a node that cannot be asked is
+   * named, not hidden.
+   */
+  private async otherNodesUser(
+    name: string,
+    authorization: string,
+  ): Promise<{ conns: (UserConn & { node: string })[]; unreached: string[] }> {
+    const others = (this.lastNodes ?? []).filter((n) => n.row.id !== this.id);
+    const conns: (UserConn & { node: string })[] = [];
+    const unreached: string[] = [];
+    await Promise.all(
+      others.map(async (n) => {
+        try {
+          if (!n.answering || n.row.ops === undefined) throw new Error('not answering');
+          const res = await fetch(`${n.row.ops}/ops/user?local=1&name=${encodeURIComponent(name)}`, {
+            headers: { Authorization: authorization },
+            signal: AbortSignal.timeout(2 * PROBE_MS),
+          });
+          if (!res.ok) throw new Error(`HTTP ${res.status}`);
+          conns.push(...((await res.json()) as { connections: (UserConn & { node: string })[] }).connections);
+        } catch {
+          unreached.push(n.row.id);
+        }
+      }),
+    );
+    return { conns, unreached };
   }
 
   private stream(req: IncomingMessage, res: ServerResponse): void {
@@ -225,6 +265,14 @@ export class OpsServer {
       this.write(res, `data: ${JSON.stringify(first)}\n\n`);
     }
   }
+}
+
+/** An address another node can reach this one at: the listen address, or this host's first external IPv4 for a wildcard. */
+function reachable(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host.includes(':') ? `[${host}]` : host;
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return hostname();
 }
 
 function send(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {

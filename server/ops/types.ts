@@ -44,6 +44,8 @@ export interface NodeRow {
   state: 'up' | 'degraded' | 'down';
   broker: { broker: string; state: string; reason?: string | undefined };
   workers: WorkerRow[];
+  /** where its ops server answers (http://host:port), for a user lookup across nodes */
+  ops?: string;
   /** ms since the epoch when this row was made (another node's row older than its probe interval is shown down) */
   at: number;
 }
