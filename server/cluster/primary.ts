@@ -529,7 +529,7 @@ export class Primary {
               ? ('down' as const)
               : !s.ready
                 ? ('starting' as const)
-                : this.opsAsks.stalled(s.index, now)
+                : this.opsAsks.stalled(s.index)
                   ? ('stalled' as const)
                   : ('up' as const),
           connections: Atomics.load(this.cells, CELL_LOAD + s.index),
