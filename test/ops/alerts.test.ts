@@ -9,6 +9,7 @@ import { startCli } from '../helpers/cli.js';
 import { describeWithRedis, redisFixture } from '../helpers/redis.js';
 
 const RULES = fileURLToPath(new URL('../../docs/prometheus/alerts.yml', import.meta.url));
+const RULE_TESTS = fileURLToPath(new URL('../../docs/prometheus/alerts.test.yml', import.meta.url));
 const DASHBOARD = fileURLToPath(new URL('../../docs/grafana/ringcast.json', import.meta.url));
 /** series Prometheus makes itself, not the server */
 const PROMETHEUS_OWN = new Set(['up']);
@@ -64,6 +65,13 @@ describe('the alert rules', () => {
     const r = spawnSync('promtool', ['check', 'rules', RULES], { encoding: 'utf8' });
     if (r.error) throw new Error(`promtool is missing (apt-get install prometheus): ${r.error.message}`);
     expect(r.stdout + r.stderr).toMatch(/SUCCESS: \d+ rules found/);
+    expect(r.status).toBe(0);
+  });
+
+  it('fire on the series they are written for, and not on a healthy node (promtool test rules)', () => {
+    const r = spawnSync('promtool', ['test', 'rules', RULE_TESTS], { encoding: 'utf8' });
+    if (r.error) throw new Error(`promtool is missing (apt-get install prometheus): ${r.error.message}`);
+    expect(r.stdout + r.stderr).toContain('SUCCESS');
     expect(r.status).toBe(0);
   });
 
