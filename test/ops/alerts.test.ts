@@ -90,6 +90,30 @@ describe('the alert rules', () => {
   });
 });
 
+describe('the Grafana dashboard', () => {
+  it('lays its panels out on the 24-column grid without overlap, each with its own id and the data source variable', () => {
+    const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+      uid: string;
+      panels: (Panel & { id: number; gridPos: { x: number; y: number; w: number; h: number }; datasource?: { uid: string } })[];
+      templating: { list: { name: string }[] };
+    };
+    expect(dash.uid).toBe('ringcast-overview');
+    expect(dash.templating.list.map((v) => v.name)).toEqual(['datasource', 'job', 'instance']);
+    expect(new Set(dash.panels.map((p) => p.id)).size).toBe(dash.panels.length);
+    const taken = new Set<string>();
+    for (const p of dash.panels) {
+      const { x, y, w, h } = p.gridPos;
+      expect(x + w, p.title).toBeLessThanOrEqual(24);
+      for (let i = x; i < x + w; i++)
+        for (let j = y; j < y + h; j++) {
+          expect(taken.has(`${i},${j}`), `${p.title} overlaps at ${i},${j}`).toBe(false);
+          taken.add(`${i},${j}`);
+        }
+      if (p.type !== 'row') expect(p.datasource?.uid, p.title).toBe('${datasource}');
+    }
+  });
+});
+
 describeWithRedis('the dashboard and the rules', () => {
   const r = redisFixture();
 
