@@ -123,7 +123,12 @@ export class RingcastServer {
   async listen(): Promise<{ host: string; port: number }> {
     await this.startBroker();
     this.opsAddress = await this.ops?.listen();
-    this.address = await this.transport.listen(this.config.host, this.config.port);
+    try {
+      this.address = await this.transport.listen(this.config.host, this.config.port);
+    } catch (err) {
+      await this.ops?.close(); // its listener would keep a process that cannot serve alive
+      throw err;
+    }
     this.log.info(
       {
         event: 'listening',

@@ -1,6 +1,7 @@
 // The ops server of one process: its guard, its stream, its topics and its user lookup, on the
 // built CLI with a real WebSocket client.
 import { SignJWT } from 'jose';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCli, type Running } from '../helpers/cli.js';
 import { Client } from '../helpers/client.js';
@@ -85,6 +86,24 @@ describe('the ops server', () => {
     };
     expect(search.topics.map((t) => t.topic)).toEqual(['room-2']);
     expect((await fetch(`http://127.0.0.1:${port}/ops/user?name=`, { headers: bearer(KEY) })).status).toBe(400);
+  });
+
+  it('fails the start (exit 1, naming the port) when either port is taken, instead of serving half', async () => {
+    const blocker = createServer();
+    await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', res));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      for (const ports of [
+        ['--port', '0', '--ops-port', String(taken)],
+        ['--port', String(taken), '--ops-port', '0'],
+      ]) {
+        const r = startCli([...ports, '--transport', 'ws', '--ops', '--api-key', KEY]);
+        expect(await r.exited).toBe(1);
+        expect(JSON.stringify(r.lines)).toContain(`${taken}`);
+      }
+    } finally {
+      blocker.close();
+    }
   });
 
   it("holds at most --ops-max-viewers streams, and gives a closed one's place back", async () => {
