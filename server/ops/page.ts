@@ -201,6 +201,7 @@ function onLine(ev) {
   drawNodes(ev);
   drawCharts();
   if (searching === '') drawTopics(ev.topics, ev.t);
+  else search();
 }
 
 // ---- the cluster ----
@@ -312,16 +313,28 @@ function drawTopics(rows, t) {
   lastSeq = seen;
 }
 
+// a search is asked again with every line (one request a second at most), so its rates stay live
 let searchTimer;
-$('topic-search').addEventListener('input', () => {
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(async () => {
-    searching = $('topic-search').value.trim();
-    if (searching === '') return;
-    const q = searching;
+let searchInFlight = false;
+async function search() {
+  if (searchInFlight || searching === '') return;
+  searchInFlight = true;
+  const q = searching;
+  try {
     const res = await authed('/ops/topics?q=' + encodeURIComponent(q));
     const body = await res.json();
-    if (q === searching && res.ok) { lastSeq = new Map(); drawTopics(body.topics, Date.now()); }
+    if (q === searching && res.ok) drawTopics(body.topics, Date.now());
+  } finally {
+    searchInFlight = false;
+  }
+}
+$('topic-search').addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    const q = $('topic-search').value.trim();
+    if (q !== searching) lastSeq = new Map();
+    searching = q;
+    search();
   }, 250);
 });
 

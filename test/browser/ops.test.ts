@@ -116,6 +116,13 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
       // the page's node holds half of them, spread over its workers
       await page.waitForSelector('#topics tr[data-topic="lobby"]', { timeout: 30_000 });
       if (SHOTS) await page.screenshot({ path: `${SHOTS}/ops.png`, fullPage: true });
+      await page.fill('#topic-search', 'room-');
+      await page.waitForFunction(() => {
+        const rows = [...document.querySelectorAll('#topics tr[data-topic]')].map((r) => r.getAttribute('data-topic'));
+        return rows.length === 1 && rows[0] === 'room-0';
+      });
+      await page.fill('#topic-search', '');
+      await page.waitForSelector('#topics tr[data-topic="lobby"]');
 
       // carol is on the other node: the lookup asks it
       await page.fill('#user-name', 'carol');
