@@ -75,7 +75,7 @@ export function opsPage(): string {
     <tbody id="nodes"></tbody></table>
   </section>
   <section class="wide">
-    <h2>Last 5 minutes <span class="muted" style="text-transform:none">(this node, every worker added up)</span></h2>
+    <h2>Rates <span class="muted" style="text-transform:none">(this node, every worker added up; up to the last 5 minutes)</span></h2>
     <div class="charts" id="charts"></div>
   </section>
   <section>
@@ -217,8 +217,11 @@ function drawNodes(ev) {
     const self = r.id === ev.self.id;
     const state = n.answering || self ? r.state : blind ? 'unknown' : 'down';
     if (n.answering || self) total += r.connections;
-    const brokerCell = h('td', {}, h('span', { class: 'badge', 'data-state': r.broker.state === 'up' ? 'up' : 'down' }, r.broker.state));
-    if (r.broker.reason && r.broker.state !== 'up') brokerCell.append(' ', h('span', { class: 'reason' }, r.broker.reason));
+    // a node not heard from: its broker state as last written would be stale
+    const brokerCell = n.answering || self
+      ? h('td', {}, h('span', { class: 'badge', 'data-state': r.broker.state === 'up' ? 'up' : 'down' }, r.broker.state))
+      : h('td', { class: 'muted' }, '?');
+    if ((n.answering || self) && r.broker.reason && r.broker.state !== 'up') brokerCell.append(' ', h('span', { class: 'reason' }, r.broker.reason));
     body.append(h('tr', { class: 'node', 'data-node': r.id, 'data-state': state },
       h('td', {}, r.id + (self ? ' (this node)' : '')),
       h('td', {}, r.transport),
@@ -285,7 +288,9 @@ function drawCharts() {
     lines.forEach((l, i) => {
       const color = COLORS[i % COLORS.length];
       const n = points.length;
-      const pts = points.map((p, j) => ((300 * (300 - n + j)) / 299).toFixed(1) + ',' + (54 - (max > 0 ? (50 * l[1](p)) / max : 0)).toFixed(1));
+      // the axis is the last minute until more is known, then grows to five
+      const span = Math.min(300, Math.max(60, n));
+      const pts = points.map((p, j) => ((300 * (span - n + j)) / (span - 1)).toFixed(1) + ',' + (54 - (max > 0 ? (50 * l[1](p)) / max : 0)).toFixed(1));
       const pl = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
       pl.setAttribute('points', pts.join(' '));
       pl.setAttribute('fill', 'none');

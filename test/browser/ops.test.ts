@@ -31,6 +31,7 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
     let browser: Browser;
     const nodes: { cli: Running; ws: string; ops: number }[] = [];
     const clients: Client[] = [];
+    const stops: (() => void)[] = [];
 
     beforeAll(async () => {
       const { chromium } = await import('playwright-core');
@@ -38,6 +39,15 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
         executablePath: CHROMIUM,
         args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
       });
+    });
+    afterAll(async () => {
+      for (const stop of stops) stop();
+      for (const c of clients) c.close();
+      await browser?.close();
+    });
+
+    // started by the test itself: test/helpers/cli.ts kills every CLI a test started once it ends
+    async function startNodes(): Promise<void> {
       for (let i = 0; i < 2; i++) {
         const cli = startCli([
           '--port',
@@ -61,11 +71,7 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
         const port = (await cli.listening).port as number;
         nodes.push({ cli, ws: `ws://127.0.0.1:${port}/ws`, ops: await opsPort(cli) });
       }
-    });
-    afterAll(async () => {
-      for (const c of clients) c.close();
-      await browser?.close();
-    });
+    }
 
     async function open(): Promise<Page> {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -75,8 +81,9 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
     }
     const count = (page: Page, sel: string) => page.$$eval(sel, (els) => els.length);
 
-    it('shows nothing but the login form without the key, and refuses a wrong one', async () => {
-      const page = await open();
+    it('shows only the login form without the key; then both nodes and four workers, connections rising, a user found, the broker red and green', async () => {
+      await startNodes();
+      let page = await open();
       await page.waitForSelector('#login-form');
       expect(await page.isVisible('#login')).toBe(true);
       expect(await count(page, '[data-node]')).toBe(0);
@@ -88,10 +95,8 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
       // the key is kept in the tab's session, never put in the URL
       expect(page.url()).not.toContain('not-the-key');
       await page.close();
-    });
 
-    it('shows both nodes and four workers, connections rising, the broker going red and green, and finds a user', async () => {
-      const page = await open();
+      page = await open();
       await page.fill('#key', KEY);
       await page.click('#login-button');
       await page.waitForSelector('#stream[data-state="live"]');
@@ -110,12 +115,35 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
         const batch = await openClients(`${nodes[i]!.ws}?topics=lobby,room-${i}&token=${await token(`user-${i}`)}`, 100);
         clients.push(...batch);
       }
+      // traffic for the charts: a publish a tenth of a second to each node, and now and then a request the server refuses
+      let published = 0;
+      const traffic = setInterval(() => {
+        const i = published++ % 2;
+        const http = nodes[i]!.ws.replace('ws://', 'http://').replace('/ws', '/publish');
+        const body = JSON.stringify({ topic: published % 3 === 0 ? `room-${i}` : 'lobby', data: { n: published } });
+        void fetch(http, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` }, body }).catch(
+          () => undefined,
+        );
+        if (published % 5 === 0) clients[1]!.send('not json'); // a client of the page's node: err bad_json
+      }, 100);
+      stops.push(() => clearInterval(traffic));
       await page.waitForFunction(() => Number(document.getElementById('total-connections')!.textContent) >= 201, undefined, {
         timeout: 30_000,
       });
       // the page's node holds half of them, spread over its workers
       await page.waitForSelector('#topics tr[data-topic="lobby"]', { timeout: 30_000 });
-      if (SHOTS) await page.screenshot({ path: `${SHOTS}/ops.png`, fullPage: true });
+      await page.waitForFunction(() => document.querySelector('#chart-publishes b')!.textContent !== '0/s', undefined, { timeout: 30_000 });
+      if (SHOTS) {
+        // a screenshot worth reading: some seconds of traffic on the charts (not a condition of the test)
+        await page.waitForFunction(
+          () => document.querySelectorAll('#chart-deliveries polyline')[0]!.getAttribute('points')!.split(' ').length >= 20,
+          undefined,
+          {
+            timeout: 60_000,
+          },
+        );
+        await page.screenshot({ path: `${SHOTS}/ops.png` });
+      }
       await page.fill('#topic-search', 'room-');
       await page.waitForFunction(() => {
         const rows = [...document.querySelectorAll('#topics tr[data-topic]')].map((r) => r.getAttribute('data-topic'));
@@ -136,10 +164,15 @@ describe.skipIf(missing !== undefined || (redisMissing !== undefined && process.
       await page.click('#user-find');
       await page.waitForFunction(() => document.querySelectorAll('#user-table tbody tr').length === 100);
 
+      // back to one user for the next screenshot
+      await page.fill('#user-name', 'carol');
+      await page.click('#user-find');
+      await page.waitForFunction(() => document.querySelectorAll('#user-table tbody tr').length === 1);
+
       await r.redis.kill();
       await page.waitForSelector('#broker[data-state="down"]', { timeout: 30_000 });
       await page.waitForSelector('tr[data-node][data-state="degraded"]', { timeout: 30_000 });
-      if (SHOTS) await page.screenshot({ path: `${SHOTS}/ops-broker-down.png`, fullPage: true });
+      if (SHOTS) await page.screenshot({ path: `${SHOTS}/ops-broker-down.png` });
 
       await r.redis.restart();
       await page.waitForSelector('#broker[data-state="up"]', { timeout: 60_000 });
