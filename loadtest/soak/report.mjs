@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const REPORTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../reports');
 const MiB = 1024 * 1024;
-const FONT = 'font-family="system-ui,sans-serif" font-size="11"';
+const FAMILY = 'font-family="system-ui,sans-serif"';
+const FONT = `${FAMILY} font-size="11"`;
 const PALETTE = ['#d9480f', '#1971c2', '#f59f00', '#5f3dc4', '#2b8a3e', '#c2255c', '#495057'];
 const FAULT_COLORS = { redis: '#ffc9c9', node: '#d0ebff', 'worker-crash': '#e5dbff', 'fd-exhaust': '#fff3bf', 'link-cut': '#d3f9d8' };
 
@@ -40,7 +41,7 @@ export function timeChart({ title, unit, series, faults, durationS }) {
       `<rect x="${x0.toFixed(1)}" y="${top}" width="${(x1 - x0).toFixed(1)}" height="${h}" fill="${faultColor(f.kind)}" opacity="0.8"/>`,
     );
     parts.push(
-      `<text x="${(x0 + 2).toFixed(1)}" y="${top + 10 + (i % 4) * 11}" fill="#495057" ${FONT} font-size="9">${esc(f.kind)}</text>`,
+      `<text x="${(x0 + 2).toFixed(1)}" y="${top + 10 + (i % 4) * 11}" fill="#495057" ${FAMILY} font-size="9">${esc(f.kind)}</text>`,
     );
   });
   for (let k = 0; k <= 4; k++) {

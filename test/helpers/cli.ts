@@ -28,9 +28,12 @@ afterEach(() => {
   for (const r of running.splice(0)) r.child.kill('SIGKILL');
 });
 
-/** Starts the CLI on 127.0.0.1, optionally through a launcher (e.g. a seccomp filter); killed after the test. */
-export function startCli(args: string[], env: Record<string, string> = {}, launcher: string[] = []): Running {
-  const argv = [...launcher, process.execPath, CLI, '--host', '127.0.0.1', ...args];
+/**
+ * Starts the CLI on 127.0.0.1, optionally through a launcher (e.g. a seccomp filter) and with
+ * flags for node itself (e.g. --expose-gc); killed after the test.
+ */
+export function startCli(args: string[], env: Record<string, string> = {}, launcher: string[] = [], nodeArgs: string[] = []): Running {
+  const argv = [...launcher, process.execPath, ...nodeArgs, CLI, '--host', '127.0.0.1', ...args];
   const child = spawn(argv[0]!, argv.slice(1), { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
   let buf = '';

@@ -2,9 +2,7 @@
 // (RINGCAST_MEMORY_PROBE=1, server/memory-probe.ts): every thread collects garbage fully and
 // reports process.memoryUsage() when the process gets SIGURG. Bounds are proven on these numbers,
 // never on a counter the server keeps.
-import { spawn } from 'node:child_process';
-import { afterEach } from 'vitest';
-import { CLI, cleanEnv, type Running } from './cli.js';
+import { startCli, type Running } from './cli.js';
 import { until } from './client.js';
 
 /** One thread's memory after its collections (bytes). */
@@ -27,37 +25,9 @@ export interface Memory {
   threads: number;
 }
 
-const running: Running[] = [];
-afterEach(() => {
-  for (const r of running.splice(0)) r.child.kill('SIGKILL');
-});
-
 /** Starts `node --expose-gc dist/server/cli.js --host 127.0.0.1 ...args` with the probe on; killed after the test. */
 export function startProbed(args: string[]): Running {
-  const child = spawn(process.execPath, ['--expose-gc', CLI, '--host', '127.0.0.1', ...args], {
-    env: { ...cleanEnv(), RINGCAST_MEMORY_PROBE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, unknown>[] = [];
-  let buf = '';
-  const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (line.event === 'listening') resolve(line);
-      }
-    });
-    child.once('exit', () => reject(new Error('exited before listening')));
-  });
-  listening.catch(() => undefined);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const r = { child, lines, listening, exited };
-  running.push(r);
-  return r;
+  return startCli(args, { RINGCAST_MEMORY_PROBE: '1' }, [], ['--expose-gc']);
 }
 
 /** Asks every one of `threads` JavaScript threads for its memory after full collections, and adds them up. */
