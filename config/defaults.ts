@@ -154,6 +154,22 @@ export const defaults = {
     unit: 'true|false',
     help: 'serve the chat demo at /demo?room=NAME and the client module it imports at /demo/client/',
   },
+  ops: {
+    default: false,
+    unit: 'true|false',
+    help: 'serve the live ops page at /ops (and its event stream at /ops/events) on --ops-port, guarded by --api-key or an admin JWT; needs one of them',
+  },
+  opsPort: {
+    default: 8081,
+    unit: 'port',
+    help: 'TCP port of the ops page, apart from the WebSocket port (0 = any free port); its listen line names it',
+  },
+  opsHost: { default: null, unit: 'address', help: 'interface of the ops page (default: --host); 127.0.0.1 keeps it off the network' },
+  opsMaxViewers: {
+    default: 5,
+    unit: 'streams',
+    help: 'ops pages open at once (one event stream each, one JSON line a second); more are answered 503',
+  },
   logLevel: { default: 'info', unit: 'fatal|error|warn|info|debug|trace|silent', help: 'log level' },
   config: { default: null, unit: 'file', help: 'JSON file with any of these keys (camelCase)' },
   // Advanced: the io_uring engine's tunables (uring transport only). docs/engine.md has the

@@ -77,6 +77,10 @@ const schema = z
     brokerProbe: nonNegativeInt.max(3_600_000),
     presenceTtl: z.coerce.number().int().min(5).max(86_400),
     demo: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
+    ops: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
+    opsPort: port,
+    opsHost: z.string().min(1).nullable(),
+    opsMaxViewers: z.coerce.number().int().min(1).max(100),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     ringSlots: z.coerce
       .number()
@@ -101,6 +105,11 @@ const schema = z
   .refine((c) => c.jwtSecret === null || c.jwtPublicKey === null, {
     message: 'set --jwt-secret or --jwt-public-key, not both',
     path: ['jwtPublicKey'],
+  })
+  // the ops page shows user ids and topic names: never without a guard
+  .refine((c) => !c.ops || c.apiKey !== null || c.jwtSecret !== null || c.jwtPublicKey !== null, {
+    message: 'needs --api-key or JWT auth (--jwt-secret or --jwt-public-key) to guard the page',
+    path: ['ops'],
   });
 
 export type Config = z.infer<typeof schema>;

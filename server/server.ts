@@ -1,6 +1,7 @@
 // The server: wires hub, HTTP API, upgrade policy and a transport, and owns the lifecycle
 // (listen, drain, stop). One instance per process in production; tests start many.
 import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
 import { RedisBroker } from './broker/redis.js';
 import type { BrokerHealth, SharedBroker } from './broker/types.js';
 import { parseRedisUrl } from './broker/url.js';
@@ -16,6 +17,8 @@ import { probeUring } from './transport/select.js';
 import type { Transport, TransportEvents, TransportName } from './transport/types.js';
 import { UringTransport } from './transport/uring.js';
 import { WsTransport } from './transport/ws.js';
+import { localSource } from './ops/local-source.js';
+import { OpsServer } from './ops/server.js';
 
 /** A worker thread of --workers: the main thread's broker and the limits shared by every worker. */
 export interface WorkerRole {
@@ -38,7 +41,10 @@ export class RingcastServer {
   readonly broker: SharedBroker | undefined;
   private draining = false;
   private drainPromise: Promise<void> | undefined;
+  /** --ops on one thread (with --workers the main thread serves it) */
+  private readonly ops: OpsServer | undefined;
   address: { host: string; port: number } | undefined;
+  opsAddress: { host: string; port: number } | undefined;
 
   constructor(
     readonly config: Config,
@@ -54,6 +60,9 @@ export class RingcastServer {
     this.hub = new Hub(config, this.metrics, this.broker);
     this.hub.onLog = (fields) => log.warn(fields, 'broker topic error');
     const auth = Authenticator.fromConfig(config);
+    // the limit beside the count, so an alert can say "near the limit" (with --workers the main thread says it, once)
+    if (role === undefined) maxConnectionsGauge(this.metrics.registry, config.maxConnections);
+    if (config.ops && role === undefined) this.ops = new OpsServer(config, localSource(this), log, auth);
     const upgradeCtx: UpgradeContext = {
       config,
       auth,
@@ -113,7 +122,13 @@ export class RingcastServer {
 
   async listen(): Promise<{ host: string; port: number }> {
     await this.startBroker();
-    this.address = await this.transport.listen(this.config.host, this.config.port);
+    this.opsAddress = await this.ops?.listen();
+    try {
+      this.address = await this.transport.listen(this.config.host, this.config.port);
+    } catch (err) {
+      await this.ops?.close(); // its listener would keep a process that cannot serve alive
+      throw err;
+    }
     this.log.info(
       {
         event: 'listening',
@@ -125,6 +140,7 @@ export class RingcastServer {
       },
       `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name}, ${this.brokerHealth().broker} broker)`,
     );
+    await this.ops?.start(this.address.port);
     return this.address;
   }
 
@@ -162,6 +178,7 @@ export class RingcastServer {
       await this.transport.stopAccepting();
       await this.transport.closeAll(closeCodes.goingAway.code, closeCodes.goingAway.reason, this.config.drainTimeout);
       this.hub.stop();
+      await this.ops?.close();
       await this.broker?.stop();
       this.log.info({ event: 'stopped' }, 'stopped');
     })();
@@ -172,6 +189,11 @@ export class RingcastServer {
   close(): Promise<void> {
     return this.drain();
   }
+}
+
+/** ringcast_max_connections: --max-connections (0: no limit), for alerts on ringcast_connections near it. */
+export function maxConnectionsGauge(registry: Registry, limit: number): void {
+  new Gauge({ name: 'ringcast_max_connections', help: 'The --max-connections limit (0 = none)', registers: [registry] }).set(limit);
 }
 
 /** The shared broker --broker names; undefined for `memory` (the hub numbers publishes itself). */

@@ -3,6 +3,7 @@
 // one message per event-loop turn, so a busy worker costs one wake per turn, not one per publish.
 // A message's frame is encoded once, in shared memory, whatever the number of workers.
 import type { BrokerHealth, Published, PresenceList, TopicState } from '../broker/types.js';
+import type { OpsAnswer, OpsAsk } from '../ops/types.js';
 
 /** What a worker asks of the broker on the main thread (answered by a `re` item). */
 export type Call =
@@ -68,6 +69,8 @@ export type ToWorker =
   | { t: 'collect'; id: number }
   /** the broker's links are back: repair every held topic, answer `restored` */
   | { t: 'restore'; id: number }
+  /** --ops: a question for this worker's hub (server/ops/hub-view.ts), answered `ops` */
+  | { t: 'ops'; id: number; ask: OpsAsk }
   | { t: 'drain' }
   /** fault injection for tests (RINGCAST_FAULT_INJECTION): throw from the event loop, or block it for `ms` */
   | { t: 'crash' }
@@ -79,6 +82,7 @@ export type ToMain =
   | { t: 'ready'; features: Record<string, unknown>; ringFd: number }
   | { t: 'collected'; id: number; metrics: object[] }
   | { t: 'restored'; id: number; error?: string }
+  | { t: 'ops'; id: number; answer: OpsAnswer }
   | { t: 'drained' };
 
 /** Layout of the counters every worker and the main thread share (one Int32Array). */

@@ -11,8 +11,13 @@ import { MemoryBroker } from '../broker/memory.js';
 import type { SharedBroker } from '../broker/types.js';
 import type { Config } from '../config.js';
 import { Metrics } from '../metrics.js';
+import { Authenticator } from '../auth/tokens.js';
+import { OpsServer } from '../ops/server.js';
+import type { OpsSource } from '../ops/source.js';
+import type { MetricJson as OpsMetricJson } from '../ops/series.js';
+import { WorkerAsks } from '../ops/worker-asks.js';
 import { deflateOptions } from '../protocol/deflate.js';
-import { makeBroker, TransportUnavailableError } from '../server.js';
+import { makeBroker, maxConnectionsGauge, TransportUnavailableError } from '../server.js';
 import { loadAddon, type NativeAddon } from '../transport/native.js';
 import { probeUring, type UringProbe } from '../transport/select.js';
 import { BrokerHost } from './host.js';
@@ -94,7 +99,12 @@ export class Primary {
   /** the last error a worker died of, for the start's failure */
   private lastError = '';
   private acceptErrors = 0;
+  /** --ops: the page is served here, on the main thread, so it answers while a worker is stalled */
+  private readonly ops: OpsServer | undefined;
+  private readonly opsAsks = new WorkerAsks();
+  private readonly startedAt = Date.now();
   address: { host: string; port: number } | undefined;
+  opsAddress: { host: string; port: number } | undefined;
 
   constructor(
     private readonly config: Config,
@@ -115,6 +125,7 @@ export class Primary {
 
     this.metrics = new Metrics(this.transportName, false);
     collectDefaultMetrics({ register: this.processRegistry, eventLoopMonitoringPrecision: 20 });
+    maxConnectionsGauge(this.processRegistry, config.maxConnections);
     this.restarts = new Counter({
       name: 'ringcast_worker_restarts_total',
       help: 'Worker threads that died (a JavaScript error) and were replaced',
@@ -171,6 +182,7 @@ export class Primary {
     this.view = this.currentView();
     this.acceptor = createServer({ pauseOnConnect: true }, (socket) => this.accepted(socket));
     this.acceptor.on('error', (err: NodeJS.ErrnoException) => this.acceptError(err));
+    if (config.ops) this.ops = new OpsServer(config, this.opsSource(), log, Authenticator.fromConfig(config));
   }
 
   /** Starts the broker and every worker, then listens; resolves with the bound address. */
@@ -199,6 +211,7 @@ export class Primary {
     }
     let address: { host: string; port: number };
     try {
+      this.opsAddress = await this.ops?.listen();
       address = await new Promise((resolve, reject) => {
         this.acceptor.once('error', reject);
         this.acceptor.listen({ host: this.config.host, port: this.config.port, backlog: this.config.listenBacklog }, () => {
@@ -219,6 +232,7 @@ export class Primary {
       { event: 'listening', host, port, path: this.config.path, transport: this.transportName, workers: this.workers, features },
       `ringcast listening on ${host}:${port}${this.config.path} (${this.transportName}, ${this.broker.name} broker, ${this.workers} workers${sizing})`,
     );
+    await this.ops?.start(port);
     return address;
   }
 
@@ -226,6 +240,7 @@ export class Primary {
   private async abandon(): Promise<void> {
     this.draining = true;
     clearInterval(this.viewTimer);
+    await this.ops?.close();
     await Promise.all(this.slots.map((s) => s.worker?.terminate()));
     await this.broker.stop();
   }
@@ -255,6 +270,7 @@ export class Primary {
       const deadline = this.config.drainTimeout + 2_000;
       await Promise.race([drained, new Promise((r) => setTimeout(r, deadline).unref())]);
       clearInterval(this.viewTimer);
+      await this.ops?.close();
       await Promise.all(this.slots.map((s) => s.worker?.terminate()));
       await this.broker.stop();
       this.log.info({ event: 'stopped' }, 'stopped');
@@ -345,6 +361,8 @@ export class Primary {
       }
       case 'restored':
         return this.host.restored(m.id, slot.index, m.error);
+      case 'ops':
+        return this.opsAsks.answered(slot.index, m.id, m.answer);
       case 'drained':
         slot.drained = true;
         return;
@@ -366,6 +384,7 @@ export class Primary {
     Atomics.store(this.cells, cellAdmission(this.workers, slot.index), 0);
     this.retired = addCounts(this.retired, slot.metrics ?? []);
     slot.metrics = undefined;
+    this.opsAsks.forget(slot.index);
     for (const c of this.collecting.values()) {
       c.left.delete(slot.index);
       if (c.left.size === 0) c.done();
@@ -471,6 +490,12 @@ export class Primary {
    * down would read as a reset, and rate() would count everything again.
    */
   private async collect(): Promise<{ contentType: string; text: string }> {
+    const all = await this.gather();
+    const text = (await all.metrics()) + (await this.processRegistry.metrics());
+    return { contentType: this.processRegistry.contentType, text };
+  }
+
+  private async gather(): Promise<Registry> {
     const id = ++this.collectId;
     const live = this.slots.filter((s) => s.worker !== undefined && s.ready);
     await new Promise<void>((resolve) => {
@@ -486,9 +511,46 @@ export class Primary {
     this.collecting.delete(id);
     const got: object[] = [this.retired, await this.metrics.registry.getMetricsAsJSON()];
     for (const s of this.slots) if (s.metrics !== undefined) got.push(s.metrics);
-    const all = AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
-    const text = (await all.metrics()) + (await this.processRegistry.metrics());
-    return { contentType: this.processRegistry.contentType, text };
+    return AggregatorRegistry.aggregate(got as Parameters<typeof AggregatorRegistry.aggregate>[0]);
+  }
+
+  /** What the ops page reads of this process: the same sums as /metrics, the workers' state, their hubs. */
+  private opsSource(): OpsSource {
+    return {
+      metrics: async () =>
+        [...(await (await this.gather()).getMetricsAsJSON()), ...(await this.processRegistry.getMetricsAsJSON())] as OpsMetricJson[],
+      node: () => {
+        const now = Date.now();
+        const broker = this.broker.health();
+        const workers = this.slots.map((s) => ({
+          index: s.index,
+          state:
+            s.worker === undefined
+              ? ('down' as const)
+              : !s.ready
+                ? ('starting' as const)
+                : this.opsAsks.stalled(s.index)
+                  ? ('stalled' as const)
+                  : ('up' as const),
+          connections: Atomics.load(this.cells, CELL_LOAD + s.index),
+          uptimeSeconds: s.worker === undefined ? 0 : Math.round((now - s.startedAt) / 1000),
+        }));
+        const allUp = workers.length === this.workers && workers.every((w) => w.state === 'up');
+        return {
+          transport: this.transportName,
+          connections: workers.reduce((n, w) => n + w.connections, 0),
+          uptimeSeconds: Math.round((now - this.startedAt) / 1000),
+          state: this.draining ? 'down' : broker.state === 'up' && allUp ? 'up' : 'degraded',
+          broker,
+          workers,
+        };
+      },
+      ask: (ask) =>
+        this.opsAsks.ask(
+          this.slots.filter((s) => s.ready && s.worker !== undefined).map((s) => ({ index: s.index, worker: s.worker! })),
+          ask,
+        ),
+    };
   }
 }
 

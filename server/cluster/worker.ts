@@ -9,6 +9,7 @@ import { installMemoryProbe } from '../memory-probe.js';
 import { RingcastServer } from '../server.js';
 import { primeProbe } from '../transport/select.js';
 import { UringTransport } from '../transport/uring.js';
+import { answer as opsAnswer } from '../ops/hub-view.js';
 import { CELL_LOAD, cellAdmission, cellConsumed, type ToMain, type ToWorker, type WorkerData } from './messages.js';
 import { WorkerBroker } from './worker-broker.js';
 
@@ -60,6 +61,8 @@ port.on('message', (m: ToWorker) => {
         (err: unknown) => post({ t: 'restored', id: m.id, error: err instanceof Error ? err.message : String(err) }),
       );
       return;
+    case 'ops':
+      return post({ t: 'ops', id: m.id, answer: opsAnswer(server.hub, m.ask, data.index) });
     case 'drain':
       server.drain().then(
         () => post({ t: 'drained' }),
