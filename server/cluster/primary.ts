@@ -285,7 +285,9 @@ export class Primary {
   injectFault(): void {
     const mode = process.env.RINGCAST_FAULT_INJECTION;
     if (mode === '1') this.slots[0]?.worker?.postMessage({ t: 'crash' } satisfies ToWorker);
-    if (mode === 'stall') this.slots[1]?.worker?.postMessage({ t: 'stall', ms: 2000 } satisfies ToWorker);
+    // stall:MS blocks worker 1 for MS (2000 by default): a test on a slow machine asks for longer
+    const stall = /^stall(?::(\d+))?$/.exec(mode ?? '');
+    if (stall) this.slots[1]?.worker?.postMessage({ t: 'stall', ms: Number(stall[1] ?? 2000) } satisfies ToWorker);
   }
 
   // ---- workers ----

@@ -74,7 +74,7 @@ port.on('message', (m: ToWorker) => {
       return;
     case 'stall':
       // blocks this thread's event loop, as a long synchronous job or GC pause would
-      if (data.faultInjection === 'stall') Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
+      if (data.faultInjection.startsWith('stall')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
       return;
     case 'crash':
       if (data.faultInjection === '1')

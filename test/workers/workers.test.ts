@@ -243,8 +243,9 @@ describe.each(transports)('--workers 2 on the %s transport', (transport) => {
   });
 
   it('bounds what waits for a worker whose event loop stalls; it reads the rest back and misses nothing', async () => {
-    // 16 x --max-outbound = 4 MiB may wait for one worker; 300 x 16 KiB are published while it stalls
-    const c = await cluster(transport, ['--max-outbound', String(256 * 1024)], { RINGCAST_FAULT_INJECTION: 'stall' });
+    // 16 x --max-outbound = 4 MiB may wait for one worker; 300 x 16 KiB are published while it
+    // stalls, for 10 s: publishing them took over 2 s under AddressSanitizer
+    const c = await cluster(transport, ['--max-outbound', String(256 * 1024)], { RINGCAST_FAULT_INJECTION: 'stall:10000' });
     const a = await open(c); // worker 0
     const b = await open(c); // worker 1: it will stall
     const pub = await open(c); // worker 0
@@ -258,7 +259,7 @@ describe.each(transports)('--workers 2 on the %s transport', (transport) => {
       for (let j = i; j < i + 8; j++) pub.send(`{"op":"pub","topic":"big","data":${data},"id":${j}}`);
       for (let j = i; j < i + 8; j++) expect(await pub.next(5000)).toMatchObject({ op: 'ack', id: j });
     }
-    const seqs = async (s: Client) => (await collect(s, N, 10_000)).map((m) => m.seq);
+    const seqs = async (s: Client) => (await collect(s, N, 30_000)).map((m) => m.seq);
     const all = Array.from({ length: N }, (_, i) => i + 1);
     expect(await seqs(a)).toEqual(all);
     expect(await seqs(b)).toEqual(all); // in order, once: what was skipped was read back
