@@ -32,7 +32,7 @@ import {
   type SharedBroker,
   type TopicState,
 } from './types.js';
-import type { RedisTarget } from './url.js';
+import { linkOptions, type RedisTarget } from './url.js';
 
 /** Channels per SUBSCRIBE when resubscribing after an outage. */
 const RESUBSCRIBE_BATCH = 500;
@@ -122,20 +122,11 @@ export class RedisBroker implements SharedBroker {
   ) {
     const { target, timeoutMs } = options;
     const common: RedisOptions = {
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      password: target.password,
-      db: target.db,
-      tls: target.tls ? {} : undefined,
+      ...linkOptions(target, timeoutMs),
       lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       autoResubscribe: false,
       enableReadyCheck: true,
-      commandTimeout: timeoutMs,
-      connectTimeout: timeoutMs,
       retryStrategy: (attempt) => (this.stopped ? null : Math.min(50 * 2 ** Math.min(attempt, 10), MAX_RECONNECT_DELAY_MS)),
     };
     this.cmd = new Redis({ ...common, connectionName: `ringcast-${this.nodeId}-cmd` }) as Redis & Commands;

@@ -42,3 +42,22 @@ export function parseRedisUrl(value: string): RedisTarget | string {
     tls: url.protocol === 'rediss:',
   };
 }
+
+/**
+ * What every ringcast link to Redis shares: the target, TLS, and failing loudly (no offline
+ * queue, no per-request retries, commands and connects bounded by --broker-timeout).
+ */
+export function linkOptions(target: RedisTarget, timeoutMs: number) {
+  return {
+    host: target.host,
+    port: target.port,
+    username: target.username,
+    password: target.password,
+    db: target.db,
+    tls: target.tls ? {} : undefined,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
+  };
+}

@@ -5,7 +5,7 @@
 // nobody refreshed for ten minutes is deleted, so the hash holds only the nodes of the last
 // ten minutes. (When the broker gets a control channel, issue 25, this can ride on it.)
 import { Redis } from 'ioredis';
-import type { RedisTarget } from '../broker/url.js';
+import { linkOptions, type RedisTarget } from '../broker/url.js';
 import type { NodeRow } from './types.js';
 
 /** How often a node writes its row (ms); a row unchanged for three of these is shown down. */
@@ -30,17 +30,8 @@ export class NodeRegistry {
   constructor(target: RedisTarget, prefix: string, timeoutMs: number) {
     this.key = `${prefix}:ops:nodes`;
     this.redis = new Redis({
-      host: target.host,
-      port: target.port,
-      username: target.username,
-      password: target.password,
-      db: target.db,
-      tls: target.tls ? {} : undefined,
+      ...linkOptions(target, timeoutMs),
       lazyConnect: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: timeoutMs,
-      connectTimeout: timeoutMs,
       connectionName: 'ringcast-ops',
       retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
     });
