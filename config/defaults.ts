@@ -170,6 +170,11 @@ export const defaults = {
     unit: 'streams',
     help: 'ops pages open at once (one event stream each, one JSON line a second); more are answered 503',
   },
+  mallocTrim: {
+    default: 16 * 1024 * 1024,
+    unit: 'bytes',
+    help: 'free memory the C allocator may keep before it is given back to the kernel (malloc_trim, checked every 5 s; glibc only); 0 = never',
+  },
   logLevel: { default: 'info', unit: 'fatal|error|warn|info|debug|trace|silent', help: 'log level' },
   config: { default: null, unit: 'file', help: 'JSON file with any of these keys (camelCase)' },
   // Advanced: the io_uring engine's tunables (uring transport only). docs/engine.md has the

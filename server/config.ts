@@ -81,6 +81,7 @@ const schema = z
     opsPort: port,
     opsHost: z.string().min(1).nullable(),
     opsMaxViewers: z.coerce.number().int().min(1).max(100),
+    mallocTrim: nonNegativeInt,
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     ringSlots: z.coerce
       .number()

@@ -2,6 +2,7 @@
 // (listen, drain, stop). One instance per process in production; tests start many.
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
+import { AllocatorTrim } from './allocator.js';
 import { RedisBroker } from './broker/redis.js';
 import type { BrokerHealth, SharedBroker } from './broker/types.js';
 import { parseRedisUrl } from './broker/url.js';
@@ -43,6 +44,8 @@ export class RingcastServer {
   private drainPromise: Promise<void> | undefined;
   /** --ops on one thread (with --workers the main thread serves it) */
   private readonly ops: OpsServer | undefined;
+  /** the main thread's (undefined in a worker thread) */
+  private readonly allocator: AllocatorTrim | undefined;
   address: { host: string; port: number } | undefined;
   opsAddress: { host: string; port: number } | undefined;
 
@@ -62,6 +65,8 @@ export class RingcastServer {
     const auth = Authenticator.fromConfig(config);
     // the limit beside the count, so an alert can say "near the limit" (with --workers the main thread says it, once)
     if (role === undefined) maxConnectionsGauge(this.metrics.registry, config.maxConnections);
+    // the C allocator is the process's: one trimmer, on the main thread
+    if (role === undefined) this.allocator = new AllocatorTrim(config.mallocTrim, this.metrics.registry, log);
     if (config.ops && role === undefined) this.ops = new OpsServer(config, localSource(this), log, auth);
     const upgradeCtx: UpgradeContext = {
       config,
@@ -141,6 +146,7 @@ export class RingcastServer {
       `ringcast listening on ${this.address.host}:${this.address.port}${this.config.path} (${this.transport.name}, ${this.brokerHealth().broker} broker)`,
     );
     await this.ops?.start(this.address.port);
+    this.allocator?.start();
     return this.address;
   }
 
@@ -178,6 +184,7 @@ export class RingcastServer {
       await this.transport.stopAccepting();
       await this.transport.closeAll(closeCodes.goingAway.code, closeCodes.goingAway.reason, this.config.drainTimeout);
       this.hub.stop();
+      this.allocator?.stop();
       await this.ops?.close();
       await this.broker?.stop();
       this.log.info({ event: 'stopped' }, 'stopped');

@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { AllocatorTrim } from '../allocator.js';
 import { MemoryBroker } from '../broker/memory.js';
 import type { SharedBroker } from '../broker/types.js';
 import type { Config } from '../config.js';
@@ -72,6 +73,8 @@ export class Primary {
   readonly metrics: Metrics;
   private readonly processRegistry = new Registry();
   private readonly restarts: Counter;
+  /** gives the C allocator's free memory back (every thread's arena) */
+  private readonly allocator: AllocatorTrim;
   private readonly host: BrokerHost;
   private readonly broker: SharedBroker;
   private readonly slots: Slot[] = [];
@@ -126,6 +129,7 @@ export class Primary {
     this.metrics = new Metrics(this.transportName, false);
     collectDefaultMetrics({ register: this.processRegistry, eventLoopMonitoringPrecision: 20 });
     maxConnectionsGauge(this.processRegistry, config.maxConnections);
+    this.allocator = new AllocatorTrim(config.mallocTrim, this.processRegistry, log, addon);
     this.restarts = new Counter({
       name: 'ringcast_worker_restarts_total',
       help: 'Worker threads that died (a JavaScript error) and were replaced',
@@ -233,6 +237,7 @@ export class Primary {
       `ringcast listening on ${host}:${port}${this.config.path} (${this.transportName}, ${this.broker.name} broker, ${this.workers} workers${sizing})`,
     );
     await this.ops?.start(port);
+    this.allocator.start();
     return address;
   }
 
@@ -240,6 +245,7 @@ export class Primary {
   private async abandon(): Promise<void> {
     this.draining = true;
     clearInterval(this.viewTimer);
+    this.allocator.stop();
     await this.ops?.close();
     await Promise.all(this.slots.map((s) => s.worker?.terminate()));
     await this.broker.stop();
@@ -270,6 +276,7 @@ export class Primary {
       const deadline = this.config.drainTimeout + 2_000;
       await Promise.race([drained, new Promise((r) => setTimeout(r, deadline).unref())]);
       clearInterval(this.viewTimer);
+      this.allocator.stop();
       await this.ops?.close();
       await Promise.all(this.slots.map((s) => s.worker?.terminate()));
       await this.broker.stop();

@@ -180,6 +180,12 @@ export interface NativeAddon {
   dupFd(fd: number): number;
   /** close(2), for a dupFd() copy that could not be handed over: 0 or -errno. */
   closeFd(fd: number): number;
+  /** What glibc's arenas hold (mallinfo2, every thread); undefined on another C library. */
+  allocatorStats(): { inUse: number; mapped: number; free: number } | undefined;
+  /** malloc_trim(0): true when memory went back to the kernel; undefined on another C library. */
+  allocatorTrim(): boolean | undefined;
+  /** mallopt(M_MMAP_THRESHOLD): blocks of at least `bytes` are mapped alone (and unmapped when freed). */
+  allocatorPinMmapThreshold(bytes: number): boolean | undefined;
   /**
    * `onEvents` gets each batch (cut where the server writes a frame of its own). What it throws
    * is handed to `onError` (without one: an uncaught exception); every method throws after
