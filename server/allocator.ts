@@ -7,7 +7,8 @@
 // gave back 90-100 MiB of such memory per node (docs/metrics.md, "Memory"). So: blocks of
 // MMAP_PIN_BYTES and more always get a mapping of their own (returned when freed), and the main
 // thread checks every TRIM_CHECK_MS how much free memory the arenas keep and, past --malloc-trim
-// bytes, trims every arena at once.
+// bytes, has every arena trimmed on a thread of libuv's pool (the kernel's release of many ranges
+// can take a tenth of a second, which the event loop does not wait for).
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { loadAddon, type NativeAddon } from './transport/native.js';
@@ -35,6 +36,8 @@ type Allocator = Pick<NativeAddon, 'allocatorStats' | 'allocatorTrim' | 'allocat
  */
 export class AllocatorTrim {
   private timer: NodeJS.Timeout | undefined;
+  /** a trim running on the pool: the next check waits for it */
+  private trimming: Promise<boolean> | undefined;
   private readonly trims: Counter;
   private readonly trimSeconds: Counter;
   private readonly allocator: Allocator | undefined;
@@ -75,26 +78,34 @@ export class AllocatorTrim {
     });
     this.trimSeconds = new Counter({
       name: 'ringcast_allocator_trim_seconds_total',
-      help: 'Time spent in those calls (the main thread waits; each arena is locked while it is walked)',
+      help: "Time those calls took, on a thread of libuv's pool (a thread that allocates from the arena being walked waits)",
       registers,
     });
   }
 
   start(): void {
     if (this.allocator === undefined || this.threshold === 0 || this.timer !== undefined) return;
-    this.timer = setInterval(() => this.check(), TRIM_CHECK_MS);
+    this.timer = setInterval(() => void this.check(), TRIM_CHECK_MS);
     this.timer.unref();
   }
 
-  /** Trims when the arenas keep more than the threshold free; true when it trimmed. */
-  check(): boolean {
+  /**
+   * Trims when the arenas keep more than the threshold free (one trim at a time); resolves true
+   * when it trimmed.
+   */
+  check(): Promise<boolean> {
+    if (this.trimming !== undefined) return Promise.resolve(false);
     const s = this.allocator?.allocatorStats();
-    if (s === undefined || this.threshold === 0 || s.free < this.threshold) return false;
+    if (s === undefined || this.threshold === 0 || s.free < this.threshold) return Promise.resolve(false);
     const t0 = process.hrtime.bigint();
-    this.allocator!.allocatorTrim();
-    this.trimSeconds.inc(Number(process.hrtime.bigint() - t0) / 1e9);
-    this.trims.inc();
-    return true;
+    const done = (): boolean => {
+      this.trimming = undefined;
+      this.trimSeconds.inc(Number(process.hrtime.bigint() - t0) / 1e9);
+      this.trims.inc();
+      return true;
+    };
+    this.trimming = (this.allocator!.allocatorTrim() ?? Promise.resolve(false)).then(done, done);
+    return this.trimming;
   }
 
   stop(): void {

@@ -27,10 +27,40 @@ Napi::Value AllocatorStats(const Napi::CallbackInfo& info) {
 #endif
 }
 
+namespace {
+
+// malloc_trim(0) on a thread of libuv's pool: the kernel releases each free range separately,
+// which takes tens to hundreds of milliseconds when there are many, and the event loop must not
+// wait for it. glibc locks one arena at a time while it walks it; a thread that allocates from
+// that arena meanwhile waits, the others do not.
+class TrimWork : public Napi::AsyncWorker {
+ public:
+  explicit TrimWork(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+#if defined(__GLIBC__)
+    released_ = malloc_trim(0) != 0;
+#endif
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Boolean::New(Env(), released_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  bool released_ = false;
+};
+
+}  // namespace
+
 Napi::Value AllocatorTrim(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
 #if defined(__GLIBC__)
-  return Napi::Boolean::New(env, malloc_trim(0) != 0);
+  auto* work = new TrimWork(env);  // deleted by node-addon-api once OnOK/OnError ran
+  Napi::Promise promise = work->Promise();
+  work->Queue();
+  return promise;
 #else
   return env.Undefined();
 #endif

@@ -6,9 +6,10 @@ namespace ringcast::binding {
 // where the C library is not glibc: what the C allocator holds, live and free. The process's
 // RSS includes the free part until the allocator gives it back.
 Napi::Value AllocatorStats(const Napi::CallbackInfo& info);
-// allocatorTrim() -> true when glibc returned memory to the kernel, false when it had none to
-// return, undefined where the C library is not glibc. malloc_trim(0) walks every arena (worker
-// threads' too) and releases the whole free pages inside them, not only the top of the heap.
+// allocatorTrim() -> a promise of true when glibc returned memory to the kernel, false when it had
+// none to return; undefined where the C library is not glibc. malloc_trim(0), on a thread of
+// libuv's pool, walks every arena (worker threads' too) and releases the whole free pages inside
+// them, not only the top of the heap.
 Napi::Value AllocatorTrim(const Napi::CallbackInfo& info);
 // allocatorPinMmapThreshold(bytes) -> true, or undefined where the C library is not glibc: every
 // allocation of at least `bytes` gets a mapping of its own, returned to the kernel when freed.

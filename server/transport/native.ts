@@ -182,8 +182,8 @@ export interface NativeAddon {
   closeFd(fd: number): number;
   /** What glibc's arenas hold (mallinfo2, every thread); undefined on another C library. */
   allocatorStats(): { inUse: number; mapped: number; free: number } | undefined;
-  /** malloc_trim(0): true when memory went back to the kernel; undefined on another C library. */
-  allocatorTrim(): boolean | undefined;
+  /** malloc_trim(0) on libuv's pool: true when memory went back to the kernel; undefined on another C library. */
+  allocatorTrim(): Promise<boolean> | undefined;
   /** mallopt(M_MMAP_THRESHOLD): blocks of at least `bytes` are mapped alone (and unmapped when freed). */
   allocatorPinMmapThreshold(bytes: number): boolean | undefined;
   /**

@@ -20,6 +20,7 @@ interface Outcome {
   trimmed: boolean;
   trims: number;
   bigMapped: number;
+  loopRan: boolean;
 }
 
 /** Runs the burst in a fresh `node --expose-gc` with AllocatorTrim(threshold) and reports. */
@@ -36,18 +37,29 @@ function burst(threshold: number): Outcome {
     blocks = blocks.filter((_, i) => i % 2 === 1);
     gc(); gc();
     const { addon } = (await import(${JSON.stringify(fileURLToPath(new URL('../../dist/server/transport/native.js', import.meta.url)))})).loadAddon();
-    // one 1 MiB block freed: without the pinned threshold glibc would carve the next ones from an arena
-    let big = Buffer.alloc(MiB_, 1); big = undefined; gc();
+    // one 1 MiB block freed: without the pinned threshold glibc would carve the next ones from an
+    // arena. V8 may free a buffer's memory on a thread of its own: wait until it is gone.
+    let big = Buffer.alloc(MiB_, 1);
+    const withBig = addon.allocatorStats().mapped;
+    big = undefined;
+    for (let i = 0; i < 200 && addon.allocatorStats().mapped > withBig - MiB_; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (addon.allocatorStats().mapped > withBig - MiB_) throw new Error('the 1 MiB block was not freed');
     const mappedBefore = addon.allocatorStats().mapped;
-    const kept = Buffer.alloc(MiB_, 1);
+    const kept = Array.from({ length: 4 }, () => Buffer.alloc(MiB_, 1));
     const bigMapped = addon.allocatorStats().mapped - mappedBefore;
     const before = addon.allocatorStats();
     const rssBefore = process.memoryUsage().rss;
-    const trimmed = trim.check();
+    // a trim on libuv's pool lets the loop go on: the immediate runs before the trim's answer
+    let loopRan = false;
+    setImmediate(() => (loopRan = true));
+    const trimmed = await trim.check();
     const rssAfter = process.memoryUsage().rss;
     const after = addon.allocatorStats();
     const trims = (await registry.getSingleMetric('ringcast_allocator_trims_total').get()).values[0].value;
-    console.log(JSON.stringify({ before, after, rssBefore, rssAfter, trimmed, trims, bigMapped, keep: blocks.length + kept.length }));
+    console.log(JSON.stringify({ before, after, rssBefore, rssAfter, trimmed, trims, bigMapped, loopRan, keep: blocks.length + kept.length }));
   `.replace(/MiB_/g, String(MiB));
   const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`burst child failed: ${r.stderr}`);
@@ -63,6 +75,7 @@ describe.skipIf(!glibc)('--malloc-trim', () => {
     expect(o.before.free).toBeGreaterThan(48 * MiB);
     expect(o.trimmed).toBe(true);
     expect(o.trims).toBe(1);
+    expect(o.loopRan).toBe(true);
     // the holes were written, so resident: most of them leave RSS
     expect(o.rssBefore - o.rssAfter).toBeGreaterThan(32 * MiB);
   });
@@ -79,7 +92,7 @@ describe.skipIf(!glibc)('--malloc-trim', () => {
   it('maps every large block alone, even after a large one was freed', () => {
     // glibc alone raises its threshold past 1 MiB after the first 1 MiB free: the next comes from an arena
     expect(burst(0).bigMapped).toBe(0);
-    expect(burst(16 * MiB).bigMapped).toBeGreaterThanOrEqual(MiB);
+    expect(burst(16 * MiB).bigMapped).toBeGreaterThanOrEqual(4 * MiB);
   });
 });
 
@@ -93,8 +106,9 @@ describe('--malloc-trim, the flag and the series', () => {
   });
 
   const exported = (text: string) => {
-    for (const state of ['in_use', 'mapped', 'free'])
-      expect(text).toMatch(new RegExp(`^ringcast_allocator_bytes\\{state="${state}"\\} [1-9]`, 'm'));
+    // live blocks there always are; large or free ones may be none at that moment
+    expect(text).toMatch(/^ringcast_allocator_bytes\{state="in_use"\} [1-9]/m);
+    for (const state of ['mapped', 'free']) expect(text).toMatch(new RegExp(`^ringcast_allocator_bytes\\{state="${state}"\\} \\d`, 'm'));
     // once per process, however many threads: the arenas are the process's
     expect(text.match(/^ringcast_allocator_trims_total \d+$/gm)).toHaveLength(1);
   };
