@@ -263,9 +263,9 @@ function onTheWire(p) { return p.bytesOut - p.compressed.source + p.compressed.w
 function compressedShare() {
   let out = 0, source = 0, wire = 0;
   for (const p of points.slice(-60)) { out += p.bytesOut; source += p.compressed.source; wire += p.compressed.wire; }
-  if (source === 0) return 'compressed: none in the last minute';
+  if (source === 0) return 'compressed share: none (1 min)';
   const pct = (x) => (100 * x).toFixed(x < 0.1 ? 1 : 0) + '%';
-  return 'compressed share ' + pct(source / out) + ', sent at ' + pct(wire / source) + ' of its size (last minute)';
+  return 'compressed share ' + pct(source / out) + ', at ' + pct(wire / source) + ' of its size (1 min)';
 }
 
 function errorLines() {
