@@ -3,8 +3,25 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { NativeStatRow, NativeStats } from './transport/native.js';
 
-/** Counted by both transports: the engine's share comes from its stats table. */
-const CLOSE_TIMEOUTS = 'ringcast_close_timeouts_total';
+/**
+ * Counters of both transports: ws counts them in TypeScript, the io_uring engine in its stats
+ * table (a row of the same metric name), which attachRing() adds instead of registering it again.
+ */
+const SHARED_COUNTERS = {
+  closeTimeouts: {
+    name: 'ringcast_close_timeouts_total',
+    help: 'Connections aborted because they did not finish closing within --close-timeout',
+  },
+  compressedBytesOut: {
+    name: 'ringcast_bytes_out_compressed_total',
+    help: 'Bytes of permessage-deflate msg frames queued to subscribers that negotiated it (compressed frame size x receivers)',
+  },
+  compressedSourceBytes: {
+    name: 'ringcast_bytes_out_compressed_source_total',
+    help: 'Uncompressed bytes those compressed frames stood for (their part of ringcast_bytes_out_total)',
+  },
+} as const;
+type SharedCounter = keyof typeof SHARED_COUNTERS;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -35,9 +52,9 @@ export class Metrics {
   readonly brokerCatchups: Counter;
   readonly brokerCatchupMessages: Counter;
   readonly brokerResyncs: Counter;
-  /** closes aborted at --close-timeout counted in TypeScript (ws); the engine counts its own */
-  private closeTimeoutsCounted = 0;
-  private engineCloseTimeouts: () => number = () => 0;
+  /** SHARED_COUNTERS as counted in TypeScript (ws); the engine counts its own */
+  private readonly counted: Record<SharedCounter, number> = { closeTimeouts: 0, compressedBytesOut: 0, compressedSourceBytes: 0 };
+  private readonly engineCounted: Partial<Record<SharedCounter, () => number>> = {};
 
   /**
    * `processMetrics` false: no process-wide series (CPU, RSS, GC, event-loop lag): a worker
@@ -184,22 +201,34 @@ export class Metrics {
       registers,
     });
     const self = this;
-    new Counter({
-      name: CLOSE_TIMEOUTS,
-      help: 'Connections aborted because they did not finish closing within --close-timeout',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(self.closeTimeoutsCounted + self.engineCloseTimeouts());
-      },
-    });
+    for (const [key, { name, help }] of Object.entries(SHARED_COUNTERS) as [SharedCounter, { name: string; help: string }][]) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(self.counted[key] + (self.engineCounted[key]?.() ?? 0));
+        },
+      });
+    }
     // process CPU, RSS, GC and event-loop lag (nodejs_eventloop_lag_*)
     if (processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
   }
 
   /** A connection was aborted at --close-timeout (ws transport; the engine counts its own). */
   closeTimedOut(): void {
-    this.closeTimeoutsCounted++;
+    this.counted.closeTimeouts++;
+  }
+
+  /**
+   * A fanout queued a compressed msg frame of `compressedLength` bytes to `receivers` subscribers
+   * that negotiated permessage-deflate, in place of its uncompressed frame of `length` bytes (ws
+   * transport; the engine counts its own).
+   */
+  sentCompressed(receivers: number, compressedLength: number, length: number): void {
+    this.counted.compressedBytesOut += receivers * compressedLength;
+    this.counted.compressedSourceBytes += receivers * length;
   }
 
   /** Gauges read at each scrape: topics held and retained history bytes. */
@@ -264,9 +293,11 @@ export class Metrics {
       }
       return cached;
     };
+    const shared = new Map(Object.entries(SHARED_COUNTERS).map(([k, { name }]) => [name as string, k as SharedCounter]));
     for (const { key, kind, metric, help } of table) {
-      if (metric === CLOSE_TIMEOUTS) {
-        this.engineCloseTimeouts = () => stats()[key] ?? 0;
+      const counter = shared.get(metric);
+      if (counter !== undefined) {
+        this.engineCounted[counter] = () => stats()[key] ?? 0;
       } else if (kind === 'counter') {
         new Counter({
           name: metric,

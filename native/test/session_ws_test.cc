@@ -59,9 +59,14 @@ void a_fanout_skips_the_excluded_id_and_gives_deflate_connections_their_frame() 
   CHECK(h.read_n(fa, plain.size()) == plain);
   CHECK(h.read_n(fb, deflated.size()) == deflated);
   CHECK(h.read_n(fc, plain.size()) == plain);
+  // what went compressed: the deflated frame to b, standing for the plain one
+  CHECK_EQ(h.server->stats().deflated_bytes_out, deflated.size());
+  CHECK_EQ(h.server->stats().deflated_source_bytes, plain.size());
 
   CHECK_EQ(h.server->fanout(ids, 3, plain.data(), plain.size(), a), 2);  // no deflated frame: plain to all
   CHECK_EQ(h.server->fanout(ids, 3, plain.data(), plain.size(), b, deflated.data(), deflated.size()), 2);
+  CHECK_EQ(h.server->stats().deflated_bytes_out, deflated.size());  // neither went compressed
+  CHECK_EQ(h.server->stats().deflated_source_bytes, plain.size());
   for (ConnId id : ids) CHECK_EQ(h.send(id, ws::Opcode::kText, "next", 4), 0);
   h.server->flush();
   CHECK(h.read_n(fa, plain.size() + next.size()) == plain + next);

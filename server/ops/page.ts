@@ -42,6 +42,7 @@ export function opsPage(): string {
   .chart .head b { color: #1d2330; font-size: 15px; }
   .chart svg { width: 100%; height: 56px; display: block; }
   .legend { font-size: 11px; color: #667; display: flex; gap: 8px; flex-wrap: wrap; min-height: 14px; }
+  .chart .note { font-size: 11px; color: #667; margin-top: 2px; }
   .legend i { display: inline-block; width: 8px; height: 8px; border-radius: 2px; margin-right: 3px; }
   input { font: inherit; padding: 5px 8px; border: 1px solid #ccd; border-radius: 6px; }
   button.go { font: inherit; padding: 5px 12px; border: 0; border-radius: 6px; background: #2e6fd8; color: #fff; cursor: pointer; }
@@ -249,11 +250,23 @@ const CHARTS = [
   { id: 'connections', title: 'connections', lines: [['open', (p) => p.connections]], fmt: (n) => si(n) },
   { id: 'publishes', title: 'publishes/s', lines: [['publishes', (p) => p.publishes]], fmt: (n) => si(n, '/s') },
   { id: 'deliveries', title: 'deliveries/s', lines: [['deliveries', (p) => p.deliveries]], fmt: (n) => si(n, '/s') },
-  { id: 'bytes', title: 'bytes out/s (uncompressed)', lines: [['bytes', (p) => p.bytesOut]], fmt: bytes },
+  { id: 'bytes', title: 'bytes out/s', lines: [['uncompressed', (p) => p.bytesOut], ['on the wire', onTheWire]], fmt: bytes, now: (p) => p.bytesOut, note: compressedShare },
   { id: 'closes', title: 'closes/s by reason', lines: [['slow consumer', (p) => p.closes.slow], ['close timeout', (p) => p.closes.timeout], ['policy (flood)', (p) => p.closes.policy]], fmt: (n) => si(n, '/s') },
   { id: 'errors', title: 'errors/s by code', lines: 'errors', fmt: (n) => si(n, '/s') },
   { id: 'lag', title: 'event-loop lag (main thread)', lines: [['lag', (p) => p.lagMs]], fmt: (n) => n.toFixed(1) + ' ms' },
 ];
+
+// what went to the kernel: the plain part as it is, the compressed part at its compressed size
+function onTheWire(p) { return p.bytesOut - p.compressed.source + p.compressed.wire; }
+
+// over the last minute: a single second is often empty
+function compressedShare() {
+  let out = 0, source = 0, wire = 0;
+  for (const p of points.slice(-60)) { out += p.bytesOut; source += p.compressed.source; wire += p.compressed.wire; }
+  if (source === 0) return 'compressed share: none (1 min)';
+  const pct = (x) => (100 * x).toFixed(x < 0.1 ? 1 : 0) + '%';
+  return 'compressed share ' + pct(source / out) + ', at ' + pct(wire / source) + ' of its size (1 min)';
+}
 
 function errorLines() {
   const seen = new Map();
@@ -269,15 +282,17 @@ function drawCharts() {
       box = h('div', { class: 'chart', id: 'chart-' + c.id },
         h('div', { class: 'head' }, h('span', {}, c.title), h('b', {}, '')),
         document.createElementNS('http://www.w3.org/2000/svg', 'svg'),
-        h('div', { class: 'legend' }));
+        h('div', { class: 'legend' }),
+        ...(c.note ? [h('div', { class: 'note' })] : []));
       box.querySelector('svg').setAttribute('viewBox', '0 0 300 56');
       box.querySelector('svg').setAttribute('preserveAspectRatio', 'none');
       root.append(box);
     }
     const lines = c.lines === 'errors' ? errorLines() : c.lines;
     const last = points[points.length - 1];
-    const now = last ? lines.reduce((s, l) => s + l[1](last), 0) : 0;
+    const now = !last ? 0 : c.now ? c.now(last) : lines.reduce((s, l) => s + l[1](last), 0);
     box.querySelector('b').textContent = c.fmt(now);
+    if (c.note) box.querySelector('.note').textContent = c.note();
     let max = 0;
     for (const p of points) for (const l of lines) max = Math.max(max, l[1](p));
     const svg = box.querySelector('svg');

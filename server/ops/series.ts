@@ -15,7 +15,14 @@ export interface Point {
   connections: number;
   publishes: number;
   deliveries: number;
+  /** bytes of msg frames queued per second, at their uncompressed size */
   bytesOut: number;
+  /**
+   * The part of bytesOut that went to subscribers with permessage-deflate: its uncompressed
+   * bytes/s (`source`) and the compressed bytes/s it took on the wire (`wire`). source / bytesOut
+   * is the compressed share; bytesOut - source + wire what went to the kernel.
+   */
+  compressed: { source: number; wire: number };
   /** closes per second by reason: slow consumer (1013), close timeout, policy (1008 for flooding) */
   closes: { slow: number; timeout: number; policy: number };
   /** err replies per second by code */
@@ -29,6 +36,8 @@ export const SERIES = {
   publishes: 'ringcast_publishes_total',
   deliveries: 'ringcast_deliveries_total',
   bytesOut: 'ringcast_bytes_out_total',
+  compressedSource: 'ringcast_bytes_out_compressed_source_total',
+  compressedWire: 'ringcast_bytes_out_compressed_total',
   slow: 'ringcast_slow_consumer_closes_total',
   timeout: 'ringcast_close_timeouts_total',
   policy: 'ringcast_rate_limit_closes_total',
@@ -61,6 +70,8 @@ export interface Totals {
   publishes: number;
   deliveries: number;
   bytesOut: number;
+  compressedSource: number;
+  compressedWire: number;
   slow: number;
   timeout: number;
   policy: number;
@@ -75,6 +86,8 @@ export function totals(metrics: readonly MetricJson[], t: number): Totals {
     publishes: sum(metrics, SERIES.publishes),
     deliveries: sum(metrics, SERIES.deliveries),
     bytesOut: sum(metrics, SERIES.bytesOut),
+    compressedSource: sum(metrics, SERIES.compressedSource),
+    compressedWire: sum(metrics, SERIES.compressedWire),
     slow: sum(metrics, SERIES.slow),
     timeout: sum(metrics, SERIES.timeout),
     policy: sum(metrics, SERIES.policy),
@@ -101,6 +114,7 @@ export function point(prev: Totals | undefined, cur: Totals): Point {
     publishes: rate(cur.publishes, prev?.publishes),
     deliveries: rate(cur.deliveries, prev?.deliveries),
     bytesOut: rate(cur.bytesOut, prev?.bytesOut),
+    compressed: { source: rate(cur.compressedSource, prev?.compressedSource), wire: rate(cur.compressedWire, prev?.compressedWire) },
     closes: { slow: rate(cur.slow, prev?.slow), timeout: rate(cur.timeout, prev?.timeout), policy: rate(cur.policy, prev?.policy) },
     errors,
     lagMs: cur.lag * 1000,

@@ -132,12 +132,18 @@ export class WsTransport implements Transport {
 
   fanout(ids: Uint32Array, frame: Buffer, exclude: number, compressed?: Buffer): number {
     let n = 0;
+    let deflated = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       if (id === exclude) continue;
       const conn = this.conns[id];
-      if (conn !== undefined && this.write(conn, compressed !== undefined && conn.deflate ? compressed : frame)) n++;
+      if (conn === undefined) continue;
+      const zip = compressed !== undefined && conn.deflate;
+      if (!this.write(conn, zip ? compressed : frame)) continue;
+      n++;
+      if (zip) deflated++;
     }
+    if (deflated > 0 && compressed !== undefined) this.metrics.sentCompressed(deflated, compressed.length, frame.length);
     return n;
   }
 

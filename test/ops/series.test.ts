@@ -32,20 +32,56 @@ describe('ops series', () => {
   });
 
   it('never shows a negative rate when a counter went down (a worker lost with its registry)', () => {
-    const base = { connections: 0, deliveries: 0, bytesOut: 0, slow: 0, timeout: 0, policy: 0, lag: 0 };
+    const base = {
+      connections: 0,
+      deliveries: 0,
+      bytesOut: 0,
+      compressedSource: 0,
+      compressedWire: 0,
+      slow: 0,
+      timeout: 0,
+      policy: 0,
+      lag: 0,
+    };
     const p = point({ ...base, t: 0, publishes: 100, errors: { x: 9 } }, { ...base, t: 1000, publishes: 40, errors: { x: 1 } });
     expect(p.publishes).toBe(0);
     expect(p.errors).toEqual({});
   });
 
   it('gives no rate for the first reading', () => {
-    const t = { t: 5, connections: 1, publishes: 7, deliveries: 7, bytesOut: 70, slow: 0, timeout: 0, policy: 0, errors: {}, lag: 0.002 };
+    const t = {
+      t: 5,
+      connections: 1,
+      publishes: 7,
+      deliveries: 7,
+      bytesOut: 70,
+      compressedSource: 35,
+      compressedWire: 9,
+      slow: 0,
+      timeout: 0,
+      policy: 0,
+      errors: {},
+      lag: 0.002,
+    };
     expect(point(undefined, t)).toMatchObject({ connections: 1, publishes: 0, deliveries: 0, lagMs: 2 });
   });
 
   it('keeps five minutes of points and lets the oldest go', () => {
     const h = new History(3);
-    const t = { t: 0, connections: 0, publishes: 0, deliveries: 0, bytesOut: 0, slow: 0, timeout: 0, policy: 0, errors: {}, lag: 0 };
+    const t = {
+      t: 0,
+      connections: 0,
+      publishes: 0,
+      deliveries: 0,
+      bytesOut: 0,
+      compressedSource: 0,
+      compressedWire: 0,
+      slow: 0,
+      timeout: 0,
+      policy: 0,
+      errors: {},
+      lag: 0,
+    };
     for (let i = 1; i <= 5; i++) h.push(point(undefined, { ...t, t: i }));
     expect(h.all().map((p) => p.t)).toEqual([3, 4, 5]);
   });

@@ -31,8 +31,12 @@ size_t WsServer::fanout(const ConnId* conns, size_t n, const void* frame, size_t
     if (static_cast<int64_t>(conns[i]) == exclude) continue;
     (deflates(conns[i]) ? deflate_ids_ : plain_ids_).push_back(conns[i]);
   }
-  return fanout_one(plain_ids_.data(), plain_ids_.size(), frame, len, kNoExclude) +
-         fanout_one(deflate_ids_.data(), deflate_ids_.size(), deflated, deflated_len, kNoExclude);
+  const size_t plain_to = fanout_one(plain_ids_.data(), plain_ids_.size(), frame, len, kNoExclude);
+  const size_t deflated_to =
+      fanout_one(deflate_ids_.data(), deflate_ids_.size(), deflated, deflated_len, kNoExclude);
+  deflated_bytes_out_ += deflated_to * deflated_len;
+  deflated_source_bytes_ += deflated_to * len;
+  return plain_to + deflated_to;
 }
 
 size_t WsServer::fanout_one(const ConnId* conns, size_t n, const void* frame, size_t len, int64_t exclude) {
@@ -103,6 +107,8 @@ Stats WsServer::stats() const {
 #undef RINGCAST_COPY_STAT
   s.sessions = live_;
   s.session_buffer_bytes = buffered_bytes();
+  s.deflated_bytes_out = deflated_bytes_out_;
+  s.deflated_source_bytes = deflated_source_bytes_;
   return s;
 }
 

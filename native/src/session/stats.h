@@ -11,7 +11,12 @@ namespace ringcast {
 #define RINGCAST_SESSION_STATS(X)                                                                           \
   X(sessions, sessions, kGauge, "ringcast_ring_sessions", "connections with a session (HTTP or WebSocket)") \
   X(session_buffer_bytes, sessionBufferBytes, kGauge, "ringcast_ring_session_buffer_bytes",                 \
-    "bytes of input and message-assembly buffers held by connections")
+    "bytes of input and message-assembly buffers held by connections")                                      \
+  X(deflated_bytes_out, deflatedBytesOut, kCounter, "ringcast_bytes_out_compressed_total",                  \
+    "bytes of permessage-deflate msg frames queued to subscribers that negotiated it (frame size x "        \
+    "receivers)")                                                                                           \
+  X(deflated_source_bytes, deflatedSourceBytes, kCounter, "ringcast_bytes_out_compressed_source_total",     \
+    "uncompressed bytes those compressed frames stood for (their part of ringcast_bytes_out_total)")
 
 #define RINGCAST_STATS(X) RINGCAST_ENGINE_STATS(X) RINGCAST_SESSION_STATS(X)
 

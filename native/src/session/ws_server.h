@@ -204,6 +204,10 @@ class WsServer {
   // Scratch for a fanout with a deflated frame: the ids split by negotiation (capacity kept).
   std::vector<ConnId> plain_ids_;
   std::vector<ConnId> deflate_ids_;
+  // What those fanouts queued to deflate connections: compressed bytes on the wire, and the
+  // uncompressed bytes they stood for (stats()).
+  uint64_t deflated_bytes_out_ = 0;
+  uint64_t deflated_source_bytes_ = 0;
 };
 
 }  // namespace ringcast
