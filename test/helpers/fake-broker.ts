@@ -68,7 +68,7 @@ export class FakeBroker implements SharedBroker {
   readonly pending: PendingCall[] = [];
   /** presence entries by topic, client -> user */
   readonly present = new Map<string, Map<string, string>>();
-  private readonly gated = new Set<CallKind>();
+  private readonly gated = new Map<CallKind, 'at-answer' | 'at-call'>();
   private readonly keys = new Map<string, number>();
   private epochs = 0;
   private readonly bootId = randomBytes(3).toString('hex');
@@ -92,9 +92,13 @@ export class FakeBroker implements SharedBroker {
 
   // ---- what the test does ----
 
-  /** Calls of `kind` wait in `pending` from now on. */
-  gate(kind: CallKind): void {
-    this.gated.add(kind);
+  /**
+   * Calls of `kind` wait in `pending` from now on. `at-answer`: the broker does the work when the
+   * test answers (a command stuck on its way); `at-call`: it does it at once and only the reply
+   * is late (Redis ran the script; its channel message may reach the hub before the reply).
+   */
+  gate(kind: CallKind, when: 'at-answer' | 'at-call' = 'at-answer'): void {
+    this.gated.set(kind, when);
   }
 
   ungate(kind: CallKind): void {
@@ -140,6 +144,17 @@ export class FakeBroker implements SharedBroker {
   lose(topic: string): void {
     this.topics.delete(topic);
     for (const k of [...this.keys.keys()]) if (k.startsWith(`${topic} `)) this.keys.delete(k);
+  }
+
+  /**
+   * Redis lost publishes (a restart from an older snapshot): the topic's record gets a new epoch
+   * that begins after its current seq, and its stream (the previous epoch's tail) is kept.
+   */
+  renew(topic: string): void {
+    const t = this.topics.get(topic)!;
+    t.previous = t.epoch;
+    t.epoch = `${this.bootId}-${++this.epochs}`;
+    t.base = t.seq;
   }
 
   /** Keeps only the newest `n` retained messages of `topic`. */
@@ -240,23 +255,27 @@ export class FakeBroker implements SharedBroker {
   // ---- inside ----
 
   private run<T>(kind: CallKind, topic: string, work: () => T): Promise<T> {
-    if (!this.gated.has(kind)) {
+    const when = this.gated.get(kind);
+    const attempt = (): { ok: true; value: T } | { ok: false; err: unknown } => {
       try {
-        return Promise.resolve(work());
+        return { ok: true, value: work() };
       } catch (err) {
-        return Promise.reject(err);
+        return { ok: false, err };
       }
+    };
+    if (when === undefined) {
+      const r = attempt();
+      return r.ok ? Promise.resolve(r.value) : Promise.reject(r.err);
     }
+    const early = when === 'at-call' ? attempt() : undefined;
     return new Promise<T>((resolve, reject) => {
       this.pending.push({
         kind,
         topic,
         answer: () => {
-          try {
-            resolve(work());
-          } catch (err) {
-            reject(err);
-          }
+          const r = early ?? attempt();
+          if (r.ok) resolve(r.value);
+          else reject(r.err);
         },
         fail: (err = new BrokerUnavailableError('the broker failed; retry later')) => reject(err),
       });
