@@ -643,6 +643,29 @@ describe('hub (single process): bounds', () => {
   });
 });
 
+describe('hub (single process): rate limits', () => {
+  // a second's allowance refills in a second: these bursts take a few ms, so at most the
+  // second message of a burst can ride on the refill
+  it('refuses a message past --rate-limit with rate_limited and its id, so it can be sent again', async () => {
+    await start({ rateLimit: 1 });
+    const a = h.connect();
+    for (let i = 1; i <= 3; i++) a.send({ op: 'ping', id: i });
+    const frames = a.take();
+    expect(frames[0]).toEqual({ op: 'ack', id: 1 });
+    expect(frames.at(-1)).toMatchObject({ op: 'err', id: 3, code: 'rate_limited' });
+    expect(a.closedWith).toBeUndefined();
+  });
+
+  it('closes a connection that keeps sending past its limit with 1008 and ignores it from then on', async () => {
+    await start({ rateLimit: 1 });
+    const a = h.connect();
+    for (let i = 1; i <= 14; i++) a.send({ op: 'ping', id: i });
+    expect(a.closedWith?.code).toBe(1008);
+    const refused = a.take().filter((f) => f.code === 'rate_limited').length;
+    expect(refused).toBe(10); // the 11th refusal in a row closes instead
+  });
+});
+
 describe('hub (single process): permessage-deflate', () => {
   it('sends the compressed twin to connections that negotiated, live and in replays', async () => {
     await start({ deflateThreshold: 16 });

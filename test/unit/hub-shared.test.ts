@@ -144,6 +144,23 @@ describe('hub (shared broker): the first sub of a topic', () => {
     expect(a.take()).toEqual([]);
   });
 
+  it('never answers a waiting sub of a connection that closed, and serves the others', async () => {
+    await start();
+    broker.gate('read');
+    const a = h.connect();
+    const b = h.connect();
+    a.send({ op: 'sub', topic: 't', id: 1 });
+    b.send({ op: 'sub', topic: 't', id: 2 });
+    await settle();
+    a.disconnect();
+    broker.take('read').answer();
+    await settle();
+    expect(b.take()).toMatchObject([{ op: 'ack', id: 2 }]);
+    broker.publishElsewhere('t', 1);
+    expect(b.takeMsgs()).toEqual([[1, 1]]);
+    // strays (frames to the closed connection) are checked in afterEach
+  });
+
   it('fails a sub whose follow failed with unavailable, and drops the topic', async () => {
     await start();
     broker.gate('follow');
