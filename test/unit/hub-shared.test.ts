@@ -325,6 +325,52 @@ describe('hub (shared broker): order, gap repair and resync', () => {
     expect(a.takeMsgs().map(([s]) => s)).toEqual([2, 3, 4, 5]);
   });
 
+  it('reads a long gap back page by page (a read is bounded in bytes)', async () => {
+    await start({ maxOutbound: 1024 }); // a read of a topic copy brings at most 1024 bytes
+    const { c: a } = await subscribed('t');
+    broker.publishElsewhere('t', 0);
+    broker.autoDeliver = false;
+    for (let i = 1; i <= 10; i++) broker.publishElsewhere('t', 'x'.repeat(300));
+    broker.drop('t', 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    broker.deliver('t'); // 11 shows the gap
+    await settle();
+    expect(a.takeMsgs().map(([s]) => s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(broker.calls.filter((c) => c.startsWith('read t ') && c !== 'read t newest').length).toBeGreaterThan(2);
+  });
+
+  it('drops what it holds past its bound and reads it all back instead', async () => {
+    await start({ maxOutbound: 1024 });
+    const { c: a } = await subscribed('t');
+    broker.publishElsewhere('t', 0);
+    broker.autoDeliver = false;
+    for (let i = 2; i <= 12; i++) broker.publishElsewhere('t', 'y'.repeat(300));
+    broker.gate('read');
+    broker.deliver('t', 3); // a gap: the repair's read waits
+    await settle();
+    broker.deliver('t'); // 2, 4..12 held meanwhile: more than 1024 bytes
+    broker.ungate('read');
+    broker.take('read').answer();
+    await settle();
+    expect(a.takeMsgs().map(([s]) => s)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
+
+  it('reads back what it could not hold while the first sub was syncing', async () => {
+    await start({ maxOutbound: 1024 });
+    broker.autoDeliver = false;
+    broker.gate('read', 'at-call'); // the tail is read at seq 0, the reply is late
+    const a = h.connect();
+    a.send({ op: 'sub', topic: 't', id: 1 });
+    await settle();
+    for (let i = 1; i <= 8; i++) broker.publishElsewhere('t', 'z'.repeat(300));
+    broker.deliver('t'); // more than 1024 bytes arrive before the reply
+    broker.ungate('read');
+    broker.take('read').answer();
+    await settle();
+    const frames = a.take();
+    expect(frames[0]).toMatchObject({ op: 'ack', id: 1, seq: 0 });
+    expect(frames.slice(1).map((f) => f.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
   it('sends a resync when the gap is older than the broker history, then the messages it still has', async () => {
     await start();
     const { c: a } = await subscribed('t');
