@@ -2,6 +2,7 @@
 // hub.ts unchanged while its behaviour is pinned). Each case is skipped with its reason; remove
 // the skip together with the fix, and it must pass.
 import { afterEach, describe, expect, it } from 'vitest';
+import { BrokerTimeoutError } from '../../server/broker/types.js';
 import { FakeBroker } from '../helpers/fake-broker.js';
 import { hubUnderTest, settle, type HubUnderTest } from '../helpers/fake-client.js';
 
@@ -32,5 +33,45 @@ describe('hub (shared broker): known bugs', () => {
     await settle();
     const users = [...(broker.present.get('room') ?? new Map<string, string>()).values()];
     expect(users).toEqual(['alice']);
+  });
+
+  // A repair whose read fails leaves the topic 'stale' (hub.ts repair(): "hold what arrives until
+  // it is back (restored() repairs again)"), and only restored() takes it out of that phase. But
+  // restored() is called only when the broker's links come back after being lost (redis.ts
+  // linkReady). A read can fail while the links stay up: one command past --broker-timeout
+  // (ioredis commandTimeout rejects it and keeps the connection; the probe that follows may well
+  // answer in time), or an error reply. The topic then stays stale for good: every later message
+  // is held (and, past the hold bound, dropped), arrive() and the periodic top() check both skip a
+  // topic that is not live, so its subscribers on this node receive nothing more, and new
+  // subscribers are acked from the stale copy, until the link drops for another reason or the
+  // topic is dropped.
+  it.skip('repairs again after a failed read while the broker stays up (skipped: the topic stays stale)', async () => {
+    const broker = new FakeBroker();
+    const h = await hubUnderTest({}, broker);
+    hubs.push(h);
+    const a = h.connect();
+    a.send({ op: 'sub', topic: 't', id: 1 });
+    await settle();
+    broker.publishElsewhere('t', 1);
+    broker.autoDeliver = false;
+    for (let i = 2; i <= 4; i++) broker.publishElsewhere('t', i);
+    broker.gate('read');
+    broker.deliver('t', 3); // a gap: 2 is read back
+    await settle();
+    broker.take('read').fail(new BrokerTimeoutError('the broker did not answer within 1000 ms'));
+    broker.ungate('read');
+    await settle();
+    expect(broker.ready).toBe(true); // the links never dropped: no restored() will come
+    broker.deliver('t', 4);
+    const epoch = broker.topics.get('t')!.epoch;
+    broker.events.top('t', 4, epoch); // the periodic check, twice (--broker-probe)
+    broker.events.top('t', 4, epoch);
+    await settle();
+    expect(
+      a
+        .take()
+        .filter((f) => f.op === 'msg')
+        .map((f) => f.seq),
+    ).toEqual([1, 2, 3, 4]);
   });
 });
