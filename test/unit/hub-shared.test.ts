@@ -3,7 +3,7 @@
 // answers, channel messages out of order or missing, lost topics and new epochs, outages. What is
 // pinned is what clients see (docs/protocol.md, docs/scaling.md) and what the hub asks of the
 // broker through server/broker/types.ts, not how the hub keeps its replica of a topic.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BrokerTimeoutError, BrokerTopicLimitError } from '../../server/broker/types.js';
 import { FakeBroker } from '../helpers/fake-broker.js';
 import { hubUnderTest, settle, type FakeClient, type HubUnderTest } from '../helpers/fake-client.js';
@@ -19,6 +19,7 @@ async function start(overrides: Parameters<typeof hubUnderTest>[0] = {}): Promis
 }
 
 afterEach(async () => {
+  vi.useRealTimers();
   for (const x of hubs.splice(0)) {
     await settle();
     x.stop();
@@ -649,6 +650,20 @@ describe('hub (shared broker): reads', () => {
     expect(await inFlight()).toBe(0);
   });
 
+  it('answers history from the oldest retained, recovered:false, for a since the broker cannot continue from', async () => {
+    await start();
+    broker.history = 2;
+    for (let i = 1; i <= 4; i++) broker.publishElsewhere('t', i);
+    const a = h.connect();
+    a.send({ op: 'history', topic: 't', since: 1, id: 'old' }); // older than what is retained
+    a.send({ op: 'history', topic: 't', since: 9, id: 'ahead' }); // beyond the topic's seq
+    await settle();
+    for (const ack of a.take()) {
+      expect(ack).toMatchObject({ op: 'ack', seq: 4, recovered: false, more: false });
+      expect(ack.messages!.map((m) => m.seq)).toEqual([3, 4]);
+    }
+  });
+
   it('answers history of a topic nobody published with seq 0 and epoch null', async () => {
     await start();
     const a = h.connect();
@@ -700,6 +715,29 @@ describe('hub (shared broker): presence and membership', () => {
       { op: 'join', topic: 'room', client: 'c-far', user: 'zoe' },
       { op: 'leave', topic: 'room', client: 'c-far', user: 'zoe' },
     ]);
+  });
+
+  it('writes its presence entries again every --presence-ttl / 3', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    await start({ presenceTtl: 30 });
+    await subscribed('room');
+    h.hub.startPresenceRefresh();
+    broker.calls.length = 0;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(broker.calls.filter((c) => c.startsWith('presence'))).toEqual([expect.stringMatching(/^presence room refresh \S+$/)]);
+  });
+
+  it('counts every node members in a presence_sync', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    await start({ presenceEvents: 1 });
+    const { c: w } = await subscribed('room', { presence: true });
+    broker.events.presence('room', 'join', 'c-far-1', 'x');
+    broker.events.presence('room', 'join', 'c-far-2', 'y'); // past 1 event per second: dropped
+    broker.present.get('room')!.set('c-far-1', 'x').set('c-far-2', 'y');
+    expect(w.take().map((f) => f.op)).toEqual(['join']);
+    await vi.advanceTimersByTimeAsync(1001);
+    await settle();
+    expect(w.take()).toEqual([{ op: 'presence_sync', topic: 'room', count: 3, dropped: 1 }]);
   });
 
   it('stops following a topic that leaves the store', async () => {
