@@ -459,7 +459,9 @@ export class RedisBroker implements SharedBroker {
   }
 
   presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void {
-    if (!this.ready || clients.length === 0) return; // rebuilt from the hub's members when the broker is back
+    // while down: rebuilt from the hub's members when the broker is back, which it does while this
+    // broker is still catching up (restored()): those writes must go through
+    if ((this.state !== 'up' && this.state !== 'catching_up') || clients.length === 0) return;
     const args: string[] = [];
     for (const c of clients) args.push(c.client, c.user);
     this.cmd

@@ -882,6 +882,12 @@ export class Hub {
   private arrive(name: string, a: Arrival): void {
     const topic = this.topics.get(name);
     if (topic === undefined || topic.dropped) return; // not followed any more
+    if (topic.phase === 'stale' && this.shared!.ready) {
+      // a repair read failed while the links stayed up (one command past --broker-timeout, an
+      // error reply): no restored() will come, so this arrival retries
+      this.hold(topic, a);
+      return void this.repair(topic);
+    }
     if (topic.phase !== 'live') return this.hold(topic, a);
     if (topic.epoch === '' && topic.seq === 0 && a.seq === 1) {
       // the topic's first publish made its record and epoch: the next message, not a new sequence
@@ -963,7 +969,8 @@ export class Hub {
       } while (topic.repairAgain || more);
     } catch (err) {
       if (topic.dropped) return;
-      // the broker is unreachable: hold what arrives until it is back (restored() repairs again)
+      // hold what arrives until the read can be made: restored() repairs again when the links
+      // come back; while they stay up, the next arrival or periodic check (checkTop) does
       topic.phase = 'stale';
       this.log('repair', topic.name, err);
       return;
@@ -1023,7 +1030,10 @@ export class Hub {
   /** The periodic check: a broker seq ahead of ours twice in a row is a lost message (or a new epoch). */
   private checkTop(name: string, seq: number, epoch: string | null): void {
     const topic = this.topics.get(name);
-    if (topic === undefined || topic.phase !== 'live') return;
+    if (topic === undefined) return;
+    // stale with the links up: the repair read failed alone, and nothing else would retry it
+    if (topic.phase === 'stale' && this.shared!.ready) return void this.repair(topic);
+    if (topic.phase !== 'live') return;
     if (epoch === null) {
       // the record is gone under subscribers that knew it (evicted by Redis, or Redis lost it):
       // they are told now, not at the next publish

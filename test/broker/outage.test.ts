@@ -210,6 +210,21 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
   describe('without persistence, and from an older snapshot', () => {
     const r = redisFixture();
 
+    it('a restart without data: every connected member is back in presence once /healthz is green, not at the next refresh', async () => {
+      const p = prefix();
+      // --presence-ttl 600: the periodic rewrite comes every 200 s, far past this test
+      const a = await node(r.redis.url, p, { presenceTtl: 600 });
+      const b = await node(r.redis.url, p, { presenceTtl: 600 });
+      const member = await open(a);
+      await member.request({ op: 'sub', topic: 'hall', id: 's' });
+      const asker = await open(b);
+      expect(await asker.request({ op: 'presence', topic: 'hall', id: 'p0' })).toMatchObject({ count: 1 });
+      await r.redis.restartEmpty();
+      await until('/healthz 200', async () => (await health(a)) === 200 && (await health(b)) === 200);
+      // node a rewrites its entries while it catches up, before it reports up
+      expect(await asker.request({ op: 'presence', topic: 'hall', id: 'p1' })).toMatchObject({ count: 1 });
+    });
+
     it('a restart without data gives a new epoch: live subscribers get a resync frame first, a returning client recovered:false', async () => {
       const p = prefix();
       const a = await node(r.redis.url, p);

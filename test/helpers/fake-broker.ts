@@ -230,7 +230,7 @@ export class FakeBroker implements SharedBroker {
 
   presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void {
     this.calls.push(`presence ${topic} ${op} ${clients.map((c) => c.client).join(',')}`);
-    if (!this.ready) return;
+    if (this.state !== 'up' && this.state !== 'catching_up') return; // as RedisBroker.presence
     const table = this.present.get(topic) ?? new Map<string, string>();
     this.present.set(topic, table);
     for (const c of clients) {

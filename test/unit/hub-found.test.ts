@@ -1,6 +1,6 @@
-// Behaviour the hub unit suite found wrong and left for the lead to decide (issue 23 keeps
-// hub.ts unchanged while its behaviour is pinned). Each case is skipped with its reason; remove
-// the skip together with the fix, and it must pass.
+// Two failures the hub unit suite found while pinning the hub's behaviour, each a room that goes
+// silent after a fault; both cases failed before their fixes (hub.ts repair/arrive/checkTop, and
+// RedisBroker.presence while catching up).
 import { afterEach, describe, expect, it } from 'vitest';
 import { BrokerTimeoutError } from '../../server/broker/types.js';
 import { FakeBroker } from '../helpers/fake-broker.js';
@@ -12,15 +12,13 @@ afterEach(() => {
   for (const h of hubs.splice(0)) h.stop();
 });
 
-describe('hub (shared broker): known bugs', () => {
+describe('hub (shared broker): after a fault', () => {
   // restored() ends with refreshPresence(true), which calls broker.presence(..., 'refresh') for
-  // every member. The broker calls restored() while it is still catching_up (redis.ts linkReady)
-  // and RedisBroker.presence() drops every write while not ready (redis.ts: `if (!this.ready ...)
-  // return`), as this fake does. So the rewrite after an outage never reaches Redis: after an
-  // outage longer than --presence-ttl (every entry of the node expired in Redis) the node's
-  // clients are missing from every node's presence list until the periodic refresh, up to
-  // --presence-ttl / 3 (20 s by default) after the broker is back.
-  it.skip('writes presence again when the broker is back (skipped: the rewrite is dropped while catching_up)', async () => {
+  // every member. The broker calls restored() while it is still catching_up (redis.ts linkReady);
+  // RedisBroker.presence() dropped every write until it was up, so after an outage longer than
+  // --presence-ttl the node's clients were missing from every node's presence list until the
+  // periodic refresh, up to --presence-ttl / 3 (20 s by default) after the broker was back.
+  it('writes presence again when the broker is back, while it is still catching up', async () => {
     const broker = new FakeBroker();
     const h = await hubUnderTest({}, broker);
     hubs.push(h);
@@ -35,17 +33,13 @@ describe('hub (shared broker): known bugs', () => {
     expect(users).toEqual(['alice']);
   });
 
-  // A repair whose read fails leaves the topic 'stale' (hub.ts repair(): "hold what arrives until
-  // it is back (restored() repairs again)"), and only restored() takes it out of that phase. But
-  // restored() is called only when the broker's links come back after being lost (redis.ts
-  // linkReady). A read can fail while the links stay up: one command past --broker-timeout
-  // (ioredis commandTimeout rejects it and keeps the connection; the probe that follows may well
-  // answer in time), or an error reply. The topic then stays stale for good: every later message
-  // is held (and, past the hold bound, dropped), arrive() and the periodic top() check both skip a
-  // topic that is not live, so its subscribers on this node receive nothing more, and new
-  // subscribers are acked from the stale copy, until the link drops for another reason or the
-  // topic is dropped.
-  it.skip('repairs again after a failed read while the broker stays up (skipped: the topic stays stale)', async () => {
+  // A repair whose read fails leaves the topic 'stale', and only restored() took it out of that
+  // phase — which comes only when the broker's links come back after being lost. A read can fail
+  // while the links stay up: one command past --broker-timeout (ioredis rejects it and keeps the
+  // connection), or an error reply. The topic then stayed stale for good: later messages held
+  // (past the hold bound, dropped), arrive() and the periodic check both skipped it, and its
+  // subscribers on this node received nothing more.
+  it('repairs again after a failed read while the broker stays up', async () => {
     const broker = new FakeBroker();
     const h = await hubUnderTest({}, broker);
     hubs.push(h);
