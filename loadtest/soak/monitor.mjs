@@ -97,7 +97,10 @@ export class Monitor {
     this.record('harness.rss', process.memoryUsage().rss);
   }
 
-  /** Every 2 s: the main thread's heap + external memory from /metrics. */
+  /**
+   * Every 2 s from /metrics: the main thread's heap + external memory, and the C allocator's
+   * memory of the whole process (in use, and free but kept).
+   */
   async sampleMetrics() {
     for (const [name, node] of this.#sampled()) {
       if (this.faults.state.nodes[name]?.up === false) continue;
@@ -106,6 +109,10 @@ export class Monitor {
       const heap = metric(r.body, 'nodejs_heap_size_used_bytes');
       const ext = metric(r.body, 'nodejs_external_memory_bytes');
       if (heap !== undefined && ext !== undefined) this.record(`${name}.heap_external`, heap + ext);
+      const inUse = metric(r.body, 'ringcast_allocator_bytes{state="in_use"}');
+      const mapped = metric(r.body, 'ringcast_allocator_bytes{state="mapped"}');
+      if (inUse !== undefined && mapped !== undefined) this.record(`${name}.malloc_in_use`, inUse + mapped);
+      this.record(`${name}.malloc_free`, metric(r.body, 'ringcast_allocator_bytes{state="free"}'));
       const slow = metric(r.body, 'ringcast_slow_consumer_closes_total');
       if (slow !== undefined) this.record(`${name}.slow_closes`, slow);
     }

@@ -97,6 +97,8 @@ export async function writeReport(s, dir = REPORTS) {
         { label: 'B (ws) RSS', points: scaled(s.series.get('B.rss'), MiB) },
         { label: 'A heap+external', points: scaled(s.series.get('A.heap_external'), MiB) },
         { label: 'B heap+external', points: scaled(s.series.get('B.heap_external'), MiB) },
+        { label: 'A C memory in use', points: scaled(s.series.get('A.malloc_in_use'), MiB) },
+        { label: 'B C memory in use', points: scaled(s.series.get('B.malloc_in_use'), MiB) },
         { label: 'C (memory broker) RSS', points: scaled(s.series.get('C.rss'), MiB) },
         { label: 'Redis used_memory', points: scaled(s.series.get('redis.used_memory'), MiB) },
       ],

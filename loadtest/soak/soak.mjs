@@ -290,6 +290,17 @@ function judgeMemory(monitor, faults, durationS, violate) {
       // 90-second run reports it and judges heap + external and fds, which settle at once
       { name: `${n}.rss`, reset: lastReset(RESETS.node, n), warm: 15, absolute: 20 * MiB, relative: 0.1, unit: 'MiB', minSpanS: 120 },
       { name: `${n}.heap_external`, reset: lastReset(RESETS.node, n), warm: 15, absolute: 12 * MiB, relative: 0.25, unit: 'MiB' },
+      // every thread's C memory in use (glibc's arenas and large blocks; --malloc-trim gives the
+      // free part back): a native leak, or a worker's buffers, shows here when heap + external does not
+      {
+        name: `${n}.malloc_in_use`,
+        reset: lastReset(RESETS.node, n),
+        warm: 15,
+        absolute: 16 * MiB,
+        relative: 0.25,
+        unit: 'MiB',
+        minSpanS: 120,
+      },
       { name: `${n}.fds`, reset: lastReset(RESETS.node, n), warm: 15, absolute: 40, relative: 0.25, unit: 'fds' },
     ]),
     { name: 'C.rss', reset: 0, warm: 15, absolute: 20 * MiB, relative: 0.1, unit: 'MiB' },
