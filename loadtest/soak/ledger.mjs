@@ -134,6 +134,7 @@ export class Ledger {
   recovery(sub, info) {
     this.counts.recoveries++;
     sub.tBack = this.now();
+    sub.lastRecovered = info.recovered;
     if (info.recovered) return;
     this.counts.gapNotices++;
     sub.tells.push(this.now());
@@ -212,9 +213,12 @@ export class Ledger {
   #settle(sub, until) {
     if (sub.tLive === undefined) return;
     // a client whose link dropped and whose subscription was not renewed since had no chance to
-    // recover what was published around the drop: judge only what came before it
+    // recover what was published around the drop: judge only what came before it. A renewal's
+    // replay is owed END_GRACE_S after the renewal, as a live message is after its ack: a
+    // subscription that ends (or is judged) sooner after it is judged as one not renewed.
     const down = sub.client.tDown ?? -Infinity;
-    if (down > Math.max(sub.tLive, sub.tBack ?? -Infinity)) until = Math.min(until, down - END_GRACE_S);
+    const renewed = Math.max(sub.tLive, sub.tBack ?? -Infinity);
+    if (down > renewed || (down > sub.tLive && this.now() - renewed < END_GRACE_S)) until = Math.min(until, down - END_GRACE_S);
     const t = this.topics.get(sub.topic);
     if (t === undefined) return;
     let missed = 0;
@@ -249,6 +253,11 @@ export class Ledger {
         lastDeliveryAt: sub.tLastDelivery === undefined ? null : +sub.tLastDelivery.toFixed(2),
         sdkActive: sub.handle?.active,
         clientState: sub.client.sdk?.state,
+        // the client's last link drop and the subscription's last recovery, and when it ended
+        linkDownAt: sub.client.tDown === undefined ? null : +sub.client.tDown.toFixed(2),
+        recoveredAt: sub.tBack === undefined ? null : +sub.tBack.toFixed(2),
+        recovered: sub.lastRecovered ?? null,
+        endedAt: sub.tEnd === undefined ? null : +sub.tEnd.toFixed(2),
       });
   }
 

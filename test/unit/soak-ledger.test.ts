@@ -1,0 +1,68 @@
+// The soak's ledger (loadtest/soak/ledger.mjs): when an undelivered message is a violation.
+import { describe, expect, it } from 'vitest';
+import { END_GRACE_S, Ledger } from '../../loadtest/soak/ledger.mjs';
+
+interface Violation {
+  kind: string;
+  detail: Record<string, unknown>;
+}
+
+function world() {
+  let t = 0;
+  const violations: Violation[] = [];
+  const ledger = new Ledger(
+    (kind: string, _at: number, detail: object) => void violations.push({ kind, detail: detail as Record<string, unknown> }),
+    () => t,
+  );
+  const client = { name: 'c1', node: 'A', viaProxy: false, tDown: undefined as number | undefined, sdk: { state: 'connected' } };
+  const at = (s: number) => void (t = s);
+  return { ledger, client, violations, at };
+}
+
+describe('soak ledger: lost messages', () => {
+  it('blames a live subscription that never got an acked message', () => {
+    const { ledger, client, violations, at } = world();
+    const sub = ledger.subscribing(client, 'room');
+    at(1);
+    ledger.live(sub, 0, '');
+    at(2);
+    const pub = ledger.publishing('room', 'http', 'B');
+    ledger.acked(pub, 1, false);
+    at(2 + END_GRACE_S + 1);
+    ledger.ended(sub);
+    expect(violations.map((v) => v.kind)).toEqual(['lost']);
+  });
+
+  it('gives a renewed subscription the grace from its renewal: the replay may still be on its way', () => {
+    const { ledger, client, violations, at } = world();
+    const sub = ledger.subscribing(client, 'room');
+    at(1);
+    ledger.live(sub, 0, '');
+    at(2);
+    client.tDown = 2; // the node drains
+    const pub = ledger.publishing('room', 'http', 'B');
+    ledger.acked(pub, 1, false);
+    at(6.9);
+    ledger.recovery(sub, { recovered: true }); // back on the restarted node; seq 1 is being replayed
+    at(7.1); // the app leaves 5.1 s after the ack, 0.2 s after the renewal
+    ledger.ended(sub);
+    expect(violations).toEqual([]);
+  });
+
+  it('still blames a renewed subscription that had the grace and did not get it', () => {
+    const { ledger, client, violations, at } = world();
+    const sub = ledger.subscribing(client, 'room');
+    at(1);
+    ledger.live(sub, 0, '');
+    at(2);
+    client.tDown = 2;
+    const pub = ledger.publishing('room', 'http', 'B');
+    ledger.acked(pub, 1, false);
+    at(3);
+    ledger.recovery(sub, { recovered: true });
+    at(3 + END_GRACE_S + 1);
+    ledger.ended(sub);
+    expect(violations.map((v) => v.kind)).toEqual(['lost']);
+    expect(violations[0]!.detail).toMatchObject({ linkDownAt: 2, recoveredAt: 3, recovered: true });
+  });
+});
