@@ -173,7 +173,7 @@ export const defaults = {
   mallocTrim: {
     default: 16 * 1024 * 1024,
     unit: 'bytes',
-    help: 'free memory the C allocator may keep before it is given back to the kernel (malloc_trim, checked every 5 s; glibc only); 0 = never',
+    help: 'free memory the C allocator may gather before it is given back to the kernel (malloc_trim, checked every 5 s; glibc only); 0 = never',
   },
   logLevel: { default: 'info', unit: 'fatal|error|warn|info|debug|trace|silent', help: 'log level' },
   config: { default: null, unit: 'file', help: 'JSON file with any of these keys (camelCase)' },

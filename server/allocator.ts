@@ -38,6 +38,8 @@ export class AllocatorTrim {
   private timer: NodeJS.Timeout | undefined;
   /** a trim running on the pool: the next check waits for it */
   private trimming: Promise<boolean> | undefined;
+  /** the arenas' free bytes right after the last trim: already given back */
+  private trimmedFree = 0;
   private readonly trims: Counter;
   private readonly trimSeconds: Counter;
   private readonly allocator: Allocator | undefined;
@@ -90,16 +92,21 @@ export class AllocatorTrim {
   }
 
   /**
-   * Trims when the arenas keep more than the threshold free (one trim at a time); resolves true
-   * when it trimmed.
+   * Trims when the arenas have freed more than the threshold since the last trim (one trim at a
+   * time); resolves true when it trimmed.
    */
   check(): Promise<boolean> {
     if (this.trimming !== undefined) return Promise.resolve(false);
     const s = this.allocator?.allocatorStats();
-    if (s === undefined || this.threshold === 0 || s.free < this.threshold) return Promise.resolve(false);
+    if (s === undefined || this.threshold === 0) return Promise.resolve(false);
+    // free memory already given back still counts as free (its chunks stay on glibc's lists):
+    // only what was freed since the last trim is new. Memory reused since lowers the mark.
+    this.trimmedFree = Math.min(this.trimmedFree, s.free);
+    if (s.free - this.trimmedFree < this.threshold) return Promise.resolve(false);
     const t0 = process.hrtime.bigint();
     const done = (): boolean => {
       this.trimming = undefined;
+      this.trimmedFree = this.allocator?.allocatorStats()?.free ?? 0;
       this.trimSeconds.inc(Number(process.hrtime.bigint() - t0) / 1e9);
       this.trims.inc();
       return true;
