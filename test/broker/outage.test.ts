@@ -241,7 +241,14 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       expect(resync.epoch).not.toBe(ack.epoch);
       const after = await pub.request({ op: 'pub', topic: 'news', data: 'new', id: 'n' });
       expect(after).toMatchObject({ op: 'ack', seq: 1 });
-      expect(await sub.next()).toMatchObject({ op: 'msg', seq: 1, data: 'new' });
+      // a loaded machine (the ASan run) once saw the same resync twice: harmless to a client (the
+      // same position again), so allowed; a second renewal (another epoch) is not
+      let next = await sub.next();
+      while (next.op === 'resync') {
+        expect(next).toMatchObject({ topic: 'news', seq: 0, epoch: resync.epoch });
+        next = await sub.next();
+      }
+      expect(next).toMatchObject({ op: 'msg', seq: 1, data: 'new' });
       const back = await open(b);
       const reAck = await back.request({ op: 'sub', topic: 'news', since: 3, epoch: ack.epoch, id: 'r' });
       expect(reAck, JSON.stringify([resync, reAck])).toMatchObject({ epoch: resync.epoch, recovered: false });
