@@ -53,10 +53,13 @@ function burst(threshold: number): Outcome {
     const bigMapped = addon.allocatorStats().mapped - mappedBefore;
     const before = addon.allocatorStats();
     const rssBefore = process.memoryUsage().rss;
-    // a trim on libuv's pool lets the loop go on: the immediate runs before the trim's answer
-    let loopRan = false;
-    setImmediate(() => (loopRan = true));
-    const trimmed = await trim.check();
+    // a trim on libuv's pool answers from a later turn of the loop: not yet once the microtasks ran
+    const pending = trim.check();
+    let settled = false;
+    void pending.then(() => (settled = true));
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    const loopRan = !settled;
+    const trimmed = await pending;
     // right after: what is free was given back already, so a second check does not trim again
     const again = await trim.check();
     const rssAfter = process.memoryUsage().rss;
