@@ -36,10 +36,30 @@ export class Ledger {
   /** per-second buckets: deliveries and lag samples (ms) */
   buckets = new Map();
 
-  /** @param {(kind: string, at: number, detail: object) => void} violate @param {() => number} now seconds since start */
-  constructor(violate, now) {
+  /**
+   * @param {(kind: string, at: number, detail: object) => void} violate
+   * @param {() => number} now seconds since start
+   * @param {() => { kind: string, t0: number, t1?: number }[]} faults the faults run so far (t1 unset while one runs)
+   */
+  constructor(violate, now, faults = () => []) {
     this.violate = violate;
     this.now = now;
+    this.faults = faults;
+  }
+
+  /**
+   * A Redis fault holds up delivery of what was acknowledged shortly before it: the nodes read it
+   * back once Redis is back. Such a message is owed END_GRACE_S after the fault's end, so at `now`
+   * nothing acknowledged within END_GRACE_S before a Redis fault that has not been over that long
+   * is judged yet (an ended subscription is never judged on it).
+   */
+  #beforeRedisFaults(until) {
+    const now = this.now();
+    for (const f of this.faults()) {
+      if (!f.kind.startsWith('redis-')) continue;
+      if (f.t1 === undefined || f.t1 + END_GRACE_S > now) until = Math.min(until, f.t0 - END_GRACE_S);
+    }
+    return until;
   }
 
   #topic(name) {
@@ -219,6 +239,7 @@ export class Ledger {
     const down = sub.client.tDown ?? -Infinity;
     const renewed = Math.max(sub.tLive, sub.tBack ?? -Infinity);
     if (down > renewed || (down > sub.tLive && this.now() - renewed < END_GRACE_S)) until = Math.min(until, down - END_GRACE_S);
+    until = this.#beforeRedisFaults(until);
     const t = this.topics.get(sub.topic);
     if (t === undefined) return;
     let missed = 0;

@@ -130,7 +130,7 @@ async function main() {
   // /publish past its --max-history-bytes: what its store drops must leave its memory
   const memoryNode = new SoakNode({ name: 'C', port: await freePort(), transport: 'ws', args: memoryNodeArgs(), onCrash: crashed });
   const proxies = { A: await LinkProxy.start(ports.A), B: await LinkProxy.start(ports.B) };
-  const ledger = new Ledger(violate, now);
+  const ledger = new Ledger(violate, now, () => faults.events);
   const shape = workloadShape(opts.clients, opts.rate);
   const workload = new Workload({ rng, ledger, shape, nodes, proxies, memoryNode, now });
   const faults = new FaultRunner({ redis, nodes, proxies, workload, now, violate, log });

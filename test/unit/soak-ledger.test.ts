@@ -10,13 +10,15 @@ interface Violation {
 function world() {
   let t = 0;
   const violations: Violation[] = [];
+  const faults: { kind: string; t0: number; t1?: number }[] = [];
   const ledger = new Ledger(
     (kind: string, _at: number, detail: object) => void violations.push({ kind, detail: detail as Record<string, unknown> }),
     () => t,
+    () => faults,
   );
   const client = { name: 'c1', node: 'A', viaProxy: false, tDown: undefined as number | undefined, sdk: { state: 'connected' } };
   const at = (s: number) => void (t = s);
-  return { ledger, client, violations, at };
+  return { ledger, client, violations, at, faults };
 }
 
 describe('soak ledger: lost messages', () => {
@@ -64,5 +66,50 @@ describe('soak ledger: lost messages', () => {
     ledger.ended(sub);
     expect(violations.map((v) => v.kind)).toEqual(['lost']);
     expect(violations[0]!.detail).toMatchObject({ linkDownAt: 2, recoveredAt: 3, recovered: true });
+  });
+
+  it('owes a message acked just before a Redis fault only END_GRACE_S after the fault ends', () => {
+    const { ledger, client, violations, at, faults } = world();
+    const sub = ledger.subscribing(client, 'room');
+    at(1);
+    ledger.live(sub, 0, '');
+    at(2);
+    const pub = ledger.publishing('room', 'http', 'B');
+    ledger.acked(pub, 1, false);
+    at(3);
+    faults.push({ kind: 'redis-pause', t0: 3 }); // the node's subscriber link hears nothing now
+    at(9);
+    faults[0]!.t1 = 9;
+    at(9 + END_GRACE_S - 0.5); // the app leaves while the node may still be reading the room back
+    ledger.ended(sub);
+    expect(violations).toEqual([]);
+  });
+
+  it('still blames a message that was not there END_GRACE_S after the Redis fault ended', () => {
+    const { ledger, client, violations, at, faults } = world();
+    const sub = ledger.subscribing(client, 'room');
+    at(1);
+    ledger.live(sub, 0, '');
+    at(2);
+    const pub = ledger.publishing('room', 'http', 'B');
+    ledger.acked(pub, 1, false);
+    faults.push({ kind: 'redis-kill-aof', t0: 3, t1: 9 });
+    at(9 + END_GRACE_S + 0.5);
+    ledger.ended(sub);
+    expect(violations.map((v) => v.kind)).toEqual(['lost']);
+  });
+
+  it('does not wait for faults that do not hold up Redis, nor for messages acked long before one', () => {
+    const { ledger, client, violations, at, faults } = world();
+    const sub = ledger.subscribing(client, 'room');
+    at(1);
+    ledger.live(sub, 0, '');
+    at(2);
+    const pub = ledger.publishing('room', 'http', 'B');
+    ledger.acked(pub, 1, false);
+    faults.push({ kind: 'fd-exhaust', t0: 3 }, { kind: 'redis-pause', t0: 2 + END_GRACE_S + 1 });
+    at(2 + END_GRACE_S + 2);
+    ledger.ended(sub);
+    expect(violations.map((v) => v.kind)).toEqual(['lost']);
   });
 });
