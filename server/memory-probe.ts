@@ -32,8 +32,7 @@ export function installMemoryProbe(): void {
     channel.postMessage({ hello: threadId });
     return;
   }
-  // A frame in shared memory is counted by the main thread (it allocated it) but freed only when
-  // every worker holding it has collected: the main thread measures after they have.
+  // The main thread measures after every worker has collected: what they let go of is gone by then.
   const workers = new Set<number>();
   let waiting: { left: Set<number>; done: () => void } | undefined;
   channel.onmessage = (e) => {

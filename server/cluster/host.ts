@@ -1,8 +1,8 @@
 // The main thread's side of the workers' broker: ONE broker for the process (memory: this
 // thread numbers every topic; redis: one pair of Redis connections, each channel subscribed
 // once), shared by every worker. A topic is followed once, for every worker that follows it; a
-// message is copied once into shared memory and queued to each following worker, and each
-// worker's queue leaves in one postMessage per turn.
+// message is encoded (and compressed) once, and each following worker gets its frames as memory
+// of its own, moved to it with the batch; each worker's queue leaves in one postMessage per turn.
 import type { Logger } from 'pino';
 import {
   BrokerRefusedError,
@@ -19,11 +19,21 @@ import type { Call, CallError, CallResult, MainItem, MsgItem, PresenceOp, ToWork
 
 /** What the host needs of a worker thread. */
 export interface WorkerPort {
-  postMessage(message: ToWorker): void;
+  postMessage(message: ToWorker, transfer?: readonly ArrayBuffer[]): void;
 }
 
-/** Frames in shared memory, each with exactly its bytes (a worker may retain one in its history). */
-const sharedAlloc = (size: number) => Buffer.from(new SharedArrayBuffer(size));
+/**
+ * A frame's bytes in an ArrayBuffer of their own, to move to a worker. Not shared memory: a
+ * SharedArrayBuffer is freed only once every thread that saw it has collected its wrapper, and V8
+ * does not count it towards collecting, so a worker whose JavaScript makes little garbage (the
+ * uring transport's) held hundreds of MiB of dropped frames between its collections. A moved
+ * ArrayBuffer is the worker's alone and is counted by its heap.
+ */
+function own(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  copy.set(bytes);
+  return copy;
+}
 /** How often a lagging worker is checked for having caught up (ms). */
 const LAG_CHECK_MS = 50;
 /** Origins (connection ids) carry the worker index in their low bits: ids stay below 2^53. */
@@ -32,6 +42,8 @@ const ORIGIN_SPAN = 512;
 /** One worker as the host sees it. */
 class Link {
   outbox: MainItem[] = [];
+  /** the frames' memory in `outbox`, moved to the worker with it */
+  private transfer: ArrayBuffer[] = [];
   /** message bytes in `outbox` */
   outboxBytes = 0;
   /** batches posted: their number (1, 2, ...) and message bytes, until the worker has taken them in */
@@ -61,6 +73,10 @@ class Link {
 
   push(item: MainItem, host: BrokerHost, bytes = 0): void {
     if (this.dead) return;
+    if (item.k === 'msg') {
+      this.transfer.push(item.frame.buffer as ArrayBuffer);
+      if (item.compressed !== undefined) this.transfer.push(item.compressed.buffer as ArrayBuffer);
+    }
     this.outbox.push(item);
     this.outboxBytes += bytes;
     this.queuedBytes += bytes;
@@ -70,8 +86,10 @@ class Link {
   /** Posts the outbox as one batch. */
   post(): void {
     const items = this.outbox;
+    const transfer = this.transfer;
     this.outbox = [];
-    this.port.postMessage({ t: 'batch', items });
+    this.transfer = [];
+    this.port.postMessage({ t: 'batch', items }, transfer);
     // only batches with message bytes are remembered: settle() runs when messages are queued (or
     // /metrics is read), so a worker that only gets replies and connections would grow the list for ever
     this.batches++;
@@ -221,24 +239,28 @@ export class BrokerHost {
         if (f === undefined || f.links.size === 0) return;
         let deflate: DeflateOptions | undefined;
         if (this.deflate !== undefined) for (const link of f.links) if (link.deflating) deflate = this.deflate;
-        // encoded (and compressed) once, in shared memory: each worker gets the same bytes by reference
-        const msg = encodeMsg(jsonAscii(topic), seq, data, deflate, sharedAlloc);
+        // encoded (and compressed) once, each frame in an ArrayBuffer of its own (allocUnsafeSlow)
+        const msg = encodeMsg(jsonAscii(topic), seq, data, deflate);
         const from = exclude < 0 ? -1 : exclude % ORIGIN_SPAN;
         const conn = exclude < 0 ? -1 : Math.floor(exclude / ORIGIN_SPAN);
         const bytes = msg.frame.length + (msg.compressed?.length ?? 0);
+        const to: Link[] = [];
         for (const link of f.links) {
-          if (link.lagging || link.settle() + bytes > this.queueLimit) {
-            this.skip(link, topic);
-            continue;
-          }
+          if (link.lagging || link.settle() + bytes > this.queueLimit) this.skip(link, topic);
+          else to.push(link);
+        }
+        // the last worker gets the encoded frames, the others a copy each: a moved buffer is gone here
+        for (let i = 0; i < to.length; i++) {
+          const link = to[i]!;
+          const last = i === to.length - 1;
           const item: MsgItem = {
             k: 'msg',
             topic,
             seq,
             epoch,
             exclude: link.index === from ? conn : -1,
-            frame: msg.frame,
-            compressed: msg.compressed,
+            frame: last ? msg.frame : own(msg.frame),
+            compressed: msg.compressed === undefined || last ? msg.compressed : own(msg.compressed),
             dataStart: msg.dataStart,
             dataEnd: msg.dataEnd,
             deflated: deflate !== undefined,

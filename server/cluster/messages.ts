@@ -1,7 +1,7 @@
 // What the main thread and the worker threads of `--workers N` say to each other. Everything
 // per message or per request travels in batches: each side queues its items and posts them in
 // one message per event-loop turn, so a busy worker costs one wake per turn, not one per publish.
-// A message's frame is encoded once, in shared memory, whatever the number of workers.
+// A message's frame is encoded once, whatever the number of workers; each gets its bytes moved to it.
 import type { BrokerHealth, Published, PresenceList, TopicState } from '../broker/types.js';
 import type { OpsAnswer, OpsAsk } from '../ops/types.js';
 
@@ -31,7 +31,7 @@ export type WorkerItem =
 
 /**
  * A message as every worker sends it: its frame (and compressed twin) encoded once by the main
- * thread in shared memory (views of SharedArrayBuffers: posted by reference, never copied).
+ * thread, each in an ArrayBuffer of its own that the batch moves to the worker (host.ts, `own`).
  */
 export interface MsgItem {
   k: 'msg';
