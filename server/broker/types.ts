@@ -67,6 +67,11 @@ export interface BrokerEvents {
   restored(): Promise<void>;
   /** a topic's last seq and epoch as the broker has them, from the periodic check (a lost tail message shows here) */
   top(topic: string, seq: number, epoch: string | null): void;
+  /**
+   * Messages of a followed topic were not handed to this hub (the main thread of --workers skips
+   * them for a worker that fell behind): read back what follows the hub's seq.
+   */
+  missed(topic: string): void;
   /** the topics held now, for the periodic check */
   held(): Iterable<string>;
 }

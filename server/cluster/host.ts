@@ -273,6 +273,9 @@ export class BrokerHost {
       top: (topic, seq, epoch) => {
         for (const link of this.followed.get(topic)?.links ?? []) link.push({ k: 'top', topic, seq, epoch }, this);
       },
+      missed: (topic) => {
+        for (const link of this.followed.get(topic)?.links ?? []) link.push({ k: 'missed', topic }, this);
+      },
       held: () => this.followed.keys(),
     };
   }
@@ -295,9 +298,8 @@ export class BrokerHost {
   }
 
   /**
-   * A lagging worker that has taken in half of what waited gets messages again, and for each topic
-   * it missed the topic's last seq twice: its hub's check of the broker's seq sees it ahead and
-   * reads the missed messages back (new messages of the topic would show the gap too).
+   * A lagging worker that has taken in half of what waited gets messages again, and a `missed`
+   * for each topic it missed: its hub reads back what follows its seq.
    */
   private checkLagging(): void {
     let lagging = 0;
@@ -308,25 +310,13 @@ export class BrokerHost {
         continue;
       }
       link.lagging = false;
-      for (const topic of link.skipped) void this.tellTop(link, topic);
+      for (const topic of link.skipped) if (link.follows.has(topic)) link.push({ k: 'missed', topic }, this);
       link.skipped.clear();
       this.log.info({ event: 'worker_caught_up', worker: link.index }, `worker ${link.index} caught up: reading back what it missed`);
     }
     if (lagging === 0) {
       clearInterval(this.lagTimer);
       this.lagTimer = undefined;
-    }
-  }
-
-  /** The broker's last seq of a topic, twice: the worker's hub sees itself behind and reads back what it missed. */
-  private async tellTop(link: Link, topic: string): Promise<void> {
-    try {
-      const state = await this.broker.read(topic, 'newest', 0, false, 0);
-      if (state.epoch === null || link.dead || !link.follows.has(topic)) return;
-      for (let i = 0; i < 2; i++) link.push({ k: 'top', topic, seq: state.seq, epoch: state.epoch }, this);
-    } catch (err) {
-      // the broker is down: the worker repairs when it comes back (restored), or at the next gap
-      this.log.warn({ event: 'worker_catch_up_failed', worker: link.index, err: (err as Error).message }, (err as Error).message);
     }
   }
 

@@ -53,6 +53,8 @@ export type MainItem =
   | MsgItem
   | { k: 'presence'; topic: string; op: 'join' | 'leave'; client: string; user: string }
   | { k: 'top'; topic: string; seq: number; epoch: string | null }
+  /** messages of the topic were skipped for this worker while it was behind: it reads them back */
+  | { k: 'missed'; topic: string }
   /** an accepted connection: its fd waits in slot `slot` of the worker's hand-off array */
   | { k: 'fd'; slot: number };
 

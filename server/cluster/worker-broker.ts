@@ -139,6 +139,9 @@ export class WorkerBroker implements SharedBroker {
         case 'presence':
           this.events?.presence(item.topic, item.op, item.client, item.user);
           break;
+        case 'missed':
+          this.events?.missed(item.topic);
+          break;
         case 'top':
           this.events?.top(item.topic, item.seq, item.epoch);
           break;

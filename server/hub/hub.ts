@@ -156,6 +156,7 @@ export class Hub {
       },
       restored: () => this.restored(),
       top: (name, seq, epoch) => this.checkTop(name, seq, epoch),
+      missed: (name) => this.readBack(name),
       held: () => this.followedTopics(),
     };
   }
@@ -1046,6 +1047,14 @@ export class Hub {
       return;
     }
     topic.brokerAhead = seq > topic.seq ? seq : 0;
+  }
+
+  /** The broker skipped messages of `name` for this hub: read back what follows its seq (after a sync under way). */
+  private readBack(name: string): void {
+    const topic = this.topics.get(name);
+    if (topic === undefined) return;
+    if (topic.phase === 'stale' && !this.shared!.ready) return; // restored() repairs it
+    void this.repair(topic);
   }
 
   private *followedTopics(): Iterable<string> {

@@ -56,6 +56,7 @@ function contract(make: Make): void {
       presence: () => undefined,
       restored: async () => undefined,
       top: () => undefined,
+      missed: () => undefined,
       held: () => [],
     };
     const broker = await make({ ...OPTIONS, ...options }, events);

@@ -114,7 +114,7 @@ describe('hub (shared broker): the first sub of a topic', () => {
 
   it('answers later subs of a syncing topic together, in order, from one follow', async () => {
     await start();
-    broker.gate('read');
+    broker.gate('read', 'at-call'); // the tail as it was when asked: before seq 1
     const a = h.connect();
     const b = h.connect();
     a.send({ op: 'sub', topic: 't', id: 1 });
@@ -131,7 +131,7 @@ describe('hub (shared broker): the first sub of a topic', () => {
 
   it('answers a sub overtaken by an unsub with not_subscribed, then acks the unsub', async () => {
     await start();
-    broker.gate('read');
+    broker.gate('read', 'at-call'); // the tail as it was when asked: before seq 1
     const a = h.connect();
     a.send({ op: 'sub', topic: 't', id: 1 });
     await settle();
@@ -147,7 +147,7 @@ describe('hub (shared broker): the first sub of a topic', () => {
 
   it('never answers a waiting sub of a connection that closed, and serves the others', async () => {
     await start();
-    broker.gate('read');
+    broker.gate('read', 'at-call'); // the tail as it was when asked: before seq 1
     const a = h.connect();
     const b = h.connect();
     a.send({ op: 'sub', topic: 't', id: 1 });
@@ -179,7 +179,7 @@ describe('hub (shared broker): the first sub of a topic', () => {
 
   it('fails a sub with topic_limit when the broker is at --max-topics', async () => {
     await start();
-    broker.gate('read');
+    broker.gate('read', 'at-call'); // the tail as it was when asked: before seq 1
     const a = h.connect();
     a.send({ op: 'sub', topic: 't', id: 1 });
     await settle();
@@ -452,6 +452,45 @@ describe('hub (shared broker): order, gap repair and resync', () => {
     broker.events.top('t', 2, epoch);
     await settle();
     expect(a.takeMsgs()).toEqual([[2, 2]]);
+  });
+
+  it('reads back a skipped tail when told it missed messages (a worker that fell behind)', async () => {
+    await start();
+    const { c: a } = await subscribed('t');
+    broker.publishElsewhere('t', 1);
+    broker.autoDeliver = false;
+    broker.publishElsewhere('t', 2);
+    broker.publishElsewhere('t', 3);
+    broker.drop('t', 2, 3); // skipped: nothing after them shows the gap
+    await settle();
+    expect(a.takeMsgs()).toEqual([[1, 1]]);
+    broker.events.missed('t');
+    await settle();
+    expect(a.takeMsgs()).toEqual([
+      [2, 2],
+      [3, 3],
+    ]);
+    broker.events.missed('t'); // nothing more was missed: nothing is delivered twice
+    broker.events.missed('unknown');
+    await settle();
+    expect(a.take()).toEqual([]);
+  });
+
+  it('reads back what it missed while its first sub was syncing, once the sync is done', async () => {
+    await start();
+    broker.gate('read', 'at-call'); // the tail as it was when asked: before seq 1
+    const a = h.connect();
+    a.send({ op: 'sub', topic: 't', id: 's' });
+    await settle();
+    broker.autoDeliver = false;
+    broker.publishElsewhere('t', 1);
+    broker.drop('t', 1);
+    broker.events.missed('t');
+    broker.ungate('read');
+    broker.take('read').answer();
+    await settle();
+    const frames = a.take();
+    expect(frames.filter((f) => f.op === 'msg').map((f) => f.seq)).toEqual([1]);
   });
 
   it('resyncs at once when the periodic check finds the record gone', async () => {

@@ -46,6 +46,7 @@ async function start(options: Partial<MemoryBrokerOptions> = {}): Promise<{ brok
     presence: () => void unexpected.push('presence'),
     restored: async () => void unexpected.push('restored'),
     top: () => void unexpected.push('top'),
+    missed: () => void unexpected.push('missed'),
     held: () => {
       unexpected.push('held');
       return [];
@@ -84,6 +85,7 @@ describe('MemoryBroker: lifecycle', () => {
       presence: () => undefined,
       restored: async () => undefined,
       top: () => undefined,
+      missed: () => undefined,
       held: () => [],
     });
     started.push(broker);
