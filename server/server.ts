@@ -11,6 +11,7 @@ import { Hub } from './hub/hub.js';
 import { Authenticator } from './auth/tokens.js';
 import { handleHttp, type ApiContext } from './http/api.js';
 import { decideUpgrade, LocalAdmission, parseOrigins, type Admission, type UpgradeContext } from './http/upgrade.js';
+import type { MainLink } from './cluster/main-link.js';
 import type { WorkerBroker } from './cluster/worker-broker.js';
 import { Metrics } from './metrics.js';
 import { closeCodes } from './protocol/errors.js';
@@ -25,6 +26,8 @@ import { OpsServer } from './ops/server.js';
 export interface WorkerRole {
   index: number;
   workers: number;
+  /** the main thread: the cluster view and the process's /metrics */
+  link: MainLink;
   broker: WorkerBroker;
   admission: Admission;
   /** with --sqpoll: the first worker's ring fd (UringTransport.ringFd()), to share its SQ thread */
@@ -85,8 +88,8 @@ export class RingcastServer {
       draining: () => this.draining,
       broker: () => this.brokerHealth(),
       demo: config.demo,
-      cluster: role === undefined ? undefined : () => role.broker.cluster,
-      metricsText: role === undefined ? undefined : () => role.broker.metrics(),
+      cluster: role === undefined ? undefined : () => role.link.cluster,
+      metricsText: role === undefined ? undefined : () => role.link.metrics(),
     };
     const events: TransportEvents = {
       http: (req) => handleHttp(api, req),

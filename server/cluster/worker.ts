@@ -11,6 +11,7 @@ import { primeProbe } from '../transport/select.js';
 import { UringTransport } from '../transport/uring.js';
 import { answer as opsAnswer } from '../ops/hub-view.js';
 import { CELL_LOAD, cellAdmission, cellConsumed, type ToMain, type ToWorker, type WorkerData } from './messages.js';
+import { MainLink } from './main-link.js';
 import { WorkerBroker } from './worker-broker.js';
 
 const data = workerData as WorkerData;
@@ -27,16 +28,18 @@ installMemoryProbe();
 primeProbe(data.probe);
 const cells = new Int32Array(data.cells);
 const handoff = new Int32Array(data.handoff);
-const broker = new WorkerBroker(port, data.view);
+const link = new MainLink(port, data.view);
+const broker = new WorkerBroker(link);
 const server = new RingcastServer(config, log, {
   index: data.index,
   workers: data.workers,
+  link,
   broker,
   sqpollAttach: data.sqpollAttach,
   admission: new SharedAdmission(cells, cellAdmission(data.workers, 0), data.workers, cellAdmission(data.workers, data.index)),
 });
 server.transport.onSocketClosed = () => Atomics.sub(cells, CELL_LOAD + data.index, 1);
-broker.onConnection = (slot) => {
+link.onConnection = (slot) => {
   // the main thread may have taken the fd back (it does when this worker dies): whoever
   // swaps the slot to -1 owns the fd
   const fd = Atomics.exchange(handoff, slot, -1);
@@ -47,11 +50,11 @@ broker.onConnection = (slot) => {
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'batch':
-      broker.receive(m.items);
+      link.receive(m.items);
       Atomics.add(cells, cellConsumed(data.workers, data.index), 1); // the main thread counts what this worker still has to take in
       return;
     case 'view':
-      return broker.setView(m.view);
+      return link.setView(m.view);
     case 'collect':
       void server.metrics.registry.getMetricsAsJSON().then((metrics) => post({ t: 'collected', id: m.id, metrics }));
       return;
