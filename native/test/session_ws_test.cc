@@ -259,7 +259,7 @@ void a_slow_consumer_is_closed_with_1013() {
     return r == 0;
   }));
   std::string frame = server_frame(ws::Opcode::kBinary, payload);
-  std::string bye = close_frame(ws::kCloseTryAgainLater, "outbound limit");
+  std::string bye = close_frame(ws::kCloseTryAgainLater, "slow consumer: outbound limit exceeded");
   size_t body = all.size() >= bye.size() ? all.size() - bye.size() : 0;
   CHECK_EQ(body % frame.size(), 0);
   CHECK(all.substr(0, frame.size()) == frame);

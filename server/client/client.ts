@@ -5,7 +5,7 @@
 // that passes (the broker is down ...) is retried with the same backoff; one that cannot pass is
 // reported. Nothing waits forever, and no subscription is silently dead while the link is up.
 import { backoffDelay } from './backoff.js';
-import { closeAction, refusalAction, type CloseAction } from './close-codes.js';
+import { closeAction, closeCodes, refusalAction, type CloseAction } from './close-codes.js';
 import { Emitter } from './emitter.js';
 import { errAction } from './err-codes.js';
 import { RingcastError } from './errors.js';
@@ -359,7 +359,7 @@ export class RingcastClient extends Emitter<ClientEvents> implements Subscriptio
     this.pinged = false;
     this.pingTimer = setInterval(() => {
       // a ping went out a whole interval ago and nothing came back since: the link is dead
-      if (this.pinged && !this.heard) return this.drop(4000, 'heartbeat timeout');
+      if (this.pinged && !this.heard) return this.drop(closeCodes.heartbeatTimeout.code, 'heartbeat timeout');
       this.heard = false;
       this.pinged = true;
       this.ws?.send(JSON.stringify({ op: 'ping', id: this.nextId++ }));

@@ -23,4 +23,4 @@ export type {
 } from './subscription.js';
 export { errAction, errRules, type ErrAction, type ErrRule } from './err-codes.js';
 export { RingcastError, type ClientErrorCode } from './errors.js';
-export { closeAction, closeRules, type CloseAction, type CloseRule } from './close-codes.js';
+export { closeAction, closeCodes, closeRules, type CloseAction, type CloseName, type CloseRule } from './close-codes.js';

@@ -5,6 +5,7 @@
 // negotiated, and one inflation per message needs nothing from the connection's past.
 import { isUtf8 } from 'node:buffer';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { closeCodes } from '../client/close-codes.js';
 import { headerLength, writeHeader, type FrameAlloc } from './frame-writer.js';
 
 export const EXTENSION = 'permessage-deflate';
@@ -108,7 +109,7 @@ function endsWithTail(b: Buffer): boolean {
   return n >= 4 && b[n - 4] === 0 && b[n - 3] === 0 && b[n - 2] === 0xff && b[n - 1] === 0xff;
 }
 
-export type Inflated = { ok: true; data: Buffer } | { ok: false; code: 1007 | 1009; reason: string };
+export type Inflated = { ok: true; data: Buffer } | { ok: false; code: number; reason: string };
 
 /**
  * Inflates one compressed message (section 7.2.2: the tail appended). Node's zlib stops as soon
@@ -121,9 +122,10 @@ export function inflateMessage(data: Buffer, isBinary: boolean, maxPayload: numb
   try {
     out = inflateRawSync(Buffer.concat([data, TAIL]), { maxOutputLength: maxPayload, finishFlush: constants.Z_SYNC_FLUSH });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return { ok: false, code: 1009, reason: 'message too big' };
-    return { ok: false, code: 1007, reason: 'invalid compressed data' };
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      return { ok: false, code: closeCodes.messageTooBig.code, reason: closeCodes.messageTooBig.reason };
+    return { ok: false, code: closeCodes.invalidPayload.code, reason: 'invalid compressed data' };
   }
-  if (!isBinary && !isUtf8(out)) return { ok: false, code: 1007, reason: 'text message is not UTF-8' };
+  if (!isBinary && !isUtf8(out)) return { ok: false, code: closeCodes.invalidPayload.code, reason: 'text message is not UTF-8' };
   return { ok: true, data: out };
 }

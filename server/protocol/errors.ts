@@ -3,6 +3,7 @@
 // with, the WebSocket close code (RFC 6455 section 7.4.1) when it ends a connection, what
 // happens to the connection, and the default message. Both transports answer from it and
 // docs/protocol.md's error table is generated from it (test/unit/errors.test.ts checks).
+import { closeCodes } from '../client/close-codes.js';
 
 export interface ErrorSpec {
   /** HTTP status when it answers a request or an upgrade; null when it only happens on a WebSocket */
@@ -62,7 +63,7 @@ export const errors = {
   },
   too_large: {
     status: 413,
-    close: 1009,
+    close: closeCodes.messageTooBig.code,
     connection: 'HTTP answered, then closed; a WebSocket message past --max-payload is closed with 1009',
     message: 'body or message past --max-payload',
   },
@@ -105,33 +106,33 @@ export const errors = {
   },
   rate_limited: {
     status: null,
-    close: 1008,
+    close: closeCodes.policyViolation.code,
     connection: 'stays open; closed with 1008 when sustained',
     message:
       'over --rate-limit or --rate-limit-bytes; the message was dropped (the err carries its `id` when it had one, so the client can send it again)',
   },
   unavailable: {
     status: 503,
-    close: 1001,
+    close: closeCodes.goingAway.code,
     connection: 'HTTP answered; WebSockets are closed with 1001 by a drain',
     message:
       'the server is draining or at --max-connections, or the broker (Redis) is unreachable: retry later (POST /publish sends Retry-After)',
   },
   slow_consumer: {
     status: null,
-    close: 1013,
+    close: closeCodes.slowConsumer.code,
     connection: 'closed with 1013 after what is queued',
     message: 'more than --max-outbound bytes queued to the connection',
   },
   token_expired: {
     status: null,
-    close: 4001,
+    close: closeCodes.tokenExpired.code,
     connection: 'closed with 4001',
     message: "the connection's token expired (4000-4999 are private use, RFC 6455 7.4.2)",
   },
   internal: {
     status: 500,
-    close: 1011,
+    close: closeCodes.internalError.code,
     connection: 'HTTP answered 500; a WebSocket is closed with 1011; logged, counted, the server goes on',
     message: 'a bug in ringcast while handling this request',
   },
@@ -139,18 +140,8 @@ export const errors = {
 
 export type ErrorCode = keyof typeof errors;
 
-/** Close codes ringcast sends, with the reason it writes in the close frame. */
-export const closeCodes = {
-  normal: { code: 1000, reason: 'normal closure' },
-  goingAway: { code: 1001, reason: 'server shutting down' },
-  protocolError: { code: 1002, reason: 'protocol error' },
-  invalidPayload: { code: 1007, reason: 'invalid UTF-8' },
-  policyViolation: { code: 1008, reason: 'policy violation' },
-  messageTooBig: { code: 1009, reason: 'message too big' },
-  internalError: { code: 1011, reason: 'internal error' },
-  slowConsumer: { code: 1013, reason: 'slow consumer: outbound limit exceeded' },
-  tokenExpired: { code: 4001, reason: 'token expired' },
-} as const;
+/** Close codes, with the reason the server writes in the close frame: the one table (the SDK's). */
+export { closeCodes };
 
 /** An HTTP error answer, the same bytes on every transport: {"error":C,"msg":M} as JSON. */
 export interface HttpError {

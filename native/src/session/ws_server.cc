@@ -114,8 +114,9 @@ void WsServer::on_engine_event(const Event& ev) {
   switch (ev.type) {
     case EventType::kOverflow:
       if (s->phase == SessionPhase::kWebSocket) {
-        send_close(ev.conn, *s, ws::kCloseTryAgainLater, "outbound limit");  // DESIGN.md policy
-        emit(WsEventType::kOverflow, ev.conn);  // the layer above counts slow consumers
+        send_close(ev.conn, *s, ws::kCloseTryAgainLater,
+                   "slow consumer: outbound limit exceeded");  // DESIGN.md policy
+        emit(WsEventType::kOverflow, ev.conn);                 // the layer above counts slow consumers
       } else if (s->phase != SessionPhase::kClosing) {
         // An HTTP answer past the outbound limit: no WebSocket frame on an HTTP connection.
         s->phase = SessionPhase::kClosing;
