@@ -4,6 +4,7 @@
 // /metrics every worker answers with. docs/workers.md says why it is built this way.
 import { closeSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
@@ -437,7 +438,8 @@ export class Primary {
     if (this.acceptorClosed || typeof fd !== 'number' || fd < 0) return void socket.destroy();
     const dup = this.addon.dupFd(fd);
     socket.destroy(); // closes Node's fd; the duplicate goes to a worker
-    if (dup < 0) return this.acceptError(Object.assign(new Error(`dup failed: errno ${-dup}`), { code: `E${-dup}` }));
+    if (dup < 0)
+      return this.acceptError(Object.assign(new Error(`dup failed: ${getSystemErrorName(dup)}`), { code: getSystemErrorName(dup) }));
     // the worker with the fewest connections; one whose hand-off slots are all waiting (it is not
     // keeping up) is passed over for the next
     for (const slot of this.byLoad()) if (this.place(slot, dup)) return;

@@ -2,10 +2,11 @@
 // answers ping/pong/close, and sends; this class turns its one batch per event-loop turn into
 // calls on the core, and the core's sends, fanouts and closes into calls on the engine.
 // A fanout is ONE call: the membership view and the pre-encoded frame cross as they are.
-import { STATUS_CODES } from 'node:http';
+import { getSystemErrorName } from 'node:util';
 import type { Config } from '../config.js';
+import { serializeResponse } from '../http/response.js';
 import type { Metrics } from '../metrics.js';
-import { httpError } from '../protocol/errors.js';
+import { closeCodes, httpError } from '../protocol/errors.js';
 import { acceptsDeflate, DEFLATE_RESPONSE, inflateMessage } from '../protocol/deflate.js';
 import {
   type Batch,
@@ -102,8 +103,9 @@ export class UringTransport implements Transport {
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const bound = this.native.listen(host, port);
     if (bound < 0) {
-      const err = new Error(`cannot listen on ${host}:${port}: errno ${-bound}`) as NodeJS.ErrnoException;
-      err.code = bound === -98 ? 'EADDRINUSE' : bound === -13 ? 'EACCES' : `E${-bound}`;
+      const code = getSystemErrorName(bound);
+      const err = new Error(`cannot listen on ${host}:${port}: ${code}`) as NodeJS.ErrnoException;
+      err.code = code;
       return Promise.reject(err);
     }
     return Promise.resolve({ host, port: bound });
@@ -252,7 +254,7 @@ export class UringTransport implements Transport {
     if (bytes > DEFERRED_LIMIT_PAYLOADS * this.config.maxPayload) {
       queue.length = 0;
       this.failed.add(conn);
-      this.native.close(conn, 1013, 'compressed messages faster than they can be inflated');
+      this.native.close(conn, closeCodes.slowConsumer.code, 'compressed messages faster than they can be inflated');
       this.scheduleFlush();
       return;
     }
@@ -396,15 +398,6 @@ export class UringTransport implements Transport {
     this.destroyed = true;
     this.native.destroy();
   }
-}
-
-/** `bodyLength` answers a HEAD: the length the GET body would have, with no body sent. */
-function serializeResponse(r: HttpResponse & { bodyLength?: number }, keepAlive: boolean): Buffer {
-  const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
-  const lines = [`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`];
-  for (const [k, v] of Object.entries(r.headers)) lines.push(`${k}: ${v}`);
-  lines.push(`Content-Length: ${r.bodyLength ?? body.length}`, `Connection: ${keepAlive ? 'keep-alive' : 'close'}`);
-  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]);
 }
 
 /**

@@ -3,10 +3,11 @@
 // socket. Sockets written in a turn are corked once and uncorked together in setImmediate,
 // so several publishes in one event-loop turn become one write per socket.
 import { closeSync } from 'node:fs';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { Socket as NetSocket, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config.js';
+import { serializeResponse } from '../http/response.js';
 import type { Metrics } from '../metrics.js';
 import { closeCodes, httpError, type ErrorCode } from '../protocol/errors.js';
 import { checkHandshake } from './ws-handshake.js';
@@ -428,11 +429,6 @@ function sendResponse(res: import('node:http').ServerResponse, r: HttpResponse, 
 
 /** Writes a complete HTTP/1.1 response on a raw socket (no ServerResponse at upgrade) and ends it. */
 function writeRaw(socket: Socket, r: HttpResponse): void {
-  const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
-  const lines = [`HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}`];
-  for (const [k, v] of Object.entries({ ...r.headers, 'Content-Length': String(body.length), Connection: 'close' })) {
-    lines.push(`${k}: ${v}`);
-  }
-  socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n'), body]));
+  socket.end(serializeResponse(r, false));
   socket.once('finish', () => socket.destroy());
 }
