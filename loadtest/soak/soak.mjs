@@ -104,6 +104,8 @@ async function main() {
   }
   const seed = opts.seed ?? freshSeed();
   const durationS = opts.minutes * 60;
+  // the code that runs is the checkout's as it is now: a commit made during the run is not it
+  const commit = gitCommit();
   const log = (line) => process.stdout.write(line + '\n');
   log(
     `soak: seed ${seed}, ${durationS} s, ${opts.clients} clients, rate x${opts.rate} (replay: npm run soak -- --minutes ${opts.minutes} --seed ${seed})`,
@@ -236,7 +238,7 @@ async function main() {
       violations,
       series: monitor.series,
       buckets: ledger.buckets,
-      commit: gitCommit(),
+      commit,
     };
     summary.rows = invariantRows(summary);
     const files = opts.report ? await writeReport(summary, opts.reportDir) : [];
@@ -266,9 +268,12 @@ async function main() {
 const mean = (s) => (s?.length ? s.reduce((a, p) => a + p.v, 0) / s.length : NaN);
 const max = (s) => (s?.length ? Math.max(...s.map((p) => p.v)) : NaN);
 
+/** HEAD, with "+dirty" when tracked files differ from it. */
 function gitCommit() {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+dirty` : head;
   } catch {
     return 'unknown';
   }
