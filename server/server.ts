@@ -12,7 +12,7 @@ import { Authenticator } from './auth/tokens.js';
 import { handleHttp, type ApiContext } from './http/api.js';
 import { decideUpgrade, LocalAdmission, parseOrigins, type Admission, type UpgradeContext } from './http/upgrade.js';
 import type { MainLink } from './cluster/main-link.js';
-import type { WorkerBroker } from './cluster/worker-broker.js';
+import type { BrokerProxy } from './cluster/broker-proxy.js';
 import { Metrics } from './metrics.js';
 import { closeCodes } from './protocol/errors.js';
 import { probeUring } from './transport/select.js';
@@ -28,7 +28,7 @@ export interface WorkerRole {
   workers: number;
   /** the main thread: the cluster view and the process's /metrics */
   link: MainLink;
-  broker: WorkerBroker;
+  broker: BrokerProxy;
   admission: Admission;
   /** with --sqpoll: the first worker's ring fd (UringTransport.ringFd()), to share its SQ thread */
   sqpollAttach?: number;

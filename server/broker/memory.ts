@@ -1,13 +1,13 @@
 // The in-process shared broker, for --workers N: worker threads whose hubs run in shared-broker
 // mode, and one MemoryBroker on the main thread that numbers every topic's publishes and keeps
 // history, idempotency keys and presence for all of them. The main thread's routing layer calls
-// it for the workers: it follows a topic once for all of them and forwards what events.message
+// it for the workers: it follows a topic once for all of them and forwards what events.publication
 // delivers, and presence events, to the workers that want them.
 //
 // It mirrors the redis broker's scripts (scripts.ts) rule for rule: the idempotency key is
 // checked first, then the topic's seq advances, the message is retained and, when the topic is
 // followed, delivered before publish() returns, so the order of delivery is the order of calls.
-// Nothing can be lost between it and its caller: events.top, held and restored are never called.
+// Nothing can be lost between it and its caller: events.top, missed, followed and restored are never called.
 // An epoch is this broker's boot id and a counter, so no two topics' lives share one, even across
 // restarts; a topic's epoch never changes while it exists (base 0, no previous epoch).
 //
@@ -176,7 +176,7 @@ export class MemoryBroker implements SharedBroker {
     const copy = Buffer.allocUnsafeSlow(data.byteLength);
     copy.set(data);
     if (this.options.history > 0) this.store.retain(t, { seq, data: copy });
-    if (followed) this.events.message(topic, seq, t.epoch, copy, origin);
+    if (followed) this.events.publication(topic, seq, t.epoch, copy, origin);
     return { seq, epoch: t.epoch, duplicate: false, nodes: followed ? 1 : 0 };
   }
 

@@ -284,7 +284,7 @@ export class RedisBroker implements SharedBroker {
    * A link that is connected but answers or delivers nothing (a dead NAT entry, a half-open TCP
    * connection: centrifugo#1189) is dropped and made again, and the catch-up then recovers what it
    * missed: the command link when the PUBLISH times out, the subscription link when the probe has
-   * not come back after --broker-timeout. Also asks Redis for the last seq of every held topic,
+   * not come back after --broker-timeout. Also asks Redis for the last seq of every followed topic,
    * which shows a lost tail message.
    */
   private probe(): void {
@@ -317,7 +317,7 @@ export class RedisBroker implements SharedBroker {
    * few minutes instead of flooding Redis with one HMGET per topic every probe.
    */
   private async checkTops(): Promise<void> {
-    const all = [...this.events.held()];
+    const all = [...this.events.followed()];
     if (this.checkCursor >= all.length) this.checkCursor = 0;
     const topics = all.slice(this.checkCursor, this.checkCursor + CHECK_BATCH);
     this.checkCursor += topics.length;
@@ -355,7 +355,7 @@ export class RedisBroker implements SharedBroker {
     const f = topic === undefined ? undefined : fields(message);
     if (f === undefined) return this.error('decode', new Error('malformed channel message'));
     const [seq, epoch, origin, data] = f;
-    this.events.message(topic!, Number(seq), epoch, data, this.localConn(origin));
+    this.events.publication(topic!, Number(seq), epoch, data, this.localConn(origin));
   }
 
   /** "p<join|leave> <node>/<conn> <client> <user>" */

@@ -56,8 +56,11 @@ export interface SharedFrames {
 
 /** What a shared broker tells the hub. */
 export interface BrokerEvents {
-  /** a message on a followed topic's channel, in the broker's order; `exclude` is a local connection id or -1 */
-  message(topic: string, seq: number, epoch: string, data: Buffer, exclude: number, frames?: SharedFrames): void;
+  /**
+   * A publication: a message the broker numbered, on a followed topic's channel, in the broker's
+   * order (a client's frame is a `message` of TransportEvents); `exclude` is a local connection id or -1.
+   */
+  publication(topic: string, seq: number, epoch: string, data: Buffer, exclude: number, frames?: SharedFrames): void;
   /** a join or leave on a followed topic made on another node (outside the seq space) */
   presence(topic: string, op: 'join' | 'leave', client: string, user: string): void;
   /**
@@ -72,8 +75,8 @@ export interface BrokerEvents {
    * them for a worker that fell behind): read back what follows the hub's seq.
    */
   missed(topic: string): void;
-  /** the topics held now, for the periodic check */
-  held(): Iterable<string>;
+  /** the topics the hub follows now, for the periodic check */
+  followed(): Iterable<string>;
 }
 
 export type BrokerState = 'connecting' | 'catching_up' | 'up' | 'down' | 'stopped';

@@ -234,7 +234,7 @@ export class BrokerHost {
 
   private events(): BrokerEvents {
     return {
-      message: (topic, seq, epoch, data, exclude) => {
+      publication: (topic, seq, epoch, data, exclude) => {
         const f = this.followed.get(topic);
         if (f === undefined || f.links.size === 0) return;
         let deflate: DeflateOptions | undefined;
@@ -276,7 +276,7 @@ export class BrokerHost {
       missed: (topic) => {
         for (const link of this.followed.get(topic)?.links ?? []) link.push({ k: 'missed', topic }, this);
       },
-      held: () => this.followed.keys(),
+      followed: () => this.followed.keys(),
     };
   }
 

@@ -2,7 +2,7 @@
 // message port besides the control messages worker.ts answers. Items go both ways in batches, one
 // postMessage per event-loop turn each way. It carries the broker's traffic (calls and their
 // answers, the numbered messages, presence and checks the main thread's broker hands on) to the
-// worker's WorkerBroker, and the main thread's own business with the worker: accepted connections
+// worker's BrokerProxy, and the main thread's own business with the worker: accepted connections
 // (fd hand-off), the cluster view and the process's /metrics.
 import type { MessagePort } from 'node:worker_threads';
 import {
@@ -99,7 +99,14 @@ export class MainLink {
             dataEnd: item.dataEnd,
             deflated: item.deflated,
           };
-          this.brokerEvents?.message(item.topic, item.seq, item.epoch, frame.subarray(item.dataStart, item.dataEnd), item.exclude, frames);
+          this.brokerEvents?.publication(
+            item.topic,
+            item.seq,
+            item.epoch,
+            frame.subarray(item.dataStart, item.dataEnd),
+            item.exclude,
+            frames,
+          );
           break;
         }
         case 'presence':

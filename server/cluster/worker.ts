@@ -12,7 +12,7 @@ import { UringTransport } from '../transport/uring.js';
 import { answer as opsAnswer } from '../ops/hub-view.js';
 import { CELL_LOAD, cellAdmission, cellConsumed, type ToMain, type ToWorker, type WorkerData } from './messages.js';
 import { MainLink } from './main-link.js';
-import { WorkerBroker } from './worker-broker.js';
+import { BrokerProxy } from './broker-proxy.js';
 
 const data = workerData as WorkerData;
 const port = parentPort!;
@@ -29,7 +29,7 @@ primeProbe(data.probe);
 const cells = new Int32Array(data.cells);
 const handoff = new Int32Array(data.handoff);
 const link = new MainLink(port, data.view);
-const broker = new WorkerBroker(link);
+const broker = new BrokerProxy(link);
 const server = new RingcastServer(config, log, {
   index: data.index,
   workers: data.workers,

@@ -16,7 +16,7 @@ export interface InFlight {
 }
 
 export class Ticket {
-  private held = true;
+  private admitted = true;
 
   constructor(
     private readonly owner: InFlight,
@@ -31,8 +31,8 @@ export class Ticket {
 
   /** Gives the allowance back; a second call does nothing. */
   release(): void {
-    if (!this.held) return;
-    this.held = false;
+    if (!this.admitted) return;
+    this.admitted = false;
     this.owner.inFlight--;
     this.owner.inFlightBytes -= this.bytes;
     this.totals.inFlight--;

@@ -149,7 +149,7 @@ export class Hub {
   /** The shared broker's view of this hub: what it delivers and asks. */
   brokerEvents(): BrokerEvents {
     return {
-      message: (topic, seq, epoch, data, exclude, frames) => this.arrive(topic, { seq, epoch, data, exclude, frames }),
+      publication: (topic, seq, epoch, data, exclude, frames) => this.arrive(topic, { seq, epoch, data, exclude, frames }),
       presence: (name, op, client, user) => {
         const topic = this.topics.get(name);
         if (topic !== undefined) this.announce(op, topic, client, user, -1);
@@ -157,7 +157,7 @@ export class Hub {
       restored: () => this.restored(),
       top: (name, seq, epoch) => this.checkTop(name, seq, epoch),
       missed: (name) => this.readBack(name),
-      held: () => this.followedTopics(),
+      followed: () => this.followedTopics(),
     };
   }
 
@@ -357,8 +357,8 @@ export class Hub {
     }
     this.publishBytesInFlight += data.length;
     // a publisher that is not subscribed excludes nobody (the broker may count receivers)
-    const held = exclude === -1 ? undefined : this.topics.get(topic);
-    if (held === undefined || this.conn(exclude)?.indexIn(held) === undefined) exclude = -1;
+    const subscribed = exclude === -1 ? undefined : this.topics.get(topic);
+    if (subscribed === undefined || this.conn(exclude)?.indexIn(subscribed) === undefined) exclude = -1;
     return shared.publish(topic, data, exclude, key).then(
       (r): PublishResult => {
         this.publishBytesInFlight -= data.length;
@@ -1011,7 +1011,7 @@ export class Hub {
     // held arrivals of the old epoch, or delivered just now, are dropped by arrive()
   }
 
-  /** After an outage: every held topic is checked against the broker, then presence is written again. */
+  /** After an outage: every followed topic is checked against the broker, then presence is written again. */
   private async restored(): Promise<void> {
     const topics = [...this.followedTopics()].map((name) => this.topics.get(name)!);
     let next = 0;

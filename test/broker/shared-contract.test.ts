@@ -52,12 +52,12 @@ function contract(make: Make): void {
   async function start(options: Partial<Options> = {}): Promise<Started> {
     const got: Delivered[] = [];
     const events: BrokerEvents = {
-      message: (topic, seq, epoch, data, origin) => void got.push({ topic, seq, epoch, data: data.toString(), origin }),
+      publication: (topic, seq, epoch, data, origin) => void got.push({ topic, seq, epoch, data: data.toString(), origin }),
       presence: () => undefined,
       restored: async () => undefined,
       top: () => undefined,
       missed: () => undefined,
-      held: () => [],
+      followed: () => [],
     };
     const broker = await make({ ...OPTIONS, ...options }, events);
     stops.push(() => broker.stop());
@@ -87,7 +87,7 @@ function contract(make: Make): void {
     expect(texts(state.messages)).toEqual(published.map((_, i) => `m${i}`));
   });
 
-  it('delivers through events.message only the topics followed, in seq order, with the origin', async () => {
+  it('delivers through events.publication only the topics followed, in seq order, with the origin', async () => {
     const { broker, got } = await start();
     const [followed, other] = [topic('followed'), topic('other')];
     await broker.follow(followed);

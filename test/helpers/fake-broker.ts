@@ -137,7 +137,7 @@ export class FakeBroker implements SharedBroker {
 
   /** Hands the hub one channel message as it is. */
   inject(m: ChannelMessage): void {
-    this.events.message(m.topic, m.seq, m.epoch, m.data, m.origin);
+    this.events.publication(m.topic, m.seq, m.epoch, m.data, m.origin);
   }
 
   /** Redis lost the topic (a restart without data, an eviction): the next publish starts epoch 2 at seq 1. */

@@ -445,7 +445,7 @@ describe('hub (shared broker): order, gap repair and resync', () => {
     broker.publishElsewhere('t', 2);
     broker.drop('t', 2); // the lost tail: nothing after it shows the gap
     const epoch = broker.topics.get('t')!.epoch;
-    expect([...broker.events.held()]).toEqual(['t']);
+    expect([...broker.events.followed()]).toEqual(['t']);
     broker.events.top('t', 2, epoch);
     await settle();
     expect(a.takeMsgs().map(([s]) => s)).toEqual([1]); // once may be a publish on its way
@@ -788,6 +788,6 @@ describe('hub (shared broker): presence and membership', () => {
     await subscribed('new'); // 'old' makes room
     expect(broker.calls).toContain('unfollow old');
     expect(broker.followed).toEqual(new Set(['new']));
-    expect([...broker.events.held()]).toEqual(['new']);
+    expect([...broker.events.followed()]).toEqual(['new']);
   });
 });

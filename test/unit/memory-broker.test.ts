@@ -42,13 +42,13 @@ async function start(options: Partial<MemoryBrokerOptions> = {}): Promise<{ brok
   const broker = new MemoryBroker({ ...OPTIONS, ...options });
   const got: Delivered[] = [];
   const events: BrokerEvents = {
-    message: (topic, seq, epoch, data, origin) => void got.push({ topic, seq, epoch, data, origin }),
+    publication: (topic, seq, epoch, data, origin) => void got.push({ topic, seq, epoch, data, origin }),
     presence: () => void unexpected.push('presence'),
     restored: async () => void unexpected.push('restored'),
     top: () => void unexpected.push('top'),
     missed: () => void unexpected.push('missed'),
-    held: () => {
-      unexpected.push('held');
+    followed: () => {
+      unexpected.push('followed');
       return [];
     },
   };
@@ -81,12 +81,12 @@ describe('MemoryBroker: lifecycle', () => {
   it('takes its bounds from the config, TTLs in seconds', async () => {
     const broker = MemoryBroker.fromConfig(configWith({ history: 2, maxTopics: 1 }));
     await broker.start({
-      message: () => undefined,
+      publication: () => undefined,
       presence: () => undefined,
       restored: async () => undefined,
       top: () => undefined,
       missed: () => undefined,
-      held: () => [],
+      followed: () => [],
     });
     started.push(broker);
     for (let i = 0; i < 3; i++) await broker.publish('a', bytes(1), -1, undefined);

@@ -12,7 +12,7 @@ import {
 } from '../broker/types.js';
 import { bufferOf, type MainLink } from './main-link.js';
 
-export class WorkerBroker implements SharedBroker {
+export class BrokerProxy implements SharedBroker {
   readonly name: string;
   private stopped = false;
 
