@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:broker: ringcast across two nodes through Redis (issue 13) beside one ringcast
+// npm run bench:broker: ringcast across two nodes through Redis beside one ringcast
 // node and beside ws + ioredis (peers/ws-redis.mjs), in one run: deliveries/s, deliveries per
 // server-side CPU second, publish-to-delivery latency, Redis commands per publish and Redis CPU.
 // Each run starts its own redis-server on a free port (lib/redis.mjs, as the tests do). Writes

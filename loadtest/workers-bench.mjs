@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench:workers: ringcast --workers 2 against --workers 1 (issue 14 item 7) on the
+// npm run bench:workers: ringcast --workers 2 against --workers 1 on the
 // fixed 400k deliveries/s, 1k x 64 B and 1k x 16 KiB scenarios, uring and ws: (a) the server on
 // CPU 0 and the generator alone on CPU 1, so the ratio of CPU per delivery is the cost of the
 // cross-worker hop; (b) the server on CPUs 0,1 with the generator on the same two (it competes);

@@ -80,7 +80,7 @@ export function scenarios(profile) {
       loadgen: { mode: 'closed', subscribers: SUBS_1K, publishers: 1, topics: 1, size: 16384, window: 8 },
     },
     {
-      // Issue 16: the same chat-like JSON (about 4x compressible) with and without
+      // The same chat-like JSON (about 4x compressible) with and without
       // permessage-deflate. deflate 'on' starts every server with it and has the generator
       // offer it (no context takeover) and inflate: CPU per delivery and wire bytes per delivery.
       id: 'chat-1k-16KiB-plain',
@@ -123,7 +123,7 @@ export function timing(profile) {
 }
 
 /**
- * The broker benchmark (npm run bench:broker, issue 13). nodes 1: subscribers and publishers on
+ * The broker benchmark (npm run bench:broker). nodes 1: subscribers and publishers on
  * one process; nodes 2: publishers on node A, subscribers on node B (the generator's
  * --publish-url), a publish crossing through Redis. Every server-side process (the nodes and
  * redis-server) shares SERVER_CPU; the generator has LOADGEN_CPU to itself. ringcast runs as
@@ -142,14 +142,15 @@ export const BROKER_SETUPS = [
 export function brokerScenarios() {
   return [
     {
-      // The issue's latency goal: 1k publishes/s, light fanout so latency is the path, not queueing.
+      // The latency goal (the Redis hop under 1 ms at p50): 1k publishes/s, light fanout so
+      // latency is the path, not queueing.
       id: 'latency-1k-pubs',
       title: '1k publishes/s to 10 topics x 10 subscribers (10k deliveries/s): latency',
       loadgen: { mode: 'open', subscribers: 100, publishers: 1, topics: 10, size: 64, rate: 1000, batch: 1 },
       targetDeliveries: 10000,
     },
     {
-      // The issue's throughput goal: deliveries per CPU second of the whole server side.
+      // The throughput goal (5x the peer): deliveries per CPU second of the whole server side.
       id: 'fanout-1k-64B',
       title: '1k subscribers x 64 B, closed loop: throughput',
       loadgen: { mode: 'closed', subscribers: 1000, publishers: 1, topics: 1, size: 64, window: 64 },
@@ -161,7 +162,7 @@ export function brokerScenarios() {
 export const BROKER_TIMING = { repeats: 1, warmup: 1, duration: 4 };
 
 /**
- * The --workers benchmark (npm run bench:workers, issue 14 item 7), on a 2-core machine whose
+ * The --workers benchmark (npm run bench:workers), on a 2-core machine whose
  * second core the generator needs. Placement 'one-core': the whole server on CPU 0, the
  * generator alone on CPU 1, so --workers 2 against --workers 1 is the cost of the cross-worker
  * hop (and of three threads taking turns on one core), nothing else. Placement 'shared': the
@@ -202,10 +203,10 @@ for (const pin of ['one-core', 'shared']) {
   WORKERS_SETUPS.push({ ...base, name: `uring-w1-sqpoll-${pin}`, extra: true, args: ['--sqpoll', String(SQPOLL_IDLE_MS)] });
 }
 
-/** The scenarios of the --workers benchmark: issue 14 item 7's three, as bench.mjs runs them. */
+/** The scenarios of the --workers benchmark, as bench.mjs runs them. */
 export const WORKERS_SCENARIOS = ['fixed-400k-10k', 'fanout-1k-64B', 'large-1k-16KiB'];
 
-/** The hop-overhead goal of issue 14 item 7: CPU per delivery, --workers 2 / --workers 1, one core. */
+/** The cross-worker hop's goal: CPU per delivery, --workers 2 / --workers 1, one core. */
 export const WORKERS_HOP_GOAL = 1.15;
 
 /** Windows in seconds: full about 15 min (3 scenarios x 6 setups x 3), quick about 3 min. */

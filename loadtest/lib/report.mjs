@@ -134,7 +134,7 @@ function fanoutTable(scenario, servers, cells, coresOf = () => 1) {
   return rows.join('\n');
 }
 
-/** Issue 16: each server with permessage-deflate against itself without, on the same chat JSON. */
+/** Each server with permessage-deflate against itself without, on the same chat JSON. */
 function deflateTable(servers, cells) {
   const rows = [
     '| server | CPU us/delivery plain | CPU us/delivery deflate | deflate / plain | wire B/delivery plain | wire B/delivery deflate | deflate / plain | messages that came compressed |',
@@ -274,7 +274,7 @@ function header(all) {
   ].join('\n');
 }
 
-/** The figures issue 5 item 6 asks for, one line each, for every ringcast server measured. */
+/** The performance targets against Bun and ws, one line each, for every ringcast server measured. */
 function targets(all, cells) {
   const get = (scenario, server) => {
     const c = cells.get(`${scenario}|${server}`);
@@ -369,7 +369,7 @@ export function writeReport(all) {
   const sections = [
     header(all),
     `## Is the generator the bottleneck?\n\n${instrumentCheck(all)}`,
-    `## Against the targets (issue 5, item 6)\n\n${targets(all, cells)}`,
+    `## Against the targets: CPU per delivery, throughput and idle memory beside Bun and ws\n\n${targets(all, cells)}`,
   ];
   for (const s of all.scenarios) {
     const loadgen = s.loadgen
@@ -386,7 +386,7 @@ export function writeReport(all) {
     sections.push(`## ${s.title}${loadgen}\n\n${body}`);
   }
   if (all.scenarios.some((s) => s.id === 'chat-1k-16KiB-deflate') && all.scenarios.some((s) => s.id === 'chat-1k-16KiB-plain')) {
-    sections.push(`## permessage-deflate: each server against itself (issue 16)\n\n${deflateTable(all.servers, cells)}`);
+    sections.push(`## permessage-deflate: each server against itself\n\n${deflateTable(all.servers, cells)}`);
   }
   sections.push(`## Plots\n\n${svgs.map((f) => `![${f}](${base}/${f})`).join('\n\n')}`);
   const file = path.join(reportsDir, `${base}.md`);

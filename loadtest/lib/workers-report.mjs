@@ -1,4 +1,4 @@
-// The --workers report (issue 14 item 7): per scenario, --workers 1 and 2 with the server on one
+// The --workers report: per scenario, --workers 1 and 2 with the server on one
 // core, then on both cores beside the generator; the hop's cost as the ratio of CPU per
 // delivery; and a scaling model filled from this run's numbers.
 import { writeFileSync } from 'node:fs';
@@ -306,7 +306,7 @@ export function writeReport(all) {
     sections.push(
       `## (a) The hop: --workers 2 against --workers 1, both on one core\n\n${PIN_TITLES['one-core']}. ` +
         'The only difference between the two is the cross-worker path, so the ratio of CPU per delivery is its cost. ' +
-        `Issue 14 item 7's goal: <= ${WORKERS_HOP_GOAL}x at ${MODEL_SCENARIO}. ` +
+        `The hop's goal: <= ${WORKERS_HOP_GOAL}x at ${MODEL_SCENARIO}. ` +
         '"CPU" is the server process\'s own time; "core" is everything CPU 0 did per delivery (the process plus ' +
         "what else ran there, mostly the kernel delivering the server's loopback sends in softirq). Where the kernel " +
         'runs that work, and so whether it is charged to the process, shifts with how the sends are submitted, ' +

@@ -1,4 +1,4 @@
-// The cost of moving one publish to another worker (issue 14, groundwork): CPU per message on
+// The cost of moving one publish to another worker (groundwork for --workers): CPU per message on
 // the sending and on the receiving side, for every way one Node worker can hand a frame to
 // another:
 //

@@ -1,5 +1,5 @@
 // spread: how the kernel spreads TCP connections over N SO_REUSEPORT listeners on one port,
-// against one acceptor that hands each fd to the least-loaded worker (issue 14, groundwork).
+// against one acceptor that hands each fd to the least-loaded worker (groundwork for --workers).
 //
 //   spread reuseport|acceptor N PORT
 //

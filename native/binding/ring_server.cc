@@ -140,7 +140,7 @@ bool JsCanRun(napi_env env) {
          napi_strict_equals(env, undefined, undefined, &same) == napi_ok;
 }
 
-// strerror() may return a buffer shared by every thread, and each worker thread (issue 14) runs
+// strerror() may return a buffer shared by every thread, and each worker thread of --workers runs
 // its own RingServer. strerror_r is the GNU one (char*, maybe not buf) under g++'s _GNU_SOURCE,
 // the POSIX one (int) elsewhere: the overloads take either.
 [[maybe_unused]] const char* ErrorText(int result, const char* buf) {

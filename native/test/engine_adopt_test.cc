@@ -1,4 +1,4 @@
-// Engine::adopt (issue 14): a socket accepted outside the ring, by a plain accept4 here as by the
+// Engine::adopt: a socket accepted outside the ring, by a plain accept4 here as by the
 // main thread's acceptor in the server, becomes a connection like one the ring accepted. What is
 // not a connected TCP socket is refused with its own errno, and every refused fd is closed: the
 // process's open fds are counted before and after. Teardown with connections open stays bounded.

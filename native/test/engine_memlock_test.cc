@@ -1,7 +1,7 @@
 // Ring and buffer-ring sizes come from RLIMIT_MEMLOCK for a non-root user. Run as uid 65534 in a
 // child (the test itself may run as root, which the limit does not bind): the default config
 // must come up inside the 8 MiB budget, and a tiny budget must shrink, not fail; N engines in
-// one process (issue 14's worker threads), each told workers = N, must all fit together.
+// one process (the worker threads of --workers), each told workers = N, must all fit together.
 #include <sys/resource.h>
 #include <sys/wait.h>
 

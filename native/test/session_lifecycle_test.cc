@@ -2,7 +2,7 @@
 // whatever the connection does next, every byte before a FIN or RST is handled and answered,
 // the server's own frames keep their place, closes linger instead of resetting and end by a
 // deadline, accept survives a full SQ, and an idle connection is small again after a large
-// message. Each case is a reproduction of a bug found by review (issue 11).
+// message. Each case is a reproduction of a bug found by an independent review.
 #include <sys/resource.h>
 
 #include <string>

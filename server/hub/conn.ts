@@ -1,5 +1,5 @@
 // One connection as the hub sees it. Kept small on purpose: an idle subscribed connection must
-// cost well under 1 KiB of server memory (issue 5), so subscriptions are a flat array of
+// cost well under 1 KiB of server memory, so subscriptions are a flat array of
 // [topic, index] pairs while few (a Map costs ~180 bytes even for one entry) and a Map only
 // past SMALL_SUBSCRIPTIONS, and the client id string is built only when presence asks for it.
 import type { Permissions } from '../auth/permissions.js';

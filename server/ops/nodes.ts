@@ -3,7 +3,8 @@
 // per node, on a connection of its own so a slow read here never queues behind publishes. A node
 // whose row stops changing is shown down once its probe interval has passed three times; a row
 // nobody refreshed for ten minutes is deleted, so the hash holds only the nodes of the last
-// ten minutes. (When the broker gets a control channel, issue 25, this can ride on it.)
+// ten minutes. (When the broker gets a control channel, as the planned server API needs, this
+// can ride on it.)
 import { Redis } from 'ioredis';
 import { linkOptions, type RedisTarget } from '../broker/url.js';
 import type { NodeRow } from './types.js';

@@ -1,7 +1,7 @@
-// Admission races and close deadlines (issue 12 item 6, issue 11's --close-timeout), on every
-// transport: an upgrade whose token check ends during a drain is refused; --max-connections
-// holds across concurrent token checks; a connection the server closes is gone after
-// --close-timeout even when its peer neither reads nor answers.
+// Admission races and close deadlines (--close-timeout), on every transport: an upgrade whose token
+// check ends during a drain is refused; --max-connections holds across concurrent token checks; a
+// connection the server closes is gone after --close-timeout even when its peer neither reads nor
+// answers.
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Authenticator } from '../../server/auth/tokens.js';

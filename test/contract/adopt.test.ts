@@ -1,8 +1,8 @@
-// RingServer.adopt with dupFd (issue 14): one acceptor on the main thread (Node's net, paused
-// sockets), each accepted fd copied with dupFd, the Node socket destroyed, the copy adopted by a
-// RingServer that never listened, here or in a worker thread; a real ws client then completes
-// its handshake and echoes. What is not a connected TCP socket is refused and closed, and a
-// worker terminated with connections open closes them at once, leaking no fd.
+// RingServer.adopt with dupFd, as --workers uses it: one acceptor on the main thread (Node's net,
+// paused sockets), each accepted fd copied with dupFd, the Node socket destroyed, the copy adopted
+// by a RingServer that never listened, here or in a worker thread; a real ws client then completes
+// its handshake and echoes. What is not a connected TCP socket is refused and closed, and a worker
+// terminated with connections open closes them at once, leaking no fd.
 import { openSync, readdirSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { constants } from 'node:os';

@@ -1,4 +1,4 @@
-// A seeded, bounded, randomized attack on the whole server, on every transport (issue 12 item 7):
+// A seeded, bounded, randomized attack on the whole server, on every transport:
 // what an attacker's toolkit would send — pipelined and half-closed HTTP, random request-targets,
 // headers and bodies, resets at every stage, random frames split at random points, hostile ops
 // (huge since, thousands of topics, history floods), compressed frames (bombs, corrupt data,

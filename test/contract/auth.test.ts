@@ -1,5 +1,5 @@
-// Auth (JWT via jose), topic permissions, origins, rate limits, API key and head limits
-// (issue 7 items 4 and 5), on every transport, with real tokens signed here.
+// Auth (JWT via jose), topic permissions, origins, rate limits, API key and head limits, on every
+// transport, with real tokens signed here.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
-// Server-wide bounds on what clients can make the server hold (issue 12 item 2): topics and
-// retained history, on every transport. Reads never create topics; past --max-topics the least
-// recently active topic without subscribers goes; past --max-history-bytes idle topics go first,
-// then the oldest retained messages; /metrics says what was evicted.
+// Server-wide bounds on what clients can make the server hold: topics and retained history, on
+// every transport. Reads never create topics; past --max-topics the least recently active topic
+// without subscribers goes; past --max-history-bytes idle topics go first, then the oldest retained
+// messages; /metrics says what was evicted.
 import { describe, expect, it } from 'vitest';
 import { serverFixture, transports } from '../helpers/server.js';
 

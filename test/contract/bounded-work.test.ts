@@ -1,7 +1,7 @@
-// Bounded work per request (issue 12 item 3), on every transport: a history ack or a sub replay
-// carries at most a quarter of --max-outbound (and 1000 messages); `limit` and "more":true page
-// through the rest; a connection being closed has its further requests ignored; a flood of
-// history requests in one write does not hold the event loop.
+// Bounded work per request, on every transport: a history ack or a sub replay carries at most a
+// quarter of --max-outbound (and 1000 messages); `limit` and "more":true page through the rest; a
+// connection being closed has its further requests ignored; a flood of history requests in one
+// write does not hold the event loop.
 import { randomBytes } from 'node:crypto';
 import { constants, deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';

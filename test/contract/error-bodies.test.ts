@@ -1,7 +1,7 @@
-// One answer per error, whatever the transport (issue 12 item 5): every HTTP error has the same
-// status line, Content-Type, WWW-Authenticate and JSON body {"error":C,"msg":M} on ws and on
-// uring, including the answers the engine writes by itself (413, 431, 400 for a head it cannot
-// parse or a broken handshake, 426) and upgrade refusals (written by TypeScript on both).
+// One answer per error, whatever the transport: every HTTP error has the same status line,
+// Content-Type, WWW-Authenticate and JSON body {"error":C,"msg":M} on ws and on uring, including
+// the answers the engine writes by itself (413, 431, 400 for a head it cannot parse or a broken
+// handshake, 426) and upgrade refusals (written by TypeScript on both).
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../server/config.js';
 import { errors } from '../../server/protocol/errors.js';

@@ -1,6 +1,6 @@
-// Requests that used to crash the process or leave a promise unanswered (issue 12 items 1, 6),
-// on every transport: bad request-targets, our own bugs (a handler that throws), repeated
-// Host fields. Each ends in an answer or the loss of that one connection; the server goes on.
+// Requests that used to crash the process or leave a promise unanswered, on every transport: bad
+// request-targets, our own bugs (a handler that throws), repeated Host fields. Each ends in an
+// answer or the loss of that one connection; the server goes on.
 import { describe, expect, it } from 'vitest';
 import { Authenticator } from '../../server/auth/tokens.js';
 import type { Hub } from '../../server/hub/hub.js';

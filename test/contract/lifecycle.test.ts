@@ -1,7 +1,7 @@
 // The connection lifecycle against a client that tries, on every transport: every byte sent
 // before a FIN is answered, request bodies stay whole, replies keep their place before the
 // server's Close, a failing connection is closed (not reset), and (uring) idle connections are
-// small again after a large message. Reproductions of the review behind issue 11.
+// small again after a large message. Reproductions of bugs an independent review found.
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { configWith } from '../../server/config.js';
@@ -143,7 +143,7 @@ describe.runIf(transports.includes('uring'))('the uring engine itself', () => {
     for (const c of clients) expect(await c.request(JSON.parse(big) as Record<string, unknown>)).toMatchObject({ op: 'ack', id: 1 });
     await sleep(50);
     const after = stats().sessionBufferBytes;
-    // each held ~1-2 MiB of assembly capacity before issue 11
+    // each used to hold ~1-2 MiB of assembly capacity
     expect(after - before).toBeLessThan(20 * 4096);
   });
 

@@ -1,4 +1,4 @@
-// Every limit of issue 3 item 6, on every transport.
+// Every configured limit, on every transport.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { connect } from 'node:net';

@@ -1,7 +1,7 @@
 // The uring transport inside a worker thread that ends without close(): Node-API finalizes the
 // addon's server at the environment's teardown, so the listener, the ring and every
-// connection's fd go with the thread instead of staying open in the process (issue 14 will run
-// one ring per thread; its design audit expected a leak here, and this shows there is none).
+// connection's fd go with the thread instead of staying open in the process (--workers runs one
+// ring per thread; its design audit expected a leak here, and this shows there is none).
 import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Worker } from 'node:worker_threads';

@@ -27,8 +27,8 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr useconds_t kEnomemRetryWaitUs = 50 * 1000;
 // Bound on the teardown wait in ~Engine. Every connection is aborted (RST, queue dropped) before
 // it, so what is waited for is only the kernel's answers to the cancels: microseconds each. The
-// bound matters because ~Engine also runs from the Node-API finalizer when a worker thread is
-// terminated (issue 14): that thread, and Worker.terminate() in the thread waiting for it, stall
+// bound matters because ~Engine also runs from the Node-API finalizer when a worker thread of
+// --workers is terminated: that thread, and Worker.terminate() in the thread waiting for it, stall
 // for as long as this takes. Past it, abandon_pending() lets go without waiting.
 constexpr uint64_t kShutdownWaitMs = 100;
 constexpr int kShutdownPollMs = 10;

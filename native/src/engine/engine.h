@@ -129,7 +129,7 @@ class Engine {
   int listen(const char* host, uint16_t port);
   // Stops taking connections, from the listener and through adopt(). Idempotent.
   void stop_accepting();
-  // Installs a connected TCP socket accepted elsewhere (the main thread's acceptor, issue 14) as
+  // Installs a connected TCP socket accepted elsewhere (--workers: the main thread's acceptor) as
   // a new connection, as if the ring's own accept had produced it: kOpen at the next poll(), the
   // receive armed at the next flush() or poll(). Works without listen(). Ownership of fd always
   // passes: on any failure it is closed. Returns the ConnId or -errno: -EBADF (not an open fd),

@@ -1,5 +1,5 @@
 // Where a connection enters the engine: from the ring's own multishot accept (on_accepted), or
-// handed over as a plain fd by an acceptor elsewhere in the process (adopt, issue 14: one
+// handed over as a plain fd by an acceptor elsewhere in the process (adopt: with --workers, one
 // acceptor thread, one ring per worker thread). Both end in open_conn(), so an adopted socket is
 // a connection like any other from its first byte.
 #include <fcntl.h>
