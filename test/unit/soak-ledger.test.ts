@@ -18,18 +18,23 @@ function world() {
   );
   const client = { name: 'c1', node: 'A', viaProxy: false, tDown: undefined as number | undefined, sdk: { state: 'connected' } };
   const at = (s: number) => void (t = s);
-  return { ledger, client, violations, at, faults };
-}
-
-describe('soak ledger: lost messages', () => {
-  it('blames a live subscription that never got an acked message', () => {
-    const { ledger, client, violations, at } = world();
+  /** A subscription live at 1 s and a publish to its room acknowledged at 2 s. */
+  const liveThenAcked = () => {
     const sub = ledger.subscribing(client, 'room');
     at(1);
     ledger.live(sub, 0, '');
     at(2);
     const pub = ledger.publishing('room', 'http', 'B');
     ledger.acked(pub, 1, false);
+    return sub;
+  };
+  return { ledger, client, violations, at, faults, liveThenAcked };
+}
+
+describe('soak ledger: lost messages', () => {
+  it('blames a live subscription that never got an acked message', () => {
+    const { ledger, client, violations, at, liveThenAcked } = world();
+    const sub = liveThenAcked();
     at(2 + END_GRACE_S + 1);
     ledger.ended(sub);
     expect(violations.map((v) => v.kind)).toEqual(['lost']);
@@ -69,13 +74,8 @@ describe('soak ledger: lost messages', () => {
   });
 
   it('owes a message acked just before a Redis fault only END_GRACE_S after the fault ends', () => {
-    const { ledger, client, violations, at, faults } = world();
-    const sub = ledger.subscribing(client, 'room');
-    at(1);
-    ledger.live(sub, 0, '');
-    at(2);
-    const pub = ledger.publishing('room', 'http', 'B');
-    ledger.acked(pub, 1, false);
+    const { ledger, client, violations, at, faults, liveThenAcked } = world();
+    const sub = liveThenAcked();
     at(3);
     faults.push({ kind: 'redis-pause', t0: 3 }); // the node's subscriber link hears nothing now
     at(9);
@@ -86,13 +86,8 @@ describe('soak ledger: lost messages', () => {
   });
 
   it('still blames a message that was not there END_GRACE_S after the Redis fault ended', () => {
-    const { ledger, client, violations, at, faults } = world();
-    const sub = ledger.subscribing(client, 'room');
-    at(1);
-    ledger.live(sub, 0, '');
-    at(2);
-    const pub = ledger.publishing('room', 'http', 'B');
-    ledger.acked(pub, 1, false);
+    const { ledger, client, violations, at, faults, liveThenAcked } = world();
+    const sub = liveThenAcked();
     faults.push({ kind: 'redis-kill-aof', t0: 3, t1: 9 });
     at(9 + END_GRACE_S + 0.5);
     ledger.ended(sub);
@@ -100,13 +95,8 @@ describe('soak ledger: lost messages', () => {
   });
 
   it('does not wait for faults that do not hold up Redis, nor for messages acked long before one', () => {
-    const { ledger, client, violations, at, faults } = world();
-    const sub = ledger.subscribing(client, 'room');
-    at(1);
-    ledger.live(sub, 0, '');
-    at(2);
-    const pub = ledger.publishing('room', 'http', 'B');
-    ledger.acked(pub, 1, false);
+    const { ledger, client, violations, at, faults, liveThenAcked } = world();
+    const sub = liveThenAcked();
     faults.push({ kind: 'fd-exhaust', t0: 3 }, { kind: 'redis-pause', t0: 2 + END_GRACE_S + 1 });
     at(2 + END_GRACE_S + 2);
     ledger.ended(sub);
