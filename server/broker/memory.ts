@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
-import { IdempotencyStore } from '../hub/idempotency.js';
+import { IdempotencyStore } from './idempotency.js';
 import { BoundedTopics, type StoredTopic } from '../hub/topics.js';
 import { PresenceTable } from './memory-presence.js';
 import {

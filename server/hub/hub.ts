@@ -38,7 +38,7 @@ import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transpor
 import { Ticket, underTicket, type InFlight } from './admission.js';
 import { Conn } from './conn.js';
 import type { Page, Retained } from './history.js';
-import { IdempotencyStore } from './idempotency.js';
+import { IdempotencyStore } from '../broker/idempotency.js';
 import { PresenceFeed } from './presence-feed.js';
 import { RateLimiter } from './rate-limit.js';
 import type { Arrival, Topic } from './topic.js';

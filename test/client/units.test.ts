@@ -6,7 +6,7 @@ import { closeAction, refusalAction } from '../../server/client/close-codes.js';
 import { errAction, errRules } from '../../server/client/err-codes.js';
 import { errors } from '../../server/protocol/errors.js';
 import { RingcastClient, type StateChange } from '../../server/client/index.js';
-import { IdempotencyStore } from '../../server/hub/idempotency.js';
+import { IdempotencyStore } from '../../server/broker/idempotency.js';
 import { until } from '../helpers/client.js';
 import { CutProxy } from '../helpers/proxy.js';
 import { startServer, type TestServer } from '../helpers/server.js';

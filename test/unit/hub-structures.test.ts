@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { History, PublishOrder, retainedBytes, type Retained } from '../../server/hub/history.js';
-import { IdempotencyStore } from '../../server/hub/idempotency.js';
+import { IdempotencyStore } from '../../server/broker/idempotency.js';
 import { Membership } from '../../server/hub/membership.js';
 import { TopicStore } from '../../server/hub/topics.js';
 import { Metrics } from '../../server/metrics.js';
