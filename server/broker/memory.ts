@@ -72,6 +72,7 @@ type State = 'connecting' | 'up' | 'stopped';
 
 export class MemoryBroker implements SharedBroker {
   readonly name = 'memory';
+  readonly inProcess = true;
   private state: State = 'connecting';
   private events!: BrokerEvents;
   private readonly bootId = randomBytes(6).toString('hex');

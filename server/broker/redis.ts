@@ -89,6 +89,7 @@ type Link = 'command' | 'subscriber';
 
 export class RedisBroker implements SharedBroker {
   readonly name = 'redis';
+  readonly inProcess = false;
   private readonly nodeId = randomBytes(6).toString('hex');
   private readonly cmd: Redis & Commands;
   private readonly sub: Redis;

@@ -109,6 +109,13 @@ export class BrokerRefusedError extends BrokerUnavailableError {}
 
 export interface SharedBroker {
   readonly name: string;
+  /**
+   * The broker lives in this process (the in-process broker of --workers, on the main thread):
+   * always up, its store is the server's (what /metrics shows as topics and history bytes), a
+   * subscription makes a topic's record (its --max-topics counts subscriptions), and a publish's
+   * receivers can be counted here. A capability the hub and the host read, not the broker's name.
+   */
+  readonly inProcess: boolean;
   /** connected, subscribed and caught up: requests may be served */
   readonly ready: boolean;
   health(): BrokerHealth;

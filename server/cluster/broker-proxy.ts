@@ -16,7 +16,11 @@ export class BrokerProxy implements SharedBroker {
   readonly name: string;
   private stopped = false;
 
-  constructor(private readonly link: MainLink) {
+  constructor(
+    private readonly link: MainLink,
+    /** the main thread's broker is the in-process one: a capability it declares, passed on */
+    readonly inProcess: boolean,
+  ) {
     this.name = link.cluster.broker.broker;
   }
 

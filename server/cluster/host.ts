@@ -341,7 +341,7 @@ export class BrokerHost {
       case 'publish': {
         const origin = call.conn < 0 ? -1 : call.conn * ORIGIN_SPAN + link.index;
         const r = await this.broker.publish(call.topic, call.data, origin, call.key);
-        return this.broker.name === 'memory' && !r.duplicate ? this.receivers(call.topic, r, call.conn >= 0) : r;
+        return this.broker.inProcess && !r.duplicate ? this.receivers(call.topic, r, call.conn >= 0) : r;
       }
       case 'follow':
         await this.follow(link, call.topic);

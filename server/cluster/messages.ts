@@ -108,6 +108,8 @@ export interface WorkerData {
   /** HANDOFF_SLOTS Int32 slots: an fd, or -1 once taken */
   handoff: SharedArrayBuffer;
   view: ClusterView;
+  /** the main thread's broker is the in-process one (SharedBroker.inProcess) */
+  brokerInProcess: boolean;
   /**
    * Test-only fault injection (RINGCAST_FAULT_INJECTION): '1' lets a `crash` message make this
    * worker throw, 'stall' lets a `stall` message block its event loop; 'start' makes the last

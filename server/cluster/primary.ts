@@ -209,8 +209,8 @@ export class Primary {
       throw err;
     }
     this.starting = undefined;
-    if (this.broker.name !== 'memory') {
-      // the memory broker is always up; a shared broker's state is polled (workers' changes push at once)
+    if (!this.broker.inProcess) {
+      // the in-process broker is always up; a shared broker's state is polled (workers' changes push at once)
       this.viewTimer = setInterval(() => this.pushView(), VIEW_MS);
       this.viewTimer.unref();
     }
@@ -329,6 +329,7 @@ export class Primary {
       cells: this.cellBuffer,
       handoff,
       view: this.view,
+      brokerInProcess: this.broker.inProcess,
       faultInjection: process.env.RINGCAST_FAULT_INJECTION ?? '',
       // one kernel SQ thread for every ring: attach to a ring that is running (its fd is valid in this process)
       sqpollAttach: this.config.sqpoll > 0 ? (this.slots.find((s) => s.ready && s.ringFd >= 0)?.ringFd ?? -1) : -1,

@@ -29,7 +29,7 @@ primeProbe(data.probe);
 const cells = new Int32Array(data.cells);
 const handoff = new Int32Array(data.handoff);
 const link = new MainLink(port, data.view);
-const broker = new BrokerProxy(link);
+const broker = new BrokerProxy(link, data.brokerInProcess);
 const server = new RingcastServer(config, log, {
   index: data.index,
   workers: data.workers,

@@ -125,7 +125,7 @@ export class Hub {
     // with --workers and the memory broker the main thread shows the broker's store, the server's
     // (bounded by --max-topics and --max-history-bytes), and counts its evictions: a worker's
     // copies would count each topic once per worker
-    const copies = shared?.name === 'memory';
+    const copies = shared?.inProcess === true;
     this.topics = new TopicStore(
       { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs },
       metrics,
@@ -804,7 +804,7 @@ export class Hub {
       if (topic.dropped) return;
       // a subscription makes no record in Redis: a topic never published has epoch "" here. The
       // in-process broker of --workers keeps making one (its --max-topics counts subscriptions)
-      state = await this.readCopy(shared, topic.name, 'newest', shared.name === 'memory');
+      state = await this.readCopy(shared, topic.name, 'newest', shared.inProcess);
     } catch (err) {
       if (topic.dropped) return;
       return this.syncFailed(topic, err);

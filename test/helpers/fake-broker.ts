@@ -54,6 +54,8 @@ export interface PendingCall {
 
 export class FakeBroker implements SharedBroker {
   readonly name = 'fake';
+  /** modelled on Redis: another process */
+  readonly inProcess = false;
   state: BrokerState = 'connecting';
   events!: BrokerEvents;
   /** messages retained per topic */
