@@ -13,7 +13,6 @@ import {
   BrokerRefusedError,
   BrokerTimeoutError,
   BrokerTopicLimitError,
-  BrokerUnavailableError,
   type BrokerEvents,
   type SharedBroker,
   type SharedFrames,
@@ -21,16 +20,7 @@ import {
 } from '../broker/types.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import {
-  encodeAck,
-  encodeAckParts,
-  encodeErr,
-  encodeMsg,
-  encodePresenceEvent,
-  encodePresenceSync,
-  encodeResync,
-  jsonAscii,
-} from '../protocol/encode.js';
+import { encodeAck, encodeAckParts, encodeErr, encodeMsg, jsonAscii } from '../protocol/encode.js';
 import { deflateOptions, type DeflateOptions } from '../protocol/deflate.js';
 import { closeCodes, type ErrorCode } from '../protocol/errors.js';
 import { parseRequest, type Id, type Request } from '../protocol/request.js';
@@ -39,9 +29,10 @@ import { Ticket, underTicket, type InFlight } from './admission.js';
 import { Conn } from './conn.js';
 import type { Page, Retained } from './history.js';
 import { IdempotencyStore } from '../broker/idempotency.js';
-import { PresenceFeed } from './presence-feed.js';
+import { Presence } from './presence.js';
 import { RateLimiter } from './rate-limit.js';
-import type { Arrival, Topic } from './topic.js';
+import { Replica, type ReplicaHub } from './replica.js';
+import type { Topic } from './topic.js';
 import { TopicStore } from './topics.js';
 
 /** Presence lists at most this many clients; `count` is always exact. */
@@ -53,14 +44,6 @@ export const HISTORY_PAGE_LIMIT = 1000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Shared broker: how long a topic without local subscribers keeps its channel subscribed. */
 const FOLLOW_LINGER_MS = 5000;
-/** Shared broker: arrivals held per topic while it repairs; past it they are dropped and read back. */
-const MAX_HELD_ARRIVALS = 10_000;
-/** Shared broker: topics checked against the broker at once after an outage. */
-const CATCH_UP_CONCURRENCY = 32;
-/** Shared broker: reads of topic copies (each up to 4 x a reply budget) running at once on a node. */
-const COPY_READS = 16;
-/** Shared broker: presence entries per refresh command. */
-const PRESENCE_BATCH = 500;
 /** Shared broker: publish bytes the whole node may have waiting for the broker, in --max-outbound units. */
 const NODE_IN_FLIGHT_OUTBOUNDS = 16;
 /** Shared broker: requests one connection may have waiting for the broker. */
@@ -95,22 +78,14 @@ export class Hub {
   private pendingPublishStarts: number[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly keys: IdempotencyStore;
-  /** presence feeds with a presence_sync timer armed, so stop() can disarm them */
-  private readonly armedFeeds = new Set<PresenceFeed>();
-  private presenceTimer: NodeJS.Timeout | undefined;
-  /** shared broker: topic-copy reads running, and the ones waiting for a slot (readCopy) */
-  private copyReads = 0;
-  private readonly copyQueue: (() => void)[] = [];
+  /** join and leave events, and with a shared broker every node's record of them (presence.ts) */
+  private readonly presence: Presence;
   /** shared broker: bytes of publishes sent and not yet answered, over all connections and HTTP */
   private publishBytesInFlight = 0;
   /** shared broker: client requests waiting for it over every connection (one Ticket each) */
   private readonly inFlight: InFlight = { inFlight: 0, inFlightBytes: 0 };
-  /**
-   * shared broker: topics whose epoch is their first (it began at seq 0 with no epoch before it).
-   * A client that subscribed before the topic's first publish was told epoch "" (no record yet);
-   * its position resumes in this epoch, and its acks keep saying "" (docs/scaling.md).
-   */
-  private readonly firstEpochs = new WeakSet<Topic>();
+  /** shared broker: the replica of the topics it numbers (replica.ts) */
+  private readonly replica: Replica | undefined;
   transport!: Transport;
 
   constructor(
@@ -130,7 +105,7 @@ export class Hub {
       { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs },
       metrics,
       () => (shared === undefined ? `${this.bootId}-${(++this.epochCounter).toString(36)}` : ''),
-      (topic) => (shared === undefined ? this.keys.forget(topic.name) : this.forget(topic)),
+      (topic) => (this.replica === undefined ? this.keys.forget(topic.name) : this.replica.forget(topic)),
       !copies,
     );
     if (!copies) metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
@@ -138,6 +113,12 @@ export class Hub {
     this.budget = replyBudget(config);
     this.copyBudget = 4 * this.budget;
     this.deflate = deflateOptions(config);
+    this.presence = new Presence(config, metrics, shared, this.bootId, {
+      topics: this.topics,
+      conn: (id) => this.conn(id),
+      fanout: (ids, frame, exclude) => void this.transport.fanout(ids, frame, exclude),
+    });
+    if (shared !== undefined) this.replica = new Replica(shared, this.replicaHub(), metrics);
     this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
     if (historyTtlMs > 0) {
       const every = shared === undefined ? Math.min(historyTtlMs, 10_000) : 1000;
@@ -148,32 +129,35 @@ export class Hub {
 
   /** The shared broker's view of this hub: what it delivers and asks. */
   brokerEvents(): BrokerEvents {
+    return this.replica!.events();
+  }
+
+  /** What the replica of a shared broker's topics needs of this hub. */
+  private replicaHub(): ReplicaHub {
     return {
-      publication: (topic, seq, epoch, data, exclude, frames) => this.arrive(topic, { seq, epoch, data, exclude, frames }),
-      presence: (name, op, client, user) => {
-        const topic = this.topics.get(name);
-        if (topic !== undefined) this.announce(op, topic, client, user, -1);
+      topics: this.topics,
+      history: this.config.history,
+      copyBudget: this.copyBudget,
+      deliver: (topic, seq, data, exclude, start, frames) => this.deliver(topic, seq, data, exclude, start, frames),
+      tell: (topic, frame) => {
+        if (topic.members.count > 0) this.transport.fanout(topic.members.view(), frame, -1);
       },
-      restored: () => this.restored(),
-      top: (name, seq, epoch) => this.checkTop(name, seq, epoch),
-      missed: (name) => this.readBack(name),
-      followed: () => this.followedTopics(),
+      deflateNow: () => (this.deflateConns > 0 ? this.deflate : undefined),
+      syncFailed: (topic, err) => this.syncFailed(topic, err),
+      presence: (topic, op, client, user) => this.presence.announce(op, topic, client, user, -1),
+      refreshPresence: () => this.presence.refresh(true),
+      log: (op, topic, err) => this.log(op, topic, err),
     };
   }
 
   /** Starts the shared broker's periodic presence refresh (call once the broker is up). */
   startPresenceRefresh(): void {
-    if (this.shared === undefined) return;
-    const every = Math.max(1000, Math.floor((this.config.presenceTtl * 1000) / 3));
-    this.presenceTimer = setInterval(() => this.refreshPresence(), every);
-    this.presenceTimer.unref();
+    this.presence.startRefresh();
   }
 
   stop(): void {
     clearInterval(this.sweepTimer);
-    clearInterval(this.presenceTimer);
-    for (const feed of this.armedFeeds) feed.stop();
-    this.armedFeeds.clear();
+    this.presence.stop();
   }
 
   get connectionCount(): number {
@@ -484,7 +468,7 @@ export class Hub {
         );
       this.join(conn, topic);
     }
-    if (req.presence) this.watch(conn, topic);
+    if (req.presence) this.presence.watch(conn, topic);
     if (topic.phase === 'syncing') {
       // the first subscriber of this topic on this node: answered once the broker's tail is here
       const t = topic;
@@ -502,9 +486,9 @@ export class Hub {
     const recovery = req.since === undefined ? undefined : this.recover(topic, req.since, req.epoch);
     if (req.id !== undefined) {
       const recovered = recovery === undefined ? '' : `,"recovered":${recovery.recovered}`;
-      const client = req.presence ? `,"client":${jsonAscii(this.clientId(conn))}` : '';
+      const client = req.presence ? `,"client":${jsonAscii(this.presence.clientId(conn))}` : '';
       // a client told "" (no record yet) that resumed in the first epoch keeps "": nothing changed for it
-      const epoch = req.epoch === '' && recovery?.recovered === true && this.firstEpochs.has(topic) ? '' : topic.epoch;
+      const epoch = req.epoch === '' && recovery?.recovered === true && this.replica?.firstEpoch(topic) === true ? '' : topic.epoch;
       this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(epoch)}${recovered}${client}`));
     }
     if (recovery === undefined) return;
@@ -633,7 +617,7 @@ export class Hub {
     const clients: string[] = new Array(listed);
     for (let i = 0; i < listed; i++) {
       const member = this.conn(ids[i]!)!;
-      clients[i] = `{"client":${jsonAscii(this.clientId(member))},"user":${JSON.stringify(member.user)}}`;
+      clients[i] = `{"client":${jsonAscii(this.presence.clientId(member))},"user":${JSON.stringify(member.user)}}`;
     }
     const truncated = ids.length > listed ? ',"truncated":true' : '';
     const body = `"topic":${jsonAscii(name)},"count":${ids.length}${truncated},"clients":[${clients.join(',')}]`;
@@ -662,7 +646,7 @@ export class Hub {
    * at the oldest retained message.
    */
   private position(topic: Topic, since: number, epoch: string | undefined): { recovered: boolean; from: number } {
-    if (epoch === '' && this.firstEpochs.has(topic)) epoch = topic.epoch; // subscribed before the first publish
+    if (epoch === '' && this.replica?.firstEpoch(topic) === true) epoch = topic.epoch; // subscribed before the first publish
     if ((epoch !== undefined && epoch !== topic.epoch) || since > topic.seq) return { recovered: false, from: 0 };
     if (since === topic.seq) return { recovered: true, from: since };
     const oldest = topic.history.oldestSeq();
@@ -691,7 +675,7 @@ export class Hub {
       this.metrics.topicLimitRefusals.inc();
       return undefined;
     }
-    if (this.shared !== undefined) void this.sync(this.shared, topic);
+    if (this.replica !== undefined) void this.replica.sync(topic);
     return topic;
   }
 
@@ -700,141 +684,25 @@ export class Hub {
     conn.setIndex(topic, topic.members.add(conn.id));
     this.topics.occupied(topic);
     this.shared?.members?.(topic.name, topic.members.count);
-    this.present('join', conn, topic);
+    this.presence.present('join', conn, topic);
   }
 
   private leave(conn: Conn, topic: Topic): void {
     const index = conn.indexIn(topic);
     if (index === undefined) return;
-    this.unwatch(conn, topic);
+    this.presence.unwatch(conn, topic);
     const moved = topic.members.removeAt(index);
     if (moved !== -1) this.conn(moved)!.setIndex(topic, index);
     conn.deleteIndex(topic);
     this.shared?.members?.(topic.name, topic.members.count);
-    this.present('leave', conn, topic);
+    this.presence.present('leave', conn, topic);
     if (topic.members.count === 0) {
       topic.members.compact();
       this.topics.vacated(topic, performance.now());
     }
   }
 
-  // ---- presence events ----
-
-  /** The presence client id: unique for the server's lifetime. */
-  private clientId(conn: Conn): string {
-    return `c${this.bootId}-${conn.serial.toString(36)}`;
-  }
-
-  /** `conn` receives join/leave events of `topic` (it is a member). */
-  private watch(conn: Conn, topic: Topic): void {
-    if (conn.watching?.has(topic) === true) return;
-    topic.feed ??= new PresenceFeed(this.config.presenceEvents);
-    (conn.watching ??= new Map()).set(topic, topic.feed.watchers.add(conn.id));
-  }
-
-  private unwatch(conn: Conn, topic: Topic): void {
-    const index = conn.watching?.get(topic);
-    if (index === undefined) return;
-    const feed = topic.feed!;
-    const moved = feed.watchers.removeAt(index);
-    if (moved !== -1) this.conn(moved)!.watching!.set(topic, index);
-    conn.watching!.delete(topic);
-    if (conn.watching!.size === 0) conn.watching = undefined;
-    if (feed.watchers.count === 0) {
-      feed.stop();
-      this.armedFeeds.delete(feed);
-      topic.feed = undefined;
-    }
-  }
-
-  /** `conn` joined or left `topic`: its watchers here are told, and the shared broker records it for every node. */
-  private present(op: 'join' | 'leave', conn: Conn, topic: Topic): void {
-    const client = this.clientId(conn);
-    this.shared?.presence(topic.name, op, [{ client, user: conn.user }]);
-    this.announce(op, topic, client, conn.user, conn.id);
-  }
-
-  /** One join/leave event to the topic's watchers but `exclude`, within --presence-events per second. */
-  private announce(op: 'join' | 'leave', topic: Topic, client: string, user: string, exclude: number): void {
-    const feed = topic.feed;
-    if (feed === undefined || feed.watchers.count === 0) return;
-    const now = performance.now();
-    if (feed.admit(now)) {
-      this.transport.fanout(feed.watchers.view(), encodePresenceEvent(op, topic.json, client, user), exclude);
-      return;
-    }
-    if (feed.syncTimer !== undefined) return;
-    this.armedFeeds.add(feed);
-    feed.syncTimer = setTimeout(
-      () => {
-        feed.syncTimer = undefined;
-        this.armedFeeds.delete(feed);
-        const dropped = feed.dropped;
-        feed.dropped = 0;
-        this.metrics.presenceEventsDropped.inc(dropped);
-        if (topic.feed !== feed || feed.watchers.count === 0) return;
-        const send = (count: number) => {
-          if (topic.feed === feed && feed.watchers.count > 0)
-            this.transport.fanout(feed.watchers.view(), encodePresenceSync(topic.json, count, dropped), -1);
-        };
-        // with a shared broker the count is every node's (the local one when Redis cannot say)
-        if (this.shared === undefined || !this.shared.ready) return send(topic.members.count);
-        this.shared.presenceList(topic.name, 0).then(
-          (list) => send(list.count),
-          () => send(topic.members.count),
-        );
-      },
-      feed.windowLeft(now) + 1,
-    );
-    feed.syncTimer.unref();
-  }
-
-  // ---- the shared broker: following topics, order, catch-up ----
-
-  /**
-   * The first local interest in a topic: subscribe its channel (confirmed), then read its seq,
-   * epoch and newest messages. What arrives on the channel meanwhile is held and merged by seq,
-   * so the requests waiting (and the first live messages) see no gap and no duplicate.
-   */
-  private async sync(shared: SharedBroker, topic: Topic): Promise<void> {
-    topic.phase = 'syncing';
-    let state: TopicState;
-    try {
-      await shared.follow(topic.name);
-      if (topic.dropped) return;
-      // a subscription makes no record in Redis: a topic never published has epoch "" here. The
-      // in-process broker of --workers keeps making one (its --max-topics counts subscriptions)
-      state = await this.readCopy(shared, topic.name, 'newest', shared.inProcess);
-    } catch (err) {
-      if (topic.dropped) return;
-      return this.syncFailed(topic, err);
-    }
-    if (topic.dropped) return;
-    this.adopt(topic, state);
-    topic.phase = 'live';
-    for (const w of topic.waiting.splice(0)) w.answer();
-    const dropped = topic.repairAgain; // arrivals overflowed while syncing: read them back
-    this.release(topic);
-    if (dropped && topic.phase === 'live') void this.repair(topic);
-  }
-
-  /**
-   * A read of a topic's copy (sync, catch-up, resync): at most COPY_READS at once over the node,
-   * so many first subscriptions at once (or a catch-up of every topic) hold at most
-   * COPY_READS x copyBudget bytes of replies, not one budget per topic.
-   */
-  private async readCopy(shared: SharedBroker, name: string, after: number | 'newest', create: boolean): Promise<TopicState> {
-    if (this.copyReads >= COPY_READS) await new Promise<void>((resolve) => this.copyQueue.push(resolve));
-    else this.copyReads++;
-    try {
-      return await shared.read(name, after, this.config.history, create, this.copyBudget);
-    } finally {
-      const next = this.copyQueue.shift();
-      if (next !== undefined)
-        next(); // the slot passes on
-      else this.copyReads--;
-    }
-  }
+  // ---- the shared broker ----
 
   /**
    * A topic that could not be synced: its subscribers are told (a waiting sub by its id) and it is
@@ -856,237 +724,6 @@ export class Hub {
       for (const reqId of ids.get(id) ?? [undefined]) this.err(conn, reqId, code, msg);
     }
     this.topics.discard(topic);
-  }
-
-  /** Takes the broker's state of a topic as ours: seq, epoch and the retained copy. */
-  private adopt(topic: Topic, state: TopicState): void {
-    this.topics.clearHistory(topic);
-    topic.epoch = state.epoch ?? '';
-    topic.seq = state.seq;
-    if (state.epoch !== null && state.base === 0 && state.previous === null) this.firstEpochs.add(topic);
-    else this.firstEpochs.delete(topic);
-    const deflate = this.deflateConns > 0 ? this.deflate : undefined;
-    for (const m of state.messages) {
-      if (m.seq <= state.base) continue; // the previous epoch's
-      const msg = encodeMsg(topic.json, m.seq, m.data, deflate);
-      this.topics.retain(topic, {
-        seq: m.seq,
-        frame: msg.frame,
-        compressed: msg.compressed,
-        dataStart: msg.dataStart,
-        dataEnd: msg.dataEnd,
-      });
-    }
-  }
-
-  /** A message from the broker's channel: delivered when it is the next one, else held and the gap repaired. */
-  private arrive(name: string, a: Arrival): void {
-    const topic = this.topics.get(name);
-    if (topic === undefined || topic.dropped) return; // not followed any more
-    if (topic.phase === 'stale' && this.shared!.ready) {
-      // a repair read failed while the links stayed up (one command past --broker-timeout, an
-      // error reply): no restored() will come, so this arrival retries
-      this.hold(topic, a);
-      return void this.repair(topic);
-    }
-    if (topic.phase !== 'live') return this.hold(topic, a);
-    if (topic.epoch === '' && topic.seq === 0 && a.seq === 1) {
-      // the topic's first publish made its record and epoch: the next message, not a new sequence
-      topic.epoch = a.epoch;
-      this.firstEpochs.add(topic);
-    }
-    if (a.epoch === topic.epoch) {
-      if (a.seq === topic.seq + 1) return void this.deliver(topic, a.seq, a.data, a.exclude, performance.now(), a.frames);
-      if (a.seq <= topic.seq) return; // a catch-up delivered it already
-    }
-    // a seq gap (messages missed while a link was down) or a new epoch (Redis lost the topic)
-    this.hold(topic, a);
-    void this.repair(topic);
-  }
-
-  private hold(topic: Topic, a: Arrival): void {
-    if (topic.held.length >= MAX_HELD_ARRIVALS || topic.heldBytes + a.data.length > this.copyBudget) {
-      // too many to hold: drop them; the repair that follows reads them back from the broker
-      topic.held = [];
-      topic.heldBytes = 0;
-      topic.repairAgain = true;
-    }
-    topic.held.push(a);
-    topic.heldBytes += a.data.length;
-  }
-
-  /** Delivers what was held while the topic could not, in order (a new gap starts a repair). */
-  private release(topic: Topic): void {
-    const held = topic.held;
-    topic.held = [];
-    topic.heldBytes = 0;
-    for (let i = 0; i < held.length; i++) {
-      if (topic.phase !== 'live') {
-        for (const a of held.slice(i)) this.hold(topic, a);
-        return;
-      }
-      this.arrive(topic.name, held[i]!);
-    }
-  }
-
-  /**
-   * Reads from the broker what this node missed of `topic` and delivers it in order before what
-   * was held. When the broker cannot give it (another epoch, or older than its history), the
-   * subscribers get a resync frame (topic, epoch, seq) and delivery continues from there: a
-   * subscriber never sees a seq jump without one.
-   */
-  private async repair(topic: Topic): Promise<void> {
-    const shared = this.shared!;
-    if (topic.phase === 'repairing' || topic.phase === 'syncing') {
-      topic.repairAgain = true;
-      return;
-    }
-    topic.phase = 'repairing';
-    this.metrics.brokerCatchups.inc();
-    try {
-      let more = false;
-      do {
-        topic.repairAgain = false;
-        // a record Redis lost under subscribers is made again, so the resync can name its epoch
-        const state = await this.readCopy(shared, topic.name, topic.seq, topic.epoch !== '');
-        if (topic.dropped) return;
-        const first = state.messages[0];
-        if (topic.epoch === '' && topic.seq === 0 && state.epoch !== null && state.base === 0 && state.previous === null) {
-          topic.epoch = state.epoch; // published for the first time while this node was not looking
-          this.firstEpochs.add(topic);
-        }
-        if ((state.epoch ?? '') === topic.epoch && (state.seq === topic.seq || first?.seq === topic.seq + 1)) {
-          const before = topic.seq;
-          this.catchUp(topic, state.messages, state.seq);
-          more = topic.seq > before && topic.seq < state.seq; // a read is bounded in bytes: go on
-        } else {
-          more = false;
-          // another epoch. When it follows the one this node is in, the broker may still hold
-          // the end of ours (taken just before a crash, never published): delivered first.
-          if (state.previous === topic.epoch && first?.seq === topic.seq + 1) this.catchUp(topic, state.messages, state.base);
-          await this.resync(shared, topic);
-          if (topic.dropped) return;
-        }
-      } while (topic.repairAgain || more);
-    } catch (err) {
-      if (topic.dropped) return;
-      // hold what arrives until the read can be made: restored() repairs again when the links
-      // come back; while they stay up, the next arrival or periodic check (checkTop) does
-      topic.phase = 'stale';
-      this.log('repair', topic.name, err);
-      return;
-    }
-    topic.phase = 'live';
-    this.release(topic);
-  }
-
-  /** Delivers the messages that follow the topic's seq, up to `last`, in order. */
-  private catchUp(topic: Topic, messages: readonly { seq: number; data: Buffer }[], last: number): void {
-    let n = 0;
-    for (const m of messages) {
-      if (m.seq > last) break;
-      if (m.seq !== topic.seq + 1) continue;
-      this.deliver(topic, m.seq, m.data, -1);
-      n++;
-    }
-    this.metrics.brokerCatchupMessages.inc(n);
-  }
-
-  /**
-   * The broker cannot continue from where this node's subscribers are (a new epoch, or a gap
-   * older than its history): they get a resync frame naming the epoch and the seq after which
-   * delivery goes on, then every message the broker still retains after that seq. A new epoch's
-   * stream holds only that epoch's messages, so what was published since the epoch began (and
-   * is retained) is delivered, not skipped.
-   */
-  private async resync(shared: SharedBroker, topic: Topic): Promise<void> {
-    const state = await this.readCopy(shared, topic.name, 'newest', topic.epoch !== '');
-    if (topic.dropped) return;
-    const current = state.messages.filter((m) => m.seq > state.base);
-    const from = current.length > 0 ? current[0]!.seq - 1 : state.seq;
-    this.adopt(topic, { ...state, seq: from, messages: [] });
-    this.metrics.brokerResyncs.inc();
-    if (topic.members.count > 0) this.transport.fanout(topic.members.view(), encodeResync(topic.json, topic.epoch, from), -1);
-    for (const m of current) this.deliver(topic, m.seq, m.data, -1);
-    // held arrivals of the old epoch, or delivered just now, are dropped by arrive()
-  }
-
-  /** After an outage: every followed topic is checked against the broker, then presence is written again. */
-  private async restored(): Promise<void> {
-    const topics = [...this.followedTopics()].map((name) => this.topics.get(name)!);
-    let next = 0;
-    const worker = async () => {
-      while (next < topics.length) {
-        const topic = topics[next++]!;
-        if (topic.dropped || topic.phase === 'syncing') continue;
-        if (topic.phase === 'stale') topic.phase = 'live';
-        await this.repair(topic);
-        if ((topic.phase as string) === 'stale') throw new BrokerUnavailableError(`catch-up of ${topic.name} failed`);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CATCH_UP_CONCURRENCY, topics.length) }, worker));
-    this.refreshPresence(true);
-  }
-
-  /** The periodic check: a broker seq ahead of ours twice in a row is a lost message (or a new epoch). */
-  private checkTop(name: string, seq: number, epoch: string | null): void {
-    const topic = this.topics.get(name);
-    if (topic === undefined) return;
-    // stale with the links up: the repair read failed alone, and nothing else would retry it
-    if (topic.phase === 'stale' && this.shared!.ready) return void this.repair(topic);
-    if (topic.phase !== 'live') return;
-    if (epoch === null) {
-      // the record is gone under subscribers that knew it (evicted by Redis, or Redis lost it):
-      // they are told now, not at the next publish
-      if (topic.epoch !== '') void this.repair(topic);
-      return;
-    }
-    if (epoch !== topic.epoch || (seq > topic.seq && topic.brokerAhead !== 0 && topic.seq < topic.brokerAhead)) {
-      topic.brokerAhead = 0;
-      void this.repair(topic);
-      return;
-    }
-    topic.brokerAhead = seq > topic.seq ? seq : 0;
-  }
-
-  /** The broker skipped messages of `name` for this hub: read back what follows its seq (after a sync under way). */
-  private readBack(name: string): void {
-    const topic = this.topics.get(name);
-    if (topic === undefined) return;
-    if (topic.phase === 'stale' && !this.shared!.ready) return; // restored() repairs it
-    void this.repair(topic);
-  }
-
-  private *followedTopics(): Iterable<string> {
-    for (const name of this.topics.names()) {
-      const topic = this.topics.get(name)!;
-      if (topic.phase !== 'syncing') yield name;
-    }
-  }
-
-  /** Writes this node's presence entries again (before they expire, and after an outage). */
-  private refreshPresence(all = false): void {
-    const shared = this.shared;
-    if (shared === undefined || (!shared.ready && !all)) return;
-    for (const name of this.topics.names()) {
-      const topic = this.topics.get(name)!;
-      const ids = topic.members.view();
-      for (let i = 0; i < ids.length; i += PRESENCE_BATCH) {
-        const batch: { client: string; user: string }[] = [];
-        for (const id of ids.subarray(i, i + PRESENCE_BATCH)) {
-          const conn = this.conn(id);
-          if (conn !== undefined) batch.push({ client: this.clientId(conn), user: conn.user });
-        }
-        shared.presence(name, 'refresh', batch);
-      }
-    }
-  }
-
-  /** A topic left the store (no local subscribers for a while, or a bound): stop following it. */
-  private forget(topic: Topic): void {
-    topic.held = [];
-    topic.heldBytes = 0;
-    this.shared?.unfollow(topic.name);
   }
 
   /** Why a request cannot be served now, for the client: the state only; its reason (an address, a host) is for /healthz and the log. */
