@@ -1,11 +1,11 @@
-// The pub/sub hub: connections, topics, seq, history, presence, and the v1 request handlers.
+// The pub/sub hub: connections, topics, publishing and delivery, and the v1 request handlers.
 // A publish encodes its msg frame once and hands the transport the topic's membership view:
 // nothing is serialized, allocated or looped over per subscriber here.
 //
 // With the memory broker the hub numbers publishes itself, synchronously. With a shared broker
-// (redis) a publish goes to the broker, and messages are delivered when they come back on the
-// topic's channel, checked for order: a gap is read back from the broker's history before
-// anything newer, and what cannot be read back is announced with a resync frame (docs/scaling.md).
+// (redis, or the main thread of --workers) a publish goes to the broker, and messages come back
+// through the replica of its topics (replica.ts), which keeps their order. Join and leave events
+// are presence.ts's.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { allowed } from '../auth/permissions.js';
