@@ -6,8 +6,13 @@
 // skips ahead, a message seen twice), once a second (dead rooms), when a subscription ends and at
 // the end of the run (undelivered obligations).
 
-/** Seconds. A message may arrive this long after its ack before a subscription that ended is blamed. */
+/**
+ * Seconds. A message may arrive this long after its ack before a subscription that ended is
+ * blamed; longer while deliveries are slower (twice the slowest of the last LAG_WINDOW_S), so a
+ * busy machine that delays every delivery is not taken for one that lost a message.
+ */
 export const END_GRACE_S = 5;
+const LAG_WINDOW_S = 10;
 /** A recovered:false this close before the send, or up to this long after the ack, excuses a miss. */
 export const TELL_BEFORE_S = 2;
 export const TELL_AFTER_S = 30;
@@ -168,7 +173,11 @@ export class Ledger {
     const id = data?.p;
     const bucket = this.#bucket(Math.floor(now));
     bucket.deliveries++;
-    if (typeof data?.w === 'number') bucket.lags.push(Date.now() - data.w);
+    if (typeof data?.w === 'number') {
+      const lag = Date.now() - data.w;
+      bucket.lags.push(lag);
+      bucket.maxLag = Math.max(bucket.maxLag, lag);
+    }
     const prior = sub.got.get(id) ?? 0;
     if (prior > 0 && !sub.toldSinceLast)
       this.violate('duplicate', now, { topic: sub.topic, sub: sub.id, client: sub.client.name, pub: id, seq: meta.seq, times: prior + 1 });
@@ -218,14 +227,22 @@ export class Ledger {
 
   #bucket(sec) {
     let b = this.buckets.get(sec);
-    if (b === undefined) this.buckets.set(sec, (b = { deliveries: 0, lags: [] }));
+    if (b === undefined) this.buckets.set(sec, (b = { deliveries: 0, lags: [], maxLag: 0 }));
     return b;
+  }
+
+  /** How long a message may take now (seconds): END_GRACE_S, or twice the slowest recent delivery. */
+  #grace() {
+    const now = Math.floor(this.now());
+    let worst = 0;
+    for (let s = now - LAG_WINDOW_S; s <= now; s++) worst = Math.max(worst, this.buckets.get(s)?.maxLag ?? 0);
+    return Math.max(END_GRACE_S, (2 * worst) / 1000);
   }
 
   /** The app unsubscribed: from now on nothing more is owed; check what was. */
   ended(sub) {
     sub.tEnd = this.now();
-    this.#settle(sub, sub.tEnd - END_GRACE_S);
+    this.#settle(sub, sub.tEnd - this.#grace());
     this.#topic(sub.topic).subs.delete(sub);
   }
 
