@@ -109,6 +109,12 @@ export class RedisBroker implements SharedBroker {
   private probeSent = 0;
   private probeSeen = 0;
   private probeSentAt = 0;
+  /**
+   * Last seqs read by a probe, held until that probe's message comes back on the subscription
+   * link: the channel messages published before the read have then arrived, so a topic behind
+   * them is missing a message, not waiting for a slow link (checkTops).
+   */
+  private pendingTops: { probe: number; generation: number; tops: [string, number, string | null][] } | undefined;
   /** where the next periodic check of topics' last seq starts */
   private checkCursor = 0;
   private readonly nodeChannel: string;
@@ -225,6 +231,7 @@ export class RedisBroker implements SharedBroker {
         if (generation !== this.generation) return;
       }
       this.probeSeen = this.probeSent; // a probe sent before the outage is not waited for
+      this.pendingTops = undefined; // nor the last seqs it read
       if (reconnect) await this.events.restored();
       if (generation !== this.generation) return;
       this.state = 'up';
@@ -297,11 +304,15 @@ export class RedisBroker implements SharedBroker {
     }
     this.probeSentAt = now;
     const generation = this.generation;
-    this.cmd.publish(this.nodeChannel, `n${++this.probeSent}`).catch((err: unknown) => {
+    const probe = ++this.probeSent;
+    // the read goes out first on the command link, the probe after it: Redis runs them in that
+    // order, so the probe's message reaches the subscription link behind every channel message
+    // published before the read
+    void this.checkTops(probe);
+    this.cmd.publish(this.nodeChannel, `n${probe}`).catch((err: unknown) => {
       this.error('probe', err);
       if (generation === this.generation && /timed out/i.test(String(err))) this.stale('command', Date.now() - now);
     });
-    void this.checkTops();
     this.cmd.rcSweep(this.options.prefix, this.ttlMs(), SWEEP_BATCH).catch((err: unknown) => this.error('sweep', err));
   }
 
@@ -315,14 +326,18 @@ export class RedisBroker implements SharedBroker {
 
   /**
    * At most CHECK_BATCH topics per probe, round robin: with many topics each is checked every
-   * few minutes instead of flooding Redis with one HMGET per topic every probe.
+   * few minutes instead of flooding Redis with one HMGET per topic every probe. The seqs read are
+   * handed to the hub only once `probe` has come back on the subscription link (tellTops): a
+   * seq compared before the link delivered what precedes it would look like a lost message
+   * whenever the link runs late, and the repair that followed could skip messages still coming.
    */
-  private async checkTops(): Promise<void> {
+  private async checkTops(probe: number): Promise<void> {
     const all = [...this.events.followed()];
     if (this.checkCursor >= all.length) this.checkCursor = 0;
     const topics = all.slice(this.checkCursor, this.checkCursor + CHECK_BATCH);
     this.checkCursor += topics.length;
     const run = this.confirmedRun;
+    const generation = this.generation;
     const pipeline = this.cmd.pipeline();
     // the watermark too: what this node can vouch for after a restart is at most a probe old
     pipeline.get(`${this.options.prefix}:wm`);
@@ -330,14 +345,27 @@ export class RedisBroker implements SharedBroker {
     try {
       const [wm, ...results] = (await pipeline.exec()) ?? [];
       if (wm !== undefined && wm[0] === null && run === this.confirmedRun && this.state === 'up') this.saw(Number(wm[1] ?? 0));
+      const tops: [string, number, string | null][] = [];
       results.forEach(([err, value], i) => {
         if (err !== null) return;
         const [s, e] = value as [string | null, string | null];
-        this.events.top(topics[i]!, Number(s ?? 0), e);
+        tops.push([topics[i]!, Number(s ?? 0), e]);
       });
+      if (generation !== this.generation) return;
+      this.pendingTops = { probe, generation, tops };
+      this.tellTops();
     } catch (err) {
       this.error('check', err);
     }
+  }
+
+  /** Hands the hub the seqs a probe read, once that probe has come back (checkTops). */
+  private tellTops(): void {
+    const pending = this.pendingTops;
+    if (pending === undefined || this.probeSeen < pending.probe) return;
+    this.pendingTops = undefined;
+    if (pending.generation !== this.generation) return; // an outage since: the catch-up checks every topic
+    for (const [topic, seq, epoch] of pending.tops) this.events.top(topic, seq, epoch);
   }
 
   // ---- channel messages ----
@@ -346,8 +374,10 @@ export class RedisBroker implements SharedBroker {
     const kind = message[0];
     if (kind === 0x6d /* m */) return this.onMessage(channel, message);
     if (kind === 0x70 /* p */) return this.onPresence(channel, message);
-    if (kind === 0x6e /* n: a probe on the node channel */)
+    if (kind === 0x6e /* n: a probe on the node channel */) {
       this.probeSeen = Math.max(this.probeSeen, Number(message.toString('latin1', 1)));
+      this.tellTops();
+    }
   }
 
   /** "m<seq> <epoch> <node>/<conn> <data>" */

@@ -358,6 +358,36 @@ describeWithRedis.each(transports)('redis outages, nodes on the %s transport', (
       console.log(`[outage ${transport}] silent link: messages delivered ${took} ms after they were published`);
     }, 30_000);
 
+    it('a subscription link running late (a backlog) is not a lost message: no repair, no resync, every message in order', async () => {
+      const p = prefix();
+      const proxy = await CutProxy.start(r.redis.port);
+      cleanups.push(() => proxy.close());
+      // node a's subscription link gets Redis's bytes 4 probes late; its probe echo still comes
+      // back well within --broker-timeout. --history 10: a repair could read back almost nothing
+      proxy.lag(/SUBSCRIBE/i, PROBE * 4);
+      const a = await node(`redis://127.0.0.1:${proxy.port}`, p, { history: 10, brokerTimeout: 20_000 });
+      const b = await node(r.redis.url, p, { history: 10 });
+      const sub = await open(a);
+      await sub.request({ op: 'sub', topic: 'late', id: 's' });
+      const seen = recorder(sub);
+      const pub = await open(b);
+      // published over several probes, so each probe reads a seq the late link has not brought yet
+      for (let i = 1; i <= 120; i++) {
+        pub.send({ op: 'pub', topic: 'late', data: i });
+        if (i % 10 === 0) await sleep(PROBE / 3);
+      }
+      await until(
+        'all 120 delivered',
+        () => seen.frames.filter((f) => f.op === 'msg').length >= 120 || seen.frames.some((f) => f.op === 'resync'),
+        30_000,
+      );
+      seen.stop();
+      expect(seen.frames.filter((f) => f.op !== 'msg')).toEqual([]);
+      expect(seen.frames.map((f) => f.data)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+      const metrics = await (await fetch(`${a.http}/metrics`)).text();
+      expect(metrics).toMatch(/^ringcast_broker_catchups_total 0$/m);
+    }, 40_000);
+
     it('a message whose PUBLISH never arrived (lost tail) is found by the periodic check and delivered', async () => {
       const p = prefix();
       const a = await node(r.redis.url, p);

@@ -2,6 +2,7 @@
 // the RESP stream and hands it over intact on resume; a cut one resets every connection.
 import { afterEach, describe, expect, it } from 'vitest';
 import { CutProxy } from '../helpers/proxy.js';
+import { until } from '../helpers/client.js';
 import { redisFixture } from '../helpers/redis.js';
 
 const settle = <T>(p: Promise<T>, ms: number) =>
@@ -45,5 +46,23 @@ describe('CutProxy on a Redis link', () => {
     await closed;
     expect(await c.ping()).toBe('PONG');
     expect(proxy.accepted).toBe(2);
+  });
+
+  it('lags only the connection that sent the pattern, keeping its bytes in order', async () => {
+    proxy = await CutProxy.start(r.redis.port);
+    proxy.lag(/SUBSCRIBE/i, 1000);
+    const sub = r.redis.client({ port: proxy.port });
+    const cmd = r.redis.client({ port: proxy.port });
+    const got: { m: string; at: number }[] = [];
+    sub.on('message', (_ch: string, m: string) => got.push({ m, at: Date.now() }));
+    await sub.subscribe('lagged');
+    const start = Date.now();
+    for (let i = 0; i < 5; i++) await cmd.publish('lagged', String(i));
+    // the command link is not lagged: its five replies came before the first message
+    expect(got).toEqual([]);
+    await until(() => got.length === 5, 20_000);
+    expect(got.map((g) => g.m)).toEqual(['0', '1', '2', '3', '4']);
+    // never early (timers may fire a millisecond ahead)
+    for (const g of got) expect(g.at - start).toBeGreaterThanOrEqual(990);
   });
 });
