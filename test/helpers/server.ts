@@ -8,8 +8,22 @@ import { RingcastServer } from '../../server/server.js';
 import { probeUring } from '../../server/transport/select.js';
 import type { TransportName } from '../../server/transport/types.js';
 
-/** Every transport the contract suite runs on: ws always, uring where the engine runs. */
-export const transports: TransportName[] = probeUring().ok ? ['ws', 'uring'] : ['ws'];
+/**
+ * Every transport the contract suite runs on: ws always, uring where the engine runs.
+ * RINGCAST_TEST_TRANSPORTS (a comma list) narrows it: the ASan run (native/tools/test-asan.sh)
+ * sets it to uring, the transport whose engine the sanitizer instruments.
+ */
+export const transports: TransportName[] = (() => {
+  const all: TransportName[] = probeUring().ok ? ['ws', 'uring'] : ['ws'];
+  const wanted = process.env.RINGCAST_TEST_TRANSPORTS?.split(',').map((t) => t.trim());
+  if (wanted === undefined) return all;
+  const unknown = wanted.filter((t) => t !== 'ws' && t !== 'uring');
+  if (unknown.length > 0) throw new Error(`RINGCAST_TEST_TRANSPORTS: unknown transport ${unknown.join(', ')} (ws, uring)`);
+  const out = all.filter((t) => wanted.includes(t));
+  if (out.length < wanted.length)
+    throw new Error(`RINGCAST_TEST_TRANSPORTS asks for ${wanted.join(', ')}; this machine runs ${all.join(', ')}`);
+  return out;
+})();
 
 export interface TestServer {
   server: RingcastServer;
