@@ -232,14 +232,14 @@ export class Metrics {
   }
 
   /** Gauges read at each scrape: topics held and retained history bytes. */
-  attachStore(read: () => { topics: number; historyBytes: number }): void {
+  attachStore(read: () => { readonly size: number; readonly historyBytes: number }): void {
     const registers = [this.registry];
     new Gauge({
       name: 'ringcast_topics',
       help: 'Topics held (with or without subscribers)',
       registers,
       collect() {
-        this.set(read().topics);
+        this.set(read().size);
       },
     });
     new Gauge({

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { AllocatorTrim } from './allocator.js';
+import { MemoryBroker } from './broker/memory.js';
 import { RedisBroker } from './broker/redis.js';
 import type { BrokerHealth, SharedBroker } from './broker/types.js';
 import { parseRedisUrl } from './broker/url.js';
@@ -41,8 +42,8 @@ export class RingcastServer {
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly transport: Transport;
-  /** the shared broker (--broker redis://...); undefined with the memory broker */
-  readonly broker: SharedBroker | undefined;
+  /** the broker: in this process (--broker memory), Redis, or (a worker thread) the main thread's */
+  readonly broker: SharedBroker;
   private draining = false;
   private drainPromise: Promise<void> | undefined;
   /** --ops on one thread (with --workers the main thread serves it) */
@@ -125,7 +126,7 @@ export class RingcastServer {
   }
 
   brokerHealth(): BrokerHealth {
-    return this.broker?.health() ?? { broker: 'memory', state: 'up' };
+    return this.broker.health();
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -164,15 +165,13 @@ export class RingcastServer {
   }
 
   private async startBroker(): Promise<void> {
-    if (this.broker !== undefined) {
-      try {
-        await this.broker.start(this.hub.brokerEvents());
-      } catch (err) {
-        // served anyway: /livez 200, /healthz 503 and requests answer unavailable until Redis is reachable
-        this.log.error({ event: 'broker_unreachable', err: (err as Error).message }, (err as Error).message);
-      }
-      this.hub.startPresenceRefresh();
+    try {
+      await this.broker.start(this.hub.brokerEvents());
+    } catch (err) {
+      // served anyway: /livez 200, /healthz 503 and requests answer unavailable until Redis is reachable
+      this.log.error({ event: 'broker_unreachable', err: (err as Error).message }, (err as Error).message);
     }
+    this.hub.startPresenceRefresh();
   }
 
   /**
@@ -189,7 +188,7 @@ export class RingcastServer {
       this.hub.stop();
       this.allocator?.stop();
       await this.ops?.close();
-      await this.broker?.stop();
+      await this.broker.stop();
       this.log.info({ event: 'stopped' }, 'stopped');
     })();
     return this.drainPromise;
@@ -206,9 +205,16 @@ export function maxConnectionsGauge(registry: Registry, limit: number): void {
   new Gauge({ name: 'ringcast_max_connections', help: 'The --max-connections limit (0 = none)', registers: [registry] }).set(limit);
 }
 
-/** The shared broker --broker names; undefined for `memory` (the hub numbers publishes itself). */
-export function makeBroker(config: Config, metrics: Metrics, log: Logger): SharedBroker | undefined {
-  if (config.broker === 'memory') return undefined;
+/**
+ * The broker --broker names. `memory` is the in-process one, whose store is the server's: /metrics
+ * shows it and counts its evictions.
+ */
+export function makeBroker(config: Config, metrics: Metrics, log: Logger): SharedBroker {
+  if (config.broker === 'memory') {
+    const memory = MemoryBroker.fromConfig(config);
+    memory.countInto(metrics);
+    return memory;
+  }
   const target = parseRedisUrl(config.broker);
   if (typeof target === 'string') throw new ConfigError(`invalid --broker: ${target}`);
   return new RedisBroker(

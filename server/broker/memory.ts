@@ -1,28 +1,35 @@
-// The in-process shared broker, for --workers N: worker threads whose hubs run in shared-broker
-// mode, and one MemoryBroker on the main thread that numbers every topic's publishes and keeps
-// history, idempotency keys and presence for all of them. The main thread's routing layer calls
-// it for the workers: it follows a topic once for all of them and forwards what events.publication
-// delivers, and presence events, to the workers that want them.
+// The in-process broker: a single-process server's, or the main thread's of --workers N (whose
+// routing layer, cluster/host.ts, follows a topic once for every worker and forwards what
+// events.publication delivers). It numbers every topic's publishes and keeps history,
+// idempotency keys and presence.
 //
 // It mirrors the redis broker's scripts (scripts.ts) rule for rule: the idempotency key is
 // checked first, then the topic's seq advances, the message is retained and, when the topic is
 // followed, delivered before publish() returns, so the order of delivery is the order of calls.
-// Nothing can be lost between it and its caller: events.top, missed, followed and restored are never called.
+// It answers in the call (a value, or a throw), never later: the hub of a single process replies
+// in request order, as it did when it numbered messages itself. Nothing can be lost between it
+// and its caller: events.top, missed, followed and restored are never called.
 // An epoch is this broker's boot id and a counter, so no two topics' lives share one, even across
 // restarts; a topic's epoch never changes while it exists (base 0, no previous epoch).
 //
-// Bounded by the same store as the hub's own (hub/topics.ts BoundedTopics, one implementation):
-// at most --max-topics topics and --max-history-bytes of retained data. Past either, the topics
-// nobody follows go first, least recently active first; then the oldest retained messages of any
-// topic. A topic nobody follows is dropped after --history-ttl without a publish (its seq, epoch
-// and idempotency keys go with it, as in Redis when the topic's meta expires). A dropped topic or
-// an evicted message is released at once: nothing else references it. Data is copied in, into
-// buffers that own exactly their bytes: the caller's may be a view of a pooled or reused buffer
-// (a postMessage'd view even brings the whole buffer it was cut from), and a 64-byte slice of an
-// 8 KiB pool would keep the whole pool alive and uncounted.
+// A message is encoded here, once (with its permessage-deflate twin while a connection
+// negotiated it): the frames are what it retains and what it hands to the hub, which sends and
+// retains the same buffers, so a message is held once however many stores keep it.
+//
+// Bounded by the one bounded store (hub/topics.ts BoundedTopics): at most --max-topics topics and
+// --max-history-bytes of retained data. Past either, the topics nobody follows go first, least
+// recently active first; then the oldest retained messages of any topic. A topic nobody follows
+// is dropped after --history-ttl without a publish (at once with 0; its seq, epoch and
+// idempotency keys go with it, as in Redis when the topic's meta expires). A dropped topic or an
+// evicted message is released at once. Data is copied in (into the frame, a buffer of its own):
+// the caller's may be a view of a pooled or reused buffer, and a 64-byte slice of an 8 KiB pool
+// would keep the whole pool alive and uncounted.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { deflateOptions, type DeflateOptions } from '../protocol/deflate.js';
+import { encodeMsg, jsonAscii } from '../protocol/encode.js';
 import { IdempotencyStore } from './idempotency.js';
 import { BoundedTopics, type StoredTopic } from '../hub/topics.js';
 import { PresenceTable } from './memory-presence.js';
@@ -34,6 +41,7 @@ import {
   type PresenceList,
   type Published,
   type SharedBroker,
+  type SharedFrames,
   type StoredMessage,
   type TopicState,
 } from './types.js';
@@ -60,11 +68,15 @@ export interface MemoryBrokerOptions {
   maxIdempotencyKeys: number;
   /** --presence-ttl (ms): how long a presence entry lives unless refreshed */
   presenceTtlMs: number;
+  /** --permessage-deflate on: a message gets its compressed twin while deflating(true) */
+  deflate?: DeflateOptions | undefined;
 }
 
 /** One topic as the broker holds it. */
 interface SeqTopic extends StoredTopic<StoredMessage> {
   readonly epoch: string;
+  /** the name as a JSON string literal, for its frames */
+  readonly json: string;
   seq: number;
 }
 
@@ -77,23 +89,26 @@ export class MemoryBroker implements SharedBroker {
   private events!: BrokerEvents;
   private readonly bootId = randomBytes(6).toString('hex');
   private epochCount = 0;
-  private readonly store: BoundedTopics<SeqTopic, StoredMessage>;
+  private readonly topics: BoundedTopics<SeqTopic, StoredMessage>;
   /** topics the routing layer follows; a followed topic need not exist */
   private readonly followed = new Set<string>();
   private readonly keys: IdempotencyStore;
   private readonly presenceTable: PresenceTable;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** connections that negotiated permessage-deflate exist: messages get their compressed twin */
+  private deflateOn = false;
   /** a topic dropped for a bound (ringcast_topics_evicted_total), or a retained message shed for --max-history-bytes */
   onEvicted: (what: 'ttl' | 'max_topics' | 'max_history_bytes' | 'message') => void = () => undefined;
 
   constructor(private readonly options: MemoryBrokerOptions) {
     this.keys = new IdempotencyStore({ ttlMs: options.idempotencyTtlMs, maxKeys: options.maxIdempotencyKeys });
     this.presenceTable = new PresenceTable(options.presenceTtlMs);
-    this.store = new BoundedTopics<SeqTopic, StoredMessage>(
+    this.topics = new BoundedTopics<SeqTopic, StoredMessage>(
       options,
       (m) => m.data.length,
       (name, history) => ({
         name,
+        json: jsonAscii(name),
         epoch: `${this.bootId}-${(++this.epochCount).toString(36)}`,
         seq: 0,
         history,
@@ -119,7 +134,29 @@ export class MemoryBroker implements SharedBroker {
       idempotencyTtlMs: config.idempotencyTtl * 1000,
       maxIdempotencyKeys: config.maxIdempotencyKeys,
       presenceTtlMs: config.presenceTtl * 1000,
+      deflate: deflateOptions(config),
     });
+  }
+
+  /** /metrics shows this store as the server's (topics, history bytes) and counts its evictions. */
+  countInto(metrics: Metrics): void {
+    metrics.attachStore(() => this.store);
+    this.onEvicted = (what) => (what === 'message' ? metrics.historyEvicted.inc() : metrics.topicsEvicted.inc({ reason: what }));
+  }
+
+  /** Topics held (followed or not). */
+  get topicCount(): number {
+    return this.topics.size;
+  }
+
+  /** Retained data bytes over all topics. */
+  get historyBytes(): number {
+    return this.topics.historyBytes;
+  }
+
+  /** The server's bounded store: its topics and retained bytes. */
+  get store(): { readonly size: number; readonly historyBytes: number } {
+    return this.topics;
   }
 
   get ready(): boolean {
@@ -128,16 +165,6 @@ export class MemoryBroker implements SharedBroker {
 
   health(): BrokerHealth {
     return { broker: this.name, state: this.state };
-  }
-
-  /** Topics held (followed or not). */
-  get topicCount(): number {
-    return this.store.size;
-  }
-
-  /** Retained data bytes over all topics. */
-  get historyBytes(): number {
-    return this.store.historyBytes;
   }
 
   async start(events: BrokerEvents): Promise<void> {
@@ -153,7 +180,7 @@ export class MemoryBroker implements SharedBroker {
   async stop(): Promise<void> {
     this.state = 'stopped';
     clearInterval(this.sweepTimer);
-    this.store.clear();
+    this.topics.clear();
     this.keys.clear();
     this.followed.clear();
     this.presenceTable.clear();
@@ -161,38 +188,58 @@ export class MemoryBroker implements SharedBroker {
 
   // ---- requests ----
 
-  async publish(topic: string, data: Uint8Array, origin: number, key: string | undefined): Promise<Published> {
+  publish(topic: string, data: Uint8Array, origin: number, key: string | undefined): Published {
     this.mustBeUp();
     const now = performance.now();
     if (key !== undefined) {
       const first = this.keys.seen(topic, key, now);
-      if (first !== undefined) return { seq: first, epoch: this.store.get(topic)?.epoch ?? '', duplicate: true, nodes: 0 };
+      if (first !== undefined) return { seq: first, epoch: this.topics.get(topic)?.epoch ?? '', duplicate: true, nodes: 0 };
     }
     const t = this.obtain(topic, 'publish to', now);
     const seq = ++t.seq;
-    this.store.touch(t, now);
+    this.topics.touch(t, now);
     if (key !== undefined) this.keys.remember(topic, key, seq, now);
     const followed = this.followed.has(topic);
+    if (!followed && this.options.historyTtlMs === 0) {
+      // kept for no time without a follower: numbered, then gone with its seq and epoch
+      this.topics.discard(t);
+      return { seq, epoch: t.epoch, duplicate: false, nodes: 0 };
+    }
     if (this.options.history === 0 && !followed) return { seq, epoch: t.epoch, duplicate: false, nodes: 0 };
-    const copy = Buffer.allocUnsafeSlow(data.byteLength);
-    copy.set(data);
-    if (this.options.history > 0) this.store.retain(t, { seq, data: copy });
-    if (followed) this.events.publication(topic, seq, t.epoch, copy, origin);
-    return { seq, epoch: t.epoch, duplicate: false, nodes: followed ? 1 : 0 };
+    const deflate = this.deflateOn ? this.options.deflate : undefined;
+    const msg = encodeMsg(t.json, seq, data, deflate);
+    const frames: SharedFrames = {
+      frame: msg.frame,
+      compressed: msg.compressed,
+      dataStart: msg.dataStart,
+      dataEnd: msg.dataEnd,
+      deflated: deflate !== undefined,
+    };
+    const copy = msg.frame.subarray(msg.dataStart, msg.dataEnd);
+    if (this.options.history > 0) this.topics.retain(t, { seq, data: copy, frames });
+    const nodes = followed ? this.events.publication(topic, seq, t.epoch, copy, origin, frames) : 0;
+    return { seq, epoch: t.epoch, duplicate: false, nodes };
   }
 
-  async follow(topic: string): Promise<void> {
+  follow(topic: string): void {
     this.followed.add(topic);
-    const t = this.store.get(topic);
-    if (t !== undefined) this.store.occupied(t);
+    const t = this.topics.get(topic);
+    if (t !== undefined) this.topics.occupied(t);
     this.mustBeUp();
   }
 
   unfollow(topic: string): void {
     if (!this.followed.delete(topic)) return;
-    const t = this.store.get(topic);
-    // kept for --history-ttl from now, so a subscriber that comes back in time recovers
-    if (t !== undefined) this.store.rest(t, performance.now());
+    const t = this.topics.get(topic);
+    if (t === undefined) return;
+    // kept for --history-ttl from now, so a subscriber that comes back in time recovers (0: gone now)
+    if (this.options.historyTtlMs === 0) this.topics.discard(t);
+    else this.topics.rest(t, performance.now());
+  }
+
+  /** Whether messages get their compressed twin (some connection negotiated permessage-deflate). */
+  deflating(on: boolean): void {
+    this.deflateOn = on;
   }
 
   /**
@@ -200,9 +247,9 @@ export class MemoryBroker implements SharedBroker {
    * the caller reads them and never mutates or transfers them (postMessage copies; a transfer list
    * would detach the history).
    */
-  async read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Promise<TopicState> {
+  read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): TopicState {
     this.mustBeUp();
-    let t = this.store.get(topic);
+    let t = this.topics.get(topic);
     if (t === undefined) {
       if (!create) return { seq: 0, epoch: null, oldest: 0, base: 0, previous: null, messages: [] };
       t = this.obtain(topic, 'create', performance.now());
@@ -224,25 +271,25 @@ export class MemoryBroker implements SharedBroker {
     this.presenceTable.write(topic, op, clients, performance.now());
   }
 
-  async presenceList(topic: string, limit: number): Promise<PresenceList> {
+  presenceList(topic: string, limit: number): PresenceList {
     this.mustBeUp();
     return this.presenceTable.list(topic, limit, performance.now());
   }
 
   /** The topic, created (a new epoch) when missing; past --max-topics the least recently active unfollowed topic makes room. */
   private obtain(name: string, op: 'publish to' | 'create', now: number): SeqTopic {
-    const existing = this.store.get(name);
+    const existing = this.topics.get(name);
     if (existing !== undefined) return existing;
-    const topic = this.store.obtain(name, now);
+    const topic = this.topics.obtain(name, now);
     if (topic === undefined)
       throw new BrokerTopicLimitError(`cannot ${op} ${name}: ${this.options.maxTopics} topics exist, all with subscribers`);
-    if (!this.followed.has(name)) this.store.rest(topic, now);
+    if (!this.followed.has(name)) this.topics.rest(topic, now);
     return topic;
   }
 
   /** Drops unfollowed topics idle past --history-ttl and expired presence, a bounded number per tick. */
   private sweep(now: number): void {
-    this.store.sweep(now, SWEEP_BATCH);
+    this.topics.sweep(now, SWEEP_BATCH);
     this.presenceTable.sweep(now, SWEEP_BATCH);
   }
 

@@ -1,14 +1,44 @@
-// The broker: who numbers a topic's messages and keeps its history, presence and idempotency keys.
-// `memory` is this process (the hub numbers publishes itself, synchronously); a shared broker
-// (`redis`) is the only sequencer of a cluster of nodes: a publish goes to it, and every node,
-// the publishing one included, delivers what comes back on the topic's channel, in its order.
-// MemoryBroker (memory.ts) is the same contract in one process, for the worker threads of
-// --workers N. The hub talks to a shared broker through this interface only.
+// The broker: who numbers a topic's messages and keeps its history, presence and idempotency
+// keys. The hub talks to every broker through SharedBroker only, and every node (the publishing
+// one included) delivers what the broker hands back on a topic's channel, in the broker's order.
+// - MemoryBroker (memory.ts) is this process: a single-process server's, or the main thread's
+//   of --workers N. It answers in the call and delivers before publish() returns (centrifuge's
+//   memory broker does the same), so a single process keeps one order without waiting.
+// - RedisBroker (redis.ts) is shared by every node: it answers later, and the hub's replica of
+//   its topics (hub/replica.ts) keeps their order across gaps and outages.
+// - BrokerProxy (cluster/broker-proxy.ts) is a worker thread's view of the main thread's broker.
+// What differs between them is declared (inProcess, store), never read from a name.
+
+/** A broker's answer: a value when it answers in the call (the in-process broker), else a promise. */
+export type Answer<T> = T | Promise<T>;
+
+/**
+ * Hands a broker call's answer to `ok`, or its error (a throw or a rejection) to `fail`: at once
+ * when the broker answered in the call, so a single process replies in request order. Returns
+ * the promise when there is one (whoever holds a ticket for the call waits for it).
+ */
+export function settle<T>(call: () => Answer<T>, ok: (value: T) => void, fail: (err: unknown) => void): void | Promise<void> {
+  let answer: Answer<T>;
+  try {
+    answer = call();
+  } catch (err) {
+    return fail(err);
+  }
+  if (answer instanceof Promise) return answer.then(ok, fail);
+  return ok(answer);
+}
+
+/** `next` applied to an answer: in the call when it is a value, once it settles when a promise. */
+export function andThen<T, U>(answer: Answer<T>, next: (value: T) => Answer<U>): Answer<U> {
+  return answer instanceof Promise ? answer.then(next) : next(answer);
+}
 
 /** One retained message of a topic. */
 export interface StoredMessage {
   seq: number;
   data: Buffer;
+  /** its frames, when the broker encoded it (the in-process broker): `data` is a view into `frame` */
+  frames?: SharedFrames;
 }
 
 /** A topic as the broker has it: its last seq, epoch and (some of) its retained messages. */
@@ -41,8 +71,9 @@ export interface PresenceList {
 }
 
 /**
- * A message's frames, made once by whoever hands it to several hubs (the main thread of
- * --workers): the hub sends and retains them as they are instead of encoding its own.
+ * A message's frames, made once by whoever numbers it in this process (the in-process broker) or
+ * hands it to several hubs (the main thread of --workers): the hub sends and retains them as they
+ * are instead of encoding its own, so a message retained by the broker and by the hub is one copy.
  */
 export interface SharedFrames {
   frame: Buffer;
@@ -58,9 +89,11 @@ export interface SharedFrames {
 export interface BrokerEvents {
   /**
    * A publication: a message the broker numbered, on a followed topic's channel, in the broker's
-   * order (a client's frame is a `message` of TransportEvents); `exclude` is a local connection id or -1.
+   * order (a client's frame is a `message` of TransportEvents); `exclude` is a local connection id
+   * or -1. Returns the connections it reached here, when it was delivered in the call (the
+   * in-process broker answers the publish with it), else 0.
    */
-  publication(topic: string, seq: number, epoch: string, data: Buffer, exclude: number, frames?: SharedFrames): void;
+  publication(topic: string, seq: number, epoch: string, data: Buffer, exclude: number, frames?: SharedFrames): number;
   /** a join or leave on a followed topic made on another node (outside the seq space) */
   presence(topic: string, op: 'join' | 'leave', client: string, user: string): void;
   /**
@@ -110,21 +143,24 @@ export class BrokerRefusedError extends BrokerUnavailableError {}
 export interface SharedBroker {
   readonly name: string;
   /**
-   * The broker lives in this process (the in-process broker of --workers, on the main thread):
-   * always up, its store is the server's (what /metrics shows as topics and history bytes), a
-   * subscription makes a topic's record (its --max-topics counts subscriptions), and a publish's
-   * receivers can be counted here. A capability the hub and the host read, not the broker's name.
+   * The broker lives in this process (the in-process broker, or the main thread's seen from a
+   * worker): always up, its store is the server's (what /metrics shows as topics and history
+   * bytes), a subscription makes a topic's record (its --max-topics counts subscriptions), and a
+   * publish's receivers can be counted here. A capability the hub and the host read, not the
+   * broker's name.
    */
   readonly inProcess: boolean;
+  /** The server's bounded store, when it is in this thread: what the hub reports as its topics and history bytes. */
+  readonly store?: { readonly size: number; readonly historyBytes: number };
   /** connected, subscribed and caught up: requests may be served */
   readonly ready: boolean;
   health(): BrokerHealth;
   start(events: BrokerEvents): Promise<void>;
   stop(): Promise<void>;
   /** Numbers, stores and publishes one message; `origin` is the local connection to exclude (-1 none). */
-  publish(topic: string, data: Uint8Array, origin: number, key: string | undefined): Promise<Published>;
-  /** Subscribes the topic's channel (resolves once confirmed). */
-  follow(topic: string): Promise<void>;
+  publish(topic: string, data: Uint8Array, origin: number, key: string | undefined): Answer<Published>;
+  /** Subscribes the topic's channel (answers once confirmed). */
+  follow(topic: string): Answer<void>;
   unfollow(topic: string): void;
   /**
    * The topic's state and up to `count` messages with seq > `after` (or the newest `count` when
@@ -133,10 +169,10 @@ export interface SharedBroker {
    * its subscribers (a subscription never makes one: its topic reads as epoch null until the
    * first publish).
    */
-  read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Promise<TopicState>;
+  read(topic: string, after: number | 'newest', count: number, create: boolean, bytes: number): Answer<TopicState>;
   /** This node's clients joined, are still present on, or left a topic. Failures are counted, not thrown. */
   presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void;
-  presenceList(topic: string, limit: number): Promise<PresenceList>;
+  presenceList(topic: string, limit: number): Answer<PresenceList>;
   /** This node's subscribers of a topic are now `count` (a broker that counts receivers listens). */
   members?(topic: string, count: number): void;
   /** This node has (true) or no longer has (false) connections that negotiated permessage-deflate. */

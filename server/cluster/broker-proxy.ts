@@ -1,7 +1,8 @@
 // A worker thread's broker: the main thread's one broker (memory or redis) seen through the
-// worker's link to the main thread (main-link.ts). The worker's hub runs in shared-broker mode
-// against it exactly as it does against Redis: a publish is numbered on the main thread, and
-// every worker, the publishing one included, delivers what comes back, checked for order.
+// worker's link to the main thread (main-link.ts). The worker's hub talks to it exactly as it
+// does to Redis: a publish is numbered on the main thread, and every worker, the publishing one
+// included, delivers what comes back, checked for order. It answers later (a message to the main
+// thread and back), whichever broker is there.
 import {
   type BrokerEvents,
   type BrokerHealth,

@@ -168,6 +168,7 @@ export class BrokerHost {
       for (const { client, user } of list) this.announce(link, topic, 'leave', client, user);
     }
     link.present.clear();
+    if (link.deflating) this.deflatingChanged();
     for (const [id, r] of this.restores) this.restoredBy(id, index, r);
   }
 
@@ -188,6 +189,7 @@ export class BrokerHost {
           break;
         case 'deflating':
           link.deflating = item.on;
+          this.deflatingChanged();
           break;
         case 'members':
           if (item.count === 0) link.members.delete(item.topic);
@@ -195,6 +197,11 @@ export class BrokerHost {
           break;
       }
     }
+  }
+
+  /** The broker encodes compressed twins while some worker has connections that negotiated permessage-deflate. */
+  private deflatingChanged(): void {
+    this.broker.deflating?.(this.links.some((l) => l?.deflating === true));
   }
 
   /** Hands an accepted connection (its fd in `slot` of the worker's hand-off array) to worker `index`. */
@@ -234,13 +241,16 @@ export class BrokerHost {
 
   private events(): BrokerEvents {
     return {
-      publication: (topic, seq, epoch, data, exclude) => {
+      publication: (topic, seq, epoch, data, exclude, frames) => {
         const f = this.followed.get(topic);
-        if (f === undefined || f.links.size === 0) return;
+        if (f === undefined || f.links.size === 0) return 0;
         let deflate: DeflateOptions | undefined;
         if (this.deflate !== undefined) for (const link of f.links) if (link.deflating) deflate = this.deflate;
-        // encoded (and compressed) once, each frame in an ArrayBuffer of its own (allocUnsafeSlow)
-        const msg = encodeMsg(jsonAscii(topic), seq, data, deflate);
+        // the in-process broker's frames serve when they have the compressed twin needed; else
+        // encoded (and compressed) once here, each frame in an ArrayBuffer of its own (allocUnsafeSlow)
+        const made = frames !== undefined && (deflate === undefined || frames.deflated);
+        const msg = made ? frames : encodeMsg(jsonAscii(topic), seq, data, deflate);
+        if (made) deflate = frames.deflated ? this.deflate : undefined;
         const from = exclude < 0 ? -1 : exclude % ORIGIN_SPAN;
         const conn = exclude < 0 ? -1 : Math.floor(exclude / ORIGIN_SPAN);
         const bytes = msg.frame.length + (msg.compressed?.length ?? 0);
@@ -249,10 +259,11 @@ export class BrokerHost {
           if (link.lagging || link.settle() + bytes > this.queueLimit) this.skip(link, topic);
           else to.push(link);
         }
-        // the last worker gets the encoded frames, the others a copy each: a moved buffer is gone here
+        // the last worker gets the frames encoded here, the others a copy each: a moved buffer is
+        // gone here. The broker's frames stay in its history: every worker gets a copy of them
         for (let i = 0; i < to.length; i++) {
           const link = to[i]!;
-          const last = i === to.length - 1;
+          const last = i === to.length - 1 && !made;
           const item: MsgItem = {
             k: 'msg',
             topic,
@@ -267,6 +278,7 @@ export class BrokerHost {
           };
           link.push(item, this, bytes);
         }
+        return 0;
       },
       presence: (topic, op, client, user) => this.announce(undefined, topic, op, client, user),
       restored: () => this.restoreAll(),
@@ -346,8 +358,11 @@ export class BrokerHost {
       case 'follow':
         await this.follow(link, call.topic);
         return undefined;
-      case 'read':
-        return this.broker.read(call.topic, call.after, call.count, call.create, call.bytes);
+      case 'read': {
+        const state = await this.broker.read(call.topic, call.after, call.count, call.create, call.bytes);
+        // the data only: frames would be cloned to the worker beside it, and the worker encodes its own
+        return { ...state, messages: state.messages.map((m) => ({ seq: m.seq, data: m.data })) };
+      }
       case 'presenceList':
         return this.broker.presenceList(call.topic, call.limit);
       case 'metrics':
@@ -374,7 +389,7 @@ export class BrokerHost {
       f = { links: new Set(), pending: undefined, waiting: 0 };
       this.followed.set(topic, f);
     }
-    if (f.links.size === 0 && f.pending === undefined) f.pending = this.broker.follow(topic);
+    if (f.links.size === 0 && f.pending === undefined) f.pending = (async () => this.broker.follow(topic))();
     const pending = f.pending;
     if (pending !== undefined) {
       f.waiting++;

@@ -9,7 +9,6 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { AllocatorTrim } from '../allocator.js';
-import { MemoryBroker } from '../broker/memory.js';
 import type { SharedBroker } from '../broker/types.js';
 import type { Config } from '../config.js';
 import { Metrics } from '../metrics.js';
@@ -154,14 +153,8 @@ export class Primary {
         for (const s of self.slots) this.set({ worker: String(s.index) }, Atomics.load(self.cells, CELL_LOAD + s.index));
       },
     });
-    this.broker = makeBroker(config, this.metrics, log) ?? MemoryBroker.fromConfig(config);
-    const memory = this.broker instanceof MemoryBroker ? this.broker : undefined;
-    if (memory !== undefined) {
-      // the server's store, bounded by --max-topics and --max-history-bytes (the workers hold copies)
-      this.metrics.attachStore(() => ({ topics: memory.topicCount, historyBytes: memory.historyBytes }));
-      memory.onEvicted = (what) =>
-        what === 'message' ? this.metrics.historyEvicted.inc() : this.metrics.topicsEvicted.inc({ reason: what });
-    }
+    // the in-process broker's store is the server's, bounded by --max-topics and --max-history-bytes (the workers hold copies)
+    this.broker = makeBroker(config, this.metrics, log);
     this.host = new BrokerHost(this.broker, root, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
     new Gauge({
       name: 'ringcast_worker_queue_bytes',

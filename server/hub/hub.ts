@@ -2,10 +2,11 @@
 // A publish encodes its msg frame once and hands the transport the topic's membership view:
 // nothing is serialized, allocated or looped over per subscriber here.
 //
-// With the memory broker the hub numbers publishes itself, synchronously. With a shared broker
-// (redis, or the main thread of --workers) a publish goes to the broker, and messages come back
-// through the replica of its topics (replica.ts), which keeps their order. Join and leave events
-// are presence.ts's.
+// The hub numbers nothing itself: a publish goes to its broker (broker/types.ts), and messages
+// come back through the replica of the broker's topics (replica.ts), which keeps their order.
+// The in-process broker of a single process answers and delivers in the call, so there the
+// whole of a request is still one synchronous step; Redis and the main thread of --workers
+// answer later. Join and leave events are presence.ts's.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { allowed } from '../auth/permissions.js';
@@ -13,7 +14,11 @@ import {
   BrokerRefusedError,
   BrokerTimeoutError,
   BrokerTopicLimitError,
+  settle,
+  andThen,
+  type Answer,
   type BrokerEvents,
+  type Published,
   type SharedBroker,
   type SharedFrames,
   type TopicState,
@@ -28,11 +33,10 @@ import { CONN_SLOT_MASK, type ConnectionInfo, type Transport } from '../transpor
 import { Ticket, underTicket, type InFlight } from './admission.js';
 import { Conn } from './conn.js';
 import type { Page, Retained } from './history.js';
-import { IdempotencyStore } from '../broker/idempotency.js';
 import { Presence } from './presence.js';
 import { RateLimiter } from './rate-limit.js';
 import { Replica, type ReplicaHub } from './replica.js';
-import type { Topic } from './topic.js';
+import { Topic } from './topic.js';
 import { TopicStore } from './topics.js';
 
 /** Presence lists at most this many clients; `count` is always exact. */
@@ -42,13 +46,16 @@ export const HISTORY_PAGE_LIMIT = 1000;
 
 /** setTimeout's longest delay; longer expiries are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** Shared broker: how long a topic without local subscribers keeps its channel subscribed. */
+/**
+ * How long a topic without local subscribers keeps its copy and its channel followed (a quick
+ * resubscribe keeps both), at most --history-ttl; its history stays in the broker.
+ */
 const FOLLOW_LINGER_MS = 5000;
-/** Shared broker: publish bytes the whole node may have waiting for the broker, in --max-outbound units. */
+/** Publish bytes the whole node may have waiting for the broker, in --max-outbound units. */
 const NODE_IN_FLIGHT_OUTBOUNDS = 16;
-/** Shared broker: requests one connection may have waiting for the broker. */
+/** Requests one connection may have waiting for a broker that answers later. */
 const MAX_IN_FLIGHT = 256;
-/** Shared broker: what a presence reply may hold (1000 clients with their user ids), for the in-flight bound. */
+/** What a presence reply may hold (1000 clients with their user ids), for the in-flight bound. */
 const PRESENCE_REPLY_BYTES = 256 * 1024;
 
 /** `duplicate`: the idempotency key was seen within --idempotency-ttl; seq is the first publish's, nothing was delivered. */
@@ -70,69 +77,66 @@ export class Hub {
   private readonly deflate: DeflateOptions | undefined;
   private readonly topics: TopicStore;
   private readonly budget: number;
-  /** shared broker: bytes one read of a topic's copy (sync, catch-up, resync) may bring */
+  /** bytes one read of a topic's copy (sync, catch-up, resync) may bring */
   private readonly copyBudget: number;
   private readonly bootId = randomBytes(4).toString('hex');
-  private epochCounter = 0;
   private clientCounter = 0;
   private pendingPublishStarts: number[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
-  private readonly keys: IdempotencyStore;
-  /** join and leave events, and with a shared broker every node's record of them (presence.ts) */
+  /** join and leave events, and the broker's record of them (presence.ts) */
   private readonly presence: Presence;
-  /** shared broker: bytes of publishes sent and not yet answered, over all connections and HTTP */
+  /** bytes of publishes sent to the broker and not yet answered, over all connections and HTTP */
   private publishBytesInFlight = 0;
-  /** shared broker: client requests waiting for it over every connection (one Ticket each) */
+  /** client requests waiting for the broker over every connection (one Ticket each) */
   private readonly inFlight: InFlight = { inFlight: 0, inFlightBytes: 0 };
-  /** shared broker: the replica of the topics it numbers (replica.ts) */
-  private readonly replica: Replica | undefined;
+  /** the replica of the topics the broker numbers (replica.ts) */
+  private readonly replica: Replica;
+  /** why the last sync failed: obtain() tells it when the broker refused in the call */
+  private syncRefusal: { code: ErrorCode; msg: string } | undefined;
   transport!: Transport;
 
   constructor(
     private readonly config: Config,
     private readonly metrics: Metrics,
-    /** the shared broker (redis); undefined: the memory broker, this hub */
-    private readonly shared?: SharedBroker,
+    /** the broker that numbers every topic: in this process (memory.ts), Redis, or the main thread's */
+    private readonly broker: SharedBroker,
   ) {
-    // with a shared broker, a topic without local subscribers is only a copy: it lingers briefly
-    // (a quick resubscribe keeps the channel) and its history stays in the broker
-    const historyTtlMs = shared === undefined ? config.historyTtl * 1000 : FOLLOW_LINGER_MS;
-    // with --workers and the memory broker the main thread shows the broker's store, the server's
-    // (bounded by --max-topics and --max-history-bytes), and counts its evictions: a worker's
-    // copies would count each topic once per worker
-    const copies = shared?.inProcess === true;
+    // a topic without local subscribers is only a copy: it lingers briefly (a quick resubscribe
+    // keeps its channel) and its history stays in the broker
+    const historyTtlMs = Math.min(FOLLOW_LINGER_MS, config.historyTtl * 1000);
+    // an in-process broker's store is the server's (bounded by --max-topics and
+    // --max-history-bytes): /metrics shows it and counts its evictions, not these copies
+    const copies = broker.inProcess;
     this.topics = new TopicStore(
       { maxTopics: config.maxTopics, maxHistoryBytes: config.maxHistoryBytes, history: config.history, historyTtlMs },
       metrics,
-      () => (shared === undefined ? `${this.bootId}-${(++this.epochCounter).toString(36)}` : ''),
-      (topic) => (this.replica === undefined ? this.keys.forget(topic.name) : this.replica.forget(topic)),
+      () => '',
+      (topic) => this.replica.forget(topic),
       !copies,
     );
-    if (!copies) metrics.attachStore(() => ({ topics: this.topics.size, historyBytes: this.topics.historyBytes }));
-    if (shared !== undefined) metrics.attachInFlight(() => this.inFlight);
+    if (!copies) metrics.attachStore(() => this.topics);
+    metrics.attachInFlight(() => this.inFlight);
     this.budget = replyBudget(config);
     this.copyBudget = 4 * this.budget;
     this.deflate = deflateOptions(config);
-    this.presence = new Presence(config, metrics, shared, this.bootId, {
+    this.presence = new Presence(config, metrics, broker, this.bootId, {
       topics: this.topics,
       conn: (id) => this.conn(id),
       fanout: (ids, frame, exclude) => void this.transport.fanout(ids, frame, exclude),
     });
-    if (shared !== undefined) this.replica = new Replica(shared, this.replicaHub(), metrics);
-    this.keys = new IdempotencyStore({ ttlMs: config.idempotencyTtl * 1000, maxKeys: config.maxIdempotencyKeys });
+    this.replica = new Replica(broker, this.replicaHub(), metrics);
     if (historyTtlMs > 0) {
-      const every = shared === undefined ? Math.min(historyTtlMs, 10_000) : 1000;
-      this.sweepTimer = setInterval(() => this.topics.sweep(performance.now()), every);
+      this.sweepTimer = setInterval(() => this.topics.sweep(performance.now()), Math.min(historyTtlMs, 1000));
       this.sweepTimer.unref();
     }
   }
 
-  /** The shared broker's view of this hub: what it delivers and asks. */
+  /** The broker's view of this hub: what it delivers and asks. */
   brokerEvents(): BrokerEvents {
-    return this.replica!.events();
+    return this.replica.events();
   }
 
-  /** What the replica of a shared broker's topics needs of this hub. */
+  /** What the replica of the broker's topics needs of this hub. */
   private replicaHub(): ReplicaHub {
     return {
       topics: this.topics,
@@ -150,7 +154,7 @@ export class Hub {
     };
   }
 
-  /** Starts the shared broker's periodic presence refresh (call once the broker is up). */
+  /** Starts the broker's periodic presence refresh (call once the broker is up). */
   startPresenceRefresh(): void {
     this.presence.startRefresh();
   }
@@ -169,19 +173,20 @@ export class Hub {
     return c !== undefined && c.id === id ? c : undefined;
   }
 
+  /** Topics the server holds: the in-process broker's store, else this hub's copies. */
   get topicCount(): number {
-    return this.topics.size;
+    return (this.broker.store ?? this.topics).size;
   }
 
   get historyBytes(): number {
-    return this.topics.historyBytes;
+    return (this.broker.store ?? this.topics).historyBytes;
   }
 
   // ---- connection lifecycle (called by the transport) ----
 
   open(id: number, info: ConnectionInfo, deflate = false): void {
     const conn = new Conn(id, ++this.clientCounter, info.user, info.perms, deflate);
-    if (deflate && this.deflateConns++ === 0) this.shared?.deflating?.(true);
+    if (deflate && this.deflateConns++ === 0) this.broker.deflating?.(true);
     const slot = id & CONN_SLOT_MASK;
     while (this.conns.length <= slot) this.conns.push(undefined); // append keeps the array dense
     this.conns[slot] = conn;
@@ -190,18 +195,13 @@ export class Hub {
     if (RateLimiter.enabled(rateLimit, rateLimitBytes)) conn.limiter = new RateLimiter(rateLimit, rateLimitBytes, performance.now());
     if (info.expiresAt !== undefined) this.armExpiry(conn, info.expiresAt);
     for (const name of info.topics) {
-      if (this.shared !== undefined && !this.shared.ready) {
+      if (!this.broker.ready) {
         this.err(conn, undefined, 'unavailable', `cannot subscribe to ${name}: ${this.brokerDown()}`);
         continue;
       }
       const topic = this.obtain(name);
-      if (topic === undefined) {
-        this.err(
-          conn,
-          undefined,
-          'topic_limit',
-          `cannot subscribe to ${name}: ${this.config.maxTopics} topics exist, all with subscribers`,
-        );
+      if (!(topic instanceof Topic)) {
+        this.err(conn, undefined, topic.code, `cannot subscribe to ${name}: ${topic.msg}`);
         continue;
       }
       this.join(conn, topic);
@@ -223,7 +223,7 @@ export class Hub {
     this.conns[id & CONN_SLOT_MASK] = undefined;
     conn.closing = true; // an answer still on its way from the broker is not sent
     this.liveConns--;
-    if (conn.deflate && --this.deflateConns === 0) this.shared?.deflating?.(false);
+    if (conn.deflate && --this.deflateConns === 0) this.broker.deflating?.(false);
   }
 
   message(id: number, data: Buffer, isBinary: boolean): void {
@@ -287,49 +287,20 @@ export class Hub {
   // ---- publishing ----
 
   /**
-   * Publishes `data` (verbatim JSON bytes) to `topicName`; `exclude` skips one connection. A `key`
-   * seen on this topic within --idempotency-ttl returns the first seq and delivers nothing.
+   * Publishes `data` (verbatim JSON bytes) to `topic` through the broker; `exclude` skips one
+   * connection. A `key` seen on this topic within --idempotency-ttl returns the first seq and
+   * delivers nothing. Answered in the call by the in-process broker (its subscribers here got
+   * the message first), later by one that answers later.
    */
   publish(
-    topicName: string,
+    topic: string,
     data: Uint8Array,
     exclude = -1,
     source: 'ws' | 'http' = 'http',
     key?: string,
   ): PublishResult | Promise<PublishResult> {
-    if (this.shared !== undefined) return this.publishShared(this.shared, topicName, data, exclude, source, key);
-    const start = performance.now();
-    if (key !== undefined) {
-      const first = this.keys.seen(topicName, key, start);
-      if (first !== undefined) {
-        this.metrics.duplicatePublishes.inc();
-        return { ok: true, seq: first, subscribers: 0, duplicate: true };
-      }
-    }
-    const topic = this.obtain(topicName);
-    if (topic === undefined)
-      return {
-        ok: false,
-        code: 'topic_limit',
-        msg: `cannot publish to ${topicName}: ${this.config.maxTopics} topics exist, all with subscribers`,
-      };
-    const seq = topic.seq + 1;
-    if (key !== undefined) this.keys.remember(topicName, key, seq, start);
-    this.metrics.publishes.inc({ source });
-    const receivers = this.deliver(topic, seq, data, exclude, start);
-    return { ok: true, seq, subscribers: receivers, duplicate: false };
-  }
-
-  /** A publish through the shared broker: numbered there, delivered when it comes back on the channel. */
-  private publishShared(
-    shared: SharedBroker,
-    topic: string,
-    data: Uint8Array,
-    exclude: number,
-    source: 'ws' | 'http',
-    key: string | undefined,
-  ): PublishResult | Promise<PublishResult> {
-    if (!shared.ready) return { ok: false, code: 'unavailable', msg: `cannot publish: ${this.brokerDown()}` };
+    const broker = this.broker;
+    if (!broker.ready) return { ok: false, code: 'unavailable', msg: `cannot publish: ${this.brokerDown()}` };
     // the node's whole backlog toward the broker is bounded too (many connections, HTTP included)
     const backlog = NODE_IN_FLIGHT_OUTBOUNDS * this.config.maxOutbound;
     if (this.publishBytesInFlight > 0 && this.publishBytesInFlight + data.length > backlog) {
@@ -343,22 +314,27 @@ export class Hub {
     // a publisher that is not subscribed excludes nobody (the broker may count receivers)
     const subscribed = exclude === -1 ? undefined : this.topics.get(topic);
     if (subscribed === undefined || this.conn(exclude)?.indexIn(subscribed) === undefined) exclude = -1;
-    return shared.publish(topic, data, exclude, key).then(
-      (r): PublishResult => {
-        this.publishBytesInFlight -= data.length;
-        if (r.duplicate) this.metrics.duplicatePublishes.inc();
-        else this.metrics.publishes.inc({ source });
-        return { ok: true, seq: r.seq, subscribers: r.nodes, duplicate: r.duplicate };
-      },
-      (err: unknown): PublishResult => {
-        this.publishBytesInFlight -= data.length;
-        if (err instanceof BrokerTopicLimitError) {
-          this.metrics.topicLimitRefusals.inc();
-          return { ok: false, code: 'topic_limit', msg: err.message };
-        }
-        return { ok: false, code: 'unavailable', msg: `cannot publish: ${brokerTrouble(err)}` };
-      },
-    );
+    const done = (r: Published): PublishResult => {
+      this.publishBytesInFlight -= data.length;
+      if (r.duplicate) this.metrics.duplicatePublishes.inc();
+      else this.metrics.publishes.inc({ source });
+      return { ok: true, seq: r.seq, subscribers: r.nodes, duplicate: r.duplicate };
+    };
+    const refused = (err: unknown): PublishResult => {
+      this.publishBytesInFlight -= data.length;
+      if (err instanceof BrokerTopicLimitError) {
+        this.metrics.topicLimitRefusals.inc();
+        return { ok: false, code: 'topic_limit', msg: err.message };
+      }
+      return { ok: false, code: 'unavailable', msg: `cannot publish: ${brokerTrouble(err)}` };
+    };
+    let answer: Answer<Published>;
+    try {
+      answer = broker.publish(topic, data, exclude, key);
+    } catch (err) {
+      return refused(err);
+    }
+    return answer instanceof Promise ? answer.then(done, refused) : done(answer);
   }
 
   /**
@@ -394,7 +370,6 @@ export class Hub {
         if (!allowed(conn.perms, 'pub', req.topic)) return this.forbidden(conn, req.id, 'publishing to', req.topic);
         const publish = () => this.publish(req.topic, req.data, req.echo ? -1 : conn.id, 'ws', req.key);
         const answer = (r: PublishResult) => this.published(conn, req.id, req.topic, r);
-        if (this.shared === undefined) return answer(publish() as PublishResult);
         const ticket = this.admitInFlight(conn, req.id, req.data.length);
         if (ticket === undefined) return;
         return underTicket(ticket, publish, answer, (err) => this.failed(conn, req.id, 'publish', req.topic, err));
@@ -412,8 +387,9 @@ export class Hub {
   }
 
   /**
-   * With a shared broker a request is answered later, and what it holds meanwhile (a publish's
-   * data, a read's reply) must not pile up for a client that sends without waiting: at most
+   * A broker that answers later (Redis, the main thread) makes a request wait, and what it holds
+   * meanwhile (a publish's data, a read's reply) must not pile up for a client that sends without
+   * waiting: at most
    * MAX_IN_FLIGHT requests and --max-outbound bytes (a read counts its reply bound) per
    * connection; past it the request is refused with rate_limited.
    */
@@ -446,8 +422,7 @@ export class Hub {
 
   private onSub(conn: Conn, req: Extract<Request, { op: 'sub' }>): void {
     if (!allowed(conn.perms, 'sub', req.topic)) return this.forbidden(conn, req.id, 'subscribing to', req.topic);
-    if (this.shared !== undefined && !this.shared.ready)
-      return this.err(conn, req.id, 'unavailable', `cannot subscribe to ${req.topic}: ${this.brokerDown()}`);
+    if (!this.broker.ready) return this.err(conn, req.id, 'unavailable', `cannot subscribe to ${req.topic}: ${this.brokerDown()}`);
     let topic = this.topics.get(req.topic);
     if (topic === undefined || conn.indexIn(topic) === undefined) {
       if (conn.subscriptionCount >= this.config.maxTopicsPerConnection) {
@@ -458,14 +433,9 @@ export class Hub {
           `a connection may hold at most ${this.config.maxTopicsPerConnection} subscriptions`,
         );
       }
-      topic = this.obtain(req.topic);
-      if (topic === undefined)
-        return this.err(
-          conn,
-          req.id,
-          'topic_limit',
-          `cannot subscribe to ${req.topic}: ${this.config.maxTopics} topics exist, all with subscribers`,
-        );
+      const obtained = this.obtain(req.topic);
+      if (!(obtained instanceof Topic)) return this.err(conn, req.id, obtained.code, `cannot subscribe to ${req.topic}: ${obtained.msg}`);
+      topic = obtained;
       this.join(conn, topic);
     }
     if (req.presence) this.presence.watch(conn, topic);
@@ -488,7 +458,7 @@ export class Hub {
       const recovered = recovery === undefined ? '' : `,"recovered":${recovery.recovered}`;
       const client = req.presence ? `,"client":${jsonAscii(this.presence.clientId(conn))}` : '';
       // a client told "" (no record yet) that resumed in the first epoch keeps "": nothing changed for it
-      const epoch = req.epoch === '' && recovery?.recovered === true && this.replica?.firstEpoch(topic) === true ? '' : topic.epoch;
+      const epoch = req.epoch === '' && recovery?.recovered === true && this.replica.firstEpoch(topic) ? '' : topic.epoch;
       this.reply(conn, encodeAck(req.id, `"topic":${topic.json},"seq":${topic.seq},"epoch":${jsonAscii(epoch)}${recovered}${client}`));
     }
     if (recovery === undefined) return;
@@ -514,26 +484,16 @@ export class Hub {
   private onHistory(conn: Conn, id: Id, name: string, since: number, limit: number): void {
     if (id === undefined) return; // a history request without an id has nowhere to be answered
     const topic = this.topics.get(name);
-    if (this.shared !== undefined) {
-      if (!this.shared.ready) return this.err(conn, id, 'unavailable', `cannot read ${name}: ${this.brokerDown()}`);
-      if (topic === undefined || topic.phase !== 'live') {
-        const ticket = this.admitInFlight(conn, id, this.budget);
-        if (ticket === undefined) return;
-        const shared = this.shared;
-        return underTicket(
-          ticket,
-          () => this.historyShared(shared, conn, id, name, since, limit),
-          () => {},
-          (err) => this.failed(conn, id, 'history', name, err),
-        );
-      }
-    }
-    if (topic === undefined) {
-      // a read never creates a topic: one that does not exist has seq 0 and no epoch
-      const recovered = since === 0;
-      return void this.reply(
-        conn,
-        encodeAck(id, `"topic":${jsonAscii(name)},"seq":0,"epoch":null,"recovered":${recovered},"messages":[],"more":false`),
+    if (!this.broker.ready) return this.err(conn, id, 'unavailable', `cannot read ${name}: ${this.brokerDown()}`);
+    if (topic === undefined || topic.phase !== 'live') {
+      // no current copy here: the broker's history (a read never creates a topic)
+      const ticket = this.admitInFlight(conn, id, this.budget);
+      if (ticket === undefined) return;
+      return underTicket(
+        ticket,
+        () => this.historyFromBroker(conn, id, name, since, limit),
+        () => {},
+        (err) => this.failed(conn, id, 'history', name, err),
       );
     }
     const { recovered, from } = this.position(topic, since, undefined);
@@ -556,20 +516,25 @@ export class Hub {
     this.reply(conn, encodeAckParts(id, parts));
   }
 
-  /** A history read from the shared broker: for a topic this node holds no current copy of. */
-  private async historyShared(shared: SharedBroker, conn: Conn, id: string, name: string, since: number, limit: number): Promise<void> {
+  /** A history read from the broker: for a topic this node holds no current copy of. */
+  private historyFromBroker(conn: Conn, id: string, name: string, since: number, limit: number): void | Promise<void> {
+    const broker = this.broker;
     const count = Math.min(limit, HISTORY_PAGE_LIMIT) + 1; // one more than asked shows whether there is more
-    let state: TopicState;
-    try {
-      state = await shared.read(name, since, count, false, this.budget);
-      // a position the broker cannot continue from (later than its seq, of the previous epoch, or
-      // older than what it retains) resumes at the oldest retained message, as with the memory broker
-      if (state.epoch !== null && (since > state.seq || since < state.base || (state.oldest > 0 && since + 1 < state.oldest))) {
-        state = await shared.read(name, state.base, count, false, this.budget);
-      }
-    } catch (err) {
-      return this.err(conn, id, 'unavailable', `cannot read ${name}: ${brokerTrouble(err)}`);
-    }
+    return settle(
+      () =>
+        andThen(broker.read(name, since, count, false, this.budget), (state) =>
+          // a position the broker cannot continue from (later than its seq, of the previous epoch,
+          // or older than what it retains) resumes at the oldest retained message
+          state.epoch !== null && (since > state.seq || since < state.base || (state.oldest > 0 && since + 1 < state.oldest))
+            ? broker.read(name, state.base, count, false, this.budget)
+            : state,
+        ),
+      (state) => this.historyPage(conn, id, name, since, limit, state),
+      (err) => this.err(conn, id, 'unavailable', `cannot read ${name}: ${brokerTrouble(err)}`),
+    );
+  }
+
+  private historyPage(conn: Conn, id: string, name: string, since: number, limit: number, state: TopicState): void {
     if (state.epoch === null) {
       return void this.reply(
         conn,
@@ -598,44 +563,29 @@ export class Hub {
     this.reply(conn, encodeAckParts(id, parts));
   }
 
+  /** Presence from the broker: every node's clients. */
   private onPresence(conn: Conn, id: Id, name: string): void {
     if (id === undefined) return;
-    if (this.shared !== undefined) {
-      const ticket = this.admitInFlight(conn, id, PRESENCE_REPLY_BYTES);
-      if (ticket === undefined) return;
-      const shared = this.shared;
-      return underTicket(
-        ticket,
-        () => this.presenceShared(shared, conn, id, name),
-        () => {},
-        (err) => this.failed(conn, id, 'presence', name, err),
-      );
-    }
-    const topic = this.topics.get(name);
-    const ids = topic?.members.view() ?? new Uint32Array(0);
-    const listed = Math.min(ids.length, PRESENCE_LIST_LIMIT);
-    const clients: string[] = new Array(listed);
-    for (let i = 0; i < listed; i++) {
-      const member = this.conn(ids[i]!)!;
-      clients[i] = `{"client":${jsonAscii(this.presence.clientId(member))},"user":${JSON.stringify(member.user)}}`;
-    }
-    const truncated = ids.length > listed ? ',"truncated":true' : '';
-    const body = `"topic":${jsonAscii(name)},"count":${ids.length}${truncated},"clients":[${clients.join(',')}]`;
-    this.reply(conn, encodeAckUtf8(id, body));
-  }
-
-  /** Presence from the shared broker: every node's clients. */
-  private async presenceShared(shared: SharedBroker, conn: Conn, id: string, name: string): Promise<void> {
-    if (!shared.ready) return this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${this.brokerDown()}`);
-    let list;
-    try {
-      list = await shared.presenceList(name, PRESENCE_LIST_LIMIT);
-    } catch (err) {
-      return this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${brokerTrouble(err)}`);
-    }
-    const clients = list.clients.map((c) => `{"client":${jsonAscii(c.client)},"user":${JSON.stringify(c.user)}}`);
-    const truncated = list.count > clients.length ? ',"truncated":true' : '';
-    this.reply(conn, encodeAckUtf8(id, `"topic":${jsonAscii(name)},"count":${list.count}${truncated},"clients":[${clients.join(',')}]`));
+    if (!this.broker.ready) return this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${this.brokerDown()}`);
+    const ticket = this.admitInFlight(conn, id, PRESENCE_REPLY_BYTES);
+    if (ticket === undefined) return;
+    const broker = this.broker;
+    return underTicket(
+      ticket,
+      () =>
+        settle(
+          () => broker.presenceList(name, PRESENCE_LIST_LIMIT),
+          (list) => {
+            const clients = list.clients.map((c) => `{"client":${jsonAscii(c.client)},"user":${JSON.stringify(c.user)}}`);
+            const truncated = list.count > clients.length ? ',"truncated":true' : '';
+            const body = `"topic":${jsonAscii(name)},"count":${list.count}${truncated},"clients":[${clients.join(',')}]`;
+            this.reply(conn, encodeAckUtf8(id, body));
+          },
+          (err) => this.err(conn, id, 'unavailable', `cannot read presence of ${name}: ${brokerTrouble(err)}`),
+        ),
+      () => {},
+      (err) => this.failed(conn, id, 'presence', name, err),
+    );
   }
 
   // ---- recovery ----
@@ -646,7 +596,7 @@ export class Hub {
    * at the oldest retained message.
    */
   private position(topic: Topic, since: number, epoch: string | undefined): { recovered: boolean; from: number } {
-    if (epoch === '' && this.replica?.firstEpoch(topic) === true) epoch = topic.epoch; // subscribed before the first publish
+    if (epoch === '' && this.replica.firstEpoch(topic)) epoch = topic.epoch; // subscribed before the first publish
     if ((epoch !== undefined && epoch !== topic.epoch) || since > topic.seq) return { recovered: false, from: 0 };
     if (since === topic.seq) return { recovered: true, from: since };
     const oldest = topic.history.oldestSeq();
@@ -667,15 +617,23 @@ export class Hub {
 
   // ---- membership ----
 
-  private obtain(name: string): Topic | undefined {
+  /**
+   * The topic's copy, made and synced with the broker when missing (live at once when the broker
+   * answers in the call); a refusal when --max-topics topics here all have members, or the
+   * broker refused at once.
+   */
+  private obtain(name: string): Topic | { code: ErrorCode; msg: string } {
     const existing = this.topics.get(name);
     if (existing !== undefined) return existing;
     const topic = this.topics.obtain(name, performance.now());
     if (topic === undefined) {
       this.metrics.topicLimitRefusals.inc();
-      return undefined;
+      return { code: 'topic_limit', msg: `${this.config.maxTopics} topics exist, all with subscribers` };
     }
-    if (this.replica !== undefined) void this.replica.sync(topic);
+    this.syncRefusal = undefined;
+    void this.replica.sync(topic);
+    // refused in the call (the in-process broker at its --max-topics): told by the caller
+    if (topic.dropped) return this.syncRefusal ?? { code: 'unavailable', msg: 'the broker refused it' };
     return topic;
   }
 
@@ -683,7 +641,7 @@ export class Hub {
     if (conn.indexIn(topic) !== undefined) return;
     conn.setIndex(topic, topic.members.add(conn.id));
     this.topics.occupied(topic);
-    this.shared?.members?.(topic.name, topic.members.count);
+    this.broker.members?.(topic.name, topic.members.count);
     this.presence.present('join', conn, topic);
   }
 
@@ -694,7 +652,7 @@ export class Hub {
     const moved = topic.members.removeAt(index);
     if (moved !== -1) this.conn(moved)!.setIndex(topic, index);
     conn.deleteIndex(topic);
-    this.shared?.members?.(topic.name, topic.members.count);
+    this.broker.members?.(topic.name, topic.members.count);
     this.presence.present('leave', conn, topic);
     if (topic.members.count === 0) {
       topic.members.compact();
@@ -702,7 +660,7 @@ export class Hub {
     }
   }
 
-  // ---- the shared broker ----
+  // ---- the broker ----
 
   /**
    * A topic that could not be synced: its subscribers are told (a waiting sub by its id) and it is
@@ -713,6 +671,7 @@ export class Hub {
     const limit = err instanceof BrokerTopicLimitError;
     if (limit) this.metrics.topicLimitRefusals.inc();
     const code: ErrorCode = limit ? 'topic_limit' : 'unavailable';
+    this.syncRefusal = { code, msg: brokerTrouble(err) };
     const msg = `subscription to ${topic.name} failed: ${brokerTrouble(err)}`;
     const ids = new Map<number, Id[]>();
     for (const w of topic.waiting.splice(0)) ids.set(w.conn, [...(ids.get(w.conn) ?? []), w.id]);
@@ -728,7 +687,7 @@ export class Hub {
 
   /** Why a request cannot be served now, for the client: the state only; its reason (an address, a host) is for /healthz and the log. */
   private brokerDown(): string {
-    return `the broker is ${this.shared?.health().state ?? 'down'}; retry later`;
+    return `the broker is ${this.broker.health().state}; retry later`;
   }
 
   private log(op: string, topic: string, err: unknown): void {

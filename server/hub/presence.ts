@@ -1,9 +1,9 @@
 // Who is in a topic, as events: a subscriber that asked for presence watches the topic's joins
-// and leaves (presence-feed.ts bounds them per second), and with a shared broker each join and
-// leave is recorded for every node and written again before it expires and after an outage.
+// and leaves (presence-feed.ts bounds them per second), and the broker records each join and
+// leave for every node; they are written again before they expire and after an outage.
 // The `presence` request (the list) is a request handler of the hub; this is the event side.
 import { performance } from 'node:perf_hooks';
-import type { SharedBroker } from '../broker/types.js';
+import { settle, type SharedBroker } from '../broker/types.js';
 import type { Config } from '../config.js';
 import type { Metrics } from '../metrics.js';
 import { encodePresenceEvent, encodePresenceSync } from '../protocol/encode.js';
@@ -12,7 +12,7 @@ import { PresenceFeed } from './presence-feed.js';
 import type { Topic } from './topic.js';
 import type { TopicStore } from './topics.js';
 
-/** Shared broker: presence entries written in one batch. */
+/** Presence entries written to the broker in one batch. */
 const PRESENCE_BATCH = 500;
 
 /** What presence needs of the hub. */
@@ -30,15 +30,14 @@ export class Presence {
   constructor(
     private readonly config: Config,
     private readonly metrics: Metrics,
-    private readonly shared: SharedBroker | undefined,
+    private readonly broker: SharedBroker,
     /** the server's boot id: client ids are unique for its lifetime */
     private readonly bootId: string,
     private readonly hub: PresenceHub,
   ) {}
 
-  /** Starts the shared broker's periodic refresh (call once the broker is up). */
+  /** Starts the broker's periodic refresh (call once the broker is up). */
   startRefresh(): void {
-    if (this.shared === undefined) return;
     const every = Math.max(1000, Math.floor((this.config.presenceTtl * 1000) / 3));
     this.refreshTimer = setInterval(() => this.refresh(), every);
     this.refreshTimer.unref();
@@ -77,10 +76,10 @@ export class Presence {
     }
   }
 
-  /** `conn` joined or left `topic`: its watchers here are told, and the shared broker records it for every node. */
+  /** `conn` joined or left `topic`: its watchers here are told, and the broker records it for every node. */
   present(op: 'join' | 'leave', conn: Conn, topic: Topic): void {
     const client = this.clientId(conn);
-    this.shared?.presence(topic.name, op, [{ client, user: conn.user }]);
+    this.broker.presence(topic.name, op, [{ client, user: conn.user }]);
     this.announce(op, topic, client, conn.user, conn.id);
   }
 
@@ -107,9 +106,11 @@ export class Presence {
           if (topic.feed === feed && feed.watchers.count > 0)
             this.hub.fanout(feed.watchers.view(), encodePresenceSync(topic.json, count, dropped), -1);
         };
-        // with a shared broker the count is every node's (the local one when Redis cannot say)
-        if (this.shared === undefined || !this.shared.ready) return send(topic.members.count);
-        this.shared.presenceList(topic.name, 0).then(
+        // the count is every node's (the local one when the broker cannot say)
+        const broker = this.broker;
+        if (!broker.ready) return send(topic.members.count);
+        void settle(
+          () => broker.presenceList(topic.name, 0),
           (list) => send(list.count),
           () => send(topic.members.count),
         );
@@ -121,8 +122,8 @@ export class Presence {
 
   /** Writes this node's presence entries again (before they expire; `all`: after an outage, ready or not yet). */
   refresh(all = false): void {
-    const shared = this.shared;
-    if (shared === undefined || (!shared.ready && !all)) return;
+    const broker = this.broker;
+    if (!broker.ready && !all) return;
     const topics = this.hub.topics;
     for (const name of topics.names()) {
       const topic = topics.get(name)!;
@@ -133,7 +134,7 @@ export class Presence {
           const conn = this.hub.conn(id);
           if (conn !== undefined) batch.push({ client: this.clientId(conn), user: conn.user });
         }
-        shared.presence(name, 'refresh', batch);
+        broker.presence(name, 'refresh', batch);
       }
     }
   }

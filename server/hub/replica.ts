@@ -1,11 +1,19 @@
-// The hub's replica of the topics a shared broker numbers (Redis, or the main thread of
-// --workers). A topic is followed on the broker's channel while it has local subscribers; what
+// The hub's replica of the topics its broker numbers (the in-process broker, Redis, or the main
+// thread of --workers). A topic is followed on the broker's channel while it has local subscribers; what
 // arrives is delivered when it is the next seq, else held and the gap read back from the
 // broker's history first; what cannot be read back is announced with a resync frame, so a
 // subscriber never sees a seq jump without one (docs/scaling.md). The hub hands it the topics and
 // delivers for it; it keeps the order.
 import { performance } from 'node:perf_hooks';
-import { BrokerUnavailableError, type BrokerEvents, type SharedBroker, type TopicState } from '../broker/types.js';
+import {
+  BrokerUnavailableError,
+  settle,
+  andThen,
+  type Answer,
+  type BrokerEvents,
+  type SharedBroker,
+  type TopicState,
+} from '../broker/types.js';
 import type { Metrics } from '../metrics.js';
 import { encodeMsg, encodeResync } from '../protocol/encode.js';
 import type { DeflateOptions } from '../protocol/deflate.js';
@@ -81,22 +89,28 @@ export class Replica {
   /**
    * The first local interest in a topic: subscribe its channel (confirmed), then read its seq,
    * epoch and newest messages. What arrives on the channel meanwhile is held and merged by seq,
-   * so the requests waiting (and the first live messages) see no gap and no duplicate.
+   * so the requests waiting (and the first live messages) see no gap and no duplicate. With a
+   * broker that answers in the call (the in-process one) the topic is live when this returns.
    */
-  async sync(topic: Topic): Promise<void> {
+  sync(topic: Topic): void | Promise<void> {
     topic.phase = 'syncing';
-    let state: TopicState;
-    try {
-      await this.shared.follow(topic.name);
-      if (topic.dropped) return;
-      // a subscription makes no record in Redis: a topic never published has epoch "" here. The
-      // in-process broker of --workers keeps making one (its --max-topics counts subscriptions)
-      state = await this.readCopy(topic.name, 'newest', this.shared.inProcess);
-    } catch (err) {
-      if (topic.dropped) return;
-      return this.hub.syncFailed(topic, err);
-    }
-    if (topic.dropped) return;
+    return settle(
+      () =>
+        andThen(this.shared.follow(topic.name), () =>
+          // a subscription makes no record in Redis: a topic never published has epoch "" here.
+          // The in-process broker makes one (its --max-topics counts subscriptions)
+          topic.dropped ? undefined : this.readCopy(topic.name, 'newest', this.shared.inProcess),
+        ),
+      (state) => {
+        if (state !== undefined && !topic.dropped) this.synced(topic, state);
+      },
+      (err) => {
+        if (!topic.dropped) this.hub.syncFailed(topic, err);
+      },
+    );
+  }
+
+  private synced(topic: Topic, state: TopicState): void {
     this.adopt(topic, state);
     topic.phase = 'live';
     for (const w of topic.waiting.splice(0)) w.answer();
@@ -117,17 +131,35 @@ export class Replica {
    * so many first subscriptions at once (or a catch-up of every topic) hold at most
    * COPY_READS x copyBudget bytes of replies, not one budget per topic.
    */
-  private async readCopy(name: string, after: number | 'newest', create: boolean): Promise<TopicState> {
-    if (this.copyReads >= COPY_READS) await new Promise<void>((resolve) => this.copyQueue.push(resolve));
-    else this.copyReads++;
-    try {
-      return await this.shared.read(name, after, this.hub.history, create, this.hub.copyBudget);
-    } finally {
-      const next = this.copyQueue.shift();
-      if (next !== undefined)
-        next(); // the slot passes on
-      else this.copyReads--;
+  private readCopy(name: string, after: number | 'newest', create: boolean): Answer<TopicState> {
+    if (this.copyReads >= COPY_READS) {
+      return new Promise<void>((resolve) => this.copyQueue.push(resolve)).then(() => this.readIn(name, after, create));
     }
+    this.copyReads++;
+    return this.readIn(name, after, create);
+  }
+
+  /** One read of a copy in a slot, which passes on once it is answered (at once, from a broker that answers in the call). */
+  private readIn(name: string, after: number | 'newest', create: boolean): Answer<TopicState> {
+    let answer: Answer<TopicState>;
+    try {
+      answer = this.shared.read(name, after, this.hub.history, create, this.hub.copyBudget);
+    } catch (err) {
+      this.passSlot();
+      throw err;
+    }
+    if (!(answer instanceof Promise)) {
+      this.passSlot();
+      return answer;
+    }
+    return answer.finally(() => this.passSlot());
+  }
+
+  private passSlot(): void {
+    const next = this.copyQueue.shift();
+    if (next !== undefined)
+      next(); // the slot passes on
+    else this.copyReads--;
   }
 
   /** Takes the broker's state of a topic as ours: seq, epoch and the retained copy. */
@@ -141,7 +173,9 @@ export class Replica {
     const deflate = this.hub.deflateNow();
     for (const m of state.messages) {
       if (m.seq <= state.base) continue; // the previous epoch's
-      const msg = encodeMsg(topic.json, m.seq, m.data, deflate);
+      // the broker's own frames (the in-process broker): the same buffers, not a second copy
+      const msg =
+        m.frames !== undefined && (deflate === undefined || m.frames.deflated) ? m.frames : encodeMsg(topic.json, m.seq, m.data, deflate);
       topics.retain(topic, {
         seq: m.seq,
         frame: msg.frame,
@@ -152,29 +186,37 @@ export class Replica {
     }
   }
 
-  /** A message from the broker's channel: delivered when it is the next one, else held and the gap repaired. */
-  private arrive(name: string, a: Arrival): void {
+  /**
+   * A message from the broker's channel: delivered when it is the next one, else held and the gap
+   * repaired. Returns the connections it reached now.
+   */
+  private arrive(name: string, a: Arrival): number {
     const topic = this.hub.topics.get(name);
-    if (topic === undefined || topic.dropped) return; // not followed any more
+    if (topic === undefined || topic.dropped) return 0; // not followed any more
     if (topic.phase === 'stale' && this.shared.ready) {
       // a repair read failed while the links stayed up (one command past --broker-timeout, an
       // error reply): no restored() will come, so this arrival retries
       this.hold(topic, a);
-      return void this.repair(topic);
+      void this.repair(topic);
+      return 0;
     }
-    if (topic.phase !== 'live') return this.hold(topic, a);
+    if (topic.phase !== 'live') {
+      this.hold(topic, a);
+      return 0;
+    }
     if (topic.epoch === '' && topic.seq === 0 && a.seq === 1) {
       // the topic's first publish made its record and epoch: the next message, not a new sequence
       topic.epoch = a.epoch;
       this.firstEpochs.add(topic);
     }
     if (a.epoch === topic.epoch) {
-      if (a.seq === topic.seq + 1) return void this.hub.deliver(topic, a.seq, a.data, a.exclude, performance.now(), a.frames);
-      if (a.seq <= topic.seq) return; // a catch-up delivered it already
+      if (a.seq === topic.seq + 1) return this.hub.deliver(topic, a.seq, a.data, a.exclude, performance.now(), a.frames);
+      if (a.seq <= topic.seq) return 0; // a catch-up delivered it already
     }
     // a seq gap (messages missed while a link was down) or a new epoch (Redis lost the topic)
     this.hold(topic, a);
     void this.repair(topic);
+    return 0;
   }
 
   private hold(topic: Topic, a: Arrival): void {

@@ -5,8 +5,9 @@
 // bound bites; after them go the oldest retained messages of any topic. Reads (history,
 // presence) never create a topic.
 //
-// One implementation for both stores that number messages in this process: the hub's own
-// (single process, TopicStore below) and the memory broker's (server/broker/memory.ts). Bounds
+// One implementation for every store: the in-process broker's, the server's own
+// (server/broker/memory.ts), and each hub's copies of the topics its subscribers follow
+// (TopicStore below). Bounds
 // are on memory: a dropped topic lets go of its messages at once, and the retention order over
 // all topics (history.ts PublishOrder) only ever holds what is retained.
 import type { Metrics } from '../metrics.js';
@@ -167,7 +168,7 @@ export class BoundedTopics<T extends StoredTopic<E>, E extends { seq: number }> 
   }
 }
 
-/** The hub's store of a single process, or a worker's copies of the topics its subscribers follow. */
+/** A hub's copies of the topics its subscribers follow (the broker numbers them and keeps their history). */
 export class TopicStore extends BoundedTopics<Topic, Retained> {
   constructor(
     limits: TopicLimits,

@@ -4,6 +4,7 @@
 // seam, an in-process broker for single-process mode) is one edit in this file.
 import type { Permissions } from '../../server/auth/permissions.js';
 import { configWith, type Config } from '../../server/config.js';
+import { MemoryBroker } from '../../server/broker/memory.js';
 import { Hub } from '../../server/hub/hub.js';
 import { Metrics } from '../../server/metrics.js';
 import { CONN_SLOT_MASK } from '../../server/transport/types.js';
@@ -36,16 +37,23 @@ export async function settle(): Promise<void> {
 }
 
 /**
- * A hub with config `overrides`; with `broker`, in shared-broker mode (the broker is started with
- * the hub's events), else numbering messages itself (single process).
+ * A hub with config `overrides`, on `broker` (a FakeBroker the test drives), else on the
+ * in-process broker of a single process, made as the server makes it. The broker is started with
+ * the hub's events.
  */
 export async function hubUnderTest(overrides: Partial<Config> = {}, broker?: FakeBroker): Promise<HubUnderTest> {
   const config = configWith(overrides);
   const metrics = new Metrics('ws', false);
-  const hub = new Hub(config, metrics, broker);
+  let inProcess: MemoryBroker | undefined;
+  if (broker === undefined) {
+    inProcess = MemoryBroker.fromConfig(config);
+    inProcess.countInto(metrics);
+  }
+  const used = broker ?? inProcess!;
+  const hub = new Hub(config, metrics, used);
   const transport = new FakeTransport();
   hub.transport = transport;
-  if (broker !== undefined) await broker.start(hub.brokerEvents());
+  await used.start(hub.brokerEvents());
   let next = 1;
   const h: HubUnderTest = {
     hub,
@@ -67,7 +75,10 @@ export async function hubUnderTest(overrides: Partial<Config> = {}, broker?: Fak
       const found = labels === undefined ? values[0] : values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
       return found?.value ?? 0;
     },
-    stop: () => hub.stop(),
+    stop: () => {
+      hub.stop();
+      void inProcess?.stop();
+    },
   };
   return h;
 }

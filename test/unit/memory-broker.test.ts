@@ -42,7 +42,10 @@ async function start(options: Partial<MemoryBrokerOptions> = {}): Promise<{ brok
   const broker = new MemoryBroker({ ...OPTIONS, ...options });
   const got: Delivered[] = [];
   const events: BrokerEvents = {
-    publication: (topic, seq, epoch, data, origin) => void got.push({ topic, seq, epoch, data, origin }),
+    publication: (topic, seq, epoch, data, origin) => {
+      got.push({ topic, seq, epoch, data, origin });
+      return 1; // one receiver here
+    },
     presence: () => void unexpected.push('presence'),
     restored: async () => void unexpected.push('restored'),
     top: () => void unexpected.push('top'),
@@ -65,23 +68,24 @@ describe('MemoryBroker: lifecycle', () => {
     const broker = new MemoryBroker(OPTIONS);
     expect(broker.name).toBe('memory');
     expect(broker.ready).toBe(false);
-    await expect(broker.publish('t', bytes(1), -1, undefined)).rejects.toThrow(BrokerUnavailableError);
+    // it answers in the call: a refusal is a throw, not a rejection
+    expect(() => broker.publish('t', bytes(1), -1, undefined)).toThrow(BrokerUnavailableError);
     const { broker: up } = await start();
     expect(up.ready).toBe(true);
     expect(up.health()).toEqual({ broker: 'memory', state: 'up' });
     await up.stop();
     expect(up.ready).toBe(false);
     expect(up.health()).toEqual({ broker: 'memory', state: 'stopped' });
-    await expect(up.publish('t', bytes(1), -1, undefined)).rejects.toThrow(/the broker is stopped/);
-    await expect(up.read('t', 'newest', 10, true, 1000)).rejects.toThrow(BrokerUnavailableError);
-    await expect(up.presenceList('t', 10)).rejects.toThrow(BrokerUnavailableError);
+    expect(() => up.publish('t', bytes(1), -1, undefined)).toThrow(/the broker is stopped/);
+    expect(() => up.read('t', 'newest', 10, true, 1000)).toThrow(BrokerUnavailableError);
+    expect(() => up.presenceList('t', 10)).toThrow(BrokerUnavailableError);
     up.presence('t', 'join', [{ client: 'c', user: 'u' }]); // ignored, not thrown
   });
 
   it('takes its bounds from the config, TTLs in seconds', async () => {
     const broker = MemoryBroker.fromConfig(configWith({ history: 2, maxTopics: 1 }));
     await broker.start({
-      publication: () => undefined,
+      publication: () => 0,
       presence: () => undefined,
       restored: async () => undefined,
       top: () => undefined,
@@ -110,12 +114,13 @@ describe('MemoryBroker: publish', () => {
     expect((await other.broker.publish('a', bytes(1), -1, undefined)).epoch).not.toBe(a[0]!.epoch);
   });
 
-  it('delivers to followed topics only, before publish() returns, with the origin', async () => {
+  it('delivers to followed topics only, before publish() returns, with the origin; answers with the receivers counted', async () => {
     const { broker, got } = await start();
     await broker.follow('f');
     const followed = broker.publish('f', bytes(3), 7, undefined);
     expect(got.map((d) => [d.topic, d.seq, d.origin])).toEqual([['f', 1, 7]]); // already, synchronously
-    expect(await followed).toMatchObject({ seq: 1, duplicate: false, nodes: 1 });
+    // a value, not a promise; nodes: what events.publication said it reached (this test's hub: 1)
+    expect(followed).toMatchObject({ seq: 1, duplicate: false, nodes: 1 });
     expect(await broker.publish('u', bytes(3), 7, undefined)).toMatchObject({ seq: 1, nodes: 0 });
     broker.unfollow('f');
     expect(await broker.publish('f', bytes(3), 7, undefined)).toMatchObject({ seq: 2, nodes: 0 });
@@ -160,9 +165,11 @@ describe('MemoryBroker: publish', () => {
     const pooled = Buffer.from('x'.repeat(64));
     expect(pooled.buffer.byteLength).toBeGreaterThan(64); // a slice of Node's pool
     await broker.publish('t', pooled, -1, undefined);
-    expect(got[0]!.data.buffer.byteLength).toBe(64);
+    // a view into the message's frame, a buffer of its own: the data and the msg envelope around it
+    const frameBytes = Buffer.byteLength('{"op":"msg","topic":"t","seq":1,"data":}') + 64 + 2;
+    expect(got[0]!.data.buffer.byteLength).toBe(frameBytes);
     const stored = (await broker.read('t', 'newest', 1, false, 1000)).messages[0]!.data;
-    expect(stored.buffer.byteLength).toBe(64);
+    expect(stored.buffer.byteLength).toBe(frameBytes);
     expect(stored.toString()).toBe('x'.repeat(64));
     expect(broker.historyBytes).toBe(64);
   });
@@ -285,11 +292,11 @@ describe('MemoryBroker: --max-topics', () => {
       await broker.follow(t);
       await broker.publish(t, bytes(1), -1, undefined);
     }
-    const refused = broker.publish('c', bytes(1), -1, undefined);
-    await expect(refused).rejects.toThrow(BrokerTopicLimitError);
-    await expect(refused).rejects.toThrow(BrokerUnavailableError);
-    await expect(refused).rejects.toThrow('cannot publish to c: 2 topics exist, all with subscribers');
-    await expect(broker.read('c', 'newest', 1, true, 1000)).rejects.toThrow(BrokerTopicLimitError);
+    const refused = () => broker.publish('c', bytes(1), -1, undefined);
+    expect(refused).toThrow(BrokerTopicLimitError);
+    expect(refused).toThrow(BrokerUnavailableError);
+    expect(refused).toThrow('cannot publish to c: 2 topics exist, all with subscribers');
+    expect(() => broker.read('c', 'newest', 1, true, 1000)).toThrow(BrokerTopicLimitError);
     expect((await broker.read('c', 'newest', 1, false, 1000)).epoch).toBeNull(); // a plain read still answers
     broker.unfollow('a');
     expect((await broker.publish('c', bytes(1), -1, undefined)).seq).toBe(1);
