@@ -1,6 +1,9 @@
 // The redis broker: Redis numbers, stores and publishes every message (scripts.ts), and this
 // node subscribes the channels of the topics it has subscribers for. Two connections whatever
 // the topic count: one for commands (pipelined by ioredis), one for subscriptions.
+// Longer than ~450 lines on purpose: the links' state (up, down, catching up, the generation an
+// outage bumps, the confirmed run) is read by every request, probe and recovery step here; the
+// scripts and URL parsing have their own files.
 //
 // It fails loudly: no offline queue, no retries, a command timeout, no ioredis auto-resubscribe.
 // While a link is down, every request answers `unavailable` at once. When both links are back,

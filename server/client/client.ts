@@ -4,6 +4,10 @@
 // silently dead link with a client-level ping, and settles every request explicitly. A refusal
 // that passes (the broker is down ...) is retried with the same backoff; one that cannot pass is
 // reported. Nothing waits forever, and no subscription is silently dead while the link is up.
+//
+// Longer than ~450 lines on purpose: it is one state machine (connecting, open, closed, each
+// request's fate, each subscription's position) whose transitions read each other's state; the
+// parts that stand alone (backoff, close and err codes, the socket, Subscription) have their files.
 import { backoffDelay } from './backoff.js';
 import { closeAction, closeCodes, refusalAction, type CloseAction } from './close-codes.js';
 import { Emitter } from './emitter.js';

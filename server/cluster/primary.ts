@@ -2,6 +2,8 @@
 // with the fewest, one broker (memory or redis) numbers every publish for all workers, and the
 // main thread owns the process: signals, the drain, replacing a worker that died, and the
 // /metrics every worker answers with. docs/workers.md says why it is built this way.
+// Longer than ~450 lines: the process's metrics (a third of it) are defined over the slots and
+// the host it owns; the broker's side is host.ts, each worker's worker.ts.
 import { closeSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
