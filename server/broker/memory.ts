@@ -17,7 +17,7 @@
 // retains the same buffers, so a message is held once however many stores keep it.
 //
 // Bounded by the one bounded store (hub/topics.ts BoundedTopics): at most --max-topics topics and
-// --max-history-bytes of retained data. Past either, the topics nobody follows go first, least
+// --max-history-bytes of retained frames (each message's frame and compressed twin: what it holds). Past either, the topics nobody follows go first, least
 // recently active first; then the oldest retained messages of any topic. A topic nobody follows
 // is dropped after --history-ttl without a publish (at once with 0; its seq, epoch and
 // idempotency keys go with it, as in Redis when the topic's meta expires). A dropped topic or an
@@ -105,7 +105,8 @@ export class MemoryBroker implements SharedBroker {
     this.presenceTable = new PresenceTable(options.presenceTtlMs);
     this.topics = new BoundedTopics<SeqTopic, StoredMessage>(
       options,
-      (m) => m.data.length,
+      // what a message holds: its frame and compressed twin (the data is a view into the frame)
+      (m) => (m.frames === undefined ? m.data.length : m.frames.frame.length + (m.frames.compressed?.length ?? 0)),
       (name, history) => ({
         name,
         json: jsonAscii(name),

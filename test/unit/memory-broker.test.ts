@@ -8,6 +8,7 @@ import { MemoryBroker, type MemoryBrokerOptions } from '../../server/broker/memo
 import { PresenceTable } from '../../server/broker/memory-presence.js';
 import { BrokerTopicLimitError, BrokerUnavailableError, type BrokerEvents } from '../../server/broker/types.js';
 import { configWith } from '../../server/config.js';
+import { encodeMsg, jsonAscii } from '../../server/protocol/encode.js';
 import { sleep, until } from '../helpers/client.js';
 
 interface Delivered {
@@ -17,6 +18,12 @@ interface Delivered {
   data: Buffer;
   origin: number;
 }
+
+/**
+ * What the broker holds of message `seq` of `topic` with `size` bytes of data, as --max-history-bytes
+ * counts it: its frame (no compressed twin without permessage-deflate).
+ */
+const held = (topic: string, seq: number, size: number) => encodeMsg(jsonAscii(topic), seq, Buffer.alloc(size)).frame.length;
 
 const OPTIONS: MemoryBrokerOptions = {
   history: 100,
@@ -171,7 +178,7 @@ describe('MemoryBroker: publish', () => {
     const stored = (await broker.read('t', 'newest', 1, false, 1000)).messages[0]!.data;
     expect(stored.buffer.byteLength).toBe(frameBytes);
     expect(stored.toString()).toBe('x'.repeat(64));
-    expect(broker.historyBytes).toBe(64);
+    expect(broker.historyBytes).toBe(held('t', 1, 64));
   });
 });
 
@@ -208,7 +215,7 @@ describe('MemoryBroker: read', () => {
     const state = await broker.read('t', 0, 10, false, 1000);
     expect(state.oldest).toBe(3);
     expect(seqs(state.messages)).toEqual([3, 4, 5]);
-    expect(broker.historyBytes).toBe(30);
+    expect(broker.historyBytes).toBe(3 * held('t', 3, 10));
   });
 
   it('with --history 0 retains nothing but still numbers and delivers', async () => {
@@ -309,36 +316,42 @@ describe('MemoryBroker: --max-topics', () => {
     const payload = bytes(64);
     for (let i = 0; i < 100_000; i++) await broker.publish(`t${i}`, payload, -1, undefined);
     expect(broker.topicCount).toBe(1000);
-    expect(broker.historyBytes).toBe(1000 * 64);
+    expect(broker.historyBytes).toBe(1000 * held('t99999', 1, 64)); // t99000..t99999: one name length
     expect((await broker.read('t99999', 'newest', 1, false, 1000)).seq).toBe(1);
     expect((await broker.read('t0', 'newest', 1, false, 1000)).epoch).toBeNull();
   });
 });
 
 describe('MemoryBroker: --max-history-bytes', () => {
+  // topic names of one length and one-digit seqs: every message's frame is F bytes
+  const F = held('f0', 1, 10);
+
   it('drops topics nobody follows first, least recently active first', async () => {
-    const { broker } = await start({ maxHistoryBytes: 100 });
-    await broker.follow('f');
-    for (let i = 0; i < 4; i++) await broker.publish('f', bytes(10), -1, undefined);
+    const { broker } = await start({ maxHistoryBytes: 10 * F });
+    await broker.follow('f0');
+    for (let i = 0; i < 4; i++) await broker.publish('f0', bytes(10), -1, undefined);
     for (let i = 0; i < 3; i++) await broker.publish('u1', bytes(10), -1, undefined);
     for (let i = 0; i < 3; i++) await broker.publish('u2', bytes(10), -1, undefined);
-    expect(broker.historyBytes).toBe(100);
-    await broker.publish('f', bytes(10), -1, undefined);
-    expect(broker.historyBytes).toBe(80);
+    expect(broker.historyBytes).toBe(10 * F);
+    await broker.publish('f0', bytes(10), -1, undefined);
+    expect(broker.historyBytes).toBe(8 * F);
     expect((await broker.read('u1', 'newest', 10, false, 1000)).epoch).toBeNull();
     expect(seqs((await broker.read('u2', 'newest', 10, false, 1000)).messages)).toEqual([1, 2, 3]);
-    expect(seqs((await broker.read('f', 'newest', 10, false, 1000)).messages)).toEqual([1, 2, 3, 4, 5]);
+    expect(seqs((await broker.read('f0', 'newest', 10, false, 1000)).messages)).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('then drops the oldest retained messages of the followed topics, oldest first over all', async () => {
-    const { broker } = await start({ maxHistoryBytes: 50 });
+    const f = held('a', 1, 10);
+    const { broker } = await start({ maxHistoryBytes: 5 * f });
     await broker.follow('a');
     await broker.follow('b');
     for (const t of ['a', 'b', 'a', 'b', 'a']) await broker.publish(t, bytes(10), -1, undefined);
-    await broker.publish('b', bytes(10), -1, undefined); // 60 bytes: a's first message goes
-    expect(broker.historyBytes).toBe(50);
-    await broker.publish('b', bytes(25), -1, undefined); // 75 bytes: b1, a2 and b2 go, in publish order
-    expect(broker.historyBytes).toBe(45);
+    await broker.publish('b', bytes(10), -1, undefined); // 6 frames: a's first message goes
+    expect(broker.historyBytes).toBe(5 * f);
+    // a frame of 2f + 1 bytes: 7f + 1, so b1, a2 and b2 go, in publish order
+    await broker.publish('b', bytes(10 + f + 1), -1, undefined);
+    expect(held('b', 4, 10 + f + 1)).toBe(2 * f + 1);
+    expect(broker.historyBytes).toBe(4 * f + 1);
     const a = await broker.read('a', 0, 10, false, 1000);
     expect(a).toMatchObject({ seq: 3, oldest: 3 });
     expect(seqs((await broker.read('b', 0, 10, false, 1000)).messages)).toEqual([3, 4]);
@@ -355,7 +368,8 @@ describe('MemoryBroker: --max-history-bytes', () => {
 
 describe('MemoryBroker: what it drops is released', () => {
   it('references nothing of a dropped topic or an evicted message once it is gone', async () => {
-    const { broker, got } = await start({ maxHistoryBytes: 10_000 });
+    // room for ten of these messages' frames (1,040-1,050 bytes each), not eleven
+    const { broker, got } = await start({ maxHistoryBytes: 11_000 });
     await broker.follow('busy');
     const gone = new Set<string>();
     const registry = new FinalizationRegistry((name: string) => gone.add(name));
@@ -370,7 +384,7 @@ describe('MemoryBroker: what it drops is released', () => {
       await broker.publish('busy', bytes(1000), -1, undefined);
       await watch('busy', s);
     }
-    expect(broker.historyBytes).toBe(10_000);
+    expect(broker.historyBytes).toBe(Array.from({ length: 10 }, (_, i) => held('busy', i + 11, 1000)).reduce((a, b) => a + b));
     got.splice(0); // what was delivered is the subscriber's to keep, not the broker's
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
@@ -393,7 +407,7 @@ describe('MemoryBroker: --history-ttl', () => {
     await until(() => broker.topicCount === 1, 2000);
     expect((await broker.read('u', 'newest', 1, false, 1000)).epoch).toBeNull();
     expect((await broker.read('f', 'newest', 1, false, 1000)).seq).toBe(1);
-    expect(broker.historyBytes).toBe(10);
+    expect(broker.historyBytes).toBe(held('f', 1, 10));
   });
 
   it('counts a topic idle from when it was last unfollowed', async () => {
