@@ -209,9 +209,10 @@ export function maxConnectionsGauge(registry: Registry, limit: number): void {
  * The broker --broker names. `memory` is the in-process one, whose store is the server's: /metrics
  * shows it and counts its evictions.
  */
-export function makeBroker(config: Config, metrics: Metrics, log: Logger): SharedBroker {
+export function makeBroker(config: Config, metrics: Metrics, log: Logger, workers = false): SharedBroker {
   if (config.broker === 'memory') {
-    const memory = MemoryBroker.fromConfig(config);
+    // a single process's hub is everyone present; the main thread of --workers keeps a table for all workers
+    const memory = MemoryBroker.fromConfig(config, workers);
     memory.countInto(metrics);
     return memory;
   }

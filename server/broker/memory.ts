@@ -70,6 +70,12 @@ export interface MemoryBrokerOptions {
   presenceTtlMs: number;
   /** --permessage-deflate on: a message gets its compressed twin while deflating(true) */
   deflate?: DeflateOptions | undefined;
+  /**
+   * false: its one client is the hub of a single process, whose members are the presence (no
+   * table, nothing written; presenceList asks events.present). The main thread of --workers keeps
+   * the table for every worker.
+   */
+  keepsPresence?: boolean;
 }
 
 /** One topic as the broker holds it. */
@@ -85,6 +91,7 @@ type State = 'connecting' | 'up' | 'stopped';
 export class MemoryBroker implements SharedBroker {
   readonly name = 'memory';
   readonly inProcess = true;
+  readonly keepsPresence: boolean;
   private state: State = 'connecting';
   private events!: BrokerEvents;
   private readonly bootId = randomBytes(6).toString('hex');
@@ -101,6 +108,7 @@ export class MemoryBroker implements SharedBroker {
   onEvicted: (what: 'ttl' | 'max_topics' | 'max_history_bytes' | 'message') => void = () => undefined;
 
   constructor(private readonly options: MemoryBrokerOptions) {
+    this.keepsPresence = options.keepsPresence ?? true;
     this.keys = new IdempotencyStore({ ttlMs: options.idempotencyTtlMs, maxKeys: options.maxIdempotencyKeys });
     this.presenceTable = new PresenceTable(options.presenceTtlMs);
     this.topics = new BoundedTopics<SeqTopic, StoredMessage>(
@@ -126,8 +134,9 @@ export class MemoryBroker implements SharedBroker {
     );
   }
 
-  static fromConfig(config: Config): MemoryBroker {
+  static fromConfig(config: Config, keepsPresence = true): MemoryBroker {
     return new MemoryBroker({
+      keepsPresence,
       history: config.history,
       historyTtlMs: config.historyTtl * 1000,
       maxTopics: config.maxTopics,
@@ -268,12 +277,13 @@ export class MemoryBroker implements SharedBroker {
   }
 
   presence(topic: string, op: 'join' | 'leave' | 'refresh', clients: readonly { client: string; user: string }[]): void {
-    if (!this.ready || clients.length === 0) return;
+    if (!this.ready || clients.length === 0 || !this.keepsPresence) return;
     this.presenceTable.write(topic, op, clients, performance.now());
   }
 
   presenceList(topic: string, limit: number): PresenceList {
     this.mustBeUp();
+    if (!this.keepsPresence) return this.events.present?.(topic, limit) ?? { count: 0, clients: [] };
     return this.presenceTable.list(topic, limit, performance.now());
   }
 

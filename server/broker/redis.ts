@@ -93,6 +93,7 @@ type Link = 'command' | 'subscriber';
 export class RedisBroker implements SharedBroker {
   readonly name = 'redis';
   readonly inProcess = false;
+  readonly keepsPresence = true;
   private readonly nodeId = randomBytes(6).toString('hex');
   private readonly cmd: Redis & Commands;
   private readonly sub: Redis;

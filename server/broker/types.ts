@@ -110,6 +110,11 @@ export interface BrokerEvents {
   missed(topic: string): void;
   /** the topics the hub follows now, for the periodic check */
   followed(): Iterable<string>;
+  /**
+   * Who is present on a topic as the hub's own members see it: what a broker that keeps no
+   * presence of its own (keepsPresence false) answers presenceList with.
+   */
+  present?(topic: string, limit: number): PresenceList;
 }
 
 export type BrokerState = 'connecting' | 'catching_up' | 'up' | 'down' | 'stopped';
@@ -150,6 +155,12 @@ export interface SharedBroker {
    * broker's name.
    */
   readonly inProcess: boolean;
+  /**
+   * The broker records presence (every node's joins and leaves, refreshed before they expire).
+   * False for the in-process broker of a single process, whose one hub is everyone: it answers
+   * presenceList from that hub's members (BrokerEvents.present), and nothing is written to it.
+   */
+  readonly keepsPresence: boolean;
   /** The server's bounded store, when it is in this thread: what the hub reports as its topics and history bytes. */
   readonly store?: { readonly size: number; readonly historyBytes: number };
   /** connected, subscribed and caught up: requests may be served */

@@ -15,6 +15,8 @@ import { bufferOf, type MainLink } from './main-link.js';
 
 export class BrokerProxy implements SharedBroker {
   readonly name: string;
+  /** the main thread's broker keeps every worker's presence */
+  readonly keepsPresence = true;
   private stopped = false;
 
   constructor(

@@ -156,7 +156,7 @@ export class Primary {
       },
     });
     // the in-process broker's store is the server's, bounded by --max-topics and --max-history-bytes (the workers hold copies)
-    this.broker = makeBroker(config, this.metrics, log);
+    this.broker = makeBroker(config, this.metrics, log, true);
     this.host = new BrokerHost(this.broker, root, deflateOptions(config), QUEUE_OUTBOUNDS * config.maxOutbound);
     new Gauge({
       name: 'ringcast_worker_queue_bytes',

@@ -15,6 +15,7 @@ import {
   BrokerTopicLimitError,
   type Answer,
   type BrokerEvents,
+  type PresenceList,
   type Published,
   type SharedBroker,
   type SharedFrames,
@@ -155,6 +156,7 @@ export class Hub {
       deflateNow: () => (this.deflateConns > 0 ? this.deflate : undefined),
       syncFailed: (topic, err) => this.syncFailed(topic, err),
       presence: (topic, op, client, user) => this.presence.announce(op, topic, client, user, -1),
+      present: (name, limit) => this.present(name, limit),
       refreshPresence: () => this.presence.refresh(true),
       log: (op, topic, err) => this.log(op, topic, err),
     };
@@ -365,6 +367,18 @@ export class Hub {
   }
 
   // ---- membership ----
+
+  /** A topic's members here as presence: all of them counted, the first `limit` listed. */
+  private present(name: string, limit: number): PresenceList {
+    const ids = this.topics.get(name)?.members.view() ?? new Uint32Array(0);
+    const listed = Math.min(ids.length, limit);
+    const clients: { client: string; user: string }[] = new Array(listed);
+    for (let i = 0; i < listed; i++) {
+      const member = this.conn(ids[i]!)!;
+      clients[i] = { client: this.presence.clientId(member), user: member.user };
+    }
+    return { count: ids.length, clients };
+  }
 
   /**
    * The topic's copy, made and synced with the broker when missing (live at once when the broker

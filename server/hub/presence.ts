@@ -38,6 +38,7 @@ export class Presence {
 
   /** Starts the broker's periodic refresh (call once the broker is up). */
   startRefresh(): void {
+    if (!this.broker.keepsPresence) return;
     const every = Math.max(1000, Math.floor((this.config.presenceTtl * 1000) / 3));
     this.refreshTimer = setInterval(() => this.refresh(), every);
     this.refreshTimer.unref();
@@ -79,7 +80,7 @@ export class Presence {
   /** `conn` joined or left `topic`: its watchers here are told, and the broker records it for every node. */
   present(op: 'join' | 'leave', conn: Conn, topic: Topic): void {
     const client = this.clientId(conn);
-    this.broker.presence(topic.name, op, [{ client, user: conn.user }]);
+    if (this.broker.keepsPresence) this.broker.presence(topic.name, op, [{ client, user: conn.user }]);
     this.announce(op, topic, client, conn.user, conn.id);
   }
 
@@ -123,7 +124,7 @@ export class Presence {
   /** Writes this node's presence entries again (before they expire; `all`: after an outage, ready or not yet). */
   refresh(all = false): void {
     const broker = this.broker;
-    if (!broker.ready && !all) return;
+    if (!broker.keepsPresence || (!broker.ready && !all)) return;
     const topics = this.hub.topics;
     for (const name of topics.names()) {
       const topic = topics.get(name)!;

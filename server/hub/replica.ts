@@ -11,6 +11,7 @@ import {
   andThen,
   type Answer,
   type BrokerEvents,
+  type PresenceList,
   type SharedBroker,
   type TopicState,
 } from '../broker/types.js';
@@ -42,6 +43,8 @@ export interface ReplicaHub {
   deflateNow(): DeflateOptions | undefined;
   /** the topic could not be followed: its subscribers are told and it is dropped */
   syncFailed(topic: Topic, err: unknown): void;
+  /** who is present on a topic as this hub's members see it (a broker that keeps no presence asks) */
+  present(name: string, limit: number): PresenceList;
   /** a presence join or leave made on another node */
   presence(topic: Topic, op: 'join' | 'leave', client: string, user: string): void;
   /** the links are back: write this node's presence again */
@@ -78,6 +81,7 @@ export class Replica {
       top: (name, seq, epoch) => this.checkTop(name, seq, epoch),
       missed: (name) => this.readBack(name),
       followed: () => this.followed(),
+      present: (name, limit) => this.hub.present(name, limit),
     };
   }
 

@@ -56,6 +56,7 @@ export class FakeBroker implements SharedBroker {
   readonly name = 'fake';
   /** modelled on Redis: another process */
   readonly inProcess = false;
+  readonly keepsPresence = true;
   state: BrokerState = 'connecting';
   events!: BrokerEvents;
   /** messages retained per topic */

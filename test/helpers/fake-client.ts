@@ -46,7 +46,7 @@ export async function hubUnderTest(overrides: Partial<Config> = {}, broker?: Fak
   const metrics = new Metrics('ws', false);
   let inProcess: MemoryBroker | undefined;
   if (broker === undefined) {
-    inProcess = MemoryBroker.fromConfig(config);
+    inProcess = MemoryBroker.fromConfig(config, false); // as makeBroker makes it for one process
     inProcess.countInto(metrics);
   }
   const used = broker ?? inProcess!;

@@ -437,6 +437,31 @@ describe('MemoryBroker: presence', () => {
     expect(await broker.presenceList('other', 10)).toEqual({ count: 0, clients: [] });
   });
 
+  it("without a table of its own (a single process) stores no write and lists the hub's members", async () => {
+    const broker = new MemoryBroker({ ...OPTIONS, keepsPresence: false });
+    const asked: string[] = [];
+    await broker.start({
+      publication: () => 0,
+      presence: () => undefined,
+      restored: async () => undefined,
+      top: () => undefined,
+      missed: () => undefined,
+      followed: () => [],
+      present: (topic, limit) => {
+        asked.push(`${topic}/${limit}`);
+        return { count: 3, clients: [bob] };
+      },
+    });
+    started.push(broker);
+    expect(broker.keepsPresence).toBe(false);
+    broker.presence('t', 'join', [alice, bob]);
+    // what the hub's members say, not the write: nothing was stored
+    expect(broker.presenceList('t', 1)).toEqual({ count: 3, clients: [bob] });
+    expect(asked).toEqual(['t/1']);
+    expect(MemoryBroker.fromConfig(configWith({}), false).keepsPresence).toBe(false);
+    expect(MemoryBroker.fromConfig(configWith({})).keepsPresence).toBe(true);
+  });
+
   it('expires entries that are not refreshed within --presence-ttl', async () => {
     const { broker } = await start({ presenceTtlMs: 300 });
     broker.presence('t', 'join', [alice, bob]);
