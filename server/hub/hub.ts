@@ -91,8 +91,10 @@ export class Hub {
     private readonly broker: SharedBroker,
   ) {
     // a topic without local subscribers is only a copy: it lingers briefly (a quick resubscribe
-    // keeps its channel) and its history stays in the broker
-    const historyTtlMs = Math.min(FOLLOW_LINGER_MS, config.historyTtl * 1000);
+    // keeps its channel) and its history stays in the broker. Not with a broker whose store is in
+    // this thread: syncing again is a call, and a copy followed for nobody would keep the broker
+    // from evicting its topic to make room (--max-topics)
+    const historyTtlMs = broker.store !== undefined ? 0 : Math.min(FOLLOW_LINGER_MS, config.historyTtl * 1000);
     // an in-process broker's store is the server's (bounded by --max-topics and
     // --max-history-bytes): /metrics shows it and counts its evictions, not these copies
     const copies = broker.inProcess;

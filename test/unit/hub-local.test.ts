@@ -598,6 +598,22 @@ describe('hub (single process): bounds', () => {
     expect(await h.metric('ringcast_topics_evicted_total', { reason: 'max_topics' })).toBe(2);
   });
 
+  it('makes room for a publish to a new topic with a topic whose last subscriber just left', async () => {
+    await start({ maxTopics: 2 });
+    const a = h.connect();
+    a.send({ op: 'sub', topic: 'left' });
+    a.send({ op: 'sub', topic: 'kept' });
+    a.send({ op: 'unsub', topic: 'left' });
+    expect(h.hub.publish('new', Buffer.from('1'))).toMatchObject({ ok: true, seq: 1 });
+    expect(h.hub.topicCount).toBe(2);
+    expect(await h.metric('ringcast_topics_evicted_total', { reason: 'max_topics' })).toBe(1);
+    a.send({ op: 'pub', topic: 'kept', data: 2, id: 1 });
+    expect(a.take()).toEqual([
+      { op: 'msg', topic: 'kept', seq: 1, data: 2 },
+      { op: 'ack', id: 1, topic: 'kept', seq: 1, subscribers: 1 },
+    ]);
+  });
+
   it('past --max-history-bytes drops topics without subscribers first, then the oldest messages', async () => {
     await start({ maxHistoryBytes: 1000 });
     const a = h.connect();
