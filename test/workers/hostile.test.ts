@@ -5,6 +5,7 @@ import { Client, sleep, until } from '../helpers/client.js';
 import { startCli, type Running } from '../helpers/cli.js';
 import { clientFrame, RawClient } from '../helpers/raw.js';
 import { transports } from '../helpers/server.js';
+import { encodeMsg, jsonAscii } from '../../server/protocol/encode.js';
 
 interface Cluster {
   r: Running;
@@ -175,9 +176,10 @@ describe.each(transports)('--workers 2 against hostile clients on the %s transpo
     await publish(c, 't');
     for (const topic of ['u', 'v', 'w']) await publish(c, topic); // retained, nobody subscribed
     for (const s of [a, b]) expect(await s.next()).toMatchObject({ op: 'msg', seq: 1 });
-    // four topics, each with one retained message whose data is 1 byte
+    // four topics, each with one retained message whose data is 1 byte: what the broker holds is its frame
+    const frame = encodeMsg(jsonAscii('t'), 1, Buffer.from('1')).frame.length;
     expect(await metric(c, 'ringcast_topics')).toBe(4);
-    expect(await metric(c, 'ringcast_history_bytes')).toBe(4);
+    expect(await metric(c, 'ringcast_history_bytes')).toBe(4 * frame);
   });
 
   it("counts the server's topic evictions, not a worker dropping its copy", async () => {
