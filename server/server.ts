@@ -88,6 +88,7 @@ export class RingcastServer {
       auth,
       draining: () => this.draining,
       broker: () => this.brokerHealth(),
+      brokerInProcess: this.broker.inProcess,
       demo: config.demo,
       cluster: role === undefined ? undefined : () => role.link.cluster,
       metricsText: role === undefined ? undefined : () => role.link.metrics(),

@@ -25,6 +25,8 @@ export interface ApiContext {
   draining: () => boolean;
   /** the broker's state, for /healthz (ready to serve only while it is up) */
   broker: () => BrokerHealth;
+  /** the broker is in this process (it is up whenever the server is): /healthz names no broker */
+  brokerInProcess: boolean;
   /** --demo: serve the chat page and the client module */
   demo: boolean;
   /** in a worker thread of --workers: what the main thread knows of every worker */
@@ -91,7 +93,7 @@ export async function handleHttp(ctx: ApiContext, req: HttpRequest): Promise<Htt
       if (ctx.draining()) return json(503, { status: 'draining' });
       const broker = ctx.broker();
       const workers = ctx.cluster === undefined ? {} : { workers: ctx.cluster().workers };
-      if (broker.broker === 'memory') return json(200, { status: 'ok', ...workers });
+      if (ctx.brokerInProcess) return json(200, { status: 'ok', ...workers });
       return broker.state === 'up'
         ? json(200, { status: 'ok', broker, ...workers })
         : json(503, { status: 'unavailable', broker, ...workers });
