@@ -17,8 +17,8 @@
 // retains the same buffers, so a message is held once however many stores keep it.
 //
 // Bounded by the one bounded store (hub/topics.ts BoundedTopics): at most --max-topics topics and
-// --max-history-bytes of retained frames (each message's frame and compressed twin: what it holds). Past either, the topics nobody follows go first, least
-// recently active first; then the oldest retained messages of any topic. A topic nobody follows
+// --max-history-bytes of retained frames (each message's frame and compressed twin: what it
+// holds). Past either, the topics nobody follows go first, least recently active first; then the oldest retained messages of any topic. A topic nobody follows
 // is dropped after --history-ttl without a publish (at once with 0; its seq, epoch and
 // idempotency keys go with it, as in Redis when the topic's meta expires). A dropped topic or an
 // evicted message is released at once. Data is copied in (into the frame, a buffer of its own):

@@ -68,6 +68,17 @@ async function start(options: Partial<MemoryBrokerOptions> = {}): Promise<{ brok
 }
 
 const bytes = (n: number, fill = 0x61) => Buffer.alloc(n, fill);
+
+/** Events that record nothing (a test that looks only at the broker), with `more` on top. */
+const quietEvents = (more: Partial<BrokerEvents> = {}): BrokerEvents => ({
+  publication: () => 0,
+  presence: () => undefined,
+  restored: async () => undefined,
+  top: () => undefined,
+  missed: () => undefined,
+  followed: () => [],
+  ...more,
+});
 const seqs = (messages: readonly { seq: number }[]) => messages.map((m) => m.seq);
 
 describe('MemoryBroker: lifecycle', () => {
@@ -91,14 +102,7 @@ describe('MemoryBroker: lifecycle', () => {
 
   it('takes its bounds from the config, TTLs in seconds', async () => {
     const broker = MemoryBroker.fromConfig(configWith({ history: 2, maxTopics: 1 }));
-    await broker.start({
-      publication: () => 0,
-      presence: () => undefined,
-      restored: async () => undefined,
-      top: () => undefined,
-      missed: () => undefined,
-      followed: () => [],
-    });
+    await broker.start(quietEvents());
     started.push(broker);
     for (let i = 0; i < 3; i++) await broker.publish('a', bytes(1), -1, undefined);
     expect(seqs((await broker.read('a', 0, 10, false, 1000)).messages)).toEqual([2, 3]);
@@ -440,18 +444,14 @@ describe('MemoryBroker: presence', () => {
   it("without a table of its own (a single process) stores no write and lists the hub's members", async () => {
     const broker = new MemoryBroker({ ...OPTIONS, keepsPresence: false });
     const asked: string[] = [];
-    await broker.start({
-      publication: () => 0,
-      presence: () => undefined,
-      restored: async () => undefined,
-      top: () => undefined,
-      missed: () => undefined,
-      followed: () => [],
-      present: (topic, limit) => {
-        asked.push(`${topic}/${limit}`);
-        return { count: 3, clients: [bob] };
-      },
-    });
+    await broker.start(
+      quietEvents({
+        present: (topic, limit) => {
+          asked.push(`${topic}/${limit}`);
+          return { count: 3, clients: [bob] };
+        },
+      }),
+    );
     started.push(broker);
     expect(broker.keepsPresence).toBe(false);
     broker.presence('t', 'join', [alice, bob]);

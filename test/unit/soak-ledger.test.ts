@@ -103,26 +103,26 @@ describe('soak ledger: lost messages', () => {
     expect(violations.map((v) => v.kind)).toEqual(['lost']);
   });
 
+  /** A subscription acked at 2 s, and at 5 s another room's message that took 4 s to arrive (a busy machine). */
+  function slowDelivery() {
+    const w = world();
+    const sub = w.liveThenAcked();
+    const other = w.ledger.subscribing({ ...w.client, name: 'c2' }, 'other');
+    w.ledger.live(other, 0, '');
+    w.at(5);
+    w.ledger.delivered(other, { p: 0, w: Date.now() - 4000 }, { seq: 1 }, '');
+    return { ...w, sub };
+  }
+
   it('gives an ended subscription the grace of twice the slowest recent delivery when deliveries are slow', () => {
-    const { ledger, client, violations, at, liveThenAcked } = world();
-    const sub = liveThenAcked();
-    const other = ledger.subscribing({ ...client, name: 'c2' }, 'other');
-    ledger.live(other, 0, '');
-    at(5);
-    // a busy machine: another room's message took 4 s from its send to its subscriber
-    ledger.delivered(other, { p: 0, w: Date.now() - 4000 }, { seq: 1 }, '');
+    const { ledger, violations, at, sub } = slowDelivery();
     at(2 + END_GRACE_S + 1); // past the fixed grace, within 2 x 4 s of the ack
     ledger.ended(sub);
     expect(violations).toEqual([]);
   });
 
   it('still blames an ended subscription past twice the slowest recent delivery', () => {
-    const { ledger, client, violations, at, liveThenAcked } = world();
-    const sub = liveThenAcked();
-    const other = ledger.subscribing({ ...client, name: 'c2' }, 'other');
-    ledger.live(other, 0, '');
-    at(5);
-    ledger.delivered(other, { p: 0, w: Date.now() - 4000 }, { seq: 1 }, '');
+    const { ledger, violations, at, sub } = slowDelivery();
     at(2 + 8 + 0.5);
     ledger.ended(sub);
     expect(violations.map((v) => v.kind)).toEqual(['lost']);
